@@ -1,0 +1,88 @@
+// swift-tools-version:6.0
+// neuromorph — a Swift toolkit for neuromorphic computing.
+//
+// Layering (dependencies point downward only, see README "Architecture"):
+//   neuromorph (CLI) -> Experiment -> Conversion -> ANN, SNN -> Datasets, Common -> CKernels (C, OpenMP, GSL, OpenBLAS)
+import Foundation
+import PackageDescription
+
+/// OpenMP with Swift's bundled clang: `-fopenmp` works, but `omp.h` and `libomp.so` live in the LLVM
+/// folder that Debian's `libomp-dev` installs (`/usr/lib/llvm-<N>/...`), which Swift's clang does not
+/// search. Resolve that folder here, at manifest time, instead of hard-coding a version: the newest
+/// `/usr/lib/llvm-*/lib/libomp.so` that has an `omp.h` next to it wins. `scripts/setup.sh` installs
+/// libomp-dev; without it the build stops here with a message that says so.
+func findOpenMP() -> (include: String, lib: String)? {
+    let fm = FileManager.default
+    let root = "/usr/lib"
+    guard let entries = try? fm.contentsOfDirectory(atPath: root) else { return nil }
+    let llvms = entries.filter { $0.hasPrefix("llvm-") }
+        .sorted { (Int($0.dropFirst(5)) ?? 0) > (Int($1.dropFirst(5)) ?? 0) }
+    for llvm in llvms {
+        let lib = "\(root)/\(llvm)/lib"
+        guard fm.fileExists(atPath: "\(lib)/libomp.so") else { continue }
+        let clangDir = "\(lib)/clang"
+        let versions = ((try? fm.contentsOfDirectory(atPath: clangDir)) ?? []).sorted(by: >)
+        for v in versions where fm.fileExists(atPath: "\(clangDir)/\(v)/include/omp.h") {
+            return ("\(clangDir)/\(v)/include", lib)
+        }
+    }
+    return nil
+}
+
+guard let omp = findOpenMP() else {
+    fatalError("""
+        neuromorph needs OpenMP (libomp-dev): no /usr/lib/llvm-*/lib/libomp.so with an omp.h was found.
+        Run `bash scripts/setup.sh` (as root) to install the system packages, then build again.
+        """)
+}
+
+let package = Package(
+    name: "neuromorph",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "neuromorph", targets: ["neuromorph"]),
+        .library(name: "SNN", targets: ["SNN"]),
+        .library(name: "ANN", targets: ["ANN"]),
+        .library(name: "Conversion", targets: ["Conversion"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // Hot loops in C: neuron updates, spike delivery, RNG (GSL), im2col/GEMM glue (OpenBLAS), OpenMP.
+        .target(
+            name: "CKernels",
+            cSettings: [
+                .unsafeFlags(["-O3", "-march=native", "-fopenmp", "-idirafter", omp.include,
+                              "-Wall", "-Wno-unknown-pragmas"]),
+            ],
+            linkerSettings: [
+                .unsafeFlags(["-L\(omp.lib)"]),
+                .linkedLibrary("omp"),
+                .linkedLibrary("gsl"),
+                .linkedLibrary("openblas"),
+                .linkedLibrary("m"),
+            ]
+        ),
+        .target(name: "Common", dependencies: ["CKernels"]),
+        .target(name: "Datasets", dependencies: ["Common"]),
+        .target(name: "SNN", dependencies: ["CKernels", "Common"]),
+        .target(name: "ANN", dependencies: ["CKernels", "Common", "Datasets"]),
+        .target(name: "Conversion", dependencies: ["ANN", "SNN", "Datasets", "Common"]),
+        .target(name: "Experiment", dependencies: [
+            "SNN", "ANN", "Conversion", "Datasets", "Common",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "neuromorph", dependencies: [
+            "Experiment", "SNN", "ANN", "Conversion", "Datasets", "Common",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "CommonTests", dependencies: ["Common", "CKernels"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Common"]),
+        .testTarget(name: "SNNTests", dependencies: ["SNN", "Common", "CKernels"]),
+        .testTarget(name: "ANNTests", dependencies: ["ANN", "Datasets", "Common"]),
+        .testTarget(name: "ConversionTests", dependencies: ["Conversion", "ANN", "SNN", "Datasets", "Common"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "SNN", "ANN", "Conversion", "Common"]),
+    ]
+)

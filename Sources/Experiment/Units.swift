@@ -1,0 +1,96 @@
+import Foundation
+
+/// Physical dimensions used in configs, each with the canonical unit values are converted to.
+/// The canonical units follow the usual neuron-model conventions (NEST/Brian): ms, mV, nS, pF, pA, Hz.
+public enum Dimension: String, CaseIterable, Sendable, CustomStringConvertible {
+    case time            // -> ms
+    case voltage         // -> mV
+    case conductance     // -> nS
+    case capacitance     // -> pF
+    case current         // -> pA
+    case frequency       // -> Hz
+    case dimensionless   // -> plain number
+
+    public var canonicalUnit: String {
+        switch self {
+        case .time: return "ms"
+        case .voltage: return "mV"
+        case .conductance: return "nS"
+        case .capacitance: return "pF"
+        case .current: return "pA"
+        case .frequency: return "Hz"
+        case .dimensionless: return ""
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .dimensionless: return "a plain number"
+        default: return "a \(rawValue) with a unit"
+        }
+    }
+
+    public var example: String {
+        switch self {
+        case .time: return "20 ms"
+        case .voltage: return "-60 mV"
+        case .conductance: return "6 nS"
+        case .capacitance: return "200 pF"
+        case .current: return "100 pA"
+        case .frequency: return "10 Hz"
+        case .dimensionless: return "0.5"
+        }
+    }
+
+    /// Base SI unit symbol and the canonical unit's power of ten relative to SI.
+    var base: (symbol: String, canonicalExponent: Int) {
+        switch self {
+        case .time: return ("s", -3)
+        case .voltage: return ("V", -3)
+        case .conductance: return ("S", -9)
+        case .capacitance: return ("F", -12)
+        case .current: return ("A", -12)
+        case .frequency: return ("Hz", 0)
+        case .dimensionless: return ("", 0)
+        }
+    }
+}
+
+struct UnitError: Error { let message: String }
+
+/// Parses quantities such as `20 ms`, `0.6 nS`, `-60 mV`, `1.5e-3 s`, `200 pF`, `10 Hz`, `5 kHz`.
+public enum Units {
+    static let prefixes: [String: Int] = ["f": -15, "p": -12, "n": -9, "u": -6, "µ": -6, "μ": -6,
+                                          "m": -3, "": 0, "k": 3, "M": 6, "G": 9]
+
+    /// Returns the value in `dim`'s canonical unit.
+    public static func parse(_ text: String, as dim: Dimension) throws -> Double {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        // Split number and unit: the number is the longest prefix that parses as a Double.
+        var splitIndex = t.endIndex
+        while splitIndex > t.startIndex, Double(t[t.startIndex..<splitIndex].trimmingCharacters(in: .whitespaces)) == nil {
+            splitIndex = t.index(before: splitIndex)
+        }
+        let numText = t[t.startIndex..<splitIndex].trimmingCharacters(in: .whitespaces)
+        guard let value = Double(numText), value.isFinite else {
+            throw UnitError(message: "expected \(dim.description), e.g. '\(dim.example)', found '\(t)'")
+        }
+        let unit = t[splitIndex...].trimmingCharacters(in: .whitespaces)
+        if dim == .dimensionless {
+            guard unit.isEmpty else { throw UnitError(message: "expected a plain number without a unit, found '\(t)'") }
+            return value
+        }
+        guard !unit.isEmpty else {
+            throw UnitError(message: "'\(t)' has no unit; write \(dim.rawValue)s with a unit, e.g. '\(dim.example)' (canonical unit: \(dim.canonicalUnit))")
+        }
+        let (symbol, canon) = dim.base
+        guard unit.hasSuffix(symbol) else {
+            throw UnitError(message: "'\(unit)' is not a unit of \(dim.rawValue); expected e.g. '\(dim.example)'")
+        }
+        let prefix = String(unit.dropLast(symbol.count))
+        guard let p = prefixes[prefix] else {
+            throw UnitError(message: "unknown unit prefix '\(prefix)' in '\(unit)'; expected one of f p n u m k M G")
+        }
+        return value * pow(10.0, Double(p - canon))
+    }
+}
