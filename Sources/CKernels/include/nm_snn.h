@@ -1,5 +1,172 @@
-/* SNN engine: see snn_engine.c */
+/* neuromorph spiking engine (C core).
+ *
+ * Time-stepped neuron updates, event-driven synaptic delivery:
+ *   - update n advances every neuron from t_n = n*dt to t_{n+1}; it first adds the ring-buffer slot n
+ *     (inputs arriving at t_n), integrates, and detects threshold crossings. A spike found in update n
+ *     has time t_{n+1} (NEST's convention: end of the step).
+ *   - a spike of update n with delay d steps (d >= 1) is added to slot n + 1 + d of its targets, i.e. it
+ *     arrives at t_{n+1} + d.
+ *   - neurons are advanced an interval of L = d_min + 1 steps at a time, then all spikes of the interval
+ *     are delivered (no spike can arrive inside the interval it was emitted in).
+ * Threads (OpenMP) own contiguous neuron ranges of every population; each thread delivers only into the
+ * ring buffers of the neurons it owns, so delivery needs no atomics, and every target receives its
+ * inputs in the same order (spike order, then synapse order) whatever the thread count: results are
+ * bit-identical for 1 and N threads. Random streams belong to fixed blocks of neurons, not to threads.
+ *
+ * Memory of populations and ring buffers is owned by the engine; projection arrays (CSR, weights,
+ * kernels) are owned by the caller and must outlive the engine (they can be shared by many engines).
+ */
 #ifndef NM_SNN_H
 #define NM_SNN_H
 #include <stdint.h>
+#include "nm_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- neuron models (state variables in order; parameters in order) ---- */
+enum nm_model {
+    /* Non-leaky integrate-and-fire, delta synapses.  vars: v.
+     * params: v_th, v_reset, reset_mode (0 = to v_reset, 1 = subtract (v_th - v_reset)), current_scale
+     *         (dt/C: mV per (pA) per step), i_e (pA), t_ref_steps, v_min (lower bound, -inf for none). */
+    NM_MODEL_IF = 0,
+    /* LIF with exponential current synapses (NEST iaf_psc_exp), exact integration. vars: v, xe, xi
+     * (synaptic inputs in mV, x = I*tau_m/C). params: e_l, v_th, v_reset, t_ref_steps, p22, p11e, p11i,
+     * p21e, p21i, r_scale (tau_m/C, mV/pA), i_e (pA). */
+    NM_MODEL_LIF_EXP = 1,
+    /* LIF with exponential conductances (NEST iaf_cond_exp; Brian COBA), exponential Euler.
+     * vars: v (mV), ge, gi (nS). params: c_m (pF), g_l, e_l, e_e, e_i, v_th, v_reset, t_ref_steps,
+     * pe (exp(-dt/tau_e)), pi (exp(-dt/tau_i)), i_e (pA), dt (ms). */
+    NM_MODEL_LIF_COND_EXP = 2,
+    /* Izhikevich (2003), forward Euler with NEST's consistent integration. vars: v, u.
+     * params: a, b, c, d, v_th (peak), i_e, dt, v_min. */
+    NM_MODEL_IZHIKEVICH = 3,
+    /* AdEx with exponential conductances (NEST aeif_cond_exp), GSL RKF45 adaptive stepper.
+     * vars: v, w, ge, gi. params: c_m, g_l, e_l, v_th, delta_t, tau_w, a, b, v_reset, t_ref_steps,
+     * v_peak, e_e, e_i, tau_e, tau_i, i_e, dt, eps_abs, eps_rel. */
+    NM_MODEL_ADEX = 4,
+    /* Hodgkin-Huxley (Traub-Miles, Brette et al. 2007 benchmark 3), exponential Euler.
+     * vars: v, m, h, n, ge, gi. params: c_m, g_l, e_l, g_na, e_na, g_k, e_k, v_t, e_e, e_i, pe, pi,
+     * v_spike (threshold for spike detection), t_ref_steps, i_e, dt. */
+    NM_MODEL_HH = 5,
+    /* Poisson spike source (Bernoulli per step, p = rate*dt; exact via geometric inter-spike steps).
+     * vars: none. params: p (per-step probability for all; per-neuron via nm_pop_set_rates). */
+    NM_MODEL_POISSON = 10,
+    /* Spike source with given spike steps (nm_pop_set_spike_steps). */
+    NM_MODEL_SPIKE_SOURCE = 11
+};
+
+#define NM_MAX_VARS 8
+#define NM_MAX_PARAMS 32
+#define NM_MAX_PORTS 2
+
+enum nm_proj_kind {
+    NM_PROJ_SPARSE = 0,  /* CSR by presynaptic neuron; targets sorted within a row */
+    NM_PROJ_DENSE = 1,   /* weight matrix [n_pre][n_post] */
+    NM_PROJ_CONV = 2     /* 2-D convolution, channels-last (HWC) populations, weight-shared kernel */
+};
+
+/* A projection as the caller describes it. Arrays are borrowed (not copied, not freed). */
+typedef struct nm_proj_desc {
+    int32_t kind, pre, post, port;
+    int32_t delay;             /* steps, >= 1 (used when delays == NULL) */
+    const uint16_t *delays;    /* sparse only: per-synapse delay in steps, or NULL */
+    /* sparse */
+    const int64_t *rowptr;     /* [n_pre + 1] */
+    const int32_t *col;        /* [nnz] target indices, ascending within a row */
+    const float *w;            /* sparse: [nnz] or NULL (then w0 for all); dense: [n_pre*n_post];
+                                  conv: kernel [k_h][k_w][in_c][out_c] (depthwise: [k_h][k_w][in_c]) */
+    float w0;
+    /* conv geometry (HWC): pre is in_h*in_w*in_c, post is out_h*out_w*out_c */
+    int32_t in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride, pad, depthwise;
+} nm_proj_desc;
+
+typedef struct nm_engine nm_engine;
+
+nm_engine *nm_engine_new(double dt_ms, uint64_t seed);
+void nm_engine_free(nm_engine *e);
+/* Adds a population; returns its index or -1 (bad model / params). State starts at 0. */
+int nm_engine_add_pop(nm_engine *e, int model, int32_t n, const double *params, int nparams);
+int nm_pop_size(const nm_engine *e, int pop);
+int nm_pop_nvars(const nm_engine *e, int pop);
+/* State variable `var` of population `pop` (length n), writable between runs. */
+float *nm_pop_var(nm_engine *e, int pop, int var);
+/* Per-neuron extra input current (pA; model units) added to i_e, length n, zero at start. */
+float *nm_pop_iext(nm_engine *e, int pop);
+/* Refractory countdown (steps) per neuron. */
+int32_t *nm_pop_refractory(nm_engine *e, int pop);
+/* Replaces a parameter (e.g. threshold) between runs. */
+void nm_pop_set_param(nm_engine *e, int pop, int index, double value);
+/* Poisson: per-neuron per-step probabilities (copied), or NULL to use the population's p. Redraws the
+ * next spike of every neuron from the current step. */
+int nm_pop_set_rates(nm_engine *e, int pop, const float *p_per_step);
+/* Spike source: CSR of emitting update steps per neuron (copied; ascending per neuron). A spike at
+ * time t (>= dt) is emitted by update round(t/dt) - 1. */
+int nm_pop_set_spike_steps(nm_engine *e, int pop, const int64_t *ptr, const int64_t *steps);
+
+/* Adds a projection; returns its index or -1 (inconsistent description; see nm_engine_error). */
+int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d);
+/* Synaptic events (spike x fan-out actually delivered) counted by projection since the last reset. */
+int64_t nm_proj_events(const nm_engine *e, int proj);
+/* Number of synapses a projection stores (sparse nnz; dense n_pre*n_post; conv total connections). */
+int64_t nm_proj_synapses(const nm_engine *e, int proj);
+
+/* Spike recording: all neurons (mask == NULL) or those with mask[i] != 0 (mask copied). */
+int nm_engine_record_spikes(nm_engine *e, int pop, const uint8_t *mask);
+/* Recorded spikes of a population: count, steps (spike time = step * dt) and ids. Valid until the next
+ * run or clear. */
+int64_t nm_rec_count(const nm_engine *e, int pop);
+const int64_t *nm_rec_steps(const nm_engine *e, int pop);
+const int32_t *nm_rec_ids(const nm_engine *e, int pop);
+void nm_rec_clear(nm_engine *e);
+/* Per-step spike counts of a population (for rate monitors): enable before running. */
+int nm_engine_record_counts(nm_engine *e, int pop);
+int64_t nm_counts_len(const nm_engine *e, int pop);
+const int32_t *nm_counts(const nm_engine *e, int pop);
+/* Total spikes of a population since the last reset (always counted). */
+int64_t nm_pop_spike_total(const nm_engine *e, int pop);
+/* Per-neuron spike counts since the last reset (always counted). */
+const int32_t *nm_pop_spike_counts(const nm_engine *e, int pop);
+
+/* State monitor: samples var at neurons idx[0..nidx) after every `every`-th step (time (n+1)*dt). */
+int nm_engine_add_state_monitor(nm_engine *e, int pop, int var, const int32_t *idx, int32_t nidx, int32_t every);
+int64_t nm_state_samples(const nm_engine *e, int mon);      /* number of samples taken */
+const float *nm_state_data(const nm_engine *e, int mon);    /* [samples][nidx] */
+const int64_t *nm_state_steps(const nm_engine *e, int mon); /* [samples], time = step*dt */
+
+/* Runs nsteps steps with nthreads threads (<= 0: all cores). Returns 0, or -1 on error. */
+int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads);
+int64_t nm_engine_step(const nm_engine *e);
+int32_t nm_engine_interval(const nm_engine *e); /* L = min delay + 1 */
+/* Zeroes ring buffers, refractory counters, counters, recordings and the step; state variables are
+ * left to the caller. Poisson sources redraw their next spikes. */
+void nm_engine_reset(nm_engine *e);
+const char *nm_engine_error(const nm_engine *e);
+/* Bytes allocated by the engine (state, buffers, recordings). */
+int64_t nm_engine_bytes(const nm_engine *e);
+
+/* ---- connectivity generation (deterministic: per-block random streams, any thread count) ----
+ * Results are malloc'ed CSR arrays the caller frees with nm_free. Targets are ascending per row. */
+/* Each pair (i, j) independently with probability p (pairwise Bernoulli); no i == j if !autapses. */
+int nm_connect_fixed_prob(int32_t npre, int32_t npost, double p, int autapses, uint64_t seed,
+                          uint64_t stream, int64_t **rowptr, int32_t **col, int64_t *nnz);
+/* Every target draws k sources uniformly (with replacement: multapses allowed). */
+int nm_connect_fixed_indegree(int32_t npre, int32_t npost, int32_t k, int autapses, int multapses,
+                              uint64_t seed, uint64_t stream, int64_t **rowptr, int32_t **col, int64_t *nnz);
+/* Every source draws k targets uniformly. */
+int nm_connect_fixed_outdegree(int32_t npre, int32_t npost, int32_t k, int autapses, int multapses,
+                               uint64_t seed, uint64_t stream, int64_t **rowptr, int32_t **col, int64_t *nnz);
+/* Draws per-synapse values in row-block order: dist 0 = uniform(a, b), 1 = normal(a, b) clipped to
+ * [lo, hi], 2 = lognormal(mu = a, sigma = b) clipped, 3 = exponential(mean a) clipped. */
+int nm_draw_values(int64_t n_rows, const int64_t *rowptr, int dist, double a, double b, double lo,
+                   double hi, uint64_t seed, uint64_t stream, float *out);
+void nm_free(void *p);
+
+/* Fast exp used by the models (exposed for tests): max relative error ~2e-7 on [-87, 88]. */
+float nm_expf(float x);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,0 +1,605 @@
+/* neuromorph spiking engine: populations, ring buffers, projections, the run loop. See nm_snn.h. */
+#include "nm_snn.h"
+#include "snn_internal.h"
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <math.h>
+
+void nm_free(void *p) { free(p); }
+
+static void *xcalloc(nm_engine *e, size_t n, size_t sz) {
+    void *p = calloc(n ? n : 1, sz);
+    if (p) e->bytes += (int64_t)(n * sz);
+    return p;
+}
+
+static int fail(nm_engine *e, const char *msg) {
+    snprintf(e->err, sizeof e->err, "%s", msg);
+    return -1;
+}
+
+nm_engine *nm_engine_new(double dt_ms, uint64_t seed) {
+    nm_engine *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->dt = dt_ms;
+    e->seed = seed;
+    e->min_delay = INT32_MAX;
+    e->max_delay = 1;
+    return e;
+}
+
+static void free_pop(pop_t *P) {
+    for (int v = 0; v < NM_MAX_VARS; v++) free(P->var[v]);
+    for (int b = 0; b < NM_MAX_PORTS; b++) free(P->buf[b]);
+    free(P->refr); free(P->iext); free(P->rate_p); free(P->next);
+    if (P->rng) for (int i = 0; i < P->nrng; i++) nm_rng_free(P->rng[i]);
+    free(P->rng);
+    free(P->src_ptr); free(P->src_steps); free(P->src_pos);
+    free(P->dstate); free(P->hstep);
+    free(P->mask); free(P->rec_steps); free(P->rec_ids); free(P->cnt); free(P->per_neuron);
+    free(P->spk); free(P->spk_ptr);
+}
+
+static void free_threads(nm_engine *e) {
+    if (e->tl) {
+        for (int i = 0; i < e->tl_nt * e->npops; i++) { free(e->tl[i].ids); free(e->tl[i].ptr); }
+        free(e->tl);
+        e->tl = NULL;
+    }
+    if (e->scratch) {
+        for (int t = 0; t < e->tl_nt; t++) free(e->scratch[t]);
+        free(e->scratch);
+        e->scratch = NULL;
+    }
+    free(e->events_tl); e->events_tl = NULL;
+    free(e->range); e->range = NULL;
+    e->tl_nt = 0;
+}
+
+void nm_engine_free(nm_engine *e) {
+    if (!e) return;
+    free_threads(e);
+    for (int p = 0; p < e->npops; p++) free_pop(&e->pops[p]);
+    free(e->pops);
+    free(e->projs);
+    for (int m = 0; m < e->nmons; m++) { free(e->mons[m].idx); free(e->mons[m].data); free(e->mons[m].steps); }
+    free(e->mons);
+    nm_adex_free_workspace(e);
+    free(e);
+}
+
+const char *nm_engine_error(const nm_engine *e) { return e->err; }
+int64_t nm_engine_bytes(const nm_engine *e) { return e->bytes; }
+int64_t nm_engine_step(const nm_engine *e) { return e->step; }
+int32_t nm_engine_interval(const nm_engine *e) { return e->min_delay == INT32_MAX ? 1 : e->min_delay + 1; }
+
+int nm_engine_add_pop(nm_engine *e, int model, int32_t n, const double *params, int nparams) {
+    if (n < 0 || nparams > NM_MAX_PARAMS) return fail(e, "population: bad size or too many parameters");
+    int nvars;
+    switch (model) {
+    case NM_MODEL_IF: nvars = 1; break;
+    case NM_MODEL_LIF_EXP: nvars = 3; break;
+    case NM_MODEL_LIF_COND_EXP: nvars = 3; break;
+    case NM_MODEL_IZHIKEVICH: nvars = 2; break;
+    case NM_MODEL_ADEX: nvars = 4; break;
+    case NM_MODEL_HH: nvars = 6; break;
+    case NM_MODEL_POISSON: case NM_MODEL_SPIKE_SOURCE: nvars = 0; break;
+    default: return fail(e, "population: unknown model");
+    }
+    pop_t *np = realloc(e->pops, sizeof(pop_t) * (size_t)(e->npops + 1));
+    if (!np) return fail(e, "out of memory");
+    e->pops = np;
+    pop_t *P = &e->pops[e->npops];
+    memset(P, 0, sizeof *P);
+    P->model = model;
+    P->n = n;
+    P->nvars = nvars;
+    for (int i = 0; i < nparams; i++) P->p[i] = params[i];
+    for (int v = 0; v < nvars; v++) if (!(P->var[v] = xcalloc(e, (size_t)n, sizeof(float)))) return fail(e, "out of memory");
+    P->refr = xcalloc(e, (size_t)n, sizeof(int32_t));
+    P->iext = xcalloc(e, (size_t)n, sizeof(float));
+    P->per_neuron = xcalloc(e, (size_t)n, sizeof(int32_t));
+    if (!P->refr || !P->iext || !P->per_neuron) return fail(e, "out of memory");
+    P->is_source = (model == NM_MODEL_POISSON || model == NM_MODEL_SPIKE_SOURCE);
+    P->granularity = P->is_source || model == NM_MODEL_ADEX ? NM_RNG_BLOCK : 64;
+    if (model == NM_MODEL_POISSON) {
+        P->nrng = (n + NM_RNG_BLOCK - 1) / NM_RNG_BLOCK;
+        P->rng = calloc((size_t)(P->nrng ? P->nrng : 1), sizeof(nm_rng *));
+        for (int b = 0; b < P->nrng; b++) P->rng[b] = nm_rng_new(e->seed, ((uint64_t)(e->npops + 1) << 40) | (uint64_t)b);
+        P->next = xcalloc(e, (size_t)n, sizeof(int64_t));
+        P->needs_redraw = 1;
+    }
+    if (model == NM_MODEL_ADEX) {
+        P->dstate = xcalloc(e, (size_t)n * 4, sizeof(double));
+        P->hstep = xcalloc(e, (size_t)n, sizeof(double));
+        P->adex_fresh = 1;
+    }
+    P->nports = (model == NM_MODEL_IF || model == NM_MODEL_IZHIKEVICH) ? 1 : 2;
+    if (P->is_source) P->nports = 0;
+    return e->npops++;
+}
+
+int nm_pop_size(const nm_engine *e, int pop) { return e->pops[pop].n; }
+int nm_pop_nvars(const nm_engine *e, int pop) { return e->pops[pop].nvars; }
+float *nm_pop_var(nm_engine *e, int pop, int var) {
+    pop_t *P = &e->pops[pop];
+    if (var < 0 || var >= P->nvars) return NULL;
+    if (P->model == NM_MODEL_ADEX) P->adex_fresh = 1; /* caller may write: resync the double state */
+    return P->var[var];
+}
+float *nm_pop_iext(nm_engine *e, int pop) { return e->pops[pop].iext; }
+int32_t *nm_pop_refractory(nm_engine *e, int pop) { return e->pops[pop].refr; }
+void nm_pop_set_param(nm_engine *e, int pop, int index, double value) {
+    if (index >= 0 && index < NM_MAX_PARAMS) e->pops[pop].p[index] = value;
+}
+
+int nm_pop_set_rates(nm_engine *e, int pop, const float *p) {
+    pop_t *P = &e->pops[pop];
+    if (P->model != NM_MODEL_POISSON) return fail(e, "set_rates: not a Poisson population");
+    if (p) {
+        if (!P->rate_p) P->rate_p = xcalloc(e, (size_t)P->n, sizeof(float));
+        memcpy(P->rate_p, p, sizeof(float) * (size_t)P->n);
+    } else {
+        free(P->rate_p);
+        P->rate_p = NULL;
+    }
+    P->needs_redraw = 1;
+    return 0;
+}
+
+int nm_pop_set_spike_steps(nm_engine *e, int pop, const int64_t *ptr, const int64_t *steps) {
+    pop_t *P = &e->pops[pop];
+    if (P->model != NM_MODEL_SPIKE_SOURCE) return fail(e, "set_spike_steps: not a spike source");
+    int64_t total = ptr[P->n];
+    free(P->src_ptr); free(P->src_steps); free(P->src_pos);
+    P->src_ptr = xcalloc(e, (size_t)P->n + 1, sizeof(int64_t));
+    P->src_steps = xcalloc(e, (size_t)total, sizeof(int64_t));
+    P->src_pos = xcalloc(e, (size_t)P->n, sizeof(int64_t));
+    memcpy(P->src_ptr, ptr, sizeof(int64_t) * ((size_t)P->n + 1));
+    if (total) memcpy(P->src_steps, steps, sizeof(int64_t) * (size_t)total);
+    for (int32_t i = 0; i < P->n; i++) {
+        int64_t k = P->src_ptr[i];
+        while (k < P->src_ptr[i + 1] && P->src_steps[k] < e->step) k++;
+        P->src_pos[i] = k;
+    }
+    return 0;
+}
+
+/* ---- projections ---- */
+
+int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
+    if (d->pre < 0 || d->pre >= e->npops || d->post < 0 || d->post >= e->npops)
+        return fail(e, "projection: unknown population");
+    pop_t *Q = &e->pops[d->post];
+    if (Q->is_source) return fail(e, "projection: a spike source cannot receive synapses");
+    if (d->port < 0 || d->port >= Q->nports) return fail(e, "projection: the target model has no such receptor port");
+    proj_t pr;
+    memset(&pr, 0, sizeof pr);
+    pr.d = *d;
+    int32_t npre = e->pops[d->pre].n, npost = Q->n;
+    int32_t dmin = d->delay, dmax = d->delay;
+    switch (d->kind) {
+    case NM_PROJ_SPARSE:
+        if (!d->rowptr || (!d->col && d->rowptr[npre] > 0)) return fail(e, "sparse projection: missing CSR arrays");
+        pr.synapses = d->rowptr[npre];
+        if (d->delays) {
+            dmin = INT32_MAX; dmax = 1;
+            for (int64_t k = 0; k < pr.synapses; k++) {
+                if (d->delays[k] < dmin) dmin = d->delays[k];
+                if (d->delays[k] > dmax) dmax = d->delays[k];
+            }
+            if (pr.synapses == 0) dmin = dmax = 1;
+        }
+        break;
+    case NM_PROJ_DENSE:
+        if (!d->w) return fail(e, "dense projection: missing weights");
+        pr.synapses = (int64_t)npre * npost;
+        break;
+    case NM_PROJ_CONV: {
+        if (!d->w) return fail(e, "conv projection: missing kernel");
+        if ((int64_t)d->in_h * d->in_w * d->in_c != npre || (int64_t)d->out_h * d->out_w * d->out_c != npost)
+            return fail(e, "conv projection: geometry does not match population sizes");
+        if (d->stride < 1 || d->k_h < 1 || d->k_w < 1 || (d->depthwise && d->in_c != d->out_c))
+            return fail(e, "conv projection: bad geometry");
+        /* count connections exactly (border effects included) */
+        int64_t conns = 0;
+        for (int32_t oy = 0; oy < d->out_h; oy++)
+            for (int32_t ox = 0; ox < d->out_w; ox++)
+                for (int32_t ky = 0; ky < d->k_h; ky++)
+                    for (int32_t kx = 0; kx < d->k_w; kx++) {
+                        int32_t y = oy * d->stride + ky - d->pad, x = ox * d->stride + kx - d->pad;
+                        if (y >= 0 && y < d->in_h && x >= 0 && x < d->in_w) conns++;
+                    }
+        pr.synapses = conns * (d->depthwise ? d->out_c : (int64_t)d->in_c * d->out_c);
+        break;
+    }
+    default:
+        return fail(e, "projection: unknown kind");
+    }
+    if (dmin < 1) return fail(e, "projection: delays must be >= 1 step");
+    proj_t *np = realloc(e->projs, sizeof(proj_t) * (size_t)(e->nprojs + 1));
+    if (!np) return fail(e, "out of memory");
+    e->projs = np;
+    e->projs[e->nprojs] = pr;
+    if (dmin < e->min_delay) e->min_delay = dmin;
+    if (dmax > e->max_delay) e->max_delay = dmax;
+    e->buffers_ready = 0;
+    return e->nprojs++;
+}
+
+int64_t nm_proj_events(const nm_engine *e, int proj) { return e->projs[proj].events; }
+int64_t nm_proj_synapses(const nm_engine *e, int proj) { return e->projs[proj].synapses; }
+
+/* ---- recording ---- */
+
+int nm_engine_record_spikes(nm_engine *e, int pop, const uint8_t *mask) {
+    pop_t *P = &e->pops[pop];
+    P->record = 1;
+    free(P->mask);
+    P->mask = NULL;
+    if (mask) {
+        P->mask = xcalloc(e, (size_t)P->n, 1);
+        memcpy(P->mask, mask, (size_t)P->n);
+    }
+    return 0;
+}
+int64_t nm_rec_count(const nm_engine *e, int pop) { return e->pops[pop].rec_n; }
+const int64_t *nm_rec_steps(const nm_engine *e, int pop) { return e->pops[pop].rec_steps; }
+const int32_t *nm_rec_ids(const nm_engine *e, int pop) { return e->pops[pop].rec_ids; }
+void nm_rec_clear(nm_engine *e) {
+    for (int p = 0; p < e->npops; p++) { e->pops[p].rec_n = 0; e->pops[p].cnt_n = 0; }
+    for (int m = 0; m < e->nmons; m++) e->mons[m].nsamples = 0;
+}
+int nm_engine_record_counts(nm_engine *e, int pop) { e->pops[pop].count_rec = 1; return 0; }
+int64_t nm_counts_len(const nm_engine *e, int pop) { return e->pops[pop].cnt_n; }
+const int32_t *nm_counts(const nm_engine *e, int pop) { return e->pops[pop].cnt; }
+int64_t nm_pop_spike_total(const nm_engine *e, int pop) { return e->pops[pop].total; }
+const int32_t *nm_pop_spike_counts(const nm_engine *e, int pop) { return e->pops[pop].per_neuron; }
+
+int nm_engine_add_state_monitor(nm_engine *e, int pop, int var, const int32_t *idx, int32_t nidx, int32_t every) {
+    pop_t *P = &e->pops[pop];
+    if (var < 0 || var >= P->nvars) return fail(e, "state monitor: no such variable");
+    if (every < 1) return fail(e, "state monitor: sampling interval must be >= 1 step");
+    for (int32_t k = 0; k < nidx; k++) if (idx[k] < 0 || idx[k] >= P->n) return fail(e, "state monitor: neuron index out of range");
+    mon_t *nm = realloc(e->mons, sizeof(mon_t) * (size_t)(e->nmons + 1));
+    if (!nm) return fail(e, "out of memory");
+    e->mons = nm;
+    mon_t *M = &e->mons[e->nmons];
+    memset(M, 0, sizeof *M);
+    M->pop = pop; M->var = var; M->nidx = nidx; M->every = every;
+    M->idx = malloc(sizeof(int32_t) * (size_t)(nidx ? nidx : 1));
+    memcpy(M->idx, idx, sizeof(int32_t) * (size_t)nidx);
+    return e->nmons++;
+}
+int64_t nm_state_samples(const nm_engine *e, int mon) { return e->mons[mon].nsamples; }
+const float *nm_state_data(const nm_engine *e, int mon) { return e->mons[mon].data; }
+const int64_t *nm_state_steps(const nm_engine *e, int mon) { return e->mons[mon].steps; }
+
+/* ---- reset ---- */
+
+void nm_engine_reset(nm_engine *e) {
+    e->step = 0;
+    for (int p = 0; p < e->npops; p++) {
+        pop_t *P = &e->pops[p];
+        memset(P->refr, 0, sizeof(int32_t) * (size_t)P->n);
+        memset(P->per_neuron, 0, sizeof(int32_t) * (size_t)P->n);
+        for (int b = 0; b < P->nports; b++) if (P->buf[b]) memset(P->buf[b], 0, sizeof(float) * (size_t)P->n * (size_t)e->nslots);
+        P->total = 0; P->rec_n = 0; P->cnt_n = 0;
+        if (P->model == NM_MODEL_POISSON) P->needs_redraw = 1;
+        if (P->model == NM_MODEL_SPIKE_SOURCE && P->src_pos)
+            for (int32_t i = 0; i < P->n; i++) P->src_pos[i] = P->src_ptr[i];
+        if (P->model == NM_MODEL_ADEX) P->adex_fresh = 1;
+    }
+    for (int j = 0; j < e->nprojs; j++) e->projs[j].events = 0;
+    for (int m = 0; m < e->nmons; m++) e->mons[m].nsamples = 0;
+}
+
+/* ---- buffers and thread layout ---- */
+
+static int prepare_buffers(nm_engine *e) {
+    if (e->buffers_ready) return 0;
+    int nslots = e->max_delay + 1;
+    for (int p = 0; p < e->npops; p++) {
+        pop_t *P = &e->pops[p];
+        for (int b = 0; b < P->nports; b++) {
+            float *nb = calloc((size_t)P->n * (size_t)nslots + 1, sizeof(float));
+            if (!nb) return fail(e, "out of memory (ring buffers)");
+            if (P->buf[b]) { /* keep pending inputs when delays grow */
+                for (int s = 0; s < e->nslots; s++) {
+                    int64_t abs = e->step + s; /* slot of absolute step abs */
+                    memcpy(nb + (size_t)(abs % nslots) * P->n, P->buf[b] + (size_t)(abs % e->nslots) * P->n, sizeof(float) * (size_t)P->n);
+                }
+                free(P->buf[b]);
+            }
+            P->buf[b] = nb;
+            e->bytes += (int64_t)P->n * nslots * (int64_t)sizeof(float);
+        }
+    }
+    e->nslots = nslots;
+    e->buffers_ready = 1;
+    return 0;
+}
+
+static int prepare_threads(nm_engine *e, int nt, int L) {
+    if (e->tl && e->tl_nt == nt && e->tl_L >= L && e->tl_npops == e->npops && e->tl_nmons == e->nmons) return 0;
+    free_threads(e);
+    e->tl_nt = nt; e->tl_L = L; e->tl_npops = e->npops; e->tl_nmons = e->nmons;
+    e->range = calloc((size_t)nt * (size_t)e->npops * 2, sizeof(int32_t));
+    e->tl = calloc((size_t)nt * (size_t)e->npops, sizeof(tl_t));
+    e->scratch = calloc((size_t)nt, sizeof(uint8_t *));
+    e->events_tl = calloc((size_t)nt * (size_t)(e->nprojs ? e->nprojs : 1), sizeof(int64_t));
+    if (!e->range || !e->tl || !e->scratch || !e->events_tl) return fail(e, "out of memory");
+    int32_t maxown = 1;
+    for (int p = 0; p < e->npops; p++) {
+        pop_t *P = &e->pops[p];
+        int32_t g = P->granularity;
+        int32_t nchunks = (P->n + g - 1) / g;
+        for (int t = 0; t < nt; t++) {
+            int32_t c0 = (int32_t)((int64_t)nchunks * t / nt), c1 = (int32_t)((int64_t)nchunks * (t + 1) / nt);
+            int32_t lo = c0 * g, hi = c1 * g;
+            if (lo > P->n) lo = P->n;
+            if (hi > P->n) hi = P->n;
+            e->range[(t * e->npops + p) * 2] = lo;
+            e->range[(t * e->npops + p) * 2 + 1] = hi;
+            tl_t *T = &e->tl[t * e->npops + p];
+            T->ids = malloc(sizeof(int32_t) * (size_t)((hi - lo) * (int64_t)L + 1));
+            T->ptr = calloc((size_t)L + 1, sizeof(int64_t));
+            if (!T->ids || !T->ptr) return fail(e, "out of memory");
+            if (hi - lo > maxown) maxown = hi - lo;
+        }
+        free(P->spk); free(P->spk_ptr);
+        P->spk = malloc(sizeof(int32_t) * ((size_t)P->n * (size_t)L + 1));
+        P->spk_ptr = calloc((size_t)L + 1, sizeof(int64_t));
+        if (!P->spk || !P->spk_ptr) return fail(e, "out of memory");
+    }
+    for (int t = 0; t < nt; t++) {
+        e->scratch[t] = malloc((size_t)maxown + 64);
+        if (!e->scratch[t]) return fail(e, "out of memory");
+    }
+    return 0;
+}
+
+/* ---- delivery ---- */
+
+static inline int64_t lower_bound32(const int32_t *a, int64_t lo, int64_t hi, int32_t key) {
+    while (lo < hi) {
+        int64_t mid = lo + ((hi - lo) >> 1);
+        if (a[mid] < key) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+/* Delivers the spikes of the interval that started at step n0 through projection j into the targets
+ * [tlo, thi) owned by the calling thread. Returns the number of synaptic events delivered. */
+static int64_t deliver(nm_engine *e, int j, int64_t n0, int L, int32_t tlo, int32_t thi) {
+    proj_t *pr = &e->projs[j];
+    const nm_proj_desc *d = &pr->d;
+    pop_t *S = &e->pops[d->pre], *Q = &e->pops[d->post];
+    if (tlo >= thi) return 0;
+    const int32_t npost = Q->n;
+    float *buf = Q->buf[d->port];
+    const int nslots = e->nslots;
+    int64_t ev = 0;
+    for (int k = 0; k < L; k++) {
+        int64_t s0 = S->spk_ptr[k], s1 = S->spk_ptr[k + 1];
+        if (s0 == s1) continue;
+        int64_t n = n0 + k;                      /* update that emitted these spikes */
+        float *slot = buf + (size_t)((n + 1 + d->delay) % nslots) * (size_t)npost;
+        switch (d->kind) {
+        case NM_PROJ_SPARSE: {
+            const int64_t *rp = d->rowptr;
+            const int32_t *col = d->col;
+            for (int64_t s = s0; s < s1; s++) {
+                int32_t i = S->spk[s];
+                int64_t a = rp[i], b = rp[i + 1];
+                if (a == b) continue;
+                if (col[a] < tlo) a = lower_bound32(col, a, b, tlo);
+                if (b > a && col[b - 1] >= thi) b = lower_bound32(col, a, b, thi);
+                ev += b - a;
+                if (d->delays) {
+                    for (int64_t q = a; q < b; q++) {
+                        float *sl = buf + (size_t)((n + 1 + d->delays[q]) % nslots) * (size_t)npost;
+                        sl[col[q]] += d->w ? d->w[q] : d->w0;
+                    }
+                } else if (d->w) {
+                    const float *w = d->w;
+                    for (int64_t q = a; q < b; q++) slot[col[q]] += w[q];
+                } else {
+                    const float w0 = d->w0;
+                    for (int64_t q = a; q < b; q++) slot[col[q]] += w0;
+                }
+            }
+            break;
+        }
+        case NM_PROJ_DENSE: {
+            for (int64_t s = s0; s < s1; s++) {
+                const float *row = d->w + (size_t)S->spk[s] * (size_t)npost;
+                #pragma omp simd
+                for (int32_t q = tlo; q < thi; q++) slot[q] += row[q];
+                ev += thi - tlo;
+            }
+            break;
+        }
+        case NM_PROJ_CONV: {
+            const int32_t ic = d->in_c, oc = d->out_c, ow = d->out_w, oh = d->out_h;
+            const int32_t kh = d->k_h, kw = d->k_w, st = d->stride, pad = d->pad, iw = d->in_w;
+            for (int64_t s = s0; s < s1; s++) {
+                int32_t i = S->spk[s];
+                int32_t c = i % ic, pix = i / ic, x = pix % iw, y = pix / iw;
+                for (int32_t ky = 0; ky < kh; ky++) {
+                    int32_t ny = y + pad - ky;
+                    if (ny < 0 || ny % st) continue;
+                    int32_t oy = ny / st;
+                    if (oy >= oh) continue;
+                    for (int32_t kx = 0; kx < kw; kx++) {
+                        int32_t nx = x + pad - kx;
+                        if (nx < 0 || nx % st) continue;
+                        int32_t ox = nx / st;
+                        if (ox >= ow) continue;
+                        int32_t base = (oy * ow + ox) * oc;
+                        if (d->depthwise) {
+                            int32_t tgt = base + c;
+                            if (tgt >= tlo && tgt < thi) { slot[tgt] += d->w[((size_t)ky * kw + kx) * ic + c]; ev++; }
+                        } else {
+                            int32_t q0 = tlo > base ? tlo - base : 0;
+                            int32_t q1 = thi < base + oc ? thi - base : oc;
+                            if (q0 >= q1) continue;
+                            const float *kv = d->w + (((size_t)ky * kw + kx) * ic + c) * (size_t)oc;
+                            float *dst = slot + base;
+                            #pragma omp simd
+                            for (int32_t q = q0; q < q1; q++) dst[q] += kv[q];
+                            ev += q1 - q0;
+                        }
+                    }
+                }
+            }
+            break;
+        }
+        }
+    }
+    return ev;
+}
+
+/* ---- recording after merge (single thread) ---- */
+
+static int grow(void **p, int64_t *cap, int64_t need, size_t sz) {
+    if (need <= *cap) return 0;
+    int64_t nc = *cap ? *cap : 1024;
+    while (nc < need) nc *= 2;
+    void *np = realloc(*p, (size_t)nc * sz);
+    if (!np) return -1;
+    *p = np;
+    *cap = nc;
+    return 0;
+}
+
+static int record_interval(nm_engine *e, int64_t n0, int L) {
+    for (int p = 0; p < e->npops; p++) {
+        pop_t *P = &e->pops[p];
+        int64_t ns = P->spk_ptr[L];
+        P->total += ns;
+        for (int64_t s = 0; s < ns; s++) P->per_neuron[P->spk[s]]++;
+        if (P->count_rec) {
+            int64_t cap = P->cnt_cap;
+            if (grow((void **)&P->cnt, &cap, P->cnt_n + L, sizeof(int32_t))) return -1;
+            P->cnt_cap = cap;
+            for (int k = 0; k < L; k++) P->cnt[P->cnt_n++] = (int32_t)(P->spk_ptr[k + 1] - P->spk_ptr[k]);
+        }
+        if (P->record && ns) {
+            int64_t c1 = P->rec_cap, c2 = P->rec_cap;
+            if (grow((void **)&P->rec_steps, &c1, P->rec_n + ns, sizeof(int64_t))) return -1;
+            if (grow((void **)&P->rec_ids, &c2, P->rec_n + ns, sizeof(int32_t))) return -1;
+            P->rec_cap = c1;
+            for (int k = 0; k < L; k++)
+                for (int64_t s = P->spk_ptr[k]; s < P->spk_ptr[k + 1]; s++) {
+                    int32_t i = P->spk[s];
+                    if (P->mask && !P->mask[i]) continue;
+                    P->rec_steps[P->rec_n] = n0 + k + 1;
+                    P->rec_ids[P->rec_n] = i;
+                    P->rec_n++;
+                }
+        }
+    }
+    return 0;
+}
+
+/* ---- run ---- */
+
+int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
+    if (nsteps <= 0) return 0;
+    if (prepare_buffers(e)) return -1;
+    int nt = nthreads > 0 ? nthreads : omp_get_max_threads();
+    if (nt < 1) nt = 1;
+    const int Lfull = nm_engine_interval(e);
+    if (prepare_threads(e, nt, Lfull)) return -1;
+    for (int p = 0; p < e->npops; p++) {
+        pop_t *P = &e->pops[p];
+        if (P->model == NM_MODEL_POISSON && P->needs_redraw) { nm_poisson_redraw(e, P); P->needs_redraw = 0; }
+    }
+    if (nm_adex_prepare(e, nt)) return -1;
+    /* state monitors: reserve room for this run's samples */
+    for (int m = 0; m < e->nmons; m++) {
+        mon_t *M = &e->mons[m];
+        int64_t need = M->nsamples + nsteps / M->every + 2;
+        int64_t c1 = M->cap_data, c2 = M->cap;
+        if (grow((void **)&M->data, &c1, need * (M->nidx ? M->nidx : 1), sizeof(float))) return fail(e, "out of memory (state monitor)");
+        if (grow((void **)&M->steps, &c2, need, sizeof(int64_t))) return fail(e, "out of memory (state monitor)");
+        M->cap = c2;
+        M->cap_data = c1;
+    }
+    memset(e->events_tl, 0, sizeof(int64_t) * (size_t)nt * (size_t)(e->nprojs ? e->nprojs : 1));
+    const int64_t start = e->step, end = e->step + nsteps;
+    int status = 0;
+
+    #pragma omp parallel num_threads(nt) if(nt > 1)
+    {
+        const int t = omp_get_thread_num();
+        for (int64_t n0 = start; n0 < end; n0 += Lfull) {
+            const int Lk = (int)((end - n0) < Lfull ? (end - n0) : Lfull);
+            /* 1. advance owned neurons of every population Lk steps */
+            for (int p = 0; p < e->npops; p++) {
+                pop_t *P = &e->pops[p];
+                tl_t *T = &e->tl[t * e->npops + p];
+                int32_t lo = e->range[(t * e->npops + p) * 2], hi = e->range[(t * e->npops + p) * 2 + 1];
+                T->ptr[0] = 0;
+                for (int k = 0; k < Lk; k++) {
+                    int64_t n = n0 + k;
+                    int64_t cnt = 0;
+                    if (lo < hi) cnt = nm_update_pop(e, P, lo, hi, n, e->scratch[t], T->ids + T->ptr[k], t);
+                    T->ptr[k + 1] = T->ptr[k] + cnt;
+                    /* state monitors sample owned neurons after update n (time (n+1)*dt) */
+                    for (int m = 0; m < e->nmons; m++) {
+                        mon_t *M = &e->mons[m];
+                        if (M->pop != p || (n + 1) % M->every) continue;
+                        /* sample index: number of multiples of `every` in (start, n+1] before this one */
+                        int64_t si = M->nsamples + (n + 1) / M->every - start / M->every - 1;
+                        float *row = M->data + (size_t)si * (size_t)M->nidx;
+                        const float *var = P->var[M->var];
+                        for (int32_t q = 0; q < M->nidx; q++) {
+                            int32_t i = M->idx[q];
+                            if (i >= lo && i < hi) row[q] = var[i];
+                        }
+                        if (t == 0) M->steps[si] = n + 1;
+                    }
+                }
+            }
+            #pragma omp barrier
+            /* 2. merge per-thread spike lists in thread order (= ascending neuron id per step) */
+            #pragma omp single
+            {
+                for (int p = 0; p < e->npops; p++) {
+                    pop_t *P = &e->pops[p];
+                    int64_t w = 0;
+                    P->spk_ptr[0] = 0;
+                    for (int k = 0; k < Lk; k++) {
+                        for (int tt = 0; tt < nt; tt++) {
+                            tl_t *T = &e->tl[tt * e->npops + p];
+                            int64_t a = T->ptr[k], b = T->ptr[k + 1];
+                            memcpy(P->spk + w, T->ids + a, sizeof(int32_t) * (size_t)(b - a));
+                            w += b - a;
+                        }
+                        P->spk_ptr[k + 1] = w;
+                    }
+                }
+                if (record_interval(e, n0, Lk)) status = -1;
+            }
+            /* 3. deliver into owned targets */
+            for (int j = 0; j < e->nprojs; j++) {
+                int q = e->projs[j].d.post;
+                int32_t lo = e->range[(t * e->npops + q) * 2], hi = e->range[(t * e->npops + q) * 2 + 1];
+                e->events_tl[t * e->nprojs + j] += deliver(e, j, n0, Lk, lo, hi);
+            }
+        }
+    }
+    for (int j = 0; j < e->nprojs; j++)
+        for (int t = 0; t < nt; t++) e->projs[j].events += e->events_tl[t * e->nprojs + j];
+    for (int m = 0; m < e->nmons; m++) {
+        mon_t *M = &e->mons[m];
+        M->nsamples += end / M->every - start / M->every;
+    }
+    e->step = end;
+    if (status) return fail(e, "out of memory (spike recording)");
+    return 0;
+}

@@ -1,0 +1,91 @@
+/* Internal structures of the spiking engine (not part of the public C API). */
+#ifndef NM_SNN_INTERNAL_H
+#define NM_SNN_INTERNAL_H
+#include "nm_snn.h"
+
+#define NM_RNG_BLOCK 1024  /* neurons per random stream (and partition granularity of stochastic pops) */
+
+typedef struct pop_t {
+    int model, nvars, nports, is_source, granularity;
+    int32_t n;
+    float *var[NM_MAX_VARS];
+    double p[NM_MAX_PARAMS];
+    int32_t *refr;
+    float *iext;
+    float *buf[NM_MAX_PORTS];          /* ring buffers [nslots][n] */
+    /* Poisson */
+    float *rate_p;
+    int64_t *next;
+    nm_rng **rng;
+    int32_t nrng;
+    int needs_redraw;
+    /* spike source */
+    int64_t *src_ptr, *src_steps, *src_pos;
+    /* AdEx (double state for the GSL stepper, per-neuron step size) */
+    double *dstate, *hstep;
+    int adex_fresh;
+    /* counting and recording */
+    int64_t total;
+    int32_t *per_neuron;
+    int record;
+    uint8_t *mask;
+    int64_t rec_n, rec_cap;
+    int64_t *rec_steps;
+    int32_t *rec_ids;
+    int count_rec;
+    int64_t cnt_n, cnt_cap;
+    int32_t *cnt;
+    /* merged spikes of the current interval, grouped by step offset */
+    int32_t *spk;
+    int64_t *spk_ptr;
+} pop_t;
+
+typedef struct proj_t {
+    nm_proj_desc d;
+    int64_t synapses;
+    int64_t events;
+} proj_t;
+
+typedef struct mon_t {
+    int pop, var;
+    int32_t nidx, every;
+    int32_t *idx;
+    float *data;
+    int64_t *steps;
+    int64_t nsamples, cap, cap_data;
+} mon_t;
+
+typedef struct tl_t {   /* per thread, per population: spikes found in the current interval */
+    int32_t *ids;
+    int64_t *ptr;
+} tl_t;
+
+struct nm_engine {
+    double dt;
+    uint64_t seed;
+    int64_t step;
+    int npops, nprojs, nmons;
+    pop_t *pops;
+    proj_t *projs;
+    mon_t *mons;
+    int32_t min_delay, max_delay;
+    int nslots, buffers_ready;
+    /* thread layout for tl_nt threads */
+    int tl_nt, tl_L, tl_npops, tl_nmons;
+    int32_t *range;      /* [t][pop][lo, hi) */
+    tl_t *tl;            /* [t][pop] */
+    uint8_t **scratch;   /* [t] spike flags */
+    int64_t *events_tl;  /* [t][proj] */
+    void *adex_ws;       /* per-thread GSL workspaces */
+    int adex_nt;
+    int64_t bytes;
+    char err[256];
+};
+
+/* Advances neurons [lo, hi) of P by update n; writes the ids that spiked to out, returns their count. */
+int64_t nm_update_pop(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *flags, int32_t *out, int thread);
+void nm_poisson_redraw(nm_engine *e, pop_t *P);
+int nm_adex_prepare(nm_engine *e, int nt);
+void nm_adex_free_workspace(nm_engine *e);
+
+#endif

@@ -1,0 +1,361 @@
+/* Neuron model updates of the spiking engine. Each update advances neurons [lo, hi) from t_n to
+ * t_{n+1}: it consumes ring-buffer slot n (inputs arriving at t_n), integrates, and detects spikes.
+ * Loops are written in two passes (a branch-free vectorizable update that sets spike flags, then a scan
+ * of the flags) so that clang vectorizes the first. Equations, units and methods: see nm_snn.h and
+ * README's model table. */
+#include "snn_internal.h"
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_odeiv2.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+
+/* exp(x) in float, Cephes-style range reduction + degree-6 polynomial; branch-free so that loops calling
+ * it vectorize. Max relative error ~2e-7 on [-87, 88]; outside it clamps. */
+static inline float fast_expf(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float fx = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - fx * 0.693359375f + fx * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } u;
+    u.i = ((int32_t)fx + 127) << 23;
+    return y * u.f;
+}
+float nm_expf(float x) { return fast_expf(x); }
+
+static inline int64_t scan_flags(const uint8_t *flags, int32_t lo, int32_t hi, int32_t *out) {
+    int64_t c = 0;
+    for (int32_t i = lo; i < hi; i++) if (flags[i - lo]) out[c++] = i;
+    return c;
+}
+
+/* ---- IF: v += input + I*dt/C; spike if v >= v_th; reset to v_reset or by subtraction ---- */
+static int64_t upd_if(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out) {
+    float *restrict v = P->var[0];
+    float *restrict b = P->buf[0] + (size_t)(n % e->nslots) * (size_t)P->n;
+    const float *restrict ie = P->iext;
+    int32_t *restrict rf = P->refr;
+    const float vth = (float)P->p[0], vres = (float)P->p[1], cs = (float)P->p[3], i0 = (float)P->p[4];
+    const float vmin = (float)P->p[6];
+    const int subtract = P->p[2] != 0;
+    const int32_t tref = (int32_t)P->p[5];
+    const float jump = vth - vres;
+    for (int32_t i = lo; i < hi; i++) {
+        int ref = rf[i] > 0;
+        float x = v[i] + b[i] + (i0 + ie[i]) * cs;
+        b[i] = 0.0f;
+        x = ref ? v[i] : x;
+        x = x < vmin ? vmin : x;
+        int sp = !ref && x >= vth;
+        x = sp ? (subtract ? x - jump : vres) : x;
+        rf[i] = sp ? tref : (ref ? rf[i] - 1 : 0);
+        v[i] = x;
+        fl[i - lo] = (uint8_t)sp;
+    }
+    return scan_flags(fl, lo, hi, out);
+}
+
+/* ---- LIF, exponential current synapses, exact integration (Rotter & Diesmann 1999) ---- */
+static int64_t upd_lif_exp(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out) {
+    float *restrict v = P->var[0], *restrict xe = P->var[1], *restrict xi = P->var[2];
+    size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
+    float *restrict be = P->buf[0] + off, *restrict bi = P->buf[1] + off;
+    const float *restrict ie = P->iext;
+    int32_t *restrict rf = P->refr;
+    const float el = (float)P->p[0], vth = (float)P->p[1], vres = (float)P->p[2];
+    const int32_t tref = (int32_t)P->p[3];
+    const float p22 = (float)P->p[4], p11e = (float)P->p[5], p11i = (float)P->p[6];
+    const float p21e = (float)P->p[7], p21i = (float)P->p[8], rs = (float)P->p[9], i0 = (float)P->p[10];
+    for (int32_t i = lo; i < hi; i++) {
+        float ye = xe[i] + be[i], yi = xi[i] + bi[i];
+        be[i] = 0.0f; bi[i] = 0.0f;
+        int ref = rf[i] > 0;
+        float ri = rs * (i0 + ie[i]);
+        float u = v[i] - el;
+        float un = ri + (u - ri) * p22 + ye * p21e + yi * p21i;
+        float x = ref ? vres : un + el;
+        int sp = !ref && x >= vth;
+        x = sp ? vres : x;
+        rf[i] = sp ? tref : (ref ? rf[i] - 1 : 0);
+        v[i] = x;
+        xe[i] = ye * p11e;
+        xi[i] = yi * p11i;
+        fl[i - lo] = (uint8_t)sp;
+    }
+    return scan_flags(fl, lo, hi, out);
+}
+
+/* ---- LIF, exponential conductances, exponential Euler ----
+ * C dv/dt = g_L (E_L - v) + g_e (E_e - v) + g_i (E_i - v) + I;  dg/dt = -g/tau.
+ * Over a step the conductances are held at their start values: v relaxes exactly towards
+ * v_inf = (g_L E_L + g_e E_e + g_i E_i + I)/g_tot with rate g_tot/C; written as
+ * v += dt/C (I_tot - g_tot v) phi(dt g_tot / C), phi(a) = (1 - e^-a)/a, which stays finite as g_tot -> 0. */
+static int64_t upd_cond_exp(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out) {
+    float *restrict v = P->var[0], *restrict ge = P->var[1], *restrict gi = P->var[2];
+    size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
+    float *restrict be = P->buf[0] + off, *restrict bi = P->buf[1] + off;
+    const float *restrict ie = P->iext;
+    int32_t *restrict rf = P->refr;
+    const float cm = (float)P->p[0], gl = (float)P->p[1], el = (float)P->p[2], ee = (float)P->p[3];
+    const float ei = (float)P->p[4], vth = (float)P->p[5], vres = (float)P->p[6];
+    const int32_t tref = (int32_t)P->p[7];
+    const float pe = (float)P->p[8], pi = (float)P->p[9], i0 = (float)P->p[10], dt = (float)P->p[11];
+    const float dtc = dt / cm, glel = gl * el;
+    for (int32_t i = lo; i < hi; i++) {
+        float g1 = ge[i] + be[i], g2 = gi[i] + bi[i];
+        be[i] = 0.0f; bi[i] = 0.0f;
+        int ref = rf[i] > 0;
+        float gt = gl + g1 + g2;
+        float it = glel + g1 * ee + g2 * ei + i0 + ie[i];
+        float a = dtc * gt;
+        float phi_s = 1.0f - 0.5f * a + a * a * (1.0f / 6.0f);
+        float phi_l = (1.0f - fast_expf(-a)) / a;
+        float phi = fabsf(a) < 1e-3f ? phi_s : phi_l;
+        float x = v[i] + dtc * (it - gt * v[i]) * phi;
+        x = ref ? vres : x;
+        int sp = !ref && x >= vth;
+        x = sp ? vres : x;
+        rf[i] = sp ? tref : (ref ? rf[i] - 1 : 0);
+        v[i] = x;
+        ge[i] = g1 * pe;
+        gi[i] = g2 * pi;
+        fl[i - lo] = (uint8_t)sp;
+    }
+    return scan_flags(fl, lo, hi, out);
+}
+
+/* ---- Izhikevich (2003), forward Euler, u updated with the old v (NEST "consistent integration") ----
+ * dv/dt = 0.04 v^2 + 5 v + 140 - u + I;  du/dt = a (b v - u);  v >= v_th: v = c, u += d. */
+static int64_t upd_izh(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out) {
+    float *restrict v = P->var[0], *restrict u = P->var[1];
+    float *restrict b = P->buf[0] + (size_t)(n % e->nslots) * (size_t)P->n;
+    const float *restrict ie = P->iext;
+    const float a = (float)P->p[0], bb = (float)P->p[1], c = (float)P->p[2], d = (float)P->p[3];
+    const float vth = (float)P->p[4], i0 = (float)P->p[5], h = (float)P->p[6], vmin = (float)P->p[7];
+    for (int32_t i = lo; i < hi; i++) {
+        float vo = v[i], uo = u[i];
+        float vn = vo + h * (0.04f * vo * vo + 5.0f * vo + 140.0f - uo + i0 + ie[i]);
+        float un = uo + h * a * (bb * vo - uo);
+        vn = vn < vmin ? vmin : vn;
+        vn += b[i];
+        b[i] = 0.0f;
+        int sp = vn >= vth;
+        v[i] = sp ? c : vn;
+        u[i] = sp ? un + d : un;
+        fl[i - lo] = (uint8_t)sp;
+    }
+    return scan_flags(fl, lo, hi, out);
+}
+
+/* ---- Hodgkin-Huxley (Traub & Miles; Brette et al. 2007 benchmark 3), exponential Euler ----
+ * Every variable x obeys dx/dt = A + B x with the others held at their start-of-step values, and is
+ * advanced exactly: x' = -A/B + (x + A/B) e^{B dt} (Brian2's exponential_euler). Computed in double. */
+static inline double exprel(double x) { return fabs(x) < 1e-8 ? 1.0 + 0.5 * x : expm1(x) / x; }
+static inline double gate(double x, double a, double b, double dt) {
+    double s = a + b, inf = a / s;
+    return inf + (x - inf) * exp(-s * dt);
+}
+static int64_t upd_hh(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out) {
+    float *restrict V = P->var[0], *restrict M = P->var[1], *restrict H = P->var[2], *restrict N = P->var[3];
+    float *restrict GE = P->var[4], *restrict GI = P->var[5];
+    size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
+    float *restrict be = P->buf[0] + off, *restrict bi = P->buf[1] + off;
+    int32_t *restrict rf = P->refr;
+    const double *p = P->p;
+    const double cm = p[0], gl = p[1], el = p[2], gna = p[3], ena = p[4], gk = p[5], ek = p[6], vt = p[7];
+    const double ee = p[8], ei = p[9], pe = p[10], pi = p[11], vsp = p[12], i0 = p[14], dt = p[15];
+    const int32_t tref = (int32_t)p[13];
+    for (int32_t i = lo; i < hi; i++) {
+        double v = V[i], m = M[i], h = H[i], nn = N[i];
+        double g1 = (double)GE[i] + be[i], g2 = (double)GI[i] + bi[i];
+        be[i] = 0.0f; bi[i] = 0.0f;
+        double am = 0.32 * 4.0 / exprel((13.0 - v + vt) / 4.0);
+        double bm = 0.28 * 5.0 / exprel((v - vt - 40.0) / 5.0);
+        double ah = 0.128 * exp((17.0 - v + vt) / 18.0);
+        double bh = 4.0 / (1.0 + exp((40.0 - v + vt) / 5.0));
+        double an = 0.032 * 5.0 / exprel((15.0 - v + vt) / 5.0);
+        double bn = 0.5 * exp((10.0 - v + vt) / 40.0);
+        double gnam = gna * m * m * m * h, gkn = gk * nn * nn * nn * nn;
+        double B = -(gl + g1 + g2 + gnam + gkn) / cm;
+        double A = (gl * el + g1 * ee + g2 * ei + gnam * ena + gkn * ek + i0 + P->iext[i]) / cm;
+        double vn = fabs(B) > 1e-12 ? -A / B + (v + A / B) * exp(B * dt) : v + A * dt;
+        M[i] = (float)gate(m, am, bm, dt);
+        H[i] = (float)gate(h, ah, bh, dt);
+        N[i] = (float)gate(nn, an, bn, dt);
+        GE[i] = (float)(g1 * pe);
+        GI[i] = (float)(g2 * pi);
+        V[i] = (float)vn;
+        int ref = rf[i] > 0;
+        int sp = !ref && vn > vsp;
+        rf[i] = sp ? tref : (ref ? rf[i] - 1 : 0);
+        fl[i - lo] = (uint8_t)sp;
+    }
+    return scan_flags(fl, lo, hi, out);
+}
+
+/* ---- AdEx with exponential conductances (NEST aeif_cond_exp), GSL RKF45 with error control ----
+ * C dV/dt = -g_L (V - E_L) + g_L D_T exp((V - V_T)/D_T) - g_e (V - E_e) - g_i (V - E_i) - w + I
+ * tau_w dw/dt = a (V - E_L) - w;  dg/dt = -g/tau.  V >= V_peak: V = V_reset, w += b (checked after
+ * every internal step, as NEST does); V is clamped to V_reset while refractory. */
+typedef struct { gsl_odeiv2_step *s; gsl_odeiv2_control *c; gsl_odeiv2_evolve *ev; } adex_ws_t;
+typedef struct { const double *p; double iext; int refractory; } adex_ctx;
+
+static int adex_rhs(double t, const double y[], double f[], void *params) {
+    (void)t;
+    const adex_ctx *ctx = params;
+    const double *p = ctx->p;
+    const double V = ctx->refractory ? p[8] : fmin(y[0], p[10]);
+    const double w = y[1], ge = y[2], gi = y[3];
+    const double ispike = p[4] == 0.0 ? 0.0 : p[1] * p[4] * exp((V - p[3]) / p[4]);
+    f[0] = ctx->refractory ? 0.0
+         : (-p[1] * (V - p[2]) + ispike - ge * (V - p[11]) - gi * (V - p[12]) - w + p[15] + ctx->iext) / p[0];
+    f[1] = (p[6] * (V - p[2]) - w) / p[5];
+    f[2] = -ge / p[13];
+    f[3] = -gi / p[14];
+    return GSL_SUCCESS;
+}
+
+void nm_adex_free_workspace(nm_engine *e) {
+    adex_ws_t *ws = e->adex_ws;
+    if (!ws) return;
+    for (int t = 0; t < e->adex_nt; t++) {
+        if (ws[t].ev) gsl_odeiv2_evolve_free(ws[t].ev);
+        if (ws[t].c) gsl_odeiv2_control_free(ws[t].c);
+        if (ws[t].s) gsl_odeiv2_step_free(ws[t].s);
+    }
+    free(ws);
+    e->adex_ws = NULL;
+    e->adex_nt = 0;
+}
+
+int nm_adex_prepare(nm_engine *e, int nt) {
+    int any = 0;
+    for (int p = 0; p < e->npops; p++) {
+        pop_t *P = &e->pops[p];
+        if (P->model != NM_MODEL_ADEX) continue;
+        any = 1;
+        if (P->adex_fresh) {
+            for (int32_t i = 0; i < P->n; i++) {
+                for (int k = 0; k < 4; k++) P->dstate[(size_t)i * 4 + k] = P->var[k][i];
+                P->hstep[i] = P->p[16];
+            }
+            P->adex_fresh = 0;
+        }
+    }
+    if (!any) return 0;
+    gsl_set_error_handler_off();
+    if (e->adex_ws && e->adex_nt >= nt) return 0;
+    nm_adex_free_workspace(e);
+    adex_ws_t *ws = calloc((size_t)nt, sizeof(adex_ws_t));
+    if (!ws) return -1;
+    double eps_abs = 1e-6, eps_rel = 0.0;
+    for (int p = 0; p < e->npops; p++)
+        if (e->pops[p].model == NM_MODEL_ADEX) { eps_abs = e->pops[p].p[17]; eps_rel = e->pops[p].p[18]; }
+    for (int t = 0; t < nt; t++) {
+        ws[t].s = gsl_odeiv2_step_alloc(gsl_odeiv2_step_rkf45, 4);
+        ws[t].c = gsl_odeiv2_control_y_new(eps_abs, eps_rel);
+        ws[t].ev = gsl_odeiv2_evolve_alloc(4);
+    }
+    e->adex_ws = ws;
+    e->adex_nt = nt;
+    return 0;
+}
+
+static int64_t upd_adex(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out, int thread) {
+    adex_ws_t *ws = &((adex_ws_t *)e->adex_ws)[thread];
+    size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
+    float *be = P->buf[0] + off, *bi = P->buf[1] + off;
+    const double *p = P->p;
+    const double dt = p[16], vres = p[8], vpeak = p[10], bw = p[7];
+    const int32_t tref = (int32_t)p[9];
+    adex_ctx ctx = { p, 0.0, 0 };
+    gsl_odeiv2_system sys = { adex_rhs, NULL, 4, &ctx };
+    for (int32_t i = lo; i < hi; i++) {
+        double *y = P->dstate + (size_t)i * 4;
+        y[2] += be[i]; y[3] += bi[i];
+        be[i] = 0.0f; bi[i] = 0.0f;
+        if (P->refr[i] > 0) P->refr[i]--;
+        ctx.iext = P->iext[i];
+        double t = 0.0, h = P->hstep[i];
+        int sp = 0;
+        gsl_odeiv2_evolve_reset(ws->ev);
+        gsl_odeiv2_step_reset(ws->s);
+        while (t < dt) {
+            ctx.refractory = P->refr[i] > 0;
+            int st = gsl_odeiv2_evolve_apply(ws->ev, ws->c, ws->s, &sys, &t, dt, &h, y);
+            if (st != GSL_SUCCESS || !isfinite(y[0])) { y[0] = vres; break; }
+            if (P->refr[i] > 0) y[0] = vres;
+            else if (y[0] >= vpeak) {
+                y[0] = vres;
+                y[1] += bw;
+                P->refr[i] = tref > 0 ? tref + 1 : 0;
+                sp = 1;
+            }
+        }
+        P->hstep[i] = h;
+        for (int k = 0; k < 4; k++) P->var[k][i] = (float)y[k];
+        fl[i - lo] = (uint8_t)sp;
+    }
+    return scan_flags(fl, lo, hi, out);
+}
+
+/* ---- spike sources ---- */
+void nm_poisson_redraw(nm_engine *e, pop_t *P) {
+    for (int32_t b = 0; b < P->nrng; b++) {
+        int32_t i0 = b * NM_RNG_BLOCK, i1 = i0 + NM_RNG_BLOCK < P->n ? i0 + NM_RNG_BLOCK : P->n;
+        for (int32_t i = i0; i < i1; i++) {
+            double p = P->rate_p ? P->rate_p[i] : P->p[0];
+            P->next[i] = p <= 0.0 ? INT64_MAX : e->step + (int64_t)nm_rng_geometric(P->rng[b], p > 1.0 ? 1.0 : p) - 1;
+        }
+    }
+}
+
+static int64_t upd_poisson(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, int32_t *out) {
+    (void)e;
+    int64_t c = 0;
+    for (int32_t i = lo; i < hi; i++) {
+        if (P->next[i] != n) continue;
+        out[c++] = i;
+        double p = P->rate_p ? P->rate_p[i] : P->p[0];
+        P->next[i] = n + (int64_t)nm_rng_geometric(P->rng[i / NM_RNG_BLOCK], p > 1.0 ? 1.0 : p);
+    }
+    return c;
+}
+
+static int64_t upd_source(pop_t *P, int32_t lo, int32_t hi, int64_t n, int32_t *out) {
+    int64_t c = 0;
+    if (!P->src_ptr) return 0;
+    for (int32_t i = lo; i < hi; i++) {
+        int64_t k = P->src_pos[i], end = P->src_ptr[i + 1];
+        while (k < end && P->src_steps[k] < n) k++;
+        if (k < end && P->src_steps[k] == n) {
+            out[c++] = i;
+            while (k < end && P->src_steps[k] == n) k++;
+        }
+        P->src_pos[i] = k;
+    }
+    return c;
+}
+
+int64_t nm_update_pop(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *flags, int32_t *out, int thread) {
+    int64_t c;
+    switch (P->model) {
+    case NM_MODEL_IF: c = upd_if(e, P, lo, hi, n, flags, out); break;
+    case NM_MODEL_LIF_EXP: c = upd_lif_exp(e, P, lo, hi, n, flags, out); break;
+    case NM_MODEL_LIF_COND_EXP: c = upd_cond_exp(e, P, lo, hi, n, flags, out); break;
+    case NM_MODEL_IZHIKEVICH: c = upd_izh(e, P, lo, hi, n, flags, out); break;
+    case NM_MODEL_ADEX: c = upd_adex(e, P, lo, hi, n, flags, out, thread); break;
+    case NM_MODEL_HH: c = upd_hh(e, P, lo, hi, n, flags, out); break;
+    case NM_MODEL_POISSON: c = upd_poisson(e, P, lo, hi, n, out); break;
+    case NM_MODEL_SPIKE_SOURCE: c = upd_source(P, lo, hi, n, out); break;
+    default: c = 0;
+    }
+    return c;
+}

@@ -1,0 +1,301 @@
+import CKernels
+import Foundation
+
+/// Recorded spikes of one population: times (ms, on the grid: a spike found in update n has time
+/// (n+1) dt) and neuron indices, in time order and, within a step, ascending index.
+public struct SpikeTrain: Sendable, Equatable {
+    public var steps: [Int64]
+    public var ids: [Int32]
+    public let dt: Double
+    public var timesMs: [Double] { steps.map { Double($0) * dt } }
+    public var count: Int { ids.count }
+}
+
+/// A sampled state variable: `values[k][q]` is neuron `neurons[q]` at `timesMs[k]`.
+public struct StateTrace: Sendable {
+    public let population: String
+    public let variable: String
+    public let unit: String
+    public let neurons: [Int]
+    public let timesMs: [Double]
+    public let values: [[Float]]
+}
+
+/// Runs a `CompiledNetwork` on the C engine: time-stepped neuron updates with event-driven synaptic
+/// delivery through ring buffers (see README "Engine"). One simulator = one network state; create
+/// several over one compiled network to evaluate independent inputs in parallel.
+///
+///     let net = try CompiledNetwork(network, seed: 42)
+///     let sim = try Simulator(net)
+///     sim.recordSpikes("exc")
+///     try sim.run(milliseconds: 1000, threads: 2)
+///     let spikes = sim.spikes("exc")
+public final class Simulator: @unchecked Sendable {
+    public let compiled: CompiledNetwork
+    public var network: Network { compiled.network }
+    let engine: OpaquePointer
+    private var monitors: [(pop: Int, variable: Int, neurons: [Int], id: Int32)] = []
+    private let hasCurrents: Bool
+
+    /// Creates the engine state: populations with their initial values (drawn with the network seed,
+    /// one stream per population and variable), projections sharing the compiled storage.
+    public init(_ compiled: CompiledNetwork) throws {
+        self.compiled = compiled
+        let net = compiled.network
+        guard let e = nm_engine_new(net.dt, compiled.seed) else { throw NetworkError("out of memory creating the engine") }
+        engine = e
+        hasCurrents = !net.currents.isEmpty
+        for (i, p) in net.populations.enumerated() {
+            let params = p.model.cParameters(dt: net.dt)
+            let idx = params.withUnsafeBufferPointer { nm_engine_add_pop(e, p.model.cModel, Int32(p.size), $0.baseAddress, Int32(params.count)) }
+            guard idx == i else { throw NetworkError("population '\(p.name)': \(String(cString: nm_engine_error(e)))") }
+            if let (ptr, steps) = compiled.sourceSteps[i] {
+                _ = nm_pop_set_spike_steps(e, Int32(i), ptr, steps)
+            }
+        }
+        for (j, pr) in net.projections.enumerated() {
+            let s = compiled.storages[j]
+            var d = nm_proj_desc()
+            d.pre = Int32(net.populationIndex(pr.pre)!)
+            d.post = Int32(net.populationIndex(pr.post)!)
+            d.port = pr.receptor == .excitatory ? 0 : 1
+            d.delay = s.d0
+            d.delays = UnsafePointer(s.delays)
+            d.rowptr = UnsafePointer(s.rowptr)
+            d.col = UnsafePointer(s.col)
+            d.w = UnsafePointer(s.weights)
+            d.w0 = s.w0
+            switch pr.kind {
+            case .sparse: d.kind = Int32(NM_PROJ_SPARSE.rawValue)
+            case .dense: d.kind = Int32(NM_PROJ_DENSE.rawValue)
+            case .conv(let g, _):
+                d.kind = Int32(NM_PROJ_CONV.rawValue)
+                d.in_h = Int32(g.inHeight); d.in_w = Int32(g.inWidth); d.in_c = Int32(g.inChannels)
+                d.out_h = Int32(g.outHeight); d.out_w = Int32(g.outWidth); d.out_c = Int32(g.outChannels)
+                d.k_h = Int32(g.kernelHeight); d.k_w = Int32(g.kernelWidth)
+                d.stride = Int32(g.stride); d.pad = Int32(g.padding); d.depthwise = g.depthwise ? 1 : 0
+            }
+            let idx = nm_engine_add_proj(e, &d)
+            guard idx == j else { throw NetworkError("projection '\(pr.name)': \(String(cString: nm_engine_error(e)))") }
+        }
+        initializeState()
+    }
+
+    deinit { nm_engine_free(engine) }
+
+    /// Sets every state variable to its initial value (constant or drawn per neuron) and rewinds time.
+    public func initializeState() {
+        let net = network
+        nm_engine_reset(engine)
+        for (i, p) in net.populations.enumerated() {
+            for (v, variable) in p.model.variables.enumerated() {
+                guard let ptr = nm_pop_var(engine, Int32(i), Int32(v)) else { continue }
+                let dist = p.initial[variable.name] ?? .constant(Self.defaultInitial(p.model, v))
+                let scale = Double(p.model.readoutScale(v))
+                let d = scale == 1 ? dist : dist.scaled(1 / scale)
+                if let c = d.constantValue {
+                    for k in 0..<p.size { ptr[k] = Float(c) }
+                } else {
+                    var rowptr: [Int64] = [0, Int64(p.size)]
+                    let (code, a, b, lo, hi) = CompiledNetwork.distCode(d)
+                    let stream = (UInt64(1) << 60) | (UInt64(i) << 16) | UInt64(v)
+                    nm_draw_values(1, &rowptr, code, a, b, lo, hi, compiled.seed, stream, ptr)
+                }
+            }
+            if let iext = nm_pop_iext(engine, Int32(i)) { for k in 0..<p.size { iext[k] = 0 } }
+        }
+        if hasCurrents { applyCurrents(atStep: 0) }
+    }
+
+    static func defaultInitial(_ m: NeuronModel, _ v: Int) -> Double {
+        switch m {
+        case .integrateAndFire(let p): return p.resetPotential
+        case .lifExp(let p): return v == 0 ? p.restingPotential : 0
+        case .lifCondExp(let p): return v == 0 ? p.restingPotential : 0
+        case .izhikevich(let p): return v == 0 ? -65 : p.b * -65
+        case .adex(let p): return v == 0 ? p.restingPotential : 0
+        case .hodgkinHuxley(let p): return v == 0 ? p.restingPotential : 0
+        case .poisson, .spikeSource: return 0
+        }
+    }
+
+    // MARK: monitors
+
+    func popIndex(_ name: String) throws -> Int32 {
+        guard let i = network.populationIndex(name) else { throw NetworkError("unknown population '\(name)'") }
+        return Int32(i)
+    }
+
+    /// Records spikes of a population (all neurons, or the given subset).
+    public func recordSpikes(_ population: String, neurons: [Int]? = nil) throws {
+        let i = try popIndex(population)
+        if let neurons {
+            let n = network.populations[Int(i)].size
+            var mask = [UInt8](repeating: 0, count: n)
+            for k in neurons {
+                guard k >= 0, k < n else { throw NetworkError("spike monitor: neuron \(k) out of range for '\(population)' (size \(n))") }
+                mask[k] = 1
+            }
+            nm_engine_record_spikes(engine, i, mask)
+        } else {
+            nm_engine_record_spikes(engine, i, nil)
+        }
+    }
+
+    /// Records the number of spikes of a population at every step (for rate monitors).
+    public func recordCounts(_ population: String) throws {
+        nm_engine_record_counts(engine, try popIndex(population))
+    }
+
+    /// Samples `variable` of `neurons` every `everyMs` (a multiple of dt). Returns a monitor id.
+    @discardableResult
+    public func recordState(_ population: String, variable: String, neurons: [Int], everyMs: Double) throws -> Int {
+        let i = try popIndex(population)
+        let model = network.populations[Int(i)].model
+        guard let v = model.variables.firstIndex(where: { $0.name == variable }) else {
+            throw NetworkError("state monitor: model \(model.name) has no variable '\(variable)' (has: \(model.variables.map(\.name).joined(separator: ", ")))")
+        }
+        let every = Int32(max(1, (everyMs / network.dt).rounded()))
+        let idx = neurons.map { Int32($0) }
+        let id = idx.withUnsafeBufferPointer { nm_engine_add_state_monitor(engine, i, Int32(v), $0.baseAddress, Int32(idx.count), every) }
+        guard id >= 0 else { throw NetworkError(String(cString: nm_engine_error(engine))) }
+        monitors.append((Int(i), v, neurons, id))
+        return monitors.count - 1
+    }
+
+    // MARK: running
+
+    /// Current simulation time (ms).
+    public var timeMs: Double { Double(nm_engine_step(engine)) * network.dt }
+    public var step: Int64 { nm_engine_step(engine) }
+
+    /// Advances the network by `milliseconds` (rounded to whole steps) on `threads` threads (<= 0: all
+    /// cores). Step currents change at their times. `progress` is called between chunks with the
+    /// fraction done.
+    public func run(milliseconds: Double, threads: Int = 0, progress: ((Double) -> Void)? = nil) throws {
+        let total = Int64((milliseconds / network.dt).rounded())
+        try run(steps: total, threads: threads, progress: progress)
+    }
+
+    public func run(steps total: Int64, threads: Int = 0, progress: ((Double) -> Void)? = nil) throws {
+        guard total > 0 else { return }
+        let start = step, end = start + total
+        var changes: [Int64] = []
+        if hasCurrents {
+            for c in network.currents { for t in c.times { changes.append(Int64((t / network.dt).rounded())) } }
+            changes = Array(Set(changes.filter { $0 > start && $0 < end })).sorted()
+        }
+        let chunk: Int64 = progress == nil ? Int64.max : max(500, total / 200)
+        var now = start
+        while now < end {
+            var next = min(end, now &+ chunk)
+            if let c = changes.first(where: { $0 > now }), c < next { next = c }
+            if hasCurrents { applyCurrents(atStep: now) }
+            guard nm_engine_run(engine, next - now, Int32(threads)) == 0 else {
+                throw NetworkError("engine: \(String(cString: nm_engine_error(engine)))")
+            }
+            now = next
+            progress?(Double(now - start) / Double(total))
+        }
+    }
+
+    /// Sets the per-neuron extra current of the populations targeted by current inputs.
+    private func applyCurrents(atStep s: Int64) {
+        let t = Double(s) * network.dt
+        var touched = Set<Int>()
+        for c in network.currents { touched.insert(network.populationIndex(c.population)!) }
+        for i in touched {
+            let iext = nm_pop_iext(engine, Int32(i))!
+            for k in 0..<network.populations[i].size { iext[k] = 0 }
+        }
+        for c in network.currents {
+            let i = network.populationIndex(c.population)!
+            let iext = nm_pop_iext(engine, Int32(i))!
+            let a = Float(c.amplitude(at: t))
+            if let ns = c.neurons { for k in ns { iext[k] += a } } else { for k in 0..<network.populations[i].size { iext[k] += a } }
+        }
+    }
+
+    // MARK: results
+
+    public func spikes(_ population: String) -> SpikeTrain {
+        guard let i = network.populationIndex(population) else { return SpikeTrain(steps: [], ids: [], dt: network.dt) }
+        let n = Int(nm_rec_count(engine, Int32(i)))
+        guard n > 0 else { return SpikeTrain(steps: [], ids: [], dt: network.dt) }
+        let st = Array(UnsafeBufferPointer(start: nm_rec_steps(engine, Int32(i)), count: n))
+        let id = Array(UnsafeBufferPointer(start: nm_rec_ids(engine, Int32(i)), count: n))
+        return SpikeTrain(steps: st, ids: id, dt: network.dt)
+    }
+
+    /// Spikes per step (requires `recordCounts`).
+    public func counts(_ population: String) -> [Int32] {
+        guard let i = network.populationIndex(population) else { return [] }
+        let n = Int(nm_counts_len(engine, Int32(i)))
+        guard n > 0 else { return [] }
+        return Array(UnsafeBufferPointer(start: nm_counts(engine, Int32(i)), count: n))
+    }
+
+    /// Total spikes of a population since the last reset (always counted).
+    public func spikeCount(_ population: String) -> Int64 {
+        guard let i = network.populationIndex(population) else { return 0 }
+        return nm_pop_spike_total(engine, Int32(i))
+    }
+    public func spikeCount(population i: Int) -> Int64 { nm_pop_spike_total(engine, Int32(i)) }
+
+    /// Spikes per neuron since the last reset.
+    public func spikeCounts(population i: Int) -> UnsafeBufferPointer<Int32> {
+        UnsafeBufferPointer(start: nm_pop_spike_counts(engine, Int32(i)), count: network.populations[i].size)
+    }
+
+    /// Synaptic events (spike x fan-out) delivered by projection `j` since the last reset.
+    public func synapticEvents(projection j: Int) -> Int64 { nm_proj_events(engine, Int32(j)) }
+    public var totalSynapticEvents: Int64 { (0..<network.projections.count).reduce(0) { $0 + nm_proj_events(engine, Int32($1)) } }
+    /// Synapses of projection j (structured projections: connections, border effects included).
+    public func synapses(projection j: Int) -> Int64 { nm_proj_synapses(engine, Int32(j)) }
+    public var totalSynapses: Int64 { (0..<network.projections.count).reduce(0) { $0 + nm_proj_synapses(engine, Int32($1)) } }
+    /// Bytes allocated by the engine for state, ring buffers and recordings.
+    public var engineBytes: Int64 { nm_engine_bytes(engine) }
+
+    public func trace(_ monitor: Int) -> StateTrace {
+        let m = monitors[monitor]
+        let n = Int(nm_state_samples(engine, m.id))
+        let data = nm_state_data(engine, m.id)
+        let steps = nm_state_steps(engine, m.id)
+        let pop = network.populations[m.pop]
+        let scale = pop.model.readoutScale(m.variable)
+        var values: [[Float]] = []
+        var times: [Double] = []
+        values.reserveCapacity(n)
+        for k in 0..<n {
+            times.append(Double(steps![k]) * network.dt)
+            values.append((0..<m.neurons.count).map { data![k * m.neurons.count + $0] * scale })
+        }
+        let v = pop.model.variables[m.variable]
+        return StateTrace(population: pop.name, variable: v.name, unit: v.unit, neurons: m.neurons, timesMs: times, values: values)
+    }
+    public var monitorCount: Int { monitors.count }
+
+    // MARK: direct state access (used by conversion and tests)
+
+    /// Variable `v` of population `i`, writable between runs.
+    public func state(population i: Int, variable v: Int) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: nm_pop_var(engine, Int32(i), Int32(v)), count: network.populations[i].size)
+    }
+    /// Per-neuron extra input current (pA, or model units) of population `i`, writable between runs.
+    public func externalCurrent(population i: Int) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: nm_pop_iext(engine, Int32(i)), count: network.populations[i].size)
+    }
+    /// Per-neuron Poisson rates (Hz) for a Poisson population; nil restores the model rate.
+    public func setPoissonRates(population i: Int, hz: [Float]?) throws {
+        let rc: Int32
+        if let hz {
+            let p = hz.map { $0 * Float(network.dt / 1000) }
+            rc = nm_pop_set_rates(engine, Int32(i), p)
+        } else {
+            rc = nm_pop_set_rates(engine, Int32(i), nil)
+        }
+        guard rc == 0 else { throw NetworkError(String(cString: nm_engine_error(engine))) }
+    }
+    /// Zeroes buffers, counters, recordings and time; state variables are left as they are.
+    public func resetCounters() { nm_engine_reset(engine) }
+}
