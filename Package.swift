@@ -36,6 +36,19 @@ guard let omp = findOpenMP() else {
         """)
 }
 
+/// Test targets mirror the source tree; a target is declared once its folder exists, so a fresh
+/// module can land before its tests do.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+let testTargets: [Target] = [
+    ("CommonTests", ["Common", "CKernels"]),
+    ("DatasetsTests", ["Datasets", "Common"]),
+    ("SNNTests", ["SNN", "Common", "CKernels"]),
+    ("ANNTests", ["ANN", "Datasets", "Common"]),
+    ("ConversionTests", ["Conversion", "ANN", "SNN", "Datasets", "Common"]),
+    ("ExperimentTests", ["Experiment", "SNN", "ANN", "Conversion", "Common"]),
+].filter { FileManager.default.fileExists(atPath: "\(root)/Tests/\($0.0)") }
+ .map { name, deps in .testTarget(name: name, dependencies: deps.map { .target(name: $0) }) }
+
 let package = Package(
     name: "neuromorph",
     platforms: [.macOS(.v13)],
@@ -63,6 +76,7 @@ let package = Package(
                 .linkedLibrary("gsl"),
                 .linkedLibrary("openblas"),
                 .linkedLibrary("m"),
+                .linkedLibrary("z"),  // zlib: gzip-compressed IDX data sets (ann_gz.c)
             ]
         ),
         .target(name: "Common", dependencies: ["CKernels"]),
@@ -78,11 +92,5 @@ let package = Package(
             "Experiment", "SNN", "ANN", "Conversion", "Datasets", "Common",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "CommonTests", dependencies: ["Common", "CKernels"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Common"]),
-        .testTarget(name: "SNNTests", dependencies: ["SNN", "Common", "CKernels"]),
-        .testTarget(name: "ANNTests", dependencies: ["ANN", "Datasets", "Common"]),
-        .testTarget(name: "ConversionTests", dependencies: ["Conversion", "ANN", "SNN", "Datasets", "Common"]),
-        .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "SNN", "ANN", "Conversion", "Common"]),
-    ]
+    ] + testTargets
 )

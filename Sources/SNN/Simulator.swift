@@ -188,7 +188,7 @@ public final class Simulator: @unchecked Sendable {
         let chunk: Int64 = progress == nil ? Int64.max : max(500, total / 200)
         var now = start
         while now < end {
-            var next = min(end, now &+ chunk)
+            var next = end - now > chunk ? now + chunk : end
             if let c = changes.first(where: { $0 > now }), c < next { next = c }
             if hasCurrents { applyCurrents(atStep: now) }
             guard nm_engine_run(engine, next - now, Int32(threads)) == 0 else {

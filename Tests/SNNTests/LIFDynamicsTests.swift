@@ -77,13 +77,13 @@ final class LIFDynamicsTests: XCTestCase {
     /// Reset to a value vs by subtraction differ exactly by the discarded surplus.
     func testIFResetModes() throws {
         var p = IFParameters()
-        p.threshold = 1; p.resetPotential = 0; p.capacitance = 1; p.biasCurrent = 0.7
+        p.threshold = 1; p.resetPotential = 0; p.capacitance = 1; p.biasCurrent = 0.75  // exact in binary
         let sub = try makeSim([Population(name: "n", size: 1, model: .integrateAndFire(p))], dt: 1)
         p.resetBySubtraction = false
         let val = try makeSim([Population(name: "n", size: 1, model: .integrateAndFire(p))], dt: 1)
         try sub.run(steps: 100)
         try val.run(steps: 100)
-        XCTAssertEqual(sub.spikeCount("n"), 70)           // floor(100 * 0.7)
-        XCTAssertEqual(val.spikeCount("n"), 50)           // reset to 0 every second step: 0.7, 1.4 -> spike
+        XCTAssertEqual(sub.spikeCount("n"), 75)           // floor(100 * 0.75)
+        XCTAssertEqual(val.spikeCount("n"), 50)           // reset to 0: 0.75, 1.5 -> spike, every 2nd step
     }
 }
