@@ -30,9 +30,17 @@ static inline float fast_expf(float x) {
 }
 float nm_expf(float x) { return fast_expf(x); }
 
+/* Collects the indices whose flag is set; spikes are rare, so whole 8-byte words of zeros are skipped. */
 static inline int64_t scan_flags(const uint8_t *flags, int32_t lo, int32_t hi, int32_t *out) {
     int64_t c = 0;
-    for (int32_t i = lo; i < hi; i++) if (flags[i - lo]) out[c++] = i;
+    int32_t n = hi - lo, k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w;
+        memcpy(&w, flags + k, 8);
+        if (!w) continue;
+        for (int32_t q = k; q < k + 8; q++) if (flags[q]) out[c++] = lo + q;
+    }
+    for (; k < n; k++) if (flags[k]) out[c++] = lo + k;
     return c;
 }
 

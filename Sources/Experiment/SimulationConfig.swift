@@ -1,0 +1,358 @@
+import Foundation
+import SNN
+
+/// A simulation described in YAML: run settings, populations, projections, current inputs and
+/// monitors. Everything is checked before anything runs; every error names file:line, the key and
+/// what was expected. Units are explicit (`20 ms`, `0.6 nS`); see README "Config format".
+public struct SimulationConfig: Sendable {
+    public var name: String
+    public var network: Network
+    public var durationMs: Double
+    public var seed: UInt64
+    /// Threads (0 = all cores).
+    public var threads: Int
+    public var spikeMonitors: [SpikeMonitorSpec]
+    public var stateMonitors: [StateMonitorSpec]
+    /// Population-rate bin (ms).
+    public var rateBinMs: Double
+
+    public struct SpikeMonitorSpec: Sendable, Equatable {
+        public var population: String
+        public var neurons: [Int]?
+    }
+
+    public struct StateMonitorSpec: Sendable, Equatable {
+        public var population: String
+        public var variables: [String]
+        public var neurons: [Int]
+        public var everyMs: Double
+    }
+
+    /// Loads and validates a config file.
+    public static func load(path: String) throws -> SimulationConfig {
+        try parse(ConfigNode.load(path: path))
+    }
+
+    public static func parse(_ root: ConfigNode) throws -> SimulationConfig {
+        let top = try root.mapping()
+        let name = try top.string("name", default: URL(fileURLWithPath: root.file).deletingPathExtension().lastPathComponent)
+        _ = top.node("description")
+
+        // run
+        var dt = 0.1, duration = 1000.0, seed: UInt64 = 1, threads = 0
+        if let runNode = top.node("run") {
+            let run = try runNode.mapping()
+            dt = try run.quantity("dt", .time, default: 0.1)
+            try run.checked("dt", dt, dt > 0 && dt <= 10, "dt must be > 0 ms and at most 10 ms")
+            duration = try run.quantity("duration", .time, default: 1000)
+            try run.checked("duration", duration, duration > 0, "duration must be > 0")
+            if let s = run.node("seed") {
+                let v = try s.int()
+                guard v >= 0 else { throw s.error("seed must be a whole number >= 0, found \(v)") }
+                seed = UInt64(v)
+            }
+            if let t = run.node("threads") {
+                if try t.scalarText() == "auto" { threads = 0 } else {
+                    threads = try t.int()
+                    guard threads >= 1 && threads <= 1024 else { throw t.error("threads must be 'auto' or a whole number >= 1, found \(threads)") }
+                }
+            }
+            try run.finish()
+        }
+
+        // populations
+        let popsNode = try top.require("populations", "a mapping of population names to their definitions")
+        let popsMap = try popsNode.mapping()
+        var populations: [Population] = []
+        var popNodes: [String: ConfigNode] = [:]
+        for (pname, pnode) in popsMap.all() {
+            guard pname.range(of: "^[A-Za-z_][A-Za-z0-9_\\-]*$", options: .regularExpression) != nil else {
+                throw pnode.error("population names must start with a letter or '_' and contain only letters, digits, '_' or '-'")
+            }
+            populations.append(try parsePopulation(pname, pnode, dt: dt))
+            popNodes[pname] = pnode
+        }
+        guard !populations.isEmpty else { throw popsNode.error("at least one population is needed") }
+        func population(_ n: ConfigNode) throws -> Population {
+            let s = try n.string()
+            guard let p = populations.first(where: { $0.name == s }) else {
+                throw n.error("unknown population '\(s)'; defined: \(populations.map(\.name).joined(separator: ", "))\(Suggest.hint(s, populations.map(\.name)))")
+            }
+            return p
+        }
+
+        // projections
+        var projections: [Projection] = []
+        if let projNode = top.node("projections") {
+            for (k, pn) in try projNode.sequence().enumerated() {
+                let m = try pn.mapping()
+                let preNode = try m.require("pre", "the presynaptic population's name")
+                let postNode = try m.require("post", "the postsynaptic population's name")
+                let pre = try population(preNode), post = try population(postNode)
+                if post.model.isSource { throw postNode.error("'\(post.name)' is a spike source (\(post.model.name)) and cannot receive synapses") }
+                let pname = try m.string("name", default: "\(pre.name)->\(post.name)")
+                let receptors = post.model.receptors.map(\.rawValue)
+                let receptor = Receptor(rawValue: try m.choice("receptor", receptors, default: "exc"))!
+                let conn = try parseConnectivity(try m.require("connect", "a connection rule, e.g. {rule: fixed_probability, p: 0.02}"), pre: pre, post: post, dt: dt, weightDim: weightDimensions(post.model), weightScale: weightScale(post.model))
+                let weightNode = try m.require("weight", "a weight in \(post.model.weightUnit), e.g. '\(post.model.weightUnit == "nS" ? "6 nS" : "1.6 mV")' or a distribution")
+                let weight = try parseWeight(weightNode, post.model)
+                if post.model.weightUnit == "nS", weight.lowerBound < 0 {
+                    throw weightNode.error("conductance weights must be >= 0 (use receptor: inh for inhibition)")
+                }
+                let delayNode = m.node("delay")
+                let delay = try delayNode.map { try parseDistribution($0, .time) } ?? .constant(dt)
+                if delay.lowerBound < dt - 1e-9 {
+                    throw (delayNode ?? pn).error("delays must be >= dt (\(fmt(dt)) ms); found a minimum of \(fmt(delay.lowerBound)) ms")
+                }
+                if delay.upperBound / dt >= 65535 {
+                    throw (delayNode ?? pn).error("delays must be shorter than 65535 steps (\(fmt(65535 * dt)) ms)")
+                }
+                try m.finish()
+                projections.append(Projection(name: pname, pre: pre.name, post: post.name, receptor: receptor, kind: .sparse(conn), weight: weight, delay: delay))
+                _ = k
+            }
+        }
+
+        // inputs (currents)
+        var currents: [CurrentInput] = []
+        if let inNode = top.node("inputs") {
+            for (k, cn) in try inNode.sequence().enumerated() {
+                let m = try cn.mapping()
+                let kind = try m.choice("kind", ["constant_current", "step_current"])
+                let tnode = try m.require("target", "a population name")
+                let target = try population(tnode)
+                if target.model.isSource { throw tnode.error("'\(target.name)' is a spike source; currents need a neuron model") }
+                let neurons = try m.node("neurons").map { try parseNeurons($0, size: target.size) }
+                var times: [Double] = [], amps: [Double] = []
+                if kind == "constant_current" {
+                    let amp = try m.quantity("amplitude", .current)
+                    let start = try m.quantity("start", .time, default: 0)
+                    try m.checked("start", start, start >= 0, "start must be >= 0")
+                    times = [start]; amps = [amp]
+                    if let stopNode = m.node("stop") {
+                        let stop = try stopNode.quantity(.time)
+                        guard stop > start else { throw stopNode.error("stop must be after start (\(fmt(start)) ms)") }
+                        times.append(stop); amps.append(0)
+                    }
+                    if start > 0 { times.insert(0, at: 0); amps.insert(0, at: 0) }
+                } else {
+                    let tn = try m.require("times", "a list of times, e.g. [0 ms, 50 ms]")
+                    let an = try m.require("amplitudes", "a list of currents, e.g. [100 pA, 0 pA]")
+                    times = try tn.sequence().map { try $0.quantity(.time) }
+                    amps = try an.sequence().map { try $0.quantity(.current) }
+                    guard times.count == amps.count, !times.isEmpty else { throw an.error("needs as many amplitudes as times (\(times.count)), at least one") }
+                    guard zip(times, times.dropFirst()).allSatisfy({ $0 < $1 }), times[0] >= 0 else { throw tn.error("times must be >= 0 and strictly increasing") }
+                }
+                let cname = try m.string("name", default: "input\(k)")
+                try m.finish()
+                currents.append(CurrentInput(name: cname, population: target.name, neurons: neurons, times: times, amplitudes: amps))
+            }
+        }
+
+        // monitors
+        var spikeMons: [SpikeMonitorSpec] = []
+        var stateMons: [StateMonitorSpec] = []
+        var rateBin = 1.0
+        if let monNode = top.node("monitors") {
+            let mm = try monNode.mapping()
+            if let sn = mm.node("spikes") {
+                if sn.isScalar {
+                    let v = try sn.string()
+                    if v == "all" { spikeMons = populations.map { SpikeMonitorSpec(population: $0.name, neurons: nil) } }
+                    else if v == "none" { spikeMons = [] }
+                    else { spikeMons = [SpikeMonitorSpec(population: try population(sn).name, neurons: nil)] }
+                } else {
+                    for e in try sn.sequence() {
+                        if e.isScalar { spikeMons.append(SpikeMonitorSpec(population: try population(e).name, neurons: nil)) }
+                        else {
+                            let em = try e.mapping()
+                            let p = try population(try em.require("population"))
+                            let ns = try em.node("neurons").map { try parseNeurons($0, size: p.size) }
+                            try em.finish()
+                            spikeMons.append(SpikeMonitorSpec(population: p.name, neurons: ns))
+                        }
+                    }
+                }
+            }
+            if let st = mm.node("state") {
+                for e in try st.sequence() {
+                    let em = try e.mapping()
+                    let pn = try em.require("population")
+                    let p = try population(pn)
+                    let vn = try em.require("variables", "a list of state variables, e.g. [v]")
+                    let vars = vn.isScalar ? [try vn.string()] : try vn.sequence().map { try $0.string() }
+                    let known = p.model.variables.map(\.name)
+                    for v in vars where !known.contains(v) {
+                        throw vn.error("model \(p.model.name) has no variable '\(v)'; it has: \(known.joined(separator: ", "))\(Suggest.hint(v, known))")
+                    }
+                    let ns = try parseNeurons(try em.require("neurons", "a list of neuron indices or a range 'a:b'"), size: p.size)
+                    let every = try em.quantity("every", .time, default: dt)
+                    try em.checked("every", every, every >= dt - 1e-9, "the sampling interval must be >= dt (\(fmt(dt)) ms)")
+                    try em.finish()
+                    stateMons.append(StateMonitorSpec(population: p.name, variables: vars, neurons: ns, everyMs: every))
+                }
+            }
+            if let rn = mm.node("rates") {
+                let rm = try rn.mapping()
+                rateBin = try rm.quantity("bin", .time, default: 1)
+                try rm.checked("bin", rateBin, rateBin >= dt - 1e-9, "the rate bin must be >= dt")
+                try rm.finish()
+            }
+            try mm.finish()
+        } else {
+            spikeMons = populations.map { SpikeMonitorSpec(population: $0.name, neurons: nil) }
+        }
+        try top.finish()
+
+        let network = Network(dt: dt, populations: populations, projections: projections, currents: currents)
+        do { try network.validate() } catch let e as NetworkError { throw root.error(e.message) }
+        return SimulationConfig(name: name, network: network, durationMs: duration, seed: seed, threads: threads,
+                                spikeMonitors: spikeMons, stateMonitors: stateMons, rateBinMs: rateBin)
+    }
+
+    // MARK: pieces
+
+    static func fmt(_ x: Double) -> String { String(format: "%g", x) }
+
+    static func parseNeurons(_ n: ConfigNode, size: Int) throws -> [Int] {
+        var out: [Int] = []
+        if n.isScalar {
+            let t = try n.string().trimmingCharacters(in: .whitespaces)
+            if t == "all" { return Array(0..<size) }
+            let parts = t.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, let a = Int(parts[0].trimmingCharacters(in: .whitespaces)), let b = Int(parts[1].trimmingCharacters(in: .whitespaces)), a < b else {
+                throw n.error("expected a list of indices, 'all', or a range 'a:b' (a < b, b excluded), found '\(t)'")
+            }
+            out = Array(a..<b)
+        } else {
+            out = try n.sequence().map { try $0.int() }
+        }
+        for i in out where i < 0 || i >= size { throw n.error("neuron index \(i) is out of range 0..<\(size)") }
+        guard !out.isEmpty else { throw n.error("the neuron list is empty") }
+        return out
+    }
+
+    static func weightDimensions(_ m: NeuronModel) -> [Dimension] {
+        switch m {
+        case .lifExp: return [.voltage, .current]
+        case .integrateAndFire, .izhikevich: return [.voltage]
+        default: return [.conductance]
+        }
+    }
+
+    /// Factor from a weight in `dim` to the model's internal weight unit.
+    static func weightScale(_ m: NeuronModel) -> (Dimension) -> Double {
+        { dim in
+            if case .lifExp(let p) = m, dim == .current { return p.tauMembrane / p.capacitance }
+            return 1
+        }
+    }
+
+    static func parseWeight(_ n: ConfigNode, _ m: NeuronModel) throws -> Distribution {
+        let dims = weightDimensions(m)
+        var lastError: ConfigError?
+        for d in dims {
+            do { return try parseDistribution(n, d).scaled(weightScale(m)(d)) } catch let e as ConfigError { lastError = lastError ?? e }
+        }
+        let units = dims.map { "\($0.rawValue) (\($0.canonicalUnit))" }.joined(separator: " or ")
+        throw n.error("expected a weight as a \(units) for model \(m.name)" + (lastError.map { " — \($0.message)" } ?? ""))
+    }
+
+    /// A constant with a unit (`6 nS`) or a one-key mapping: `normal: {mean, std, min?, max?}`,
+    /// `uniform: {low, high}`, `exponential: {mean, min?, max?}`, `lognormal: {mu, sigma, min?, max?}`
+    /// (mu and sigma of ln(value in the canonical unit)).
+    static func parseDistribution(_ n: ConfigNode, _ dim: Dimension) throws -> Distribution {
+        if n.isScalar { return .constant(try n.quantity(dim)) }
+        let m = try n.mapping()
+        guard m.keys.count == 1, let kind = m.keys.first else {
+            throw n.error("expected a value like '\(dim.example)' or one distribution: normal, uniform, exponential or lognormal")
+        }
+        guard let body = m.node(kind) else { throw n.error("empty distribution") }
+        let b = try body.mapping()
+        let dist: Distribution
+        switch kind {
+        case "normal":
+            let mean = try b.quantity("mean", dim), sd = try b.quantity("std", dim)
+            try b.checked("std", sd, sd >= 0, "std must be >= 0")
+            dist = .normal(mean: mean, std: sd, min: try b.node("min").map { try $0.quantity(dim) }, max: try b.node("max").map { try $0.quantity(dim) })
+        case "uniform":
+            let lo = try b.quantity("low", dim), hi = try b.quantity("high", dim)
+            try b.checked("high", hi, hi >= lo, "high must be >= low (\(fmt(lo)))")
+            dist = .uniform(low: lo, high: hi)
+        case "exponential":
+            let mean = try b.quantity("mean", dim)
+            try b.checked("mean", mean, mean > 0, "mean must be > 0")
+            dist = .exponential(mean: mean, min: try b.node("min").map { try $0.quantity(dim) }, max: try b.node("max").map { try $0.quantity(dim) })
+        case "lognormal":
+            let mu = try b.double("mu"), sg = try b.double("sigma")
+            try b.checked("sigma", sg, sg >= 0, "sigma must be >= 0")
+            dist = .lognormal(mu: mu, sigma: sg, min: try b.node("min").map { try $0.quantity(dim) }, max: try b.node("max").map { try $0.quantity(dim) })
+        default:
+            throw n.error("unknown distribution '\(kind)'; expected normal, uniform, exponential or lognormal\(Suggest.hint(kind, ["normal", "uniform", "exponential", "lognormal"]))")
+        }
+        try b.finish()
+        if dist.lowerBound > dist.upperBound { throw n.error("min must be <= max") }
+        return dist
+    }
+
+    static func parseConnectivity(_ n: ConfigNode, pre: Population, post: Population, dt: Double,
+                                  weightDim: [Dimension], weightScale: (Dimension) -> Double) throws -> Connectivity {
+        let m = try n.mapping()
+        let rules = ["all_to_all", "one_to_one", "fixed_probability", "fixed_indegree", "fixed_outdegree", "list"]
+        let rule = try m.choice("rule", rules)
+        let c: Connectivity
+        switch rule {
+        case "all_to_all":
+            c = .allToAll(autapses: try m.bool("autapses", default: false))
+        case "one_to_one":
+            if pre.size != post.size { throw n.error("one_to_one needs equal sizes, got \(pre.size) (\(pre.name)) and \(post.size) (\(post.name))") }
+            c = .oneToOne
+        case "fixed_probability":
+            let p = try m.double("p")
+            try m.checked("p", p, p >= 0 && p <= 1, "p must be a probability in [0, 1]")
+            c = .fixedProbability(p, autapses: try m.bool("autapses", default: false))
+        case "fixed_indegree", "fixed_outdegree":
+            let k = try m.int("k")
+            let multi = try m.bool("multapses", default: true)
+            let aut = try m.bool("autapses", default: false)
+            let limit = rule == "fixed_indegree" ? pre.size : post.size
+            try m.checked("k", Double(k), k >= 0, "k must be >= 0")
+            if !multi && k > limit { throw (m.node("k") ?? n).error("k = \(k) exceeds the \(limit) available neurons without multapses") }
+            if limit == 0 && k > 0 { throw (m.node("k") ?? n).error("k = \(k) but the population is empty") }
+            c = rule == "fixed_indegree" ? .fixedIndegree(k, autapses: aut, multapses: multi) : .fixedOutdegree(k, autapses: aut, multapses: multi)
+        default: // list
+            let pn = try m.require("pairs", "a list of [pre, post] index pairs")
+            var pairs: [(Int, Int)] = []
+            for e in try pn.sequence() {
+                let xy = try e.sequence()
+                guard xy.count == 2 else { throw e.error("expected a [pre, post] pair") }
+                let i = try xy[0].int(), j = try xy[1].int()
+                guard i >= 0, i < pre.size else { throw xy[0].error("pre index \(i) out of range 0..<\(pre.size)") }
+                guard j >= 0, j < post.size else { throw xy[1].error("post index \(j) out of range 0..<\(post.size)") }
+                pairs.append((i, j))
+            }
+            var weights: [Double]? = nil
+            if let wn = m.node("weights") {
+                var ws: [Double] = []
+                for e in try wn.sequence() {
+                    var got: Double? = nil
+                    for d in weightDim { if let v = try? e.quantity(d) { got = v * weightScale(d); break } }
+                    guard let v = got else { throw e.error("expected a weight with a unit (\(weightDim.map(\.canonicalUnit).joined(separator: " or ")))") }
+                    ws.append(v)
+                }
+                guard ws.count == pairs.count else { throw wn.error("\(ws.count) weights for \(pairs.count) pairs") }
+                weights = ws
+            }
+            var delays: [Double]? = nil
+            if let dn = m.node("delays") {
+                let ds = try dn.sequence().map { try $0.quantity(.time) }
+                guard ds.count == pairs.count else { throw dn.error("\(ds.count) delays for \(pairs.count) pairs") }
+                if let bad = ds.first(where: { $0 < dt - 1e-9 }) { throw dn.error("delay \(fmt(bad)) ms is shorter than dt (\(fmt(dt)) ms)") }
+                delays = ds
+            }
+            c = .list(pairs: pairs, weights: weights, delays: delays)
+        }
+        try m.finish()
+        return c
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Common
+import Foundation
+
+/// The `neuromorph` command line: spiking simulation, ANN training, ANN -> SNN conversion and
+/// comparison. Each subcommand only wires flags to the library and prints results.
+@main
+struct Neuromorph: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "neuromorph",
+        abstract: "Spiking-network simulation, ANN training, ANN-to-SNN conversion and comparison.",
+        version: "0.1.0",
+        subcommands: [SimulateCommand.self]
+    )
+
+    static func main() {
+        ThreadPolicy.applyDefaults()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// Errors a command reports to the user (printed as "error: <message>", exit status 1).
+struct UserError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+/// Runs `body`, turning library errors into one-line messages for the user.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as CustomStringConvertible where !(e is ValidationError) && !(e is CleanExit) {
+        throw UserError(e.description)
+    }
+}
