@@ -94,3 +94,4 @@ let package = Package(
         ]),
     ] + testTargets
 )
+// test targets: see testTargets above
