@@ -63,6 +63,7 @@ let package = Package(
                 .linkedLibrary("gsl"),
                 .linkedLibrary("openblas"),
                 .linkedLibrary("m"),
+                .linkedLibrary("z"),  // zlib: gzip-compressed IDX data sets (ann_gz.c)
             ]
         ),
         .target(name: "Common", dependencies: ["CKernels"]),
