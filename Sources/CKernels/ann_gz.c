@@ -6,7 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 
-void nm_free(void *p) { free(p); }
+void nm_ann_free(void *p) { free(p); }
 
 int nm_read_file_gz(const char *path, uint8_t **out, int64_t *len, char *err, int errlen) {
     *out = NULL;

@@ -51,7 +51,7 @@ public struct IDXFile: Sendable {
             let msg = String(cString: err)
             throw DatasetError.corrupt(path: path, reason: "cannot read: \(msg)")
         }
-        defer { nm_free(buf) }
+        defer { nm_ann_free(buf) }
         let data = Data(bytes: buf!, count: Int(len))
         return try parse(data, path: path, expect: expect)
     }

@@ -120,11 +120,11 @@ void nm_rmsprop_step(float *p, const float *g, float *sq, float *buf, int64_t n,
 
 /* ---- Files ---- */
 /* Reads a whole file, inflating it when it is gzip (zlib's gzread reads plain files unchanged).
- * Returns 0 and a malloc'ed buffer (free with nm_free) or -1 with a message in err. */
+ * Returns 0 and a malloc'ed buffer (free with nm_ann_free) or -1 with a message in err. */
 int nm_read_file_gz(const char *path, uint8_t **out, int64_t *len, char *err, int errlen);
 /* gzip-compresses `len` bytes into `path` (used by tests to make .gz files). Returns 0 or -1. */
 int nm_write_file_gz(const char *path, const uint8_t *data, int64_t len);
-void nm_free(void *p);
+void nm_ann_free(void *p);
 
 #ifdef __cplusplus
 }
