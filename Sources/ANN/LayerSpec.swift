@@ -1,0 +1,185 @@
+import Foundation
+
+/// A (height, width) pair: kernel sizes, strides, paddings (in pixels).
+public struct Size2: Equatable, Sendable, CustomStringConvertible {
+    public var h: Int
+    public var w: Int
+    public init(_ h: Int, _ w: Int) { self.h = h; self.w = w }
+    public init(_ both: Int) { self.init(both, both) }
+    public var description: String { h == w ? "\(h)" : "\(h)x\(w)" }
+}
+
+/// The kind and hyper-parameters of one layer: what `model.json` stores and what a converter reads.
+/// Type names and fields follow PyTorch's modules so a `Sequential` of these rebuilds as an
+/// `nn.Sequential` with the same indices and state-dict keys:
+/// dense = `nn.Linear`, conv2d = `nn.Conv2d`, avgpool2d = `nn.AvgPool2d`, maxpool2d = `nn.MaxPool2d`,
+/// relu = `nn.ReLU`, flatten = `nn.Flatten`, batchnorm1d/2d = `nn.BatchNorm1d/2d`, dropout = `nn.Dropout`.
+public enum LayerSpec: Equatable, Sendable {
+    /// y = x Wᵀ + b; W [out, in], b [out]. Input [N, in].
+    case dense(inFeatures: Int, outFeatures: Int, bias: Bool)
+    /// Cross-correlation with zero padding; W [out, in, kh, kw], b [out]. Input [N, in, H, W],
+    /// output spatial size (H + 2·padding − kernel) / stride + 1 (floor).
+    case conv2d(inChannels: Int, outChannels: Int, kernel: Size2, stride: Size2, padding: Size2, bias: Bool)
+    /// Mean over kernel windows (no padding, floor mode).
+    case avgPool2d(kernel: Size2, stride: Size2)
+    /// Maximum over kernel windows (no padding, floor mode).
+    case maxPool2d(kernel: Size2, stride: Size2)
+    /// y = max(x, 0).
+    case relu
+    /// [N, C, H, W] -> [N, C·H·W] (row-major, as `torch.flatten(x, 1)`).
+    case flatten
+    /// y = γ (x − μ) / √(σ² + eps) + β per feature (1-D, input [N, F]) or per channel (2-D, input
+    /// [N, C, H, W]); μ, σ² from the batch in training, running averages (with `momentum`) in evaluation.
+    case batchNorm(features: Int, spatial: Bool, eps: Double, momentum: Double)
+    /// Inverted dropout: zero with probability p in training, scale survivors by 1/(1−p).
+    case dropout(p: Double)
+
+    /// The name used in model.json and configs.
+    public var typeName: String {
+        switch self {
+        case .dense: return "dense"
+        case .conv2d: return "conv2d"
+        case .avgPool2d: return "avgpool2d"
+        case .maxPool2d: return "maxpool2d"
+        case .relu: return "relu"
+        case .flatten: return "flatten"
+        case .batchNorm(_, let spatial, _, _): return spatial ? "batchnorm2d" : "batchnorm1d"
+        case .dropout: return "dropout"
+        }
+    }
+
+    /// Output shape for a per-sample input shape (without the batch dimension), or an error that says
+    /// what the layer expected.
+    public func outputShape(_ s: [Int]) throws -> [Int] {
+        func need3() throws -> (Int, Int, Int) {
+            guard s.count == 3 else { throw ANNError.shape("\(typeName) expects an image input [C, H, W], got \(s)") }
+            return (s[0], s[1], s[2])
+        }
+        switch self {
+        case let .dense(inF, outF, _):
+            guard s == [inF] else { throw ANNError.shape("dense expects \(inF) input features, got shape \(s)\(s.count > 1 ? " (add a flatten layer first)" : "")") }
+            return [outF]
+        case let .conv2d(inC, outC, k, st, p, _):
+            let (c, h, w) = try need3()
+            guard c == inC else { throw ANNError.shape("conv2d expects \(inC) input channels, got \(c)") }
+            let oh = (h + 2 * p.h - k.h) / st.h + 1, ow = (w + 2 * p.w - k.w) / st.w + 1
+            guard h + 2 * p.h >= k.h, w + 2 * p.w >= k.w, oh > 0, ow > 0 else {
+                throw ANNError.shape("conv2d kernel \(k) is larger than its padded input \(h + 2 * p.h)x\(w + 2 * p.w)")
+            }
+            return [outC, oh, ow]
+        case let .avgPool2d(k, st), let .maxPool2d(k, st):
+            let (c, h, w) = try need3()
+            guard h >= k.h, w >= k.w else { throw ANNError.shape("\(typeName) kernel \(k) is larger than its input \(h)x\(w)") }
+            return [c, (h - k.h) / st.h + 1, (w - k.w) / st.w + 1]
+        case .relu, .dropout:
+            return s
+        case .flatten:
+            return [s.reduce(1, *)]
+        case let .batchNorm(f, spatial, _, _):
+            if spatial {
+                let (c, _, _) = try need3()
+                guard c == f else { throw ANNError.shape("batchnorm2d expects \(f) channels, got \(c)") }
+            } else {
+                guard s == [f] else { throw ANNError.shape("batchnorm1d expects \(f) features, got shape \(s)") }
+            }
+            return s
+        }
+    }
+
+    /// Checks hyper-parameters (positive sizes, 0 ≤ p < 1, eps > 0, ...).
+    public func validate() throws {
+        func pos(_ v: Int, _ what: String) throws { if v <= 0 { throw ANNError.invalidModel("\(typeName) \(what) must be > 0, found \(v)") } }
+        switch self {
+        case let .dense(i, o, _): try pos(i, "in_features"); try pos(o, "out_features")
+        case let .conv2d(i, o, k, s, p, _):
+            try pos(i, "in_channels"); try pos(o, "out_channels"); try pos(k.h, "kernel_size"); try pos(k.w, "kernel_size")
+            try pos(s.h, "stride"); try pos(s.w, "stride")
+            if p.h < 0 || p.w < 0 { throw ANNError.invalidModel("conv2d padding must be >= 0, found \(p)") }
+        case let .avgPool2d(k, s), let .maxPool2d(k, s):
+            try pos(k.h, "kernel_size"); try pos(k.w, "kernel_size"); try pos(s.h, "stride"); try pos(s.w, "stride")
+        case .relu, .flatten: break
+        case let .batchNorm(f, _, eps, m):
+            try pos(f, "num_features")
+            if !(eps > 0) { throw ANNError.invalidModel("\(typeName) eps must be > 0, found \(eps)") }
+            if !(m >= 0 && m <= 1) { throw ANNError.invalidModel("\(typeName) momentum must be in [0, 1], found \(m)") }
+        case let .dropout(p):
+            if !(p >= 0 && p < 1) { throw ANNError.invalidModel("dropout p must be in [0, 1), found \(p)") }
+        }
+    }
+
+    /// A fresh layer with parameters drawn by `initializer` from `seed` (stream = layer index).
+    public func makeLayer(initializer: WeightInit = .heNormal, seed: UInt64 = 0, index: Int = 0) -> Layer {
+        switch self {
+        case let .dense(i, o, b): return Dense(inFeatures: i, outFeatures: o, bias: b, initializer: initializer, seed: seed, stream: UInt64(index))
+        case let .conv2d(i, o, k, s, p, b):
+            return Conv2D(inChannels: i, outChannels: o, kernel: k, stride: s, padding: p, bias: b, initializer: initializer, seed: seed, stream: UInt64(index))
+        case let .avgPool2d(k, s): return AvgPool2D(kernel: k, stride: s)
+        case let .maxPool2d(k, s): return MaxPool2D(kernel: k, stride: s)
+        case .relu: return ReLU()
+        case .flatten: return Flatten()
+        case let .batchNorm(f, sp, eps, m): return BatchNorm(features: f, spatial: sp, eps: eps, momentum: m)
+        case let .dropout(p): return Dropout(p: p)
+        }
+    }
+}
+
+// MARK: JSON (model.json) — PyTorch field names.
+extension LayerSpec: Codable {
+    enum Key: String, CodingKey {
+        case type, in_features, out_features, bias, in_channels, out_channels, kernel_size, stride, padding
+        case num_features, eps, momentum, p
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        let type = try c.decode(String.self, forKey: .type)
+        func pair(_ k: Key, default d: [Int]? = nil) throws -> Size2 {
+            let v = try c.decodeIfPresent([Int].self, forKey: k) ?? d
+            guard let v, v.count == 2 else {
+                throw DecodingError.dataCorruptedError(forKey: k, in: c, debugDescription: "\(type).\(k.rawValue) must be a list of two integers")
+            }
+            return Size2(v[0], v[1])
+        }
+        switch type {
+        case "dense", "linear":
+            self = .dense(inFeatures: try c.decode(Int.self, forKey: .in_features), outFeatures: try c.decode(Int.self, forKey: .out_features),
+                          bias: try c.decodeIfPresent(Bool.self, forKey: .bias) ?? true)
+        case "conv2d":
+            self = .conv2d(inChannels: try c.decode(Int.self, forKey: .in_channels), outChannels: try c.decode(Int.self, forKey: .out_channels),
+                           kernel: try pair(.kernel_size), stride: try pair(.stride, default: [1, 1]), padding: try pair(.padding, default: [0, 0]),
+                           bias: try c.decodeIfPresent(Bool.self, forKey: .bias) ?? true)
+        case "avgpool2d", "maxpool2d":
+            let k = try pair(.kernel_size)
+            let s = try pair(.stride, default: [k.h, k.w])
+            self = type == "avgpool2d" ? .avgPool2d(kernel: k, stride: s) : .maxPool2d(kernel: k, stride: s)
+        case "relu": self = .relu
+        case "flatten": self = .flatten
+        case "batchnorm1d", "batchnorm2d":
+            self = .batchNorm(features: try c.decode(Int.self, forKey: .num_features), spatial: type == "batchnorm2d",
+                              eps: try c.decodeIfPresent(Double.self, forKey: .eps) ?? 1e-5,
+                              momentum: try c.decodeIfPresent(Double.self, forKey: .momentum) ?? 0.1)
+        case "dropout": self = .dropout(p: try c.decodeIfPresent(Double.self, forKey: .p) ?? 0.5)
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown layer type '\(type)'; expected dense, conv2d, avgpool2d, maxpool2d, relu, flatten, batchnorm1d, batchnorm2d, dropout")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(typeName, forKey: .type)
+        switch self {
+        case let .dense(i, o, b):
+            try c.encode(i, forKey: .in_features); try c.encode(o, forKey: .out_features); try c.encode(b, forKey: .bias)
+        case let .conv2d(i, o, k, s, p, b):
+            try c.encode(i, forKey: .in_channels); try c.encode(o, forKey: .out_channels)
+            try c.encode([k.h, k.w], forKey: .kernel_size); try c.encode([s.h, s.w], forKey: .stride)
+            try c.encode([p.h, p.w], forKey: .padding); try c.encode(b, forKey: .bias)
+        case let .avgPool2d(k, s), let .maxPool2d(k, s):
+            try c.encode([k.h, k.w], forKey: .kernel_size); try c.encode([s.h, s.w], forKey: .stride)
+        case .relu, .flatten: break
+        case let .batchNorm(f, _, eps, m):
+            try c.encode(f, forKey: .num_features); try c.encode(eps, forKey: .eps); try c.encode(m, forKey: .momentum)
+        case let .dropout(p): try c.encode(p, forKey: .p)
+        }
+    }
+}

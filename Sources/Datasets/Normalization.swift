@@ -1,0 +1,21 @@
+import Foundation
+
+/// Pixel preprocessing: `x = (byte * scale - mean) / std`. With the defaults (`scale` = 1/255,
+/// mean 0, std 1) pixels land in [0, 1]. Fashion-MNIST's training-set statistics are
+/// mean 0.2860, std 0.3530 (of the [0, 1] pixels).
+public struct Normalization: Codable, Equatable, Sendable {
+    public var scale: Double
+    public var mean: Double
+    public var std: Double
+
+    public init(scale: Double = 1.0 / 255.0, mean: Double = 0, std: Double = 1) {
+        self.scale = scale
+        self.mean = mean
+        self.std = std
+    }
+
+    /// [0, 1] pixels.
+    public static let unit = Normalization()
+    /// Fashion-MNIST's training-set mean and standard deviation.
+    public static let fashionMNIST = Normalization(mean: 0.2860, std: 0.3530)
+}

@@ -1,0 +1,92 @@
+import ANN
+import ArgumentParser
+import CKernels
+import Common
+import Datasets
+import Foundation
+
+/// `neuromorph eval MODEL`: accuracy and confusion matrix of a saved model on an IDX test set.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a saved model (folder with model.json + model.safetensors) on a test set.",
+        discussion: """
+            Prints accuracy, throughput and the confusion matrix (rows: true class, columns: predicted). \
+            Pixels are scaled with the normalization stored in model.json.
+            Example: neuromorph eval runs/cnn --limit 1000
+            """)
+
+    @Argument(help: "Model folder (model.json + model.safetensors) or its model.json.")
+    var model: String
+
+    @Option(name: .long, help: "Folder of IDX files (default: Fashion-MNIST in /usr/share/datasets/fashion-mnist).")
+    var data: String = IDXDataset.fashionMNISTFolder
+
+    @Option(name: .long, help: "File-name prefix choosing one family in the folder (e.g. emnist-digits-).")
+    var prefix: String = ""
+
+    @Option(name: .long, help: "Split to evaluate: test or train.")
+    var split: String = "test"
+
+    @Option(name: .long, help: "Evaluate the first N images only.")
+    var limit: Int?
+
+    @Option(name: .long, help: "Images per forward pass (does not change results).")
+    var batchSize: Int = 1000
+
+    @Option(name: .long, help: "OpenMP threads (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "Also write the results as JSON to this file.")
+    var json: String?
+
+    func validate() throws {
+        for (name, v) in [("--limit", limit), ("--batch-size", batchSize), ("--threads", threads)] {
+            if let v, v <= 0 { throw ValidationError("\(name) must be > 0, found \(v)") }
+        }
+        guard split == "test" || split == "train" else { throw ValidationError("--split must be test or train, found '\(split)'") }
+    }
+
+    struct Output: Encodable {
+        let model: String
+        let data: String
+        let count: Int
+        let correct: Int
+        let accuracy: Double
+        let loss: Double
+        let images_per_second: Double
+        let confusion: [[Int]]
+    }
+
+    func run() throws {
+        do {
+            let net = try ModelDirectory.load(model)
+            let nthreads = threads ?? Int(nm_max_threads())
+            let ds = IDXDataset(folder: data, prefix: prefix)
+            let set = try ds.load(split == "train" ? .train : .test, normalization: net.normalization, limit: limit, threads: nthreads)
+            guard set.sampleShape == net.inputShape else {
+                throw CLIFailure("\(data): images have shape \(set.sampleShape) but the model expects \(net.inputShape)")
+            }
+            let bar = ProgressReporter(label: "eval", total: Double(set.count))
+            let ev = Evaluation.run(net, on: set, batchSize: batchSize, threads: nthreads) { bar.update(Double($0)) }
+            bar.finish()
+            let names = net.classes == 10 && data.contains("fashion")
+                ? ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"] : nil
+            print(String(format: "accuracy %.2f%% (%d/%d) on %@ %@; loss %.4f; %.0f images/s (%d threads)",
+                         100 * ev.accuracy, ev.correct, ev.count, data, split, ev.loss, ev.imagesPerSecond, nthreads))
+            print("confusion matrix (rows: true class, columns: predicted):")
+            print(ev.confusionTable(classNames: names))
+            if let json {
+                try JSONOutput.write(Output(model: model, data: data, count: ev.count, correct: ev.correct, accuracy: ev.accuracy,
+                                            loss: ev.loss, images_per_second: ev.imagesPerSecond, confusion: ev.confusion),
+                                     to: URL(fileURLWithPath: json))
+            }
+        } catch let e as DatasetError {
+            throw CLIFailure(e.description)
+        } catch let e as ANNError {
+            throw CLIFailure(e.description)
+        } catch let e as IOError {
+            throw CLIFailure(e.description)
+        }
+    }
+}
