@@ -36,19 +36,6 @@ guard let omp = findOpenMP() else {
         """)
 }
 
-/// Test targets mirror the source tree; a target is declared once its folder exists, so a fresh
-/// module can land before its tests do.
-let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
-let testTargets: [Target] = [
-    ("CommonTests", ["Common", "CKernels"]),
-    ("DatasetsTests", ["Datasets", "Common"]),
-    ("SNNTests", ["SNN", "Common", "CKernels"]),
-    ("ANNTests", ["ANN", "Datasets", "Common"]),
-    ("ConversionTests", ["Conversion", "ANN", "SNN", "Datasets", "Common"]),
-    ("ExperimentTests", ["Experiment", "SNN", "ANN", "Conversion", "Common"]),
-].filter { FileManager.default.fileExists(atPath: "\(root)/Tests/\($0.0)") }
- .map { name, deps in .testTarget(name: name, dependencies: deps.map { .target(name: $0) }) }
-
 let package = Package(
     name: "neuromorph",
     platforms: [.macOS(.v13)],
@@ -92,6 +79,11 @@ let package = Package(
             "Experiment", "SNN", "ANN", "Conversion", "Datasets", "Common",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-    ] + testTargets
+        // Tests mirror the source tree.
+        .testTarget(name: "CommonTests", dependencies: ["Common", "CKernels"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Common"]),
+        .testTarget(name: "SNNTests", dependencies: ["SNN", "Common", "CKernels"]),
+        .testTarget(name: "ANNTests", dependencies: ["ANN", "Datasets", "Common", "CKernels"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "SNN", "ANN", "Datasets", "Common"]),
+    ]
 )
-// test targets: see testTargets above
