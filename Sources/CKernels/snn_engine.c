@@ -39,12 +39,11 @@ static void free_pop(pop_t *P) {
     free(P->src_ptr); free(P->src_steps); free(P->src_pos);
     free(P->dstate); free(P->hstep);
     free(P->mask); free(P->rec_steps); free(P->rec_ids); free(P->cnt); free(P->per_neuron);
-    free(P->spk); free(P->spk_ptr);
 }
 
 static void free_threads(nm_engine *e) {
     if (e->tl) {
-        for (int i = 0; i < e->tl_nt * e->npops; i++) { free(e->tl[i].ids); free(e->tl[i].ptr); }
+        for (int i = 0; i < 2 * e->tl_nt * e->tl_npops; i++) { free(e->tl[i].ids); free(e->tl[i].ptr); }
         free(e->tl);
         e->tl = NULL;
     }
@@ -327,7 +326,7 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
     free_threads(e);
     e->tl_nt = nt; e->tl_L = L; e->tl_npops = e->npops; e->tl_nmons = e->nmons;
     e->range = calloc((size_t)nt * (size_t)e->npops * 2, sizeof(int32_t));
-    e->tl = calloc((size_t)nt * (size_t)e->npops, sizeof(tl_t));
+    e->tl = calloc(2 * (size_t)nt * (size_t)e->npops, sizeof(tl_t));
     e->scratch = calloc((size_t)nt, sizeof(uint8_t *));
     e->events_tl = calloc((size_t)nt * (size_t)(e->nprojs ? e->nprojs : 1), sizeof(int64_t));
     if (!e->range || !e->tl || !e->scratch || !e->events_tl) return fail(e, "out of memory");
@@ -343,16 +342,14 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
             if (hi > P->n) hi = P->n;
             e->range[(t * e->npops + p) * 2] = lo;
             e->range[(t * e->npops + p) * 2 + 1] = hi;
-            tl_t *T = &e->tl[t * e->npops + p];
-            T->ids = malloc(sizeof(int32_t) * (size_t)((hi - lo) * (int64_t)L + 1));
-            T->ptr = calloc((size_t)L + 1, sizeof(int64_t));
-            if (!T->ids || !T->ptr) return fail(e, "out of memory");
+            for (int b = 0; b < 2; b++) {
+                tl_t *T = &e->tl[(b * nt + t) * e->npops + p];
+                T->ids = malloc(sizeof(int32_t) * (size_t)((hi - lo) * (int64_t)L + 1));
+                T->ptr = calloc((size_t)L + 1, sizeof(int64_t));
+                if (!T->ids || !T->ptr) return fail(e, "out of memory");
+            }
             if (hi - lo > maxown) maxown = hi - lo;
         }
-        free(P->spk); free(P->spk_ptr);
-        P->spk = malloc(sizeof(int32_t) * ((size_t)P->n * (size_t)L + 1));
-        P->spk_ptr = calloc((size_t)L + 1, sizeof(int64_t));
-        if (!P->spk || !P->spk_ptr) return fail(e, "out of memory");
     }
     for (int t = 0; t < nt; t++) {
         e->scratch[t] = malloc((size_t)maxown + 64);
@@ -371,94 +368,103 @@ static inline int64_t lower_bound32(const int32_t *a, int64_t lo, int64_t hi, in
     return lo;
 }
 
-/* Delivers the spikes of the interval that started at step n0 through projection j into the targets
+/* Delivers one step's spikes (ids[0..cnt), emitted by update n) through projection j into the targets
  * [tlo, thi) owned by the calling thread. Returns the number of synaptic events delivered. */
-static int64_t deliver(nm_engine *e, int j, int64_t n0, int L, int32_t tlo, int32_t thi) {
-    proj_t *pr = &e->projs[j];
+static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int32_t *ids, int64_t cnt,
+                            int32_t tlo, int32_t thi) {
     const nm_proj_desc *d = &pr->d;
-    pop_t *S = &e->pops[d->pre], *Q = &e->pops[d->post];
-    if (tlo >= thi) return 0;
+    pop_t *Q = &e->pops[d->post];
     const int32_t npost = Q->n;
     float *buf = Q->buf[d->port];
     const int nslots = e->nslots;
+    float *slot = buf + (size_t)((n + 1 + d->delay) % nslots) * (size_t)npost;
     int64_t ev = 0;
-    for (int k = 0; k < L; k++) {
-        int64_t s0 = S->spk_ptr[k], s1 = S->spk_ptr[k + 1];
-        if (s0 == s1) continue;
-        int64_t n = n0 + k;                      /* update that emitted these spikes */
-        float *slot = buf + (size_t)((n + 1 + d->delay) % nslots) * (size_t)npost;
-        switch (d->kind) {
-        case NM_PROJ_SPARSE: {
-            const int64_t *rp = d->rowptr;
-            const int32_t *col = d->col;
-            for (int64_t s = s0; s < s1; s++) {
-                int32_t i = S->spk[s];
-                int64_t a = rp[i], b = rp[i + 1];
-                if (a == b) continue;
-                if (col[a] < tlo) a = lower_bound32(col, a, b, tlo);
-                if (b > a && col[b - 1] >= thi) b = lower_bound32(col, a, b, thi);
-                ev += b - a;
-                if (d->delays) {
-                    for (int64_t q = a; q < b; q++) {
-                        float *sl = buf + (size_t)((n + 1 + d->delays[q]) % nslots) * (size_t)npost;
-                        sl[col[q]] += d->w ? d->w[q] : d->w0;
-                    }
-                } else if (d->w) {
-                    const float *w = d->w;
-                    for (int64_t q = a; q < b; q++) slot[col[q]] += w[q];
-                } else {
-                    const float w0 = d->w0;
-                    for (int64_t q = a; q < b; q++) slot[col[q]] += w0;
+    switch (d->kind) {
+    case NM_PROJ_SPARSE: {
+        const int64_t *rp = d->rowptr;
+        const int32_t *col = d->col;
+        for (int64_t s = 0; s < cnt; s++) {
+            int32_t i = ids[s];
+            int64_t a = rp[i], b = rp[i + 1];
+            if (a == b) continue;
+            if (col[a] < tlo) a = lower_bound32(col, a, b, tlo);
+            if (b > a && col[b - 1] >= thi) b = lower_bound32(col, a, b, thi);
+            ev += b - a;
+            if (d->delays) {
+                for (int64_t q = a; q < b; q++) {
+                    float *sl = buf + (size_t)((n + 1 + d->delays[q]) % nslots) * (size_t)npost;
+                    sl[col[q]] += d->w ? d->w[q] : d->w0;
                 }
+            } else if (d->w) {
+                const float *w = d->w;
+                for (int64_t q = a; q < b; q++) slot[col[q]] += w[q];
+            } else {
+                const float w0 = d->w0;
+                for (int64_t q = a; q < b; q++) slot[col[q]] += w0;
             }
-            break;
         }
-        case NM_PROJ_DENSE: {
-            for (int64_t s = s0; s < s1; s++) {
-                const float *row = d->w + (size_t)S->spk[s] * (size_t)npost;
-                #pragma omp simd
-                for (int32_t q = tlo; q < thi; q++) slot[q] += row[q];
-                ev += thi - tlo;
-            }
-            break;
-        }
-        case NM_PROJ_CONV: {
-            const int32_t ic = d->in_c, oc = d->out_c, ow = d->out_w, oh = d->out_h;
-            const int32_t kh = d->k_h, kw = d->k_w, st = d->stride, pad = d->pad, iw = d->in_w;
-            for (int64_t s = s0; s < s1; s++) {
-                int32_t i = S->spk[s];
-                int32_t c = i % ic, pix = i / ic, x = pix % iw, y = pix / iw;
-                for (int32_t ky = 0; ky < kh; ky++) {
-                    int32_t ny = y + pad - ky;
-                    if (ny < 0 || ny % st) continue;
-                    int32_t oy = ny / st;
-                    if (oy >= oh) continue;
-                    for (int32_t kx = 0; kx < kw; kx++) {
-                        int32_t nx = x + pad - kx;
-                        if (nx < 0 || nx % st) continue;
-                        int32_t ox = nx / st;
-                        if (ox >= ow) continue;
-                        int32_t base = (oy * ow + ox) * oc;
-                        if (d->depthwise) {
-                            int32_t tgt = base + c;
-                            if (tgt >= tlo && tgt < thi) { slot[tgt] += d->w[((size_t)ky * kw + kx) * ic + c]; ev++; }
-                        } else {
-                            int32_t q0 = tlo > base ? tlo - base : 0;
-                            int32_t q1 = thi < base + oc ? thi - base : oc;
-                            if (q0 >= q1) continue;
-                            const float *kv = d->w + (((size_t)ky * kw + kx) * ic + c) * (size_t)oc;
-                            float *dst = slot + base;
-                            #pragma omp simd
-                            for (int32_t q = q0; q < q1; q++) dst[q] += kv[q];
-                            ev += q1 - q0;
-                        }
-                    }
-                }
-            }
-            break;
-        }
-        }
+        break;
     }
+    case NM_PROJ_DENSE: {
+        for (int64_t s = 0; s < cnt; s++) {
+            const float *row = d->w + (size_t)ids[s] * (size_t)npost;
+            #pragma omp simd
+            for (int32_t q = tlo; q < thi; q++) slot[q] += row[q];
+            ev += thi - tlo;
+        }
+        break;
+    }
+    case NM_PROJ_CONV: {
+        const int32_t ic = d->in_c, oc = d->out_c, ow = d->out_w, oh = d->out_h;
+        const int32_t kh = d->k_h, kw = d->k_w, st = d->stride, pad = d->pad, iw = d->in_w;
+        for (int64_t s = 0; s < cnt; s++) {
+            int32_t i = ids[s];
+            int32_t c = i % ic, pix = i / ic, x = pix % iw, y = pix / iw;
+            for (int32_t ky = 0; ky < kh; ky++) {
+                int32_t ny = y + pad - ky;
+                if (ny < 0 || ny % st) continue;
+                int32_t oy = ny / st;
+                if (oy >= oh) continue;
+                for (int32_t kx = 0; kx < kw; kx++) {
+                    int32_t nx = x + pad - kx;
+                    if (nx < 0 || nx % st) continue;
+                    int32_t ox = nx / st;
+                    if (ox >= ow) continue;
+                    int32_t base = (oy * ow + ox) * oc;
+                    if (d->depthwise) {
+                        int32_t tgt = base + c;
+                        if (tgt >= tlo && tgt < thi) { slot[tgt] += d->w[((size_t)ky * kw + kx) * ic + c]; ev++; }
+                    } else {
+                        int32_t q0 = tlo > base ? tlo - base : 0;
+                        int32_t q1 = thi < base + oc ? thi - base : oc;
+                        if (q0 >= q1) continue;
+                        const float *kv = d->w + (((size_t)ky * kw + kx) * ic + c) * (size_t)oc;
+                        float *dst = slot + base;
+                        #pragma omp simd
+                        for (int32_t q = q0; q < q1; q++) dst[q] += kv[q];
+                        ev += q1 - q0;
+                    }
+                }
+            }
+        }
+        break;
+    }
+    }
+    return ev;
+}
+
+/* Delivers all spikes of the interval starting at n0 (thread lists of buffer b, in thread order =
+ * ascending neuron id within a step) through projection j into targets [tlo, thi). */
+static int64_t deliver(nm_engine *e, int j, int b, int nt, int64_t n0, int L, int32_t tlo, int32_t thi) {
+    const proj_t *pr = &e->projs[j];
+    if (tlo >= thi) return 0;
+    int64_t ev = 0;
+    for (int k = 0; k < L; k++)
+        for (int tt = 0; tt < nt; tt++) {
+            const tl_t *T = &e->tl[(b * nt + tt) * e->npops + pr->d.pre];
+            int64_t a = T->ptr[k], z = T->ptr[k + 1];
+            if (a < z) ev += deliver_list(e, pr, n0 + k, T->ids + a, z - a, tlo, thi);
+        }
     return ev;
 }
 
@@ -475,31 +481,37 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t sz) {
     return 0;
 }
 
-static int record_interval(nm_engine *e, int64_t n0, int L) {
+static int record_interval(nm_engine *e, int b, int nt, int64_t n0, int L) {
     for (int p = 0; p < e->npops; p++) {
         pop_t *P = &e->pops[p];
-        int64_t ns = P->spk_ptr[L];
-        P->total += ns;
-        for (int64_t s = 0; s < ns; s++) P->per_neuron[P->spk[s]]++;
         if (P->count_rec) {
             int64_t cap = P->cnt_cap;
             if (grow((void **)&P->cnt, &cap, P->cnt_n + L, sizeof(int32_t))) return -1;
             P->cnt_cap = cap;
-            for (int k = 0; k < L; k++) P->cnt[P->cnt_n++] = (int32_t)(P->spk_ptr[k + 1] - P->spk_ptr[k]);
         }
-        if (P->record && ns) {
-            int64_t c1 = P->rec_cap, c2 = P->rec_cap;
-            if (grow((void **)&P->rec_steps, &c1, P->rec_n + ns, sizeof(int64_t))) return -1;
-            if (grow((void **)&P->rec_ids, &c2, P->rec_n + ns, sizeof(int32_t))) return -1;
-            P->rec_cap = c1;
-            for (int k = 0; k < L; k++)
-                for (int64_t s = P->spk_ptr[k]; s < P->spk_ptr[k + 1]; s++) {
-                    int32_t i = P->spk[s];
-                    if (P->mask && !P->mask[i]) continue;
-                    P->rec_steps[P->rec_n] = n0 + k + 1;
-                    P->rec_ids[P->rec_n] = i;
-                    P->rec_n++;
+        for (int k = 0; k < L; k++) {
+            int64_t step_count = 0;
+            for (int tt = 0; tt < nt; tt++) {
+                const tl_t *T = &e->tl[(b * nt + tt) * e->npops + p];
+                int64_t a = T->ptr[k], z = T->ptr[k + 1];
+                step_count += z - a;
+                for (int64_t s = a; s < z; s++) P->per_neuron[T->ids[s]]++;
+                if (P->record && z > a) {
+                    int64_t c1 = P->rec_cap, c2 = P->rec_cap;
+                    if (grow((void **)&P->rec_steps, &c1, P->rec_n + (z - a), sizeof(int64_t))) return -1;
+                    if (grow((void **)&P->rec_ids, &c2, P->rec_n + (z - a), sizeof(int32_t))) return -1;
+                    P->rec_cap = c1;
+                    for (int64_t s = a; s < z; s++) {
+                        int32_t i = T->ids[s];
+                        if (P->mask && !P->mask[i]) continue;
+                        P->rec_steps[P->rec_n] = n0 + k + 1;
+                        P->rec_ids[P->rec_n] = i;
+                        P->rec_n++;
+                    }
                 }
+            }
+            P->total += step_count;
+            if (P->count_rec) P->cnt[P->cnt_n++] = (int32_t)step_count;
         }
     }
     return 0;
@@ -533,15 +545,21 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
     const int64_t start = e->step, end = e->step + nsteps;
     int status = 0;
 
+    /* One barrier per interval: thread-local spike lists are double-buffered (interval i writes buffer
+     * i % 2), so a thread may start updating interval i+1 while others still deliver interval i; the
+     * barrier after the updates of i+1 guarantees nobody still reads buffer (i+1) % 2 from interval i-1.
+     * Each thread delivers only into ring buffers of neurons it owns, which only it updates. */
     #pragma omp parallel num_threads(nt) if(nt > 1)
     {
         const int t = omp_get_thread_num();
-        for (int64_t n0 = start; n0 < end; n0 += Lfull) {
+        int64_t iter = 0;
+        for (int64_t n0 = start; n0 < end; n0 += Lfull, iter++) {
             const int Lk = (int)((end - n0) < Lfull ? (end - n0) : Lfull);
+            const int b = (int)(iter & 1);
             /* 1. advance owned neurons of every population Lk steps */
             for (int p = 0; p < e->npops; p++) {
                 pop_t *P = &e->pops[p];
-                tl_t *T = &e->tl[t * e->npops + p];
+                tl_t *T = &e->tl[(b * nt + t) * e->npops + p];
                 int32_t lo = e->range[(t * e->npops + p) * 2], hi = e->range[(t * e->npops + p) * 2 + 1];
                 T->ptr[0] = 0;
                 for (int k = 0; k < Lk; k++) {
@@ -566,30 +584,13 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                 }
             }
             #pragma omp barrier
-            /* 2. merge per-thread spike lists in thread order (= ascending neuron id per step) */
-            #pragma omp single
-            {
-                for (int p = 0; p < e->npops; p++) {
-                    pop_t *P = &e->pops[p];
-                    int64_t w = 0;
-                    P->spk_ptr[0] = 0;
-                    for (int k = 0; k < Lk; k++) {
-                        for (int tt = 0; tt < nt; tt++) {
-                            tl_t *T = &e->tl[tt * e->npops + p];
-                            int64_t a = T->ptr[k], b = T->ptr[k + 1];
-                            memcpy(P->spk + w, T->ids + a, sizeof(int32_t) * (size_t)(b - a));
-                            w += b - a;
-                        }
-                        P->spk_ptr[k + 1] = w;
-                    }
-                }
-                if (record_interval(e, n0, Lk)) status = -1;
-            }
+            /* 2. thread 0 counts and records (reads the lists only) */
+            if (t == 0 && record_interval(e, b, nt, n0, Lk)) status = -1;
             /* 3. deliver into owned targets */
             for (int j = 0; j < e->nprojs; j++) {
                 int q = e->projs[j].d.post;
                 int32_t lo = e->range[(t * e->npops + q) * 2], hi = e->range[(t * e->npops + q) * 2 + 1];
-                e->events_tl[t * e->nprojs + j] += deliver(e, j, n0, Lk, lo, hi);
+                e->events_tl[t * e->nprojs + j] += deliver(e, j, b, nt, n0, Lk, lo, hi);
             }
         }
     }

@@ -35,9 +35,6 @@ typedef struct pop_t {
     int count_rec;
     int64_t cnt_n, cnt_cap;
     int32_t *cnt;
-    /* merged spikes of the current interval, grouped by step offset */
-    int32_t *spk;
-    int64_t *spk_ptr;
 } pop_t;
 
 typedef struct proj_t {
@@ -73,7 +70,7 @@ struct nm_engine {
     /* thread layout for tl_nt threads */
     int tl_nt, tl_L, tl_npops, tl_nmons;
     int32_t *range;      /* [t][pop][lo, hi) */
-    tl_t *tl;            /* [t][pop] */
+    tl_t *tl;            /* [buffer 0/1][t][pop] */
     uint8_t **scratch;   /* [t] spike flags */
     int64_t *events_tl;  /* [t][proj] */
     void *adex_ws;       /* per-thread GSL workspaces */

@@ -164,42 +164,51 @@ static int64_t upd_izh(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n
 
 /* ---- Hodgkin-Huxley (Traub & Miles; Brette et al. 2007 benchmark 3), exponential Euler ----
  * Every variable x obeys dx/dt = A + B x with the others held at their start-of-step values, and is
- * advanced exactly: x' = -A/B + (x + A/B) e^{B dt} (Brian2's exponential_euler). Computed in double. */
-static inline double exprel(double x) { return fabs(x) < 1e-8 ? 1.0 + 0.5 * x : expm1(x) / x; }
-static inline double gate(double x, double a, double b, double dt) {
-    double s = a + b, inf = a / s;
-    return inf + (x - inf) * exp(-s * dt);
+ * advanced exactly: x' = -A/B + (x + A/B) e^{B dt} (Brian2's exponential_euler). Single precision with
+ * the vectorizable exp, so the loop runs 16 neurons per instruction on AVX-512. */
+static inline float exprelf(float x) {
+    float small = 1.0f + x * (0.5f + x * (1.0f / 6.0f));
+    float big = (fast_expf(x) - 1.0f) / x;
+    return fabsf(x) < 1e-3f ? small : big;
+}
+static inline float gatef(float x, float a, float b, float dt) {
+    float s = a + b, inf = a / s;
+    return inf + (x - inf) * fast_expf(-s * dt);
 }
 static int64_t upd_hh(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out) {
     float *restrict V = P->var[0], *restrict M = P->var[1], *restrict H = P->var[2], *restrict N = P->var[3];
     float *restrict GE = P->var[4], *restrict GI = P->var[5];
     size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
     float *restrict be = P->buf[0] + off, *restrict bi = P->buf[1] + off;
+    const float *restrict ie = P->iext;
     int32_t *restrict rf = P->refr;
     const double *p = P->p;
-    const double cm = p[0], gl = p[1], el = p[2], gna = p[3], ena = p[4], gk = p[5], ek = p[6], vt = p[7];
-    const double ee = p[8], ei = p[9], pe = p[10], pi = p[11], vsp = p[12], i0 = p[14], dt = p[15];
+    const float cm = (float)p[0], gl = (float)p[1], el = (float)p[2], gna = (float)p[3], ena = (float)p[4];
+    const float gk = (float)p[5], ek = (float)p[6], vt = (float)p[7], ee = (float)p[8], ei = (float)p[9];
+    const float pe = (float)p[10], pi = (float)p[11], vsp = (float)p[12], i0 = (float)p[14], dt = (float)p[15];
     const int32_t tref = (int32_t)p[13];
     for (int32_t i = lo; i < hi; i++) {
-        double v = V[i], m = M[i], h = H[i], nn = N[i];
-        double g1 = (double)GE[i] + be[i], g2 = (double)GI[i] + bi[i];
+        float v = V[i], m = M[i], h = H[i], nn = N[i];
+        float g1 = GE[i] + be[i], g2 = GI[i] + bi[i];
         be[i] = 0.0f; bi[i] = 0.0f;
-        double am = 0.32 * 4.0 / exprel((13.0 - v + vt) / 4.0);
-        double bm = 0.28 * 5.0 / exprel((v - vt - 40.0) / 5.0);
-        double ah = 0.128 * exp((17.0 - v + vt) / 18.0);
-        double bh = 4.0 / (1.0 + exp((40.0 - v + vt) / 5.0));
-        double an = 0.032 * 5.0 / exprel((15.0 - v + vt) / 5.0);
-        double bn = 0.5 * exp((10.0 - v + vt) / 40.0);
-        double gnam = gna * m * m * m * h, gkn = gk * nn * nn * nn * nn;
-        double B = -(gl + g1 + g2 + gnam + gkn) / cm;
-        double A = (gl * el + g1 * ee + g2 * ei + gnam * ena + gkn * ek + i0 + P->iext[i]) / cm;
-        double vn = fabs(B) > 1e-12 ? -A / B + (v + A / B) * exp(B * dt) : v + A * dt;
-        M[i] = (float)gate(m, am, bm, dt);
-        H[i] = (float)gate(h, ah, bh, dt);
-        N[i] = (float)gate(nn, an, bn, dt);
-        GE[i] = (float)(g1 * pe);
-        GI[i] = (float)(g2 * pi);
-        V[i] = (float)vn;
+        float am = 1.28f / exprelf((13.0f - v + vt) * 0.25f);
+        float bm = 1.4f / exprelf((v - vt - 40.0f) * 0.2f);
+        float ah = 0.128f * fast_expf((17.0f - v + vt) * (1.0f / 18.0f));
+        float bh = 4.0f / (1.0f + fast_expf((40.0f - v + vt) * 0.2f));
+        float an = 0.16f / exprelf((15.0f - v + vt) * 0.2f);
+        float bn = 0.5f * fast_expf((10.0f - v + vt) * 0.025f);
+        float gnam = gna * m * m * m * h, gkn = gk * nn * nn * nn * nn;
+        float gs = gl + g1 + g2 + gnam + gkn;
+        float A = gl * el + g1 * ee + g2 * ei + gnam * ena + gkn * ek + i0 + ie[i];
+        float vinf = A / gs;
+        float vexp = vinf + (v - vinf) * fast_expf(-gs * dt / cm);
+        float vn = fabsf(gs) > 1e-6f ? vexp : v + (A - gs * v) * dt / cm;  /* g_tot ~ 0: Euler limit */
+        M[i] = gatef(m, am, bm, dt);
+        H[i] = gatef(h, ah, bh, dt);
+        N[i] = gatef(nn, an, bn, dt);
+        GE[i] = g1 * pe;
+        GI[i] = g2 * pi;
+        V[i] = vn;
         int ref = rf[i] > 0;
         int sp = !ref && vn > vsp;
         rf[i] = sp ? tref : (ref ? rf[i] - 1 : 0);

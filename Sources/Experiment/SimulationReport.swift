@@ -4,7 +4,7 @@ import Foundation
 public enum SimulationReport {
     public static func table(_ s: SimulationSummary, out: String?) -> String {
         var lines: [String] = []
-        lines.append("\(s.name): \(s.neurons) neurons, \(s.synapses) synapses, \(String(format: "%g", s.simulated_seconds)) s simulated, dt \(String(format: "%g", s.dt_ms)) ms, seed \(s.seed), \(s.threads) threads")
+        lines.append("\(s.name): \(s.neurons) neurons, \(s.synapses) synapses, \(String(format: "%g", s.simulated_seconds)) s simulated, dt \(String(format: "%g", s.dt_ms)) ms, seed \(s.seed), \(s.threads) threads\(s.threads_mode == "auto" ? " (auto)" : "")")
         lines.append(String(format: "build %.3f s   simulate %.3f s   real-time factor %.4f   peak memory %.1f MB",
                             s.build_seconds, s.wall_seconds, s.realtime_factor, Double(s.peak_rss_bytes) / 1e6))
         lines.append(String(format: "spikes %lld   synaptic events %lld", s.spikes, s.synaptic_events))

@@ -30,7 +30,10 @@ public struct SimulationSummary: Codable, Sendable {
     public var realtime_factor: Double
     public var peak_rss_bytes: Int64
     public var connectivity_bytes: Int64
+    /// Threads used (for "auto": the count the tuner settled on at the end).
     public var threads: Int
+    /// "fixed" (--threads / run.threads) or "auto" (measured: all cores vs one).
+    public var threads_mode: String
     public var seed: UInt64
     public var dt_ms: Double
     public var populations: [String: PopulationSummary]
@@ -43,7 +46,7 @@ public struct SimulationSummary: Codable, Sendable {
 /// everything was written (see `AtomicDirectory`).
 public enum SimulationRunner {
     public static func run(_ cfg: SimulationConfig, configPath: String, out: URL?, showProgress: Bool) throws -> SimulationSummary {
-        let threads = cfg.threads > 0 ? cfg.threads : ThreadPolicy.defaultThreads
+        let threads = cfg.threads   // 0 = automatic (measured per chunk; results do not depend on it)
         let t0 = Date()
         let compiled: CompiledNetwork
         let sim: Simulator
@@ -93,7 +96,8 @@ public enum SimulationRunner {
             synapses: sim.totalSynapses, spikes: totalSpikes, synaptic_events: sim.totalSynapticEvents,
             simulated_seconds: simulatedSeconds, wall_seconds: wall, build_seconds: buildSeconds,
             realtime_factor: wall / simulatedSeconds, peak_rss_bytes: peakRSSBytes(),
-            connectivity_bytes: compiled.connectivityBytes, threads: threads, seed: cfg.seed, dt_ms: cfg.network.dt,
+            connectivity_bytes: compiled.connectivityBytes, threads: threads > 0 ? threads : sim.lastThreads,
+            threads_mode: threads > 0 ? "fixed" : "auto", seed: cfg.seed, dt_ms: cfg.network.dt,
             populations: pops, projections: projs, files: [])
 
         guard let out else { return summary }

@@ -169,13 +169,17 @@ public final class Simulator: @unchecked Sendable {
     public var timeMs: Double { Double(nm_engine_step(engine)) * network.dt }
     public var step: Int64 { nm_engine_step(engine) }
 
-    /// Advances the network by `milliseconds` (rounded to whole steps) on `threads` threads (<= 0: all
-    /// cores). Step currents change at their times. `progress` is called between chunks with the
-    /// fraction done.
+    /// Advances the network by `milliseconds` (rounded to whole steps) on `threads` threads; 0 means
+    /// automatic: all cores are tried against fewer and the fastest is kept, re-checked as the run goes
+    /// (results never depend on the thread count, so switching is safe). Step currents change at their
+    /// times. `progress` is called between chunks with the fraction done.
     public func run(milliseconds: Double, threads: Int = 0, progress: ((Double) -> Void)? = nil) throws {
         let total = Int64((milliseconds / network.dt).rounded())
         try run(steps: total, threads: threads, progress: progress)
     }
+
+    /// Thread count chosen by the last automatic run (0 before any).
+    public private(set) var lastThreads = 0
 
     public func run(steps total: Int64, threads: Int = 0, progress: ((Double) -> Void)? = nil) throws {
         guard total > 0 else { return }
@@ -185,15 +189,25 @@ public final class Simulator: @unchecked Sendable {
             for c in network.currents { for t in c.times { changes.append(Int64((t / network.dt).rounded())) } }
             changes = Array(Set(changes.filter { $0 > start && $0 < end })).sorted()
         }
-        let chunk: Int64 = progress == nil ? Int64.max : max(500, total / 200)
+        var tuner = threads > 0 ? nil : ThreadTuner(maxThreads: Int(nm_max_threads()))
+        var chunk: Int64 = (progress == nil && tuner == nil) ? Int64.max : max(100, min(total / 200, 2000))
         var now = start
         while now < end {
             var next = end - now > chunk ? now + chunk : end
             if let c = changes.first(where: { $0 > now }), c < next { next = c }
             if hasCurrents { applyCurrents(atStep: now) }
-            guard nm_engine_run(engine, next - now, Int32(threads)) == 0 else {
+            let nt = tuner?.next() ?? threads
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            guard nm_engine_run(engine, next - now, Int32(nt)) == 0 else {
                 throw NetworkError("engine: \(String(cString: nm_engine_error(engine)))")
             }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            if tuner != nil {
+                tuner!.record(threads: nt, steps: next - now, seconds: seconds)
+                // chunks of ~20 ms keep the overhead of switching negligible and the tuner responsive
+                if seconds > 0, next - now == chunk { chunk = max(50, min(100_000, Int64(Double(chunk) * 0.02 / seconds))) }
+            }
+            lastThreads = nt
             now = next
             progress?(Double(now - start) / Double(total))
         }
