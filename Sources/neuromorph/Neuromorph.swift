@@ -32,7 +32,11 @@ struct UserError: Error, CustomStringConvertible {
 
 /// Runs `body`, turning library errors into one-line messages for the user.
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as CustomStringConvertible where !(e is ValidationError) && !(e is CleanExit) {
+    do { return try body() } catch let e as ValidationError { throw e } catch let e as CleanExit { throw e } catch let e as UserError {
+        throw e
+    } catch let e as CocoaError {
+        throw UserError(e.localizedDescription + (e.userInfo[NSFilePathErrorKey].map { " (\($0))" } ?? ""))
+    } catch let e as CustomStringConvertible {
         throw UserError(e.description)
     }
 }

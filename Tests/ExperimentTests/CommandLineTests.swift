@@ -1,0 +1,92 @@
+import Foundation
+import XCTest
+
+/// Runs the built `neuromorph` binary (next to the test bundle) and checks what users see.
+final class CommandLineTests: XCTestCase {
+    struct Result { let status: Int32; let out: String; let err: String }
+
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("neuromorph")
+    }
+
+    func run(_ args: [String], cwd: URL? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        if let cwd { p.currentDirectoryURL = cwd }
+        let o = Pipe(), e = Pipe()
+        p.standardOutput = o
+        p.standardError = e
+        try p.run()
+        let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, out: String(decoding: od, as: UTF8.self), err: String(decoding: ed, as: UTF8.self))
+    }
+
+    var tmp: URL!
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.binary.path), "neuromorph binary not built (run swift build --build-tests)")
+        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("nm-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { if let tmp { try? FileManager.default.removeItem(at: tmp) } }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let u = tmp.appendingPathComponent(name)
+        try text.write(to: u, atomically: true, encoding: .utf8)
+        return u.path
+    }
+
+    func testBadConfigGivesFileLineMessageAndNoOutput() throws {
+        let cfg = try write("bad.yaml", minimalConfig.replacingOccurrences(of: "p: 0.5", with: "p: 2"))
+        let out = tmp.appendingPathComponent("out").path
+        let r = try run(["simulate", cfg, "--out", out])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("bad.yaml:12:"), r.err)
+        XCTAssertTrue(r.err.contains("p must be a probability in [0, 1]"), r.err)
+        XCTAssertFalse(r.err.contains("Fatal error"), r.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path).sorted(), ["bad.yaml"], "no partial output")
+    }
+
+    func testBadFlagsAreRejected() throws {
+        let cfg = try write("ok.yaml", minimalConfig)
+        for (args, needle) in [(["--threads", "0"], "--threads"), (["--duration", "-1"], "--duration"), (["--seed", "-4"], "--seed"),
+                               (["--threads", "two"], "two")] {
+            let r = try run(["simulate", cfg] + args)
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            XCTAssertTrue(r.err.contains(needle), "\(args): \(r.err)")
+        }
+        let missing = try run(["simulate", tmp.appendingPathComponent("nope.yaml").path])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.err.contains("nope.yaml") && missing.err.contains("cannot read"), missing.err)
+    }
+
+    func testUnwritableOutputIsAnErrorNotACrash() throws {
+        let cfg = try write("ok.yaml", minimalConfig)
+        let blocker = try write("file", "x")
+        let r = try run(["simulate", cfg, "--out", blocker + "/run"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("cannot"), r.err)
+    }
+
+    /// A good run prints the summary; --json prints summary.json; overrides apply; same seed twice gives
+    /// identical spikes; the output folder is complete.
+    func testSimulateRunsAndOverridesApply() throws {
+        let cfg = try write("ok.yaml", minimalConfig)
+        let r = try run(["simulate", cfg, "--duration", "0.2", "--seed", "9", "--threads", "2", "--json", "--out", tmp.appendingPathComponent("a").path])
+        XCTAssertEqual(r.status, 0, r.err)
+        let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        XCTAssertEqual(j["simulated_seconds"] as? Double, 0.2)
+        XCTAssertEqual(j["seed"] as? Int, 9)
+        XCTAssertEqual(j["threads"] as? Int, 2)
+        let r2 = try run(["simulate", cfg, "--duration", "0.2", "--seed", "9", "--threads", "1", "--out", tmp.appendingPathComponent("b").path])
+        XCTAssertEqual(r2.status, 0, r2.err)
+        XCTAssertTrue(r2.out.contains("rate (Hz)"), r2.out)
+        for f in ["spikes_exc_t.npy", "spikes_exc_i.npy", "raster.svg", "summary.json", "rates_exc.npy"] {
+            let a = try Data(contentsOf: tmp.appendingPathComponent("a/\(f)"))
+            XCTAssertFalse(a.isEmpty, f)
+            if f.hasSuffix(".npy") { XCTAssertEqual(a, try Data(contentsOf: tmp.appendingPathComponent("b/\(f)")), "\(f): 2 vs 1 threads") }
+        }
+    }
+}
