@@ -214,15 +214,32 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
         pr.synapses = conns * (d->depthwise ? d->out_c : (int64_t)d->in_c * d->out_c);
         break;
     }
+    case NM_PROJ_MAXPOOL: {
+        if ((int64_t)d->in_h * d->in_w * d->in_c != npre || (int64_t)d->out_h * d->out_w * d->out_c != npost)
+            return fail(e, "maxpool projection: geometry does not match population sizes");
+        if (d->stride < 1 || d->k_h < 1 || d->k_w < 1 || d->in_c != d->out_c || d->pad != 0)
+            return fail(e, "maxpool projection: bad geometry");
+        pr.synapses = (int64_t)d->out_h * d->out_w * d->out_c * d->k_h * d->k_w;
+        e->gated = 1;
+        break;
+    }
     default:
         return fail(e, "projection: unknown kind");
     }
-    if (dmin < 1) return fail(e, "projection: delays must be >= 1 step");
+    pr.same_step = (d->delay == 0 && !d->delays);
+    if (pr.same_step) {
+        /* same-step delivery: only feed-forward in population order (the target is updated later in
+         * the same step, after the source) */
+        if (d->post <= d->pre) return fail(e, "projection: a zero delay needs a target population added after its source");
+        dmin = INT32_MAX; dmax = 1;
+        e->has_same_step = 1;
+    } else if (dmin < 1) return fail(e, "projection: delays must be >= 1 step (or 0 for same-step feed-forward delivery)");
     proj_t *np = realloc(e->projs, sizeof(proj_t) * (size_t)(e->nprojs + 1));
     if (!np) return fail(e, "out of memory");
     e->projs = np;
     e->projs[e->nprojs] = pr;
-    if (dmin < e->min_delay) e->min_delay = dmin;
+    if (!pr.same_step && dmin < e->min_delay) e->min_delay = dmin;
+    if (pr.same_step) e->pops[d->pre].same_step_out = 1;
     if (dmax > e->max_delay) e->max_delay = dmax;
     e->buffers_ready = 0;
     return e->nprojs++;
@@ -277,6 +294,19 @@ const float *nm_state_data(const nm_engine *e, int mon) { return e->mons[mon].da
 const int64_t *nm_state_steps(const nm_engine *e, int mon) { return e->mons[mon].steps; }
 
 /* ---- reset ---- */
+
+void nm_engine_reseed(nm_engine *e, uint64_t seed) {
+    e->seed = seed;
+    for (int p = 0; p < e->npops; p++) {
+        pop_t *P = &e->pops[p];
+        if (P->model != NM_MODEL_POISSON) continue;
+        for (int b = 0; b < P->nrng; b++) {
+            nm_rng_free(P->rng[b]);
+            P->rng[b] = nm_rng_new(seed, ((uint64_t)(p + 1) << 40) | (uint64_t)b);
+        }
+        P->needs_redraw = 1;
+    }
+}
 
 void nm_engine_reset(nm_engine *e) {
     e->step = 0;
@@ -377,7 +407,9 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
     const int32_t npost = Q->n;
     float *buf = Q->buf[d->port];
     const int nslots = e->nslots;
-    float *slot = buf + (size_t)((n + 1 + d->delay) % nslots) * (size_t)npost;
+    /* arrival: spike time t_{n+1} + delay, i.e. slot n + 1 + d; same-step projections feed slot n,
+     * which the (later) target population reads in this very update */
+    float *slot = buf + (size_t)((pr->same_step ? n : n + 1 + d->delay) % nslots) * (size_t)npost;
     int64_t ev = 0;
     switch (d->kind) {
     case NM_PROJ_SPARSE: {
@@ -449,6 +481,35 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
         }
         break;
     }
+    case NM_PROJ_MAXPOOL: {
+        const int32_t ic = d->in_c, ow = d->out_w, oh = d->out_h, iw = d->in_w;
+        const int32_t kh = d->k_h, kw = d->k_w, st = d->stride;
+        const int32_t *counts = e->pops[d->pre].per_neuron;
+        for (int64_t s = 0; s < cnt; s++) {
+            int32_t i = ids[s];
+            int32_t c = i % ic, pix = i / ic, x = pix % iw, y = pix / iw;
+            /* windows (oy, ox) with oy*st <= y < oy*st + kh */
+            int32_t oy0 = y - kh + 1 > 0 ? (y - kh + 1 + st - 1) / st : 0, oy1 = y / st;
+            int32_t ox0 = x - kw + 1 > 0 ? (x - kw + 1 + st - 1) / st : 0, ox1 = x / st;
+            if (oy1 >= oh) oy1 = oh - 1;
+            if (ox1 >= ow) ox1 = ow - 1;
+            for (int32_t oy = oy0; oy <= oy1; oy++)
+                for (int32_t ox = ox0; ox <= ox1; ox++) {
+                    int32_t tgt = (oy * ow + ox) * ic + c;
+                    if (tgt < tlo || tgt >= thi) continue;
+                    /* is i the first neuron with the highest count in this window? */
+                    int32_t ci = counts[i], win = 1;
+                    for (int32_t ky = 0; ky < kh && win; ky++)
+                        for (int32_t kx = 0; kx < kw; kx++) {
+                            int32_t j = ((oy * st + ky) * iw + (ox * st + kx)) * ic + c;
+                            if (j == i) continue;
+                            if (counts[j] > ci || (counts[j] == ci && j < i)) { win = 0; break; }
+                        }
+                    if (win) { slot[tgt] += d->w0; ev++; }
+                }
+        }
+        break;
+    }
     }
     return ev;
 }
@@ -457,7 +518,7 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
  * ascending neuron id within a step) through projection j into targets [tlo, thi). */
 static int64_t deliver(nm_engine *e, int j, int b, int nt, int64_t n0, int L, int32_t tlo, int32_t thi) {
     const proj_t *pr = &e->projs[j];
-    if (tlo >= thi) return 0;
+    if (tlo >= thi || pr->same_step) return 0;
     int64_t ev = 0;
     for (int k = 0; k < L; k++)
         for (int tt = 0; tt < nt; tt++) {
@@ -495,7 +556,6 @@ static int record_interval(nm_engine *e, int b, int nt, int64_t n0, int L) {
                 const tl_t *T = &e->tl[(b * nt + tt) * e->npops + p];
                 int64_t a = T->ptr[k], z = T->ptr[k + 1];
                 step_count += z - a;
-                for (int64_t s = a; s < z; s++) P->per_neuron[T->ids[s]]++;
                 if (P->record && z > a) {
                     int64_t c1 = P->rec_cap, c2 = P->rec_cap;
                     if (grow((void **)&P->rec_steps, &c1, P->rec_n + (z - a), sizeof(int64_t))) return -1;
@@ -556,16 +616,18 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
         for (int64_t n0 = start; n0 < end; n0 += Lfull, iter++) {
             const int Lk = (int)((end - n0) < Lfull ? (end - n0) : Lfull);
             const int b = (int)(iter & 1);
-            /* 1. advance owned neurons of every population Lk steps */
-            for (int p = 0; p < e->npops; p++) {
-                pop_t *P = &e->pops[p];
-                tl_t *T = &e->tl[(b * nt + t) * e->npops + p];
-                int32_t lo = e->range[(t * e->npops + p) * 2], hi = e->range[(t * e->npops + p) * 2 + 1];
-                T->ptr[0] = 0;
-                for (int k = 0; k < Lk; k++) {
-                    int64_t n = n0 + k;
+            /* 1. advance owned neurons Lk steps, population by population within a step; same-step
+             * (zero-delay, feed-forward) projections deliver right after their source population */
+            for (int k = 0; k < Lk; k++) {
+                const int64_t n = n0 + k;
+                for (int p = 0; p < e->npops; p++) {
+                    pop_t *P = &e->pops[p];
+                    tl_t *T = &e->tl[(b * nt + t) * e->npops + p];
+                    int32_t lo = e->range[(t * e->npops + p) * 2], hi = e->range[(t * e->npops + p) * 2 + 1];
+                    if (k == 0) T->ptr[0] = 0;
                     int64_t cnt = 0;
                     if (lo < hi) cnt = nm_update_pop(e, P, lo, hi, n, e->scratch[t], T->ids + T->ptr[k], t);
+                    for (int64_t q = T->ptr[k]; q < T->ptr[k] + cnt; q++) P->per_neuron[T->ids[q]]++;  /* owner counts */
                     T->ptr[k + 1] = T->ptr[k] + cnt;
                     /* state monitors sample owned neurons after update n (time (n+1)*dt) */
                     for (int m = 0; m < e->nmons; m++) {
@@ -581,6 +643,23 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                         }
                         if (t == 0) M->steps[si] = n + 1;
                     }
+                    if (e->has_same_step && P->same_step_out) {
+                        if (nt > 1) {
+                            #pragma omp barrier
+                        }
+                        for (int j = 0; j < e->nprojs; j++) {
+                            const proj_t *pr = &e->projs[j];
+                            if (!pr->same_step || pr->d.pre != p) continue;
+                            int q = pr->d.post;
+                            int32_t qlo = e->range[(t * e->npops + q) * 2], qhi = e->range[(t * e->npops + q) * 2 + 1];
+                            if (qlo >= qhi) continue;
+                            for (int tt = 0; tt < nt; tt++) {
+                                const tl_t *S = &e->tl[(b * nt + tt) * e->npops + p];
+                                int64_t a = S->ptr[k], z = S->ptr[k + 1];
+                                if (a < z) e->events_tl[t * e->nprojs + j] += deliver_list(e, pr, n, S->ids + a, z - a, qlo, qhi);
+                            }
+                        }
+                    }
                 }
             }
             #pragma omp barrier
@@ -591,6 +670,11 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                 int q = e->projs[j].d.post;
                 int32_t lo = e->range[(t * e->npops + q) * 2], hi = e->range[(t * e->npops + q) * 2 + 1];
                 e->events_tl[t * e->nprojs + j] += deliver(e, j, b, nt, n0, Lk, lo, hi);
+            }
+            /* gated (max-pool) delivery reads spike counts of other threads' neurons: nobody may
+             * update them before everyone has delivered */
+            if (e->gated && nt > 1) {
+                #pragma omp barrier
             }
         }
     }

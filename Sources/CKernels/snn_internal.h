@@ -7,6 +7,7 @@
 
 typedef struct pop_t {
     int model, nvars, nports, is_source, granularity;
+    int same_step_out;                 /* source of a same-step projection */
     int32_t n;
     float *var[NM_MAX_VARS];
     double p[NM_MAX_PARAMS];
@@ -39,6 +40,7 @@ typedef struct pop_t {
 
 typedef struct proj_t {
     nm_proj_desc d;
+    int same_step;       /* delay 0: delivered within the step, right after the source population */
     int64_t synapses;
     int64_t events;
 } proj_t;
@@ -67,6 +69,8 @@ struct nm_engine {
     mon_t *mons;
     int32_t min_delay, max_delay;
     int nslots, buffers_ready;
+    int gated;           /* has max-pool (count-gated) projections */
+    int has_same_step;   /* has zero-delay (same-step) projections */
     /* thread layout for tl_nt threads */
     int tl_nt, tl_L, tl_npops, tl_nmons;
     int32_t *range;      /* [t][pop][lo, hi) */

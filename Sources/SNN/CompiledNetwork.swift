@@ -109,6 +109,10 @@ public final class CompiledNetwork: @unchecked Sendable {
             s.bytes = Int64(k.count) * 4
             s.d0 = Int32((pr.delay.constantValue! / dt).rounded())
             return s   // synapse count is computed by the engine (border effects)
+        case .maxPool:
+            s.w0 = Float(pr.weight.constantValue!)
+            s.d0 = Int32((pr.delay.constantValue! / dt).rounded())
+            return s
         case .sparse(let c):
             var rowptr: UnsafeMutablePointer<Int64>?
             var col: UnsafeMutablePointer<Int32>?
@@ -173,7 +177,7 @@ public final class CompiledNetwork: @unchecked Sendable {
                 s.delays = p
                 s.bytes += nnz * 2
             } else if let d = pr.delay.constantValue {
-                s.d0 = Int32(max(1, (d / dt).rounded()))
+                s.d0 = d == 0 ? 0 : Int32(max(1, (d / dt).rounded()))
             } else {
                 let f = draw(pr.delay, rows: npre, rowptr: rowptr, count: nnz, seed: seed, stream: stream | 2)
                 let p = malloced(Int(nnz), UInt16.self)

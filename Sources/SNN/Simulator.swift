@@ -68,8 +68,8 @@ public final class Simulator: @unchecked Sendable {
             switch pr.kind {
             case .sparse: d.kind = Int32(NM_PROJ_SPARSE.rawValue)
             case .dense: d.kind = Int32(NM_PROJ_DENSE.rawValue)
-            case .conv(let g, _):
-                d.kind = Int32(NM_PROJ_CONV.rawValue)
+            case .conv(let g, _), .maxPool(let g):
+                if case .maxPool = pr.kind { d.kind = Int32(NM_PROJ_MAXPOOL.rawValue) } else { d.kind = Int32(NM_PROJ_CONV.rawValue) }
                 d.in_h = Int32(g.inHeight); d.in_w = Int32(g.inWidth); d.in_c = Int32(g.inChannels)
                 d.out_h = Int32(g.outHeight); d.out_w = Int32(g.outWidth); d.out_c = Int32(g.outChannels)
                 d.k_h = Int32(g.kernelHeight); d.k_w = Int32(g.kernelWidth)
@@ -312,4 +312,6 @@ public final class Simulator: @unchecked Sendable {
     }
     /// Zeroes buffers, counters, recordings and time; state variables are left as they are.
     public func resetCounters() { nm_engine_reset(engine) }
+    /// Gives every random stream (Poisson sources) a new seed; e.g. one per evaluated input.
+    public func reseed(_ seed: UInt64) { nm_engine_reseed(engine, seed) }
 }

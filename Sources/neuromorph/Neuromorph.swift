@@ -10,7 +10,7 @@ struct Neuromorph: ParsableCommand {
         commandName: "neuromorph",
         abstract: "Spiking-network simulation, ANN training, ANN-to-SNN conversion and comparison.",
         version: "0.1.0",
-        subcommands: [SimulateCommand.self, TrainCommand.self, EvalCommand.self]
+        subcommands: [SimulateCommand.self, TrainCommand.self, EvalCommand.self, ConvertCommand.self, CompareCommand.self]
     )
 
     static func main() {

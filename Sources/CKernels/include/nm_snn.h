@@ -64,13 +64,18 @@ enum nm_model {
 enum nm_proj_kind {
     NM_PROJ_SPARSE = 0,  /* CSR by presynaptic neuron; targets sorted within a row */
     NM_PROJ_DENSE = 1,   /* weight matrix [n_pre][n_post] */
-    NM_PROJ_CONV = 2     /* 2-D convolution, channels-last (HWC) populations, weight-shared kernel */
+    NM_PROJ_CONV = 2,    /* 2-D convolution, channels-last (HWC) populations, weight-shared kernel */
+    NM_PROJ_MAXPOOL = 3  /* max pooling by spike-count gating (HWC, per channel): a spike of a source
+                            neuron reaches a pooling window's target (weight w0) only while that source
+                            has the highest spike count of the window so far (first one on ties) */
 };
 
 /* A projection as the caller describes it. Arrays are borrowed (not copied, not freed). */
 typedef struct nm_proj_desc {
     int32_t kind, pre, post, port;
-    int32_t delay;             /* steps, >= 1 (used when delays == NULL) */
+    int32_t delay;             /* steps, >= 1 (used when delays == NULL); 0 = same-step delivery, allowed
+                                  only from a population to one added later (feed-forward): the target
+                                  sees the spike in the same update (time-stepped ANN->SNN semantics) */
     const uint16_t *delays;    /* sparse only: per-synapse delay in steps, or NULL */
     /* sparse */
     const int64_t *rowptr;     /* [n_pre + 1] */
@@ -142,6 +147,9 @@ int32_t nm_engine_interval(const nm_engine *e); /* L = min delay + 1 */
 /* Zeroes ring buffers, refractory counters, counters, recordings and the step; state variables are
  * left to the caller. Poisson sources redraw their next spikes. */
 void nm_engine_reset(nm_engine *e);
+/* Re-seeds every random stream of the engine (Poisson sources) from (seed, block); used to give each
+ * evaluated input its own reproducible streams. */
+void nm_engine_reseed(nm_engine *e, uint64_t seed);
 const char *nm_engine_error(const nm_engine *e);
 /* Bytes allocated by the engine (state, buffers, recordings). */
 int64_t nm_engine_bytes(const nm_engine *e);

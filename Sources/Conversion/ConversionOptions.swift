@@ -1,0 +1,65 @@
+import Foundation
+
+/// How an ANN is turned into a spiking network and how that network is read out.
+public struct ConversionOptions: Codable, Equatable, Sendable {
+    /// How activations are scaled to firing rates (data-based normalization, Diehl et al. 2015;
+    /// Rueckauer et al. 2017): the scale of a layer is a percentile of its positive activations over
+    /// calibration images, per layer or per channel.
+    public enum NormalizationMode: String, Codable, Sendable, CaseIterable {
+        case layer, channel
+    }
+
+    /// Input encoding: the first layer receives its exact pre-activation as a constant current
+    /// (analog, default), or the pixels in [0, 1] become Poisson spike trains with that probability per
+    /// step.
+    public enum InputEncoding: String, Codable, Sendable, CaseIterable {
+        case analog, poisson
+    }
+
+    /// Output decoding: the class with the most output spikes, or the highest membrane potential of a
+    /// non-spiking output layer that integrates its input (ties broken by lowest index).
+    public enum OutputDecoding: String, Codable, Sendable, CaseIterable {
+        case spikes, membrane
+    }
+
+    /// Max pooling: gate spikes by accumulated spike count (the window's most active neuron passes,
+    /// Rueckauer et al. 2017), or refuse (`refuse`). Average pooling is always exact.
+    public enum MaxPoolStrategy: String, Codable, Sendable, CaseIterable {
+        case gate, refuse
+    }
+
+    public var normalization: NormalizationMode = .channel
+    /// Percentile of positive activations used as the layer/channel scale (100 = max).
+    public var percentile: Double = 99.9
+    /// Calibration images (first N of the training set).
+    public var calibrationImages: Int = 1000
+    /// Reset by subtraction (default; keeps the surplus above threshold) or to zero.
+    public var resetBySubtraction: Bool = true
+    public var encoding: InputEncoding = .analog
+    public var decoding: OutputDecoding = .membrane
+    public var maxPool: MaxPoolStrategy = .gate
+    /// Initial membrane potential as a fraction of the threshold (0.5 halves the rounding error of
+    /// rate coding; Bu et al. 2022).
+    public var initialPotential: Double = 0.5
+
+    public init() {}
+}
+
+/// Energy per operation (pJ), default Horowitz (2014), 45 nm: fp32 multiply-accumulate 4.6 pJ
+/// (3.7 multiply + 0.9 add), fp32 add 0.9 pJ. An ANN pays one MAC per weight use; an SNN pays one add
+/// per synaptic event.
+public struct EnergyModel: Codable, Equatable, Sendable {
+    public var macPicojoules: Double = 4.6
+    public var addPicojoules: Double = 0.9
+    public init(macPicojoules: Double = 4.6, addPicojoules: Double = 0.9) {
+        self.macPicojoules = macPicojoules
+        self.addPicojoules = addPicojoules
+    }
+}
+
+/// Conversion problems: an unsupported layer or arrangement, named with its index and the reason.
+public struct ConversionError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

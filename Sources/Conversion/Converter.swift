@@ -1,0 +1,438 @@
+import ANN
+import Datasets
+import Foundation
+
+/// One layer of IF neurons of a converted network and the projection that feeds it.
+///
+/// Populations are channels-last: neuron `(y * W + x) * C + c` of a `[C, H, W]` activation, so that a
+/// spike's kernel slice (all output channels) is contiguous. Weights are stored in the engine's layout
+/// and are already normalized: `W[o, i] * scale_prev[i] / scale[o]`, biases `b[o] / scale[o]`.
+public struct SpikingLayer: Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable { case conv, dense, avgPool, maxPool }
+
+    public var name: String
+    public var kind: Kind
+    /// Index of the ANN layer this one stands for (the conv/dense/pool layer).
+    public var annIndex: Int
+    /// Indices of ANN layers folded into this one (BatchNorm, ReLU, Dropout, Flatten).
+    public var absorbed: [Int]
+    /// Per-sample ANN shapes ([C, H, W] or [F]).
+    public var inputShape: [Int]
+    public var outputShape: [Int]
+    /// Geometry (conv and pooling).
+    public var kernel: [Int] = []      // [kh, kw]
+    public var stride: Int = 1
+    public var padding: Int = 0
+    /// conv: [kh][kw][in][out]; dense: [in][out] (inputs in engine order); avgPool: [kh][kw][C];
+    /// maxPool: empty (weight 1).
+    public var weights: [Float]
+    /// Per output channel (conv/dense), already divided by the scale; empty for pooling.
+    public var bias: [Float]
+    /// Normalization scale per output channel (one value when layer-wise).
+    public var scale: [Float]
+    /// The network's last layer (read out; no ReLU in the ANN).
+    public var isOutput: Bool
+
+    public var size: Int { outputShape.reduce(1, *) }
+    public var channels: Int { outputShape.count == 3 ? outputShape[0] : outputShape[0] }
+    /// Channel of neuron `i` (engine order).
+    public func channel(of i: Int) -> Int { outputShape.count == 3 ? i % outputShape[0] : i }
+    public func scale(channel c: Int) -> Float { scale.count == 1 ? scale[0] : scale[c] }
+
+    /// Multiply-accumulates of the ANN layer per image (pooling: none; its adds are reported as 0 MACs).
+    public var macs: Int64 {
+        switch kind {
+        case .conv: return Int64(size) * Int64(inputShape[0] * kernel[0] * kernel[1])
+        case .dense: return Int64(inputShape.reduce(1, *)) * Int64(size)
+        case .avgPool, .maxPool: return 0
+        }
+    }
+}
+
+/// A trained `Sequential` converted to layers of integrate-and-fire neurons, with everything needed to
+/// build the spiking network and to feed it inputs. See `Converter.convert`.
+public struct ConvertedNetwork: Sendable {
+    public var layers: [SpikingLayer]
+    public var options: ConversionOptions
+    /// Per-sample input shape [C, H, W].
+    public var inputShape: [Int]
+    public var classes: Int
+    /// Pixel preprocessing of the ANN (input u in [0, 1] is fed as x = (u - mean)/std).
+    public var inputNormalization: Normalization
+    /// First layer in ANN form with BatchNorm folded (weights [out, in, kh, kw] / [out, in], bias), used
+    /// to compute the analog input current exactly as the ANN's first layer would.
+    public var firstLayer: LayerSpec
+    public var firstWeights: [Float]
+    public var firstBias: [Float]
+    /// Per-neuron constant current of the first spiking layer for an all-zero input (u = 0), already
+    /// normalized (Poisson encoding: the input normalization and padding folded exactly).
+    public var firstLayerOffset: [Float]
+    /// Where the model came from (for reports).
+    public var source: String
+}
+
+/// ANN → SNN conversion (rate coding with integrate-and-fire neurons).
+///
+/// - BatchNorm is folded into the preceding conv/dense: `W' = W γ/√(σ²+ε)`, `b' = (b − μ) γ/√(σ²+ε) + β`.
+/// - ReLU becomes the IF neuron (it cannot fire at negative input); Dropout is the identity; Flatten
+///   is a reordering of indices.
+/// - Data-based normalization (Diehl et al. 2015; Rueckauer et al. 2017): the scale λ of a layer (or
+///   of each channel) is a percentile of its positive activations over calibration images; weights
+///   become `W λ_prev/λ`, biases `b/λ`, thresholds stay 1, so rates are activations/λ, clipped at 1.
+/// - Average pooling is a fixed depthwise projection (weights 1/k²); max pooling gates spikes by spike
+///   count (`ConversionOptions.maxPool`).
+/// - Anything else is refused with the layer's index, type and the reason.
+public enum Converter {
+    struct Group {
+        var kind: SpikingLayer.Kind
+        var index: Int
+        var bn: Int? = nil
+        var relu: Int? = nil
+        var absorbed: [Int] = []
+        var flattenBefore = false
+        /// Index of the ANN layer whose output is this group's activation.
+        var activationIndex: Int
+    }
+
+    /// Groups ANN layers into spiking layers, refusing what cannot be converted.
+    static func plan(_ model: Sequential, options: ConversionOptions) throws -> [Group] {
+        var groups: [Group] = []
+        var pendingAbsorbed: [Int] = []
+        var flattenPending = false
+        var lastNonNegative = false   // output of the previous group is >= 0
+        let layers = model.layers.map(\.spec)
+        func name(_ i: Int) -> String { "layer \(i) (\(layers[i].typeName))" }
+        var i = 0
+        while i < layers.count {
+            let l = layers[i]
+            switch l {
+            case .dropout:
+                pendingAbsorbed.append(i)
+            case .flatten:
+                pendingAbsorbed.append(i)
+                flattenPending = true
+            case .conv2d(_, _, let k, let st, let p, _):
+                guard st.h == st.w, p.h == p.w else {
+                    throw ConversionError("\(name(i)): stride \(st) / padding \(p) must be the same in both directions for the spiking convolution")
+                }
+                _ = k
+                fallthrough
+            case .dense:
+                if case .dense = l {} else if flattenPending {
+                    throw ConversionError("\(name(i)): a convolution after flatten is not supported")
+                }
+                var g = Group(kind: { if case .dense = l { return .dense } else { return .conv } }(), index: i, absorbed: pendingAbsorbed, activationIndex: i)
+                g.flattenBefore = flattenPending
+                pendingAbsorbed = []
+                flattenPending = false
+                var j = i + 1
+                while j < layers.count {
+                    switch layers[j] {
+                    case .batchNorm(_, let spatial, _, _):
+                        guard g.relu == nil, g.bn == nil else {
+                            throw ConversionError("\(name(j)): BatchNorm after a ReLU (or a second BatchNorm) cannot be folded into \(name(i)); put it directly after the conv/dense layer")
+                        }
+                        if spatial != (g.kind == .conv) {
+                            throw ConversionError("\(name(j)): \(layers[j].typeName) does not match \(name(i))")
+                        }
+                        g.bn = j; g.activationIndex = j; g.absorbed.append(j)
+                    case .relu:
+                        if g.relu == nil { g.relu = j; g.activationIndex = j }
+                        g.absorbed.append(j)
+                    case .dropout:
+                        g.absorbed.append(j)
+                    default:
+                        break
+                    }
+                    if case .batchNorm = layers[j] { j += 1; continue }
+                    if case .relu = layers[j] { j += 1; continue }
+                    if case .dropout = layers[j] { j += 1; continue }
+                    break
+                }
+                groups.append(g)
+                lastNonNegative = g.relu != nil
+                i = j
+                continue
+            case .avgPool2d(let k, let st), .maxPool2d(let k, let st):
+                let isMax: Bool = { if case .maxPool2d = l { return true } else { return false } }()
+                guard !groups.isEmpty else {
+                    throw ConversionError("\(name(i)): pooling on the input image is not supported; pool after a conv layer")
+                }
+                guard lastNonNegative else {
+                    throw ConversionError("\(name(i)): pooling must follow a ReLU so that its input is a non-negative rate")
+                }
+                guard k.h == k.w, st.h == st.w else {
+                    throw ConversionError("\(name(i)): pooling kernel \(k) and stride \(st) must be square")
+                }
+                if isMax && options.maxPool == .refuse {
+                    throw ConversionError("\(name(i)): max pooling is refused by --maxpool refuse; use --maxpool gate (spike-count gating) or train with average pooling")
+                }
+                groups.append(Group(kind: isMax ? .maxPool : .avgPool, index: i, absorbed: pendingAbsorbed, activationIndex: i))
+                pendingAbsorbed = []
+                var j = i + 1
+                // a ReLU after pooling of non-negative values is the identity
+                while j < layers.count {
+                    if case .relu = layers[j] { groups[groups.count - 1].absorbed.append(j); groups[groups.count - 1].activationIndex = j; j += 1; continue }
+                    if case .dropout = layers[j] { groups[groups.count - 1].absorbed.append(j); j += 1; continue }
+                    break
+                }
+                i = j
+                continue
+            case .relu:
+                throw ConversionError("\(name(i)): a ReLU must follow a conv/dense layer (or its BatchNorm)")
+            case .batchNorm:
+                throw ConversionError("\(name(i)): BatchNorm can only be folded when it directly follows a conv or dense layer")
+            }
+            i += 1
+        }
+        guard let last = groups.last else { throw ConversionError("the model has no conv or dense layer to convert") }
+        guard last.kind == .dense || last.kind == .conv else {
+            throw ConversionError("the last layer must be a conv or dense layer (the classifier), found \(name(last.index))")
+        }
+        if !pendingAbsorbed.isEmpty, pendingAbsorbed.contains(where: { if case .flatten = layers[$0] { return true }; return false }) {
+            throw ConversionError("flatten after the last layer is not supported")
+        }
+        for g in groups.dropLast() where (g.kind == .conv || g.kind == .dense) && g.relu == nil {
+            throw ConversionError("\(name(g.index)) is not followed by a ReLU: IF neurons can only carry non-negative activations (only the last layer may be linear)")
+        }
+        return groups
+    }
+
+    /// Percentile (0...100) of `values` by linear interpolation between order statistics (NumPy's
+    /// default); 0 for an empty list.
+    public static func percentile(_ values: [Float], _ p: Double) -> Float {
+        guard !values.isEmpty else { return 0 }
+        let s = values.sorted()
+        let pos = p / 100 * Double(s.count - 1)
+        let lo = Int(pos.rounded(.down)), hi = min(lo + 1, s.count - 1)
+        let f = Float(pos - Double(lo))
+        return s[lo] + (s[hi] - s[lo]) * f
+    }
+
+    /// Converts `model` using calibration images (first `options.calibrationImages` of `calibration`).
+    public static func convert(_ model: Sequential, calibration: LabeledImages, options: ConversionOptions,
+                               threads: Int = 1, source: String = "") throws -> ConvertedNetwork {
+        guard options.percentile > 0 && options.percentile <= 100 else {
+            throw ConversionError("the normalization percentile must be in (0, 100], got \(options.percentile)")
+        }
+        guard model.inputShape.count == 3 else { throw ConversionError("the model input must be an image [C, H, W], got \(model.inputShape)") }
+        guard calibration.sampleShape == model.inputShape else {
+            throw ConversionError("calibration images have shape \(calibration.sampleShape), the model expects \(model.inputShape)")
+        }
+        let groups = try plan(model, options: options)
+        let shapes = try model.spec.shapes()   // output shape of every ANN layer
+        func inShape(_ i: Int) -> [Int] { i == 0 ? model.inputShape : shapes[i - 1] }
+
+        // 1. Calibration: percentile of positive activations per group (per channel or per layer).
+        let nCal = min(options.calibrationImages, calibration.count)
+        guard nCal > 0 else { throw ConversionError("no calibration images (--calibration must be > 0)") }
+        // The output layer always has one scale: per-class scales would reorder its outputs.
+        func channelWise(_ gi: Int) -> Bool { options.normalization == .channel && gi < groups.count - 1 }
+        var positives: [[[Float]]] = groups.enumerated().map { gi, g in
+            let sh = shapes[g.activationIndex]
+            return Array(repeating: [], count: channelWise(gi) ? sh[0] : 1)
+        }
+        let batch = 100
+        var start = 0
+        while start < nCal {
+            let n = min(batch, nCal - start)
+            let x = Tensor(shape: [n] + model.inputShape,
+                           values: Array(calibration.pixels[(start * calibration.sampleSize)..<((start + n) * calibration.sampleSize)]))
+            let acts = model.activations(x, threads: threads)
+            for (gi, g) in groups.enumerated() where g.kind == .conv || g.kind == .dense {
+                let a = acts[g.activationIndex]
+                let sh = shapes[g.activationIndex]
+                let per = sh.dropFirst().reduce(1, *)   // spatial size (1 for dense)
+                a.withUnsafeBufferPointer { p in
+                    for s in 0..<n {
+                        for c in 0..<sh[0] {
+                            let k = channelWise(gi) ? c : 0
+                            let base = (s * sh[0] + c) * per
+                            for q in 0..<per where p[base + q] > 0 { positives[gi][k].append(p[base + q]) }
+                        }
+                    }
+                }
+            }
+            start += n
+        }
+        var scales: [[Float]] = []
+        var prevScale: [Float] = [1]         // input u in [0, 1]
+        for (gi, g) in groups.enumerated() {
+            switch g.kind {
+            case .conv, .dense:
+                var sc = positives[gi].map { percentile($0, options.percentile) }
+                // a channel that never fired in calibration: keep its weights unscaled
+                let fallback = sc.filter { $0 > 0 }.max() ?? 1
+                sc = sc.map { $0 > 0 ? $0 : fallback }
+                scales.append(sc)
+                prevScale = sc
+            case .avgPool, .maxPool:
+                scales.append(prevScale)
+            }
+        }
+
+        // 2. Weights in engine layout, BN folded, normalized.
+        var out: [SpikingLayer] = []
+        var firstSpec: LayerSpec = .relu, firstW: [Float] = [], firstB: [Float] = []
+        for (gi, g) in groups.enumerated() {
+            let inS = inShape(g.index)
+            let outS = shapes[g.activationIndex]
+            let sc = scales[gi]
+            let psc: [Float] = gi == 0 ? [1] : scales[gi - 1]
+            func prevScale(channel c: Int) -> Float { psc.count == 1 ? psc[0] : psc[c] }
+            func curScale(_ o: Int) -> Float { sc.count == 1 ? sc[0] : sc[o] }
+            var layer = SpikingLayer(name: "L\(g.index)_\(g.kind.rawValue)", kind: g.kind, annIndex: g.index,
+                                     absorbed: g.absorbed, inputShape: inS, outputShape: outS, weights: [], bias: [],
+                                     scale: sc, isOutput: gi == groups.count - 1)
+            switch g.kind {
+            case .conv, .dense:
+                var (w, b) = try foldedParameters(model, g)
+                // the first layer's input spikes (Poisson encoding) carry u in [0, 1]; x = (u - mean)/std
+                let input: Float = gi == 0 ? Normalization.identityScale(model.normalization) : 1
+                if gi == 0 {
+                    firstSpec = model.layers[g.index].spec
+                    firstW = w; firstB = b
+                }
+                let outC = b.count
+                if g.kind == .conv {
+                    guard case let .conv2d(inC, _, k, st, p, _) = model.layers[g.index].spec else { fatalError() }
+                    layer.kernel = [k.h, k.w]; layer.stride = st.h; layer.padding = p.h
+                    // [out][in][kh][kw] -> [kh][kw][in][out], scaled
+                    var kw = [Float](repeating: 0, count: w.count)
+                    for o in 0..<outC { for c in 0..<inC { for y in 0..<k.h { for x in 0..<k.w {
+                        let src = ((o * inC + c) * k.h + y) * k.w + x
+                        let dst = ((y * k.w + x) * inC + c) * outC + o
+                        kw[dst] = w[src] * input * prevScale(channel: c) / curScale(o)
+                    } } } }
+                    layer.weights = kw
+                } else {
+                    let inF = inS.reduce(1, *)
+                    // [out][in] -> [in (engine order)][out]; after a flatten of [C, H, W] the PyTorch
+                    // feature f = (c H + y) W + x is engine neuron (y W + x) C + c
+                    let prevShape = inS.count == 1 && g.flattenBefore ? flattenSource(shapes: shapes, model: model, before: g.index) : nil
+                    var m = [Float](repeating: 0, count: w.count)
+                    for f in 0..<inF {
+                        var eng = f, ch = f
+                        if let ps = prevShape {
+                            let (C, H, W) = (ps[0], ps[1], ps[2])
+                            let c = f / (H * W), y = (f / W) % H, x = f % W
+                            eng = (y * W + x) * C + c
+                            ch = c
+                        }
+                        for o in 0..<outC { m[eng * outC + o] = w[o * inF + f] * input * prevScale(channel: psc.count == 1 ? 0 : ch) / curScale(o) }
+                    }
+                    layer.weights = m
+                }
+                b = (0..<outC).map { b[$0] / curScale($0) }
+                layer.bias = b
+            case .avgPool, .maxPool:
+                guard case let .avgPool2d(k, st) = model.layers[g.index].spec else {
+                    guard case let .maxPool2d(k, st) = model.layers[g.index].spec else { fatalError() }
+                    layer.kernel = [k.h, k.w]; layer.stride = st.h
+                    out.append(layer)
+                    continue
+                }
+                layer.kernel = [k.h, k.w]; layer.stride = st.h
+                let c = inS[0]
+                layer.weights = [Float](repeating: 1 / Float(k.h * k.w), count: k.h * k.w * c)
+            }
+            out.append(layer)
+        }
+
+        // 3. First-layer offset for u = 0 (Poisson encoding), exact including zero padding.
+        let conv = ConvertedNetwork(layers: out, options: options, inputShape: model.inputShape, classes: model.classes,
+                                    inputNormalization: model.normalization, firstLayer: firstSpec,
+                                    firstWeights: firstW, firstBias: firstB, firstLayerOffset: [], source: source)
+        var result = conv
+        let zero = [Float](repeating: 0, count: model.inputShape.reduce(1, *))
+        result.firstLayerOffset = conv.firstLayerCurrents(pixels: zero, count: 1, threads: 1)
+        return result
+    }
+
+    /// Shape before the flatten that precedes layer `index`.
+    static func flattenSource(shapes: [[Int]], model: Sequential, before index: Int) -> [Int]? {
+        var j = index - 1
+        while j >= 0 {
+            if case .flatten = model.layers[j].spec { return j == 0 ? model.inputShape : shapes[j - 1] }
+            j -= 1
+        }
+        return nil
+    }
+
+    /// Weights [out, ...] and bias [out] of a conv/dense layer with its BatchNorm folded in.
+    static func foldedParameters(_ model: Sequential, _ g: Group) throws -> ([Float], [Float]) {
+        let layer = model.layers[g.index]
+        var w: [Float], b: [Float], outC: Int
+        if let d = layer as? Dense {
+            w = d.weight.value.scalars; outC = d.outFeatures
+            b = d.bias?.value.scalars ?? [Float](repeating: 0, count: outC)
+        } else if let c = layer as? Conv2D {
+            w = c.weight.value.scalars; outC = c.outChannels
+            b = c.bias?.value.scalars ?? [Float](repeating: 0, count: outC)
+        } else {
+            throw ConversionError("layer \(g.index) (\(layer.spec.typeName)): expected a Dense or Conv2D object")
+        }
+        if let bi = g.bn, let bn = model.layers[bi] as? BatchNorm {
+            let gamma = bn.gamma.value.scalars, beta = bn.beta.value.scalars
+            let mu = bn.runningMean.scalars, vr = bn.runningVar.scalars
+            let per = w.count / outC
+            for o in 0..<outC {
+                let k = Double(gamma[o]) / (Double(vr[o]) + bn.eps).squareRoot()
+                for q in 0..<per { w[o * per + q] = Float(Double(w[o * per + q]) * k) }
+                b[o] = Float((Double(b[o]) - Double(mu[o])) * k + Double(beta[o]))
+            }
+        }
+        return (w, b)
+    }
+}
+
+extension Normalization {
+    /// Factor from u in [0, 1] to the model input x = (u - mean)/std, without the offset.
+    static func identityScale(_ n: Normalization) -> Float { Float(1 / n.std) }
+}
+
+extension ConvertedNetwork {
+    /// The first spiking layer's input current for each image (engine order, normalized), computed
+    /// with the folded ANN first layer on the normalized pixels: exactly what the ANN's first layer
+    /// (plus BatchNorm) produces, divided by the layer's scale. `pixels` are in [0, 1] (u), `count`
+    /// images of `inputShape`.
+    public func firstLayerCurrents(pixels: [Float], count: Int, threads: Int) -> [Float] {
+        let l0 = layers[0]
+        let n = inputNormalization
+        let x = pixels.map { Float((Double($0) - n.mean) / n.std) }
+        let input = Tensor(shape: [count] + inputShape, values: x)
+        let y: Tensor
+        switch firstLayer {
+        case let .conv2d(inC, outC, k, st, p, _):
+            let c = Conv2D(inChannels: inC, outChannels: outC, kernel: k, stride: st, padding: p, bias: true)
+            c.weight.value = Tensor(shape: [outC, inC, k.h, k.w], values: firstWeights)
+            c.bias!.value = Tensor(shape: [outC], values: firstBias)
+            y = c.forward(input, .eval(threads: threads))
+        case let .dense(inF, outF, _):
+            let d = Dense(inFeatures: inF, outFeatures: outF, bias: true)
+            d.weight.value = Tensor(shape: [outF, inF], values: firstWeights)
+            d.bias!.value = Tensor(shape: [outF], values: firstBias)
+            y = d.forward(input.reshaped([count, inF]), .eval(threads: threads))
+        default:
+            return []
+        }
+        // [N, C, H, W] -> engine order per image, divided by the scale
+        let sh = l0.outputShape
+        let size = l0.size
+        var out = [Float](repeating: 0, count: count * size)
+        y.withUnsafeBufferPointer { p in
+            if sh.count == 3 {
+                let (C, H, W) = (sh[0], sh[1], sh[2])
+                for s in 0..<count { for c in 0..<C {
+                    let inv = 1 / l0.scale(channel: c)
+                    for yy in 0..<H { for xx in 0..<W {
+                        out[s * size + (yy * W + xx) * C + c] = p[((s * C + c) * H + yy) * W + xx] * inv
+                    } }
+                } }
+            } else {
+                for s in 0..<count { for f in 0..<size { out[s * size + f] = p[s * size + f] / l0.scale(channel: f) } }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,106 @@
+import Common
+import Conversion
+import Foundation
+
+/// Writes `neuromorph compare` results: report.md, report.json and SVG plots (accuracy vs T, spikes
+/// per layer, energy vs T), atomically into one folder.
+public enum ComparisonReport {
+    public static func markdown(_ c: Comparison) -> String {
+        var s = "# ANN vs SNN comparison\n\n"
+        s += "Model: `\(c.source)` — \(c.images) test images, \(c.threads) threads.\n\n"
+        s += "Conversion: \(c.options.normalization.rawValue)-wise normalization at the \(fmt(c.options.percentile)) percentile "
+        s += "of \(c.options.calibrationImages) calibration images; reset \(c.options.resetBySubtraction ? "by subtraction" : "to zero"); "
+        s += "\(c.options.encoding.rawValue) input; output decoded by \(c.options.decoding == .membrane ? "membrane potential" : "spike count"); "
+        s += "initial potential \(fmt(c.options.initialPotential)) × threshold; max pooling: \(c.options.maxPool.rawValue).\n\n"
+        s += String(format: "ANN: accuracy **%.2f%%**, %lld MACs per image, %.0f images/s.\n\n", 100 * c.ann_accuracy, c.macs_per_image, c.ann_images_per_second)
+        s += "Energy per operation (Horowitz 2014, 45 nm unless changed): MAC \(fmt(c.energy_model.macPicojoules)) pJ, add \(fmt(c.energy_model.addPicojoules)) pJ. "
+        s += "SNN energy = SOPs × add; \"+ first layer\" adds the first layer's MACs (\(c.first_layer_macs_per_image) per image"
+        s += c.options.encoding == .analog ? ": with analog input the first layer's current is computed once per image)" : ")"
+        s += ".\n\n"
+        s += "| T | SNN accuracy | Δ vs ANN | agreement | spikes/image | SOPs/image | SOPs/MAC | energy SNN (µJ) | + first layer (µJ) | ANN (µJ) | SNN/ANN energy | images/s |\n"
+        s += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        for r in c.snn {
+            s += String(format: "| %d | %.2f%% | %+.2f | %.2f%% | %.0f | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f | %.0f |\n",
+                        r.timesteps, 100 * r.accuracy, 100 * (r.accuracy - c.ann_accuracy), 100 * r.agreement_with_ann,
+                        r.spikes_per_image, r.sops_per_image, r.sops_per_mac, r.energy_snn_uj, r.energy_snn_with_first_layer_uj,
+                        r.energy_ann_uj, r.energy_ratio, r.images_per_second)
+        }
+        s += "\n(images/s: the whole evaluation runs each image once to the largest T and reads every T on the way.)\n\n"
+        if let last = c.snn.last {
+            s += "## Per layer at T = \(last.timesteps)\n\n"
+            s += "| layer | kind | neurons | scale (mean) | spikes/image | spikes/neuron/step | SOPs/image | ANN MACs/image |\n"
+            s += "|---|---|---:|---:|---:|---:|---:|---:|\n"
+            for (k, l) in c.layers.enumerated() {
+                let sp = last.spikes_per_layer[k]
+                s += String(format: "| %@ | %@ | %d | %.3g | %.0f | %.4f | %.0f | %lld |\n", l.name, l.kind, l.neurons, l.scale_mean, sp,
+                            sp / Double(max(l.neurons, 1)) / Double(last.timesteps), last.sops_per_layer[k], l.macs_per_image)
+            }
+            if c.options.encoding == .poisson {
+                s += String(format: "\nInput spikes per image: %.0f.\n", last.input_spikes_per_image)
+            }
+        }
+        s += "\nPlots: `accuracy.svg`, `spikes_per_layer.svg`, `energy.svg`. Raw numbers: `report.json`.\n"
+        return s
+    }
+
+    static func fmt(_ x: Double) -> String { String(format: "%g", x) }
+
+    public static func plots(_ c: Comparison) -> [String: String] {
+        let ts = c.snn.map { Double($0.timesteps) }
+        var acc = SVGPlot(title: "Accuracy vs time steps", xLabel: "time steps T", yLabel: "accuracy (%)")
+        acc.logX = true
+        acc.xTicks = ts
+        acc.series = [
+            .init("SNN", x: ts, y: c.snn.map { 100 * $0.accuracy }),
+            .init("ANN", x: [ts.first ?? 1, ts.last ?? 1], y: [100 * c.ann_accuracy, 100 * c.ann_accuracy], color: "#888888"),
+        ]
+        let lo = min(c.snn.map { 100 * $0.accuracy }.min() ?? 0, 100 * c.ann_accuracy)
+        acc.yMin = max(0, floor(lo / 5) * 5)
+        acc.yMax = 100
+        var spk = SVGPlot(title: "Spikes per image and layer (T = \(c.snn.last?.timesteps ?? 0))", xLabel: "layer", yLabel: "spikes per image")
+        if let last = c.snn.last {
+            spk.series = [.init("spikes", x: c.layers.indices.map(Double.init), y: last.spikes_per_layer, style: .bars)]
+            spk.xTicks = []
+        }
+        var en = SVGPlot(title: "Energy per image vs time steps", xLabel: "time steps T", yLabel: "energy (µJ)")
+        en.logX = true
+        en.xTicks = ts
+        en.series = [
+            .init("SNN (SOPs)", x: ts, y: c.snn.map(\.energy_snn_uj)),
+            .init("SNN + first layer MACs", x: ts, y: c.snn.map(\.energy_snn_with_first_layer_uj)),
+            .init("ANN (MACs)", x: ts, y: c.snn.map(\.energy_ann_uj), color: "#888888"),
+        ]
+        var spkSVG = spk.render()
+        // label the bars with layer names
+        if !c.layers.isEmpty {
+            let pw = spk.width - 90
+            var labels = ""
+            for (k, l) in c.layers.enumerated() {
+                let x = 70 + (Double(k) + 0.5) * pw / Double(c.layers.count)
+                labels += "<text x=\"\(x)\" y=\"\(spk.height - 32)\" text-anchor=\"middle\" font-size=\"10\">\(l.name)</text>\n"
+            }
+            spkSVG = spkSVG.replacingOccurrences(of: "</svg>\n", with: labels + "</svg>\n")
+        }
+        return ["accuracy.svg": acc.render(), "spikes_per_layer.svg": spkSVG, "energy.svg": en.render()]
+    }
+
+    /// Writes report.md, report.json and the plots into `dir` (atomically).
+    public static func write(_ c: Comparison, to dir: URL) throws {
+        let d = try AtomicDirectory(dir)
+        try d.write(markdown(c), "report.md")
+        try d.write(JSONOutput.encode(c), "report.json")
+        for (name, svg) in plots(c) { try d.write(svg, name) }
+        try d.commit()
+    }
+
+    /// The terminal table.
+    public static func table(_ c: Comparison) -> String {
+        var s = String(format: "ANN accuracy %.2f%% on %d images (%lld MACs/image)\n", 100 * c.ann_accuracy, c.images, c.macs_per_image)
+        s += "    T   SNN acc   Δ ANN   spikes/img    SOPs/img  SOPs/MAC  E_SNN/E_ANN  img/s\n"
+        for r in c.snn {
+            s += String(format: "%5d  %7.2f%%  %+6.2f  %11.0f  %10.0f  %8.3f  %11.3f  %5.0f\n", r.timesteps, 100 * r.accuracy,
+                        100 * (r.accuracy - c.ann_accuracy), r.spikes_per_image, r.sops_per_image, r.sops_per_mac, r.energy_ratio, r.images_per_second)
+        }
+        return s
+    }
+}

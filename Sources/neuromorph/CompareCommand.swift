@@ -1,0 +1,95 @@
+import ANN
+import ArgumentParser
+import CKernels
+import Common
+import Conversion
+import Datasets
+import Experiment
+import Foundation
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare a model with its spiking conversion: accuracy vs T, spikes, SOPs vs MACs, energy.",
+        discussion: """
+            Without SNN_DIR the model is converted first (same flags as `convert`). Writes DIR/report.md, \
+            report.json, accuracy.svg, spikes_per_layer.svg and energy.svg.
+            Example: neuromorph compare runs/cnn --timesteps 8,16,32,64,128 --limit 1000 --out runs/compare
+            """)
+
+    @Argument(help: "Model folder (model.json + model.safetensors).")
+    var model: String
+
+    @Argument(help: "Converted network folder (from `neuromorph convert`); converted on the fly when omitted.")
+    var snn: String?
+
+    @Option(name: .long, help: "Time-step counts to evaluate, comma-separated.")
+    var timesteps: String = "8,16,32,64,128"
+
+    @Option(name: .long, help: "Evaluate the first N test images only (default: all).")
+    var limit: Int?
+
+    @Option(name: .long, help: "Output folder for the report.")
+    var out: String
+
+    @Option(name: .long, help: "Threads (default: all cores). Results do not depend on it.")
+    var threads: Int?
+
+    @Option(name: .long, help: "Seed of the Poisson input streams.")
+    var seed: Int = 1
+
+    @Option(name: .long, help: "Energy of a multiply-accumulate in pJ (default Horowitz 2014, 45 nm fp32).")
+    var macPj: Double = 4.6
+
+    @Option(name: .long, help: "Energy of an addition in pJ (default Horowitz 2014, 45 nm fp32).")
+    var addPj: Double = 0.9
+
+    @OptionGroup var flags: ConversionFlags
+
+    func parsedTimesteps() throws -> [Int] {
+        let parts = timesteps.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let ts = parts.compactMap { Int($0) }
+        guard ts.count == parts.count, !ts.isEmpty, ts.allSatisfy({ $0 > 0 && $0 <= 100_000 }) else {
+            throw ValidationError("--timesteps must be a comma-separated list of positive whole numbers, e.g. 8,16,32, got '\(timesteps)'")
+        }
+        return Array(Set(ts)).sorted()
+    }
+
+    func validate() throws {
+        _ = try parsedTimesteps()
+        if let limit, limit <= 0 { throw ValidationError("--limit must be > 0, got \(limit)") }
+        if let threads, threads <= 0 { throw ValidationError("--threads must be > 0, got \(threads)") }
+        guard macPj > 0, addPj > 0 else { throw ValidationError("--mac-pj and --add-pj must be > 0") }
+        guard seed >= 0 else { throw ValidationError("--seed must be >= 0") }
+    }
+
+    func run() throws {
+        let ts = try parsedTimesteps()
+        let options = try flags.options()
+        try reportingErrors {
+            let net = try ModelDirectory.load(model)
+            let nthreads = threads ?? Int(nm_max_threads())
+            let ds = IDXDataset(folder: flags.data, prefix: flags.prefix)
+            let converted: ConvertedNetwork
+            if let snn {
+                converted = try ConvertedNetwork.load(snn)
+            } else {
+                let cal = try ds.load(.train, normalization: net.normalization, limit: options.calibrationImages, threads: nthreads)
+                converted = try Converter.convert(net, calibration: cal, options: options, threads: nthreads, source: model)
+            }
+            guard converted.inputShape == net.inputShape else {
+                throw UserError("\(snn ?? model): the converted network expects \(converted.inputShape), the model \(net.inputShape)")
+            }
+            let test = try ds.load(.test, normalization: net.normalization, limit: limit, threads: nthreads)
+            let n = net.normalization
+            let raw = test.pixels.map { Float(Double($0) * n.std + n.mean) }
+            let bar = ProgressReporter(label: "compare", total: 1)
+            let c = try Comparison.run(model: net, converted: converted, images: test, rawPixels: raw, timesteps: ts, threads: nthreads,
+                                       energy: EnergyModel(macPicojoules: macPj, addPicojoules: addPj), seed: UInt64(seed)) { _, f in bar.update(f) }
+            bar.finish()
+            try ComparisonReport.write(c, to: URL(fileURLWithPath: out))
+            print(ComparisonReport.table(c), terminator: "")
+            print("report: \(out)/report.md (report.json, accuracy.svg, spikes_per_layer.svg, energy.svg)")
+        }
+    }
+}

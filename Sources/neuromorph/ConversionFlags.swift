@@ -1,0 +1,58 @@
+import ArgumentParser
+import Conversion
+import Datasets
+import Foundation
+
+/// Conversion options shared by `convert` and `compare`.
+struct ConversionFlags: ParsableArguments {
+    @Option(name: .long, help: "Calibration images for data-based normalization (first N of the training set).")
+    var calibration: Int = 1000
+
+    @Option(name: .long, help: "Percentile of positive activations used as the scale (100 = max).")
+    var percentile: Double = 99.9
+
+    @Option(name: .long, help: "Normalization granularity: layer or channel.")
+    var normalization: String = ConversionOptions().normalization.rawValue
+
+    @Option(name: .long, help: "Reset after a spike: subtract (keeps the surplus) or zero.")
+    var reset: String = "subtract"
+
+    @Option(name: .long, help: "Input encoding: analog (constant current = the ANN's first layer) or poisson (pixel rates).")
+    var encoding: String = ConversionOptions().encoding.rawValue
+
+    @Option(name: .long, help: "Output decoding: membrane (potential of a non-spiking output layer) or spikes (spike count).")
+    var decoding: String = ConversionOptions().decoding.rawValue
+
+    @Option(name: .long, help: "Max pooling: gate (spike-count gating) or refuse.")
+    var maxpool: String = "gate"
+
+    @Option(name: .long, help: "Initial membrane potential as a fraction of the threshold.")
+    var initialPotential: Double = ConversionOptions().initialPotential
+
+    @Option(name: .long, help: "Folder of IDX files (default: Fashion-MNIST).")
+    var data: String = IDXDataset.fashionMNISTFolder
+
+    @Option(name: .long, help: "File-name prefix choosing one family in the data folder.")
+    var prefix: String = ""
+
+    func options() throws -> ConversionOptions {
+        var o = ConversionOptions()
+        guard calibration > 0 else { throw ValidationError("--calibration must be > 0, got \(calibration)") }
+        guard percentile > 0 && percentile <= 100 else { throw ValidationError("--percentile must be in (0, 100], got \(percentile)") }
+        guard let n = ConversionOptions.NormalizationMode(rawValue: normalization) else { throw ValidationError("--normalization must be layer or channel, got '\(normalization)'") }
+        guard reset == "subtract" || reset == "zero" else { throw ValidationError("--reset must be subtract or zero, got '\(reset)'") }
+        guard let e = ConversionOptions.InputEncoding(rawValue: encoding) else { throw ValidationError("--encoding must be analog or poisson, got '\(encoding)'") }
+        guard let d = ConversionOptions.OutputDecoding(rawValue: decoding) else { throw ValidationError("--decoding must be membrane or spikes, got '\(decoding)'") }
+        guard let m = ConversionOptions.MaxPoolStrategy(rawValue: maxpool) else { throw ValidationError("--maxpool must be gate or refuse, got '\(maxpool)'") }
+        guard initialPotential >= 0 && initialPotential < 1 else { throw ValidationError("--initial-potential must be in [0, 1), got \(initialPotential)") }
+        o.calibrationImages = calibration
+        o.percentile = percentile
+        o.normalization = n
+        o.resetBySubtraction = reset == "subtract"
+        o.encoding = e
+        o.decoding = d
+        o.maxPool = m
+        o.initialPotential = initialPotential
+        return o
+    }
+}

@@ -1,0 +1,50 @@
+import ANN
+import ArgumentParser
+import CKernels
+import Common
+import Conversion
+import Datasets
+import Foundation
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a trained dense/CNN model to a spiking network of IF neurons.",
+        discussion: """
+            Folds BatchNorm, normalizes weights from calibration images (percentile of activations, layer- or \
+            channel-wise), maps conv/dense layers to weight-shared projections, average pooling to a fixed \
+            projection and max pooling to spike-count gating. Unsupported layers are refused with their index. \
+            Writes SNN_DIR/network.json + weights.safetensors, which `neuromorph simulate SNN_DIR` and \
+            `neuromorph compare MODEL SNN_DIR` read.
+            Example: neuromorph convert runs/cnn --out runs/cnn-snn
+            """)
+
+    @Argument(help: "Model folder (model.json + model.safetensors), e.g. written by `neuromorph train`.")
+    var model: String
+
+    @Option(name: .long, help: "Output folder for the converted network.")
+    var out: String
+
+    @OptionGroup var flags: ConversionFlags
+
+    @Option(name: .long, help: "Threads for calibration (default: all cores).")
+    var threads: Int?
+
+    func run() throws {
+        let options = try flags.options()
+        try reportingErrors {
+            let net = try ModelDirectory.load(model)
+            let nthreads = threads ?? Int(nm_max_threads())
+            let cal = try IDXDataset(folder: flags.data, prefix: flags.prefix)
+                .load(.train, normalization: net.normalization, limit: options.calibrationImages, threads: nthreads)
+            let t0 = Date()
+            let snn = try Converter.convert(net, calibration: cal, options: options, threads: nthreads, source: model)
+            try snn.save(to: out)
+            print("converted \(model) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s -> \(out)/ (\(ConvertedNetwork.specFile), \(ConvertedNetwork.weightsFile))")
+            for l in snn.layers {
+                let sc = l.scale.reduce(0, +) / Float(l.scale.count)
+                print("  \(l.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(l.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(String(format: "%6d", l.size)) neurons  shape \(l.outputShape)  scale \(String(format: "%.3g", sc))\(l.isOutput ? "  (output)" : "")")
+            }
+        }
+    }
+}
