@@ -62,6 +62,7 @@ void nm_engine_free(nm_engine *e) {
     free_threads(e);
     for (int p = 0; p < e->npops; p++) free_pop(&e->pops[p]);
     free(e->pops);
+    for (int j = 0; j < e->nprojs; j++) free(e->projs[j].coord);
     free(e->projs);
     for (int m = 0; m < e->nmons; m++) { free(e->mons[m].idx); free(e->mons[m].data); free(e->mons[m].steps); }
     free(e->mons);
@@ -234,8 +235,21 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
         dmin = INT32_MAX; dmax = 1;
         e->has_same_step = 1;
     } else if (dmin < 1) return fail(e, "projection: delays must be >= 1 step (or 0 for same-step feed-forward delivery)");
+    if (d->kind == NM_PROJ_CONV || d->kind == NM_PROJ_MAXPOOL) {
+        /* (y, x, c) of every source neuron, so delivery needs no integer division */
+        if (d->in_h > 65535 || d->in_w > 65535 || d->in_c > 65535) return fail(e, "projection: image too large");
+        pr.coord = malloc(sizeof(uint16_t) * 3 * (size_t)(npre ? npre : 1));
+        if (!pr.coord) return fail(e, "out of memory");
+        for (int32_t i = 0; i < npre; i++) {
+            int32_t c = i % d->in_c, pix = i / d->in_c;
+            pr.coord[3 * (size_t)i] = (uint16_t)(pix / d->in_w);
+            pr.coord[3 * (size_t)i + 1] = (uint16_t)(pix % d->in_w);
+            pr.coord[3 * (size_t)i + 2] = (uint16_t)c;
+        }
+        e->bytes += 6 * (int64_t)npre;
+    }
     proj_t *np = realloc(e->projs, sizeof(proj_t) * (size_t)(e->nprojs + 1));
-    if (!np) return fail(e, "out of memory");
+    if (!np) { free(pr.coord); return fail(e, "out of memory"); }
     e->projs = np;
     e->projs[e->nprojs] = pr;
     if (!pr.same_step && dmin < e->min_delay) e->min_delay = dmin;
@@ -398,6 +412,11 @@ static inline int64_t lower_bound32(const int32_t *a, int64_t lo, int64_t hi, in
     return lo;
 }
 
+static inline void add_n16(float *restrict dst, const float *restrict src) {
+    #pragma omp simd
+    for (int q = 0; q < 16; q++) dst[q] += src[q];
+}
+
 /* Delivers one step's spikes (ids[0..cnt), emitted by update n) through projection j into the targets
  * [tlo, thi) owned by the calling thread. Returns the number of synaptic events delivered. */
 static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int32_t *ids, int64_t cnt,
@@ -449,9 +468,56 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
     case NM_PROJ_CONV: {
         const int32_t ic = d->in_c, oc = d->out_c, ow = d->out_w, oh = d->out_h;
         const int32_t kh = d->k_h, kw = d->k_w, st = d->stride, pad = d->pad, iw = d->in_w;
+        if (st == 1 && !d->depthwise && tlo == 0 && thi == npost) {
+            /* fast path (stride 1, all targets owned): the valid kernel rows/columns are a contiguous
+             * range; every (ky, kx) adds a contiguous slice of oc weights to a contiguous target run */
+            for (int64_t s = 0; s < cnt; s++) {
+                const uint16_t *co = pr->coord + 3 * (size_t)ids[s];
+                const int32_t y = co[0], x = co[1], c = co[2];
+                int32_t ky0 = y + pad - (oh - 1); if (ky0 < 0) ky0 = 0;
+                int32_t ky1 = y + pad; if (ky1 > kh - 1) ky1 = kh - 1;
+                int32_t kx0 = x + pad - (ow - 1); if (kx0 < 0) kx0 = 0;
+                int32_t kx1 = x + pad; if (kx1 > kw - 1) kx1 = kw - 1;
+                if (ky0 > ky1 || kx0 > kx1) continue;
+                ev += (int64_t)(ky1 - ky0 + 1) * (kx1 - kx0 + 1) * oc;
+                const size_t kstep = (size_t)ic * oc;
+                for (int32_t ky = ky0; ky <= ky1; ky++) {
+                    const int32_t oy = y + pad - ky;
+                    float *drow = slot + ((size_t)oy * ow + (size_t)(x + pad)) * oc;   /* ox = x + pad - kx */
+                    const float *krow = d->w + ((size_t)ky * kw * ic + c) * oc;
+                    switch (oc) {
+                    case 16: for (int32_t kx = kx0; kx <= kx1; kx++) add_n16(drow - (size_t)kx * 16, krow + kx * kstep); break;
+                    case 32: for (int32_t kx = kx0; kx <= kx1; kx++) { add_n16(drow - (size_t)kx * 32, krow + kx * kstep); add_n16(drow - (size_t)kx * 32 + 16, krow + kx * kstep + 16); } break;
+                    default:
+                        for (int32_t kx = kx0; kx <= kx1; kx++) {
+                            float *dst = drow - (size_t)kx * oc;
+                            const float *kv = krow + kx * kstep;
+                            #pragma omp simd
+                            for (int32_t q = 0; q < oc; q++) dst[q] += kv[q];
+                        }
+                    }
+                }
+            }
+            break;
+        }
+        if (d->depthwise && kh == st && kw == st && pad == 0) {
+            /* non-overlapping pooling: a source lies in exactly one window */
+            for (int64_t s = 0; s < cnt; s++) {
+                const uint16_t *co = pr->coord + 3 * (size_t)ids[s];
+                const int32_t y = co[0], x = co[1], c = co[2];
+                const int32_t oy = y / st, ox = x / st;
+                if (oy >= oh || ox >= ow) continue;
+                const int32_t tgt = (oy * ow + ox) * ic + c;
+                if (tgt < tlo || tgt >= thi) continue;
+                slot[tgt] += d->w[((size_t)(y - oy * st) * kw + (x - ox * st)) * ic + c];
+                ev++;
+            }
+            break;
+        }
+        (void)iw;
         for (int64_t s = 0; s < cnt; s++) {
-            int32_t i = ids[s];
-            int32_t c = i % ic, pix = i / ic, x = pix % iw, y = pix / iw;
+            const uint16_t *co = pr->coord + 3 * (size_t)ids[s];
+            const int32_t y = co[0], x = co[1], c = co[2];
             for (int32_t ky = 0; ky < kh; ky++) {
                 int32_t ny = y + pad - ky;
                 if (ny < 0 || ny % st) continue;
@@ -486,8 +552,9 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
         const int32_t kh = d->k_h, kw = d->k_w, st = d->stride;
         const int32_t *counts = e->pops[d->pre].per_neuron;
         for (int64_t s = 0; s < cnt; s++) {
-            int32_t i = ids[s];
-            int32_t c = i % ic, pix = i / ic, x = pix % iw, y = pix / iw;
+            const int32_t i = ids[s];
+            const uint16_t *co = pr->coord + 3 * (size_t)i;
+            const int32_t y = co[0], x = co[1], c = co[2];
             /* windows (oy, ox) with oy*st <= y < oy*st + kh */
             int32_t oy0 = y - kh + 1 > 0 ? (y - kh + 1 + st - 1) / st : 0, oy1 = y / st;
             int32_t ox0 = x - kw + 1 > 0 ? (x - kw + 1 + st - 1) / st : 0, ox1 = x / st;

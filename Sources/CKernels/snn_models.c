@@ -30,7 +30,8 @@ static inline float fast_expf(float x) {
 }
 float nm_expf(float x) { return fast_expf(x); }
 
-/* Collects the indices whose flag is set; spikes are rare, so whole 8-byte words of zeros are skipped. */
+/* Collects the indices whose flag is set (flags are 0 or 1). Spikes are rare in most networks, so whole
+ * 8-byte words of zeros are skipped; within a non-zero word the compaction is branch-free. */
 static inline int64_t scan_flags(const uint8_t *flags, int32_t lo, int32_t hi, int32_t *out) {
     int64_t c = 0;
     int32_t n = hi - lo, k = 0;
@@ -38,9 +39,9 @@ static inline int64_t scan_flags(const uint8_t *flags, int32_t lo, int32_t hi, i
         uint64_t w;
         memcpy(&w, flags + k, 8);
         if (!w) continue;
-        for (int32_t q = k; q < k + 8; q++) if (flags[q]) out[c++] = lo + q;
+        for (int32_t q = k; q < k + 8; q++) { out[c] = lo + q; c += flags[q]; }
     }
-    for (; k < n; k++) if (flags[k]) out[c++] = lo + k;
+    for (; k < n; k++) { out[c] = lo + k; c += flags[k]; }
     return c;
 }
 

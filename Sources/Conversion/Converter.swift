@@ -199,14 +199,52 @@ public enum Converter {
     }
 
     /// Percentile (0...100) of `values` by linear interpolation between order statistics (NumPy's
-    /// default); 0 for an empty list.
+    /// default); 0 for an empty list. Quickselect, O(n) on average.
     public static func percentile(_ values: [Float], _ p: Double) -> Float {
         guard !values.isEmpty else { return 0 }
-        let s = values.sorted()
-        let pos = p / 100 * Double(s.count - 1)
-        let lo = Int(pos.rounded(.down)), hi = min(lo + 1, s.count - 1)
+        var a = values
+        let pos = p / 100 * Double(a.count - 1)
+        let lo = Int(pos.rounded(.down)), hi = min(lo + 1, a.count - 1)
         let f = Float(pos - Double(lo))
-        return s[lo] + (s[hi] - s[lo]) * f
+        return a.withUnsafeMutableBufferPointer { b -> Float in
+            let x = select(b, lo)
+            // the next order statistic is the minimum of the part right of lo
+            var y = x
+            if hi > lo {
+                y = b[hi]
+                for q in (lo + 1)..<b.count where b[q] < y { y = b[q] }
+            }
+            return x + (y - x) * f
+        }
+    }
+
+    /// Puts the k-th smallest element at index k (elements left of k are <= it, right are >=).
+    static func select(_ a: UnsafeMutableBufferPointer<Float>, _ k: Int) -> Float {
+        var lo = 0, hi = a.count - 1
+        var rng = SplitMix(seed: 0x5eed)
+        while lo < hi {
+            let pivot = a[lo + Int(rng.next() % UInt64(hi - lo + 1))]
+            var i = lo, j = hi
+            while i <= j {
+                while a[i] < pivot { i += 1 }
+                while a[j] > pivot { j -= 1 }
+                if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if k <= j { hi = j } else if k >= i { lo = i } else { break }
+        }
+        return a[k]
+    }
+
+    struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E3779B97F4A7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+            return z ^ (z >> 31)
+        }
     }
 
     /// Converts `model` using calibration images (first `options.calibrationImages` of `calibration`).
