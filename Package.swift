@@ -84,6 +84,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Common"]),
         .testTarget(name: "SNNTests", dependencies: ["SNN", "Common", "CKernels"]),
         .testTarget(name: "ANNTests", dependencies: ["ANN", "Datasets", "Common", "CKernels"]),
+        .testTarget(name: "ConversionTests", dependencies: ["Conversion", "ANN", "SNN", "Datasets", "Common"]),
         .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "SNN", "ANN", "Datasets", "Common"]),
     ]
 )

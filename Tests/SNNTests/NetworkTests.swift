@@ -154,3 +154,77 @@ enum GoldenValues {
     static let smallCOBASpikes = 7451
     static let smallCOBAChecksum: UInt64 = 16517133706833846557
 }
+
+final class StructuredProjectionTests: XCTestCase {
+    /// Max pooling by spike-count gating: with regular input trains of different periods, the pooled
+    /// neuron's input follows the most active source: over a long run it receives as many spikes as the
+    /// fastest source emits, up to the few passed before the counts separate.
+    func testMaxPoolGateFollowsMostActiveSource() throws {
+        let periods = [5.0, 3.0, 7.0, 4.0]   // ms; source 1 is the fastest
+        let times = periods.map { p in stride(from: p, through: 1000, by: p).map { $0 } }
+        var relay = IFParameters(); relay.threshold = 0.5; relay.resetBySubtraction = false
+        let g = ConvGeometry(inHeight: 2, inWidth: 2, inChannels: 1, outChannels: 1, kernelHeight: 2, kernelWidth: 2, stride: 2, depthwise: true)
+        let sim = try makeSim([Population(name: "in", size: 4, model: .spikeSource(times: times)),
+                               Population(name: "pool", size: 1, model: .integrateAndFire(relay))],
+                              [Projection(pre: "in", post: "pool", kind: .maxPool(g), weight: .constant(1), delay: .constant(0.1))], dt: 0.1)
+        try sim.run(milliseconds: 1000)
+        let passed = sim.synapticEvents(projection: 0)
+        let fastest = Int64(times[1].count)
+        XCTAssertEqual(Double(passed), Double(fastest), accuracy: 4)
+        let all = Int64(times.reduce(0) { $0 + $1.count })
+        XCTAssertGreaterThan(all - passed, 550, "the other sources' spikes are blocked")
+        XCTAssertEqual(sim.spikeCount("pool"), passed)   // every passed spike makes the relay fire
+    }
+
+    /// Zero delay (same-step) feed-forward delivery: a chain of IF relays carries an input spike through
+    /// every layer within the step it was emitted; with delay dt each layer adds two steps (spike time
+    /// t_{n+1}, arrival t_{n+1} + dt).
+    func testSameStepDeliveryThroughAChain() throws {
+        var relay = IFParameters(); relay.threshold = 0.5; relay.resetBySubtraction = false
+        for (delay, expectedLast) in [(0.0, 1.0), (1.0, 7.0)] {
+            var pops = [Population(name: "s", size: 1, model: .spikeSource(times: [[1.0]]))]
+            var projs: [Projection] = []
+            for k in 0..<3 {
+                pops.append(Population(name: "r\(k)", size: 1, model: .integrateAndFire(relay)))
+                projs.append(Projection(pre: k == 0 ? "s" : "r\(k - 1)", post: "r\(k)", kind: .sparse(.oneToOne), weight: .constant(1), delay: .constant(delay)))
+            }
+            let sim = try makeSim(pops, projs, dt: 1)
+            try sim.recordSpikes("r2")
+            try sim.run(milliseconds: 20)
+            XCTAssertEqual(sim.spikes("r2").timesMs, [expectedLast], "delay \(delay)")
+        }
+        // a zero delay backwards (to an earlier population) is refused
+        var relay2 = IFParameters(); relay2.threshold = 0.5
+        let bad = Network(dt: 1, populations: [Population(name: "a", size: 1, model: .integrateAndFire(relay2)), Population(name: "b", size: 1, model: .integrateAndFire(relay2))],
+                          projections: [Projection(pre: "b", post: "a", kind: .sparse(.oneToOne), delay: .constant(0))])
+        XCTAssertThrowsError(try bad.validate())
+    }
+
+    /// Conv, pooling, dense and gated projections give the same spikes on 1 and 3 threads.
+    func testStructuredProjectionsDeterministicAcrossThreads() throws {
+        var lif = IFParameters(); lif.threshold = 1
+        var rng: UInt64 = 7
+        func w(_ n: Int) -> [Float] { (0..<n).map { _ in rng = rng &* 6364136223846793005 &+ 1; return Float(Int(rng >> 40) % 1000) / 1000 - 0.3 } }
+        let g1 = ConvGeometry(inHeight: 12, inWidth: 12, inChannels: 1, outChannels: 4, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1)
+        let pool = ConvGeometry(inHeight: 12, inWidth: 12, inChannels: 4, outChannels: 4, kernelHeight: 2, kernelWidth: 2, stride: 2, depthwise: true)
+        let net = Network(dt: 1, populations: [
+            Population(name: "in", size: 144, model: .poisson(rateHz: 300)),
+            Population(name: "c", size: 576, model: .integrateAndFire(lif)),
+            Population(name: "p", size: 144, model: .integrateAndFire(lif)),
+            Population(name: "d", size: 10, model: .integrateAndFire(lif)),
+        ], projections: [
+            Projection(pre: "in", post: "c", kind: .conv(g1, kernel: w(g1.kernelCount)), delay: .constant(0)),
+            Projection(pre: "c", post: "p", kind: .maxPool(pool), weight: .constant(1), delay: .constant(1)),
+            Projection(pre: "p", post: "d", kind: .dense(weights: w(1440)), delay: .constant(0)),
+        ])
+        func run(_ t: Int) throws -> [SpikeTrain] {
+            let sim = try Simulator(CompiledNetwork(net, seed: 9))
+            for p in net.populations { try sim.recordSpikes(p.name) }
+            try sim.run(steps: 200, threads: t)
+            return net.populations.map { sim.spikes($0.name) }
+        }
+        let one = try run(1)
+        XCTAssertGreaterThan(one[3].count, 0)
+        XCTAssertEqual(try run(3), one)
+    }
+}
