@@ -21,10 +21,17 @@ public final class Adam: OptimizerBase, Optimizer {
     public func step(_ parameters: [Parameter], threads: Int) {
         prepare(parameters)
         stepCount += 1
+        // One parallel region for all tensors (fewer OpenMP fork/joins per step).
+        var ps: [UnsafeMutablePointer<Float>?] = [], gs: [UnsafePointer<Float>?] = []
+        var ms: [UnsafeMutablePointer<Float>?] = [], vs: [UnsafeMutablePointer<Float>?] = [], ns: [Int64] = []
         for (i, p) in parameters.enumerated() {
-            nm_adam_step(p.value.writePointer(), p.grad.readPointer, slots[i][0].writePointer(), slots[i][1].writePointer(),
-                         Int64(p.value.count), Float(learningRate), Float(beta1), Float(beta2), Float(eps), Float(weightDecay),
-                         stepCount, Int32(threads))
+            ps.append(p.value.writePointer())
+            gs.append(p.grad.readPointer)
+            ms.append(slots[i][0].writePointer())
+            vs.append(slots[i][1].writePointer())
+            ns.append(Int64(p.value.count))
         }
+        nm_adam_step_multi(Int32(parameters.count), ps, gs, ms, vs, ns, Float(learningRate), Float(beta1), Float(beta2),
+                           Float(eps), Float(weightDecay), stepCount, Int32(threads))
     }
 }

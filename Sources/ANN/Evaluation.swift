@@ -11,19 +11,27 @@ public struct Evaluation: Sendable {
     public let confusion: [[Int]]
     /// Wall time of the forward passes, seconds.
     public let seconds: Double
+    /// Predicted class of every sample, in data order.
+    public let predictions: [Int32]
+    /// Network outputs [count, classes] row-major, when `run` was asked to keep them.
+    public let outputs: [Float]?
 
     public var accuracy: Double { count > 0 ? Double(correct) / Double(count) : 0 }
     public var imagesPerSecond: Double { seconds > 0 ? Double(count) / seconds : 0 }
 
     /// Runs `model` in evaluation mode over `data` in batches.
     public static func run(_ model: Sequential, on data: LabeledImages, batchSize: Int = 1000, threads: Int = 1,
-                           loss: Loss = SoftmaxCrossEntropy(), progress: ((Int) -> Void)? = nil) -> Evaluation {
+                           loss: Loss = SoftmaxCrossEntropy(), keepOutputs: Bool = false,
+                           progress: ((Int) -> Void)? = nil) -> Evaluation {
         let k = model.classes
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
         var correct = 0
         var lossSum = 0.0
         var seconds = 0.0
         var done = 0
+        var predictions: [Int32] = []
+        predictions.reserveCapacity(data.count)
+        var outputs: [Float]? = keepOutputs ? [] : nil
         let order = (0..<Int64(data.count)).map { $0 }
         var b = 0
         while b < data.count {
@@ -36,6 +44,8 @@ public struct Evaluation: Sendable {
             lossSum += r.loss * Double(e - b)
             var pred = [Int32](repeating: 0, count: e - b)
             nm_argmax_rows(out.readPointer, Int32(e - b), Int32(out.shape[1]), &pred)
+            predictions += pred
+            if keepOutputs { outputs! += out.scalars }
             for (p, t) in zip(pred, y) {
                 if p == t { correct += 1 }
                 if Int(t) < k && Int(p) < k { confusion[Int(t)][Int(p)] += 1 }
@@ -45,7 +55,7 @@ public struct Evaluation: Sendable {
             b = e
         }
         return Evaluation(count: data.count, correct: correct, loss: data.count > 0 ? lossSum / Double(data.count) : 0,
-                          confusion: confusion, seconds: seconds)
+                          confusion: confusion, seconds: seconds, predictions: predictions, outputs: outputs)
     }
 
     /// The confusion matrix as aligned text (rows: true class, columns: predicted class).

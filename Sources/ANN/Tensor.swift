@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Heap storage of a `Tensor`: 64-byte aligned float32 elements. Shared between tensors until one
@@ -8,13 +9,12 @@ public final class TensorStorage: @unchecked Sendable {
 
     init(count: Int) {
         self.count = count
-        var raw: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("Tensor: out of memory (\(bytes) bytes)") }
+        guard let raw = nm_buffer_alloc(bytes) else { fatalError("Tensor: out of memory (\(bytes) bytes)") }
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
-    deinit { free(pointer) }
+    deinit { nm_buffer_free(pointer, max(count, 1) * MemoryLayout<Float>.stride) }
 }
 
 /// An n-dimensional array of Float32, contiguous and row-major (images are NCHW: batch, channels,

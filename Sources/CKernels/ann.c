@@ -8,6 +8,54 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Sum of n floats in a fixed order that vectorises: 16 float lanes (lane k takes i = k mod 16, blocks of
+ * 4096 elements), each block's lanes added in lane order into a double. The order depends on n only. */
+double nm_sum_lanes(const float *restrict x, int64_t n) {
+    double total = 0.0;
+    for (int64_t b = 0; b < n; b += 4096) {
+        const int64_t e = b + 4096 < n ? b + 4096 : n;
+        float lane[16] = {0};
+        int64_t i = b;
+        for (; i + 16 <= e; i += 16)
+#pragma omp simd
+            for (int k = 0; k < 16; k++) lane[k] += x[i + k];
+        for (int k = 0; i < e; i++, k++) lane[k] += x[i];
+        for (int k = 0; k < 16; k++) total += lane[k];
+    }
+    return total;
+}
+
+/* Sum of squared deviations from `mean`, same fixed order as nm_sum_lanes. */
+static double sumsq_lanes(const float *restrict x, int64_t n, float mean) {
+    double total = 0.0;
+    for (int64_t b = 0; b < n; b += 4096) {
+        const int64_t e = b + 4096 < n ? b + 4096 : n;
+        float lane[16] = {0};
+        int64_t i = b;
+        for (; i + 16 <= e; i += 16)
+#pragma omp simd
+            for (int k = 0; k < 16; k++) { const float d = x[i + k] - mean; lane[k] += d * d; }
+        for (int k = 0; i < e; i++, k++) { const float d = x[i] - mean; lane[k] += d * d; }
+        for (int k = 0; k < 16; k++) total += lane[k];
+    }
+    return total;
+}
+
+/* sum dy and sum dy*(x-mean)*inv in the same fixed lane order. */
+static void bn_sums_lanes(const float *restrict x, const float *restrict g, int64_t n, float mean, float inv,
+                          double *sdy, double *sdyx) {
+    for (int64_t b = 0; b < n; b += 4096) {
+        const int64_t e = b + 4096 < n ? b + 4096 : n;
+        float l1[16] = {0}, l2[16] = {0};
+        int64_t i = b;
+        for (; i + 16 <= e; i += 16)
+#pragma omp simd
+            for (int k = 0; k < 16; k++) { l1[k] += g[i + k]; l2[k] += g[i + k] * ((x[i + k] - mean) * inv); }
+        for (int k = 0; i < e; i++, k++) { l1[k] += g[i]; l2[k] += g[i] * ((x[i] - mean) * inv); }
+        for (int k = 0; k < 16; k++) { *sdy += l1[k]; *sdyx += l2[k]; }
+    }
+}
+
 /* Work below this many elements runs on the calling thread (an OpenMP fork costs more). */
 #define NM_PAR_MIN 32768
 
@@ -79,14 +127,40 @@ void nm_sum_rows(const float *dy, int rows, int cols, float *db, int threads) {
     }
 }
 
+/* Elementwise loops in static functions with restrict pointers and unconditional loads so clang
+ * vectorises them (the conditional-load form stayed scalar). */
+static void relu_fwd_range(const float *restrict x, float *restrict y, int64_t s, int64_t e) {
+#pragma omp simd
+    for (int64_t i = s; i < e; i++) { const float v = x[i]; y[i] = v > 0.0f ? v : 0.0f; }
+}
+
+static void relu_bwd_range(const float *restrict y, const float *restrict dy, float *restrict dx, int64_t s, int64_t e) {
+#pragma omp simd
+    for (int64_t i = s; i < e; i++) { const float g = dy[i]; dx[i] = y[i] > 0.0f ? g : 0.0f; }
+}
+
+static inline void split_range(int64_t n, int64_t *lo, int64_t *hi) {
+    const int T = omp_get_num_threads(), id = omp_get_thread_num();
+    *lo = n * id / T;
+    *hi = n * (id + 1) / T;
+}
+
 void nm_relu_forward(const float *x, float *y, int64_t n, int threads) {
-#pragma omp parallel for simd num_threads(threads) schedule(static) if (threads > 1 && n >= NM_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+#pragma omp parallel num_threads(threads > 1 ? threads : 1) if (threads > 1 && n >= NM_PAR_MIN)
+    {
+        int64_t lo, hi;
+        split_range(n, &lo, &hi);
+        relu_fwd_range(x, y, lo, hi);
+    }
 }
 
 void nm_relu_backward(const float *y, const float *dy, float *dx, int64_t n, int threads) {
-#pragma omp parallel for simd num_threads(threads) schedule(static) if (threads > 1 && n >= NM_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+#pragma omp parallel num_threads(threads > 1 ? threads : 1) if (threads > 1 && n >= NM_PAR_MIN)
+    {
+        int64_t lo, hi;
+        split_range(n, &lo, &hi);
+        relu_bwd_range(y, dy, dx, lo, hi);
+    }
 }
 
 void nm_dropout_forward(const float *x, float *y, float *mask, int64_t n, float p, uint64_t seed, int threads) {
@@ -101,15 +175,33 @@ void nm_dropout_forward(const float *x, float *y, float *mask, int64_t n, float 
     }
 }
 
+static void mul_range(const float *restrict x, const float *restrict m, float *restrict y, int64_t s, int64_t e) {
+#pragma omp simd
+    for (int64_t i = s; i < e; i++) y[i] = x[i] * m[i];
+}
+
 void nm_mul(const float *x, const float *mask, float *y, int64_t n, int threads) {
-#pragma omp parallel for simd num_threads(threads) schedule(static) if (threads > 1 && n >= NM_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] * mask[i];
+#pragma omp parallel num_threads(threads > 1 ? threads : 1) if (threads > 1 && n >= NM_PAR_MIN)
+    {
+        int64_t lo, hi;
+        split_range(n, &lo, &hi);
+        mul_range(x, mask, y, lo, hi);
+    }
+}
+
+static void bytes_range(const uint8_t *restrict in, float *restrict out, int64_t s, int64_t e, float scale, float mean, float inv) {
+#pragma omp simd
+    for (int64_t i = s; i < e; i++) out[i] = ((float)in[i] * scale - mean) * inv;
 }
 
 void nm_bytes_to_float(const uint8_t *in, float *out, int64_t n, float scale, float mean, float std_, int threads) {
     const float inv = 1.0f / std_;
-#pragma omp parallel for simd num_threads(threads) schedule(static) if (threads > 1 && n >= NM_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) out[i] = ((float)in[i] * scale - mean) * inv;
+#pragma omp parallel num_threads(threads > 1 ? threads : 1) if (threads > 1 && n >= NM_PAR_MIN)
+    {
+        int64_t lo, hi;
+        split_range(n, &lo, &hi);
+        bytes_range(in, out, lo, hi, scale, mean, inv);
+    }
 }
 
 void nm_gather_rows(const float *src, const int64_t *idx, int64_t count, int64_t rowlen, float *out, int threads) {
@@ -119,42 +211,66 @@ void nm_gather_rows(const float *src, const int64_t *idx, int64_t count, int64_t
 }
 
 /* ---- pooling ---- */
+static void avg_fwd_plane(const float *restrict xp, float *restrict yp, int H, int W, int KH, int KW, int sh, int sw, int OH, int OW) {
+    const float inv = 1.0f / (float)(KH * KW);
+    if (KH == 2 && KW == 2 && sh == 2 && sw == 2) {
+        for (int oh = 0; oh < OH; oh++) {
+            const float *r0 = xp + (2 * oh) * W, *r1 = r0 + W;
+            float *o = yp + oh * OW;
+#pragma omp simd
+            for (int ow = 0; ow < OW; ow++) o[ow] = ((r0[2 * ow] + r0[2 * ow + 1]) + (r1[2 * ow] + r1[2 * ow + 1])) * inv;
+        }
+        return;
+    }
+    for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+            float s = 0.0f;
+            for (int kh = 0; kh < KH; kh++) {
+                const float *r = xp + (oh * sh + kh) * W + ow * sw;
+                for (int kw = 0; kw < KW; kw++) s += r[kw];
+            }
+            yp[oh * OW + ow] = s * inv;
+        }
+}
+
+static void avg_bwd_plane(const float *restrict yp, float *restrict xp, int H, int W, int KH, int KW, int sh, int sw, int OH, int OW) {
+    const float inv = 1.0f / (float)(KH * KW);
+    if (KH == 2 && KW == 2 && sh == 2 && sw == 2) {
+        if (2 * OH != H || 2 * OW != W) memset(xp, 0, sizeof(float) * (size_t)H * W);
+        for (int oh = 0; oh < OH; oh++) {
+            float *r0 = xp + (2 * oh) * W, *r1 = r0 + W;
+            const float *g = yp + oh * OW;
+#pragma omp simd
+            for (int ow = 0; ow < OW; ow++) {
+                const float v = g[ow] * inv;
+                r0[2 * ow] = v; r0[2 * ow + 1] = v; r1[2 * ow] = v; r1[2 * ow + 1] = v;
+            }
+        }
+        return;
+    }
+    memset(xp, 0, sizeof(float) * (size_t)H * W);
+    for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+            const float g = yp[oh * OW + ow] * inv;
+            for (int kh = 0; kh < KH; kh++) {
+                float *r = xp + (oh * sh + kh) * W + ow * sw;
+                for (int kw = 0; kw < KW; kw++) r[kw] += g;
+            }
+        }
+}
+
 void nm_avgpool_forward(const float *x, int NC, int H, int W, int KH, int KW, int sh, int sw, float *y, int threads) {
     const int OH = (H - KH) / sh + 1, OW = (W - KW) / sw + 1;
-    const float inv = 1.0f / (float)(KH * KW);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && (int64_t)NC * H * W >= NM_PAR_MIN)
-    for (int c = 0; c < NC; c++) {
-        const float *xp = x + (int64_t)c * H * W;
-        float *yp = y + (int64_t)c * OH * OW;
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++) {
-                float s = 0.0f;
-                for (int kh = 0; kh < KH; kh++) {
-                    const float *r = xp + (oh * sh + kh) * W + ow * sw;
-                    for (int kw = 0; kw < KW; kw++) s += r[kw];
-                }
-                yp[oh * OW + ow] = s * inv;
-            }
-    }
+#pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) if (threads > 1 && (int64_t)NC * H * W >= NM_PAR_MIN)
+    for (int c = 0; c < NC; c++)
+        avg_fwd_plane(x + (int64_t)c * H * W, y + (int64_t)c * OH * OW, H, W, KH, KW, sh, sw, OH, OW);
 }
 
 void nm_avgpool_backward(const float *dy, int NC, int H, int W, int KH, int KW, int sh, int sw, float *dx, int threads) {
     const int OH = (H - KH) / sh + 1, OW = (W - KW) / sw + 1;
-    const float inv = 1.0f / (float)(KH * KW);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && (int64_t)NC * H * W >= NM_PAR_MIN)
-    for (int c = 0; c < NC; c++) {
-        float *xp = dx + (int64_t)c * H * W;
-        const float *yp = dy + (int64_t)c * OH * OW;
-        memset(xp, 0, sizeof(float) * (size_t)H * W);
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++) {
-                const float g = yp[oh * OW + ow] * inv;
-                for (int kh = 0; kh < KH; kh++) {
-                    float *r = xp + (oh * sh + kh) * W + ow * sw;
-                    for (int kw = 0; kw < KW; kw++) r[kw] += g;
-                }
-            }
-    }
+#pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) if (threads > 1 && (int64_t)NC * H * W >= NM_PAR_MIN)
+    for (int c = 0; c < NC; c++)
+        avg_bwd_plane(dy + (int64_t)c * OH * OW, dx + (int64_t)c * H * W, H, W, KH, KW, sh, sw, OH, OW);
 }
 
 void nm_maxpool_forward(const float *x, int NC, int H, int W, int KH, int KW, int sh, int sw, float *y, int32_t *argmax, int threads) {
@@ -198,16 +314,10 @@ void nm_batchnorm_forward_train(const float *x, int N, int C, int HW, const floa
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && m * C >= NM_PAR_MIN)
     for (int c = 0; c < C; c++) {
         double s = 0.0;
-        for (int n = 0; n < N; n++) {
-            const float *p = x + ((int64_t)n * C + c) * HW;
-            for (int i = 0; i < HW; i++) s += p[i];
-        }
+        for (int n = 0; n < N; n++) s += nm_sum_lanes(x + ((int64_t)n * C + c) * HW, HW);
         const double mean = s / (double)m;
         double q = 0.0;
-        for (int n = 0; n < N; n++) {
-            const float *p = x + ((int64_t)n * C + c) * HW;
-            for (int i = 0; i < HW; i++) { double d = p[i] - mean; q += d * d; }
-        }
+        for (int n = 0; n < N; n++) q += sumsq_lanes(x + ((int64_t)n * C + c) * HW, HW, (float)mean);
         const double var = q / (double)m;
         const double invstd = 1.0 / sqrt(var + (double)eps);
         save_mean[c] = (float)mean;
@@ -246,11 +356,8 @@ void nm_batchnorm_backward_train(const float *x, const float *dy, int N, int C, 
     for (int c = 0; c < C; c++) {
         const float mean = save_mean[c], inv = save_invstd[c];
         double sdy = 0.0, sdyx = 0.0;
-        for (int n = 0; n < N; n++) {
-            const float *p = x + ((int64_t)n * C + c) * HW;
-            const float *g = dy + ((int64_t)n * C + c) * HW;
-            for (int i = 0; i < HW; i++) { sdy += g[i]; sdyx += (double)g[i] * (double)((p[i] - mean) * inv); }
-        }
+        for (int n = 0; n < N; n++)
+            bn_sums_lanes(x + ((int64_t)n * C + c) * HW, dy + ((int64_t)n * C + c) * HW, HW, mean, inv, &sdy, &sdyx);
         dgamma[c] = (float)sdyx;
         dbeta[c] = (float)sdy;
         if (dx) {

@@ -4,6 +4,9 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 /* Chunk of samples whose im2col matrices sit side by side so one GEMM has >= 256 columns. Depends on
  * the shape only (never on the thread count): the backward reduction order is therefore fixed. */
@@ -18,14 +21,39 @@ int64_t nm_conv2d_cols_size(int N, int C, int KH, int KW, int OH, int OW) {
     return (int64_t)N * C * KH * KW * OH * OW;
 }
 
+/* Copies n floats (short rows: 8..28 here). clang turns a plain copy loop into a memcpy call, which
+ * cost 8% of a CNN epoch for these short rows; with AVX-512 we use masked vector moves instead. */
+static inline void copy_row(float *restrict d, const float *restrict s, int n) {
+#ifdef __AVX512F__
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, _mm512_loadu_ps(s + i));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(d + i, m, _mm512_maskz_loadu_ps(m, s + i));
+    }
+#else
+    memcpy(d, s, sizeof(float) * (size_t)n);
+#endif
+}
+
+static inline void add_row(float *restrict d, const float *restrict s, int n) {
+#pragma omp simd
+    for (int i = 0; i < n; i++) d[i] += s[i];
+}
+
 /* col[(c*KH+kh)*KW+kw][oh*OW+ow] (row stride ld) = x[c][oh*sh-ph+kh][ow*sw-pw+kw] or 0 outside. */
-static void im2col(const float *x, int C, int H, int W, int KH, int KW, int sh, int sw, int ph, int pw,
-                   int OH, int OW, float *col, int ld) {
+static void im2col(const float *restrict x, int C, int H, int W, int KH, int KW, int sh, int sw, int ph, int pw,
+                   int OH, int OW, float *restrict col, int ld) {
     for (int c = 0; c < C; c++)
         for (int kh = 0; kh < KH; kh++)
             for (int kw = 0; kw < KW; kw++) {
                 float *dst = col + (int64_t)((c * KH + kh) * KW + kw) * ld;
                 const float *src = x + (int64_t)c * H * W;
+                if (sh == 1 && sw == 1 && ph == 0 && pw == 0) {
+                    const float *r = src + kh * W + kw;
+                    for (int oh = 0; oh < OH; oh++) copy_row(dst + oh * OW, r + oh * W, OW);
+                    continue;
+                }
                 for (int oh = 0; oh < OH; oh++) {
                     const int ih = oh * sh - ph + kh;
                     float *d = dst + oh * OW;
@@ -38,7 +66,7 @@ static void im2col(const float *x, int C, int H, int W, int KH, int KW, int sh, 
                         if (hi > OW) hi = OW;
                         if (hi < lo) hi = lo;
                         for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
-                        if (hi > lo) memcpy(d + lo, r + lo - pw + kw, sizeof(float) * (hi - lo));
+                        copy_row(d + lo, r - pw + kw + lo, hi - lo);
                         for (int ow = hi; ow < OW; ow++) d[ow] = 0.0f;
                     } else {
                         for (int ow = 0; ow < OW; ow++) {
@@ -51,8 +79,8 @@ static void im2col(const float *x, int C, int H, int W, int KH, int KW, int sh, 
 }
 
 /* dx[c][ih][iw] += col[...] (inverse scatter of im2col); dx must be zeroed by the caller. */
-static void col2im(const float *col, int ld, int C, int H, int W, int KH, int KW, int sh, int sw, int ph, int pw,
-                   int OH, int OW, float *dx) {
+static void col2im(const float *restrict col, int ld, int C, int H, int W, int KH, int KW, int sh, int sw, int ph, int pw,
+                   int OH, int OW, float *restrict dx) {
     for (int c = 0; c < C; c++)
         for (int kh = 0; kh < KH; kh++)
             for (int kw = 0; kw < KW; kw++) {
@@ -67,8 +95,7 @@ static void col2im(const float *col, int ld, int C, int H, int W, int KH, int KW
                         int lo = pw - kw, hi = W + pw - kw;
                         if (lo < 0) lo = 0;
                         if (hi > OW) hi = OW;
-                        float *rr = r - pw + kw;
-                        for (int ow = lo; ow < hi; ow++) rr[ow] += s[ow];
+                        if (hi > lo) add_row(r - pw + kw + lo, s + lo, hi - lo);
                     } else {
                         for (int ow = 0; ow < OW; ow++) {
                             const int iw = ow * sw - pw + kw;
@@ -80,6 +107,7 @@ static void col2im(const float *col, int ld, int C, int H, int W, int KH, int KW
 }
 
 void nm_blas_set_threads(int n);
+double nm_sum_lanes(const float *x, int64_t n);
 int nm_blas_get_threads(void);
 static void ensure_blas_single(void) {
     if (nm_blas_get_threads() != 1) nm_blas_set_threads(1);
@@ -145,17 +173,12 @@ void nm_conv2d_backward(const float *cols, int N, int C, int H, int W, const flo
             } else {
                 for (int s = 0; s < ns; s++)
                     for (int oc = 0; oc < OC; oc++)
-                        memcpy(dyc + (int64_t)oc * ld + s * OHW, dy + ((int64_t)(n0 + s) * OC + oc) * OHW, sizeof(float) * OHW);
+                        copy_row(dyc + (int64_t)oc * ld + s * OHW, dy + ((int64_t)(n0 + s) * OC + oc) * OHW, OHW);
                 g = dyc;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, CKK, ld, 1.0f, g, ld, col, ld, 0.0f,
                         dwp + ch * wsize, CKK);
-            for (int oc = 0; oc < OC; oc++) {
-                double s = 0.0;
-                const float *r = g + (int64_t)oc * ld;
-                for (int i = 0; i < ld; i++) s += r[i];
-                dbp[(int64_t)ch * OC + oc] = s;
-            }
+            for (int oc = 0; oc < OC; oc++) dbp[(int64_t)ch * OC + oc] = nm_sum_lanes(g + (int64_t)oc * ld, ld);
             if (dx) {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, ld, OC, 1.0f, w, CKK, g, ld, 0.0f, dcol, ld);
                 for (int s = 0; s < ns; s++) {

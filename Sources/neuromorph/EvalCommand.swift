@@ -40,6 +40,12 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Also write the results as JSON to this file.")
     var json: String?
 
+    @Option(name: .long, help: "Write the predicted class of every image as a NumPy .npy (int32 [N]).")
+    var predictions: String?
+
+    @Option(name: .long, help: "Write the network outputs (logits) as a NumPy .npy (float32 [N, classes]).")
+    var outputs: String?
+
     func validate() throws {
         for (name, v) in [("--limit", limit), ("--batch-size", batchSize), ("--threads", threads)] {
             if let v, v <= 0 { throw ValidationError("\(name) must be > 0, found \(v)") }
@@ -68,7 +74,7 @@ struct EvalCommand: ParsableCommand {
                 throw CLIFailure("\(data): images have shape \(set.sampleShape) but the model expects \(net.inputShape)")
             }
             let bar = ProgressReporter(label: "eval", total: Double(set.count))
-            let ev = Evaluation.run(net, on: set, batchSize: batchSize, threads: nthreads) { bar.update(Double($0)) }
+            let ev = Evaluation.run(net, on: set, batchSize: batchSize, threads: nthreads, keepOutputs: outputs != nil) { bar.update(Double($0)) }
             bar.finish()
             let names = net.classes == 10 && data.contains("fashion")
                 ? ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"] : nil
@@ -76,6 +82,12 @@ struct EvalCommand: ParsableCommand {
                          100 * ev.accuracy, ev.correct, ev.count, data, split, ev.loss, ev.imagesPerSecond, nthreads))
             print("confusion matrix (rows: true class, columns: predicted):")
             print(ev.confusionTable(classNames: names))
+            if let predictions {
+                try AtomicFile.write(NPY.encode(ev.predictions), to: URL(fileURLWithPath: predictions))
+            }
+            if let outputs, let values = ev.outputs {
+                try AtomicFile.write(NPY.encode(values, shape: [ev.count, values.count / max(ev.count, 1)]), to: URL(fileURLWithPath: outputs))
+            }
             if let json {
                 try JSONOutput.write(Output(model: model, data: data, count: ev.count, correct: ev.correct, accuracy: ev.accuracy,
                                             loss: ev.loss, images_per_second: ev.imagesPerSecond, confusion: ev.confusion),

@@ -118,6 +118,19 @@ void nm_adam_step(float *p, const float *g, float *m, float *v, int64_t n, float
 void nm_rmsprop_step(float *p, const float *g, float *sq, float *buf, int64_t n, float lr, float alpha,
                      float eps, float wd, float momentum, int threads);
 
+/* ---- Buffers ---- */
+/* 64-byte aligned buffers for tensors; blocks >= 64 KiB freed with nm_buffer_free are cached (up to
+ * 1 GiB, same-size reuse) so per-batch activations do not page-fault afresh each step. */
+void *nm_buffer_alloc(size_t bytes);
+void nm_buffer_free(void *p, size_t bytes);
+/* Releases every cached block. */
+void nm_buffer_trim(void);
+
+/* Adam over several tensors in one parallel region (the concatenated index range is split statically;
+ * elementwise, so the result does not depend on threads). Same rule as nm_adam_step. */
+void nm_adam_step_multi(int count, float *const *p, const float *const *g, float *const *m, float *const *v,
+                        const int64_t *n, float lr, float b1, float b2, float eps, float wd, int64_t t, int threads);
+
 /* ---- Files ---- */
 /* Reads a whole file, inflating it when it is gzip (zlib's gzread reads plain files unchanged).
  * Returns 0 and a malloc'ed buffer (free with nm_ann_free) or -1 with a message in err. */
