@@ -61,7 +61,7 @@ extension ConvertedNetwork {
 
     /// Constant current of every neuron of layer `k` that does not depend on the input: its bias (the
     /// first layer's is part of the per-image current, or of `firstLayerOffset` for Poisson input).
-    func biasCurrents(_ k: Int) -> [Float] {
+    public func biasCurrents(_ k: Int) -> [Float] {
         let l = layers[k]
         if k == 0 { return options.encoding == .poisson ? firstLayerOffset : [Float](repeating: 0, count: l.size) }
         guard !l.bias.isEmpty else { return [Float](repeating: 0, count: l.size) }

@@ -15,6 +15,7 @@ public enum SimulationReport {
             lines.append(name.padding(toLength: w, withPad: " ", startingAt: 0)
                          + String(format: " %9d %11lld %11.3f", p.neurons, p.spikes, p.mean_rate_hz))
         }
+        for (k, v) in s.extra.sorted(by: { $0.key < $1.key }) { lines.append("\(k): \(v)") }
         if let out { lines.append("\noutput: \(out)/ (summary.json, raster.svg, spikes_*.npy)") }
         return lines.joined(separator: "\n")
     }

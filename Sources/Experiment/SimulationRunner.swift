@@ -39,13 +39,16 @@ public struct SimulationSummary: Codable, Sendable {
     public var populations: [String: PopulationSummary]
     public var projections: [String: ProjectionSummary]
     public var files: [String]
+    /// Additional results (e.g. the predicted class of a converted network).
+    public var extra: [String: String]
 }
 
 /// Runs a `SimulationConfig` and writes its output folder: spikes and sampled state as NumPy `.npy`,
 /// population rates, a raster/rate plot (`raster.svg`) and `summary.json`. The folder appears only when
 /// everything was written (see `AtomicDirectory`).
 public enum SimulationRunner {
-    public static func run(_ cfg: SimulationConfig, configPath: String, out: URL?, showProgress: Bool) throws -> SimulationSummary {
+    public static func run(_ cfg: SimulationConfig, configPath: String, out: URL?, showProgress: Bool,
+                           inspect: ((Simulator) -> [String: String])? = nil) throws -> SimulationSummary {
         let threads = cfg.threads   // 0 = automatic (measured per chunk; results do not depend on it)
         let t0 = Date()
         let compiled: CompiledNetwork
@@ -98,7 +101,7 @@ public enum SimulationRunner {
             realtime_factor: wall / simulatedSeconds, peak_rss_bytes: peakRSSBytes(),
             connectivity_bytes: compiled.connectivityBytes, threads: threads > 0 ? threads : sim.lastThreads,
             threads_mode: threads > 0 ? "fixed" : "auto", seed: cfg.seed, dt_ms: cfg.network.dt,
-            populations: pops, projections: projs, files: [])
+            populations: pops, projections: projs, files: [], extra: inspect?(sim) ?? [:])
 
         guard let out else { return summary }
         let dir = try AtomicDirectory(out)

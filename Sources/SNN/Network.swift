@@ -10,13 +10,16 @@ public struct Population: Sendable, Equatable {
     public var initial: [String: Distribution]
     /// Optional shape (e.g. [H, W, C] for converted conv layers); informational.
     public var shape: [Int]?
+    /// Per-neuron rates (Hz) of a Poisson population, overriding the model's single rate.
+    public var rates: [Double]?
 
-    public init(name: String, size: Int, model: NeuronModel, initial: [String: Distribution] = [:], shape: [Int]? = nil) {
+    public init(name: String, size: Int, model: NeuronModel, initial: [String: Distribution] = [:], shape: [Int]? = nil, rates: [Double]? = nil) {
         self.name = name
         self.size = size
         self.model = model
         self.initial = initial
         self.shape = shape
+        self.rates = rates
     }
 }
 
@@ -63,6 +66,7 @@ public struct Projection: Sendable, Equatable {
 
 /// A current injected into neurons of a population: piecewise constant, `amplitudes[k]` (pA) from
 /// `times[k]` (ms) until the next time (a constant current is one step at t = 0; add a final 0 to stop).
+/// With `perNeuron`, neuron q of the target list receives `amplitude(t) * perNeuron[q]`.
 public struct CurrentInput: Sendable, Equatable {
     public var name: String
     public var population: String
@@ -70,13 +74,16 @@ public struct CurrentInput: Sendable, Equatable {
     public var neurons: [Int]?
     public var times: [Double]
     public var amplitudes: [Double]
+    /// Per-neuron factors (one per target neuron), e.g. the input current of each neuron of a layer.
+    public var perNeuron: [Float]?
 
-    public init(name: String = "", population: String, neurons: [Int]? = nil, times: [Double], amplitudes: [Double]) {
+    public init(name: String = "", population: String, neurons: [Int]? = nil, times: [Double], amplitudes: [Double], perNeuron: [Float]? = nil) {
         self.name = name.isEmpty ? "current->\(population)" : name
         self.population = population
         self.neurons = neurons
         self.times = times
         self.amplitudes = amplitudes
+        self.perNeuron = perNeuron
     }
 
     /// Amplitude (pA) at time t (ms).
@@ -130,6 +137,11 @@ public struct Network: Sendable, Equatable {
             }
             if case .poisson(let r) = p.model {
                 guard r >= 0, r * dt / 1000 <= 1 else { throw NetworkError("population '\(p.name)': Poisson rate \(r) Hz must be in [0, 1/dt]") }
+            }
+            if let rates = p.rates {
+                guard case .poisson = p.model else { throw NetworkError("population '\(p.name)': per-neuron rates need the poisson model") }
+                guard rates.count == p.size else { throw NetworkError("population '\(p.name)': \(rates.count) rates for \(p.size) neurons") }
+                for r in rates where !(r >= 0 && r * dt / 1000 <= 1) { throw NetworkError("population '\(p.name)': Poisson rate \(r) Hz must be in [0, 1/dt]") }
             }
         }
         for pr in projections {
@@ -197,6 +209,9 @@ public struct Network: Sendable, Equatable {
             if let ns = c.neurons { for n in ns where n < 0 || n >= populations[i].size {
                 throw NetworkError("current '\(c.name)': neuron \(n) out of range 0..<\(populations[i].size)")
             } }
+            if let f = c.perNeuron, f.count != (c.neurons?.count ?? populations[i].size) {
+                throw NetworkError("current '\(c.name)': \(f.count) per-neuron factors for \(c.neurons?.count ?? populations[i].size) neurons")
+            }
         }
     }
 }

@@ -79,6 +79,9 @@ public final class Simulator: @unchecked Sendable {
             guard idx == j else { throw NetworkError("projection '\(pr.name)': \(String(cString: nm_engine_error(e)))") }
         }
         initializeState()
+        for (i, p) in net.populations.enumerated() {
+            if let r = p.rates { try setPoissonRates(population: i, hz: r.map { Float($0) }) }
+        }
     }
 
     deinit { nm_engine_free(engine) }
@@ -226,7 +229,13 @@ public final class Simulator: @unchecked Sendable {
             let i = network.populationIndex(c.population)!
             let iext = nm_pop_iext(engine, Int32(i))!
             let a = Float(c.amplitude(at: t))
-            if let ns = c.neurons { for k in ns { iext[k] += a } } else { for k in 0..<network.populations[i].size { iext[k] += a } }
+            if let ns = c.neurons {
+                for (q, k) in ns.enumerated() { iext[k] += a * (c.perNeuron?[q] ?? 1) }
+            } else if let f = c.perNeuron {
+                for k in 0..<network.populations[i].size { iext[k] += a * f[k] }
+            } else {
+                for k in 0..<network.populations[i].size { iext[k] += a }
+            }
         }
     }
 

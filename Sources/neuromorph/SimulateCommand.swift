@@ -1,5 +1,7 @@
 import ArgumentParser
 import Common
+import Conversion
+import Datasets
 import Experiment
 import Foundation
 
@@ -13,8 +15,17 @@ struct SimulateCommand: ParsableCommand {
             raster.svg and summary.json. Example: neuromorph simulate configs/coba.yaml --out runs/coba
             """)
 
-    @Argument(help: "Simulation config (YAML), e.g. configs/coba.yaml.")
+    @Argument(help: "Simulation config (YAML), e.g. configs/coba.yaml, or a converted network folder (neuromorph convert).")
     var config: String
+
+    @Option(name: .long, help: "Converted networks: index of the test image to present.")
+    var image: Int = 0
+
+    @Option(name: .long, help: "Converted networks: time steps (1 ms each) to run.")
+    var timesteps: Int = 64
+
+    @Option(name: .long, help: "Converted networks: folder of IDX files (default: Fashion-MNIST).")
+    var data: String = IDXDataset.fashionMNISTFolder
 
     @Option(name: .long, help: "Output folder (written atomically). Without it only the summary is printed.")
     var out: String?
@@ -35,15 +46,45 @@ struct SimulateCommand: ParsableCommand {
         if let d = duration, !(d > 0 && d.isFinite) { throw ValidationError("--duration must be a positive number of seconds, got \(d)") }
         if let s = seed, s < 0 { throw ValidationError("--seed must be >= 0, got \(s)") }
         if let t = threads, t < 1 || t > 1024 { throw ValidationError("--threads must be between 1 and 1024, got \(t)") }
+        if image < 0 { throw ValidationError("--image must be >= 0, got \(image)") }
+        if timesteps < 1 { throw ValidationError("--timesteps must be >= 1, got \(timesteps)") }
     }
 
     func run() throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: config, isDirectory: &isDir), isDir.boolValue {
+            try runConverted()
+            return
+        }
         try reportingErrors {
             var cfg = try SimulationConfig.load(path: config)
             if let d = duration { cfg.durationMs = d * 1000 }
             if let s = seed { cfg.seed = UInt64(s) }
             if let t = threads { cfg.threads = t }
             let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) }, showProgress: true)
+            if json {
+                print(String(decoding: try JSONOutput.encode(summary), as: UTF8.self), terminator: "")
+            } else {
+                print(SimulationReport.table(summary, out: out))
+            }
+        }
+    }
+
+    /// A converted network: one test image, `timesteps` steps, same outputs as any simulation plus the
+    /// predicted and true class.
+    func runConverted() throws {
+        try reportingErrors {
+            let snn = try ConvertedNetwork.load(config)
+            let test = try IDXDataset(folder: data).load(.test, normalization: .unit, limit: image + 1)
+            guard image < test.count else { throw UserError("--image \(image): the test set has \(test.count) images") }
+            guard test.sampleShape == snn.inputShape else { throw UserError("\(data): images are \(test.sampleShape), the network expects \(snn.inputShape)") }
+            let u = Array(test.pixels[(image * test.sampleSize)..<((image + 1) * test.sampleSize)])
+            let cfg = try ConvertedSimulation.config(snn, pixels: u, timesteps: duration.map { Int(($0 * 1000).rounded()) } ?? timesteps,
+                                                     seed: UInt64(seed ?? 1), threads: threads ?? 1, name: "\(config) image \(image)")
+            let label = Int(test.labels[image])
+            let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) }, showProgress: true) { sim in
+                ["predicted_class": String(ConvertedSimulation.prediction(snn, sim)), "true_class": String(label)]
+            }
             if json {
                 print(String(decoding: try JSONOutput.encode(summary), as: UTF8.self), terminator: "")
             } else {

@@ -90,3 +90,43 @@ final class CommandLineTests: XCTestCase {
         }
     }
 }
+
+import ANN
+import Conversion
+import Datasets
+
+/// `neuromorph simulate SNN_DIR` runs a converted network on a test image with the ordinary simulation
+/// outputs, and predicts what the library's classifier predicts for that image.
+final class ConvertedSimulateCLITests: XCTestCase {
+    func testSimulateRunsConvertedNetwork() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CommandLineTests.binary.path))
+        let spec = ModelSpec(inputShape: [1, 28, 28], layers: [
+            .conv2d(inChannels: 1, outChannels: 4, kernel: Size2(5), stride: Size2(2), padding: Size2(0), bias: true), .relu,
+            .flatten, .dense(inFeatures: 4 * 12 * 12, outFeatures: 10, bias: true),
+        ], normalization: .fashionMNIST, classes: 10)
+        let model = try Sequential(spec: spec, seed: 3)
+        let cal = try IDXDataset().load(.train, normalization: .fashionMNIST, limit: 50)
+        let snn = try Converter.convert(model, calibration: cal, options: ConversionOptions())
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nm-csim-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try snn.save(to: dir.appendingPathComponent("snn").path)
+        let p = Process()
+        p.executableURL = CommandLineTests.binary
+        p.arguments = ["simulate", dir.appendingPathComponent("snn").path, "--image", "5", "--timesteps", "40", "--json", "--out", dir.appendingPathComponent("run").path]
+        let o = Pipe()
+        p.standardOutput = o
+        try p.run()
+        let data = o.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let j = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        let extra = j["extra"] as! [String: String]
+        let test = try IDXDataset().load(.test, normalization: .unit, limit: 6)
+        let ev = try SpikingClassifier(snn).evaluate(pixels: Array(test.pixels[(5 * 784)..<(6 * 784)]), labels: [test.labels[5]], timesteps: [40], threads: 1)
+        XCTAssertEqual(extra["predicted_class"], String(ev.results[0].predictions[0]))
+        XCTAssertEqual(extra["true_class"], String(test.labels[5]))
+        let pops = j["populations"] as! [String: [String: Any]]
+        XCTAssertEqual((pops["L0_conv"]!["spikes"] as! NSNumber).doubleValue, ev.results[0].spikesPerLayer[0])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/raster.svg").path))
+    }
+}
