@@ -52,6 +52,11 @@ static void free_threads(nm_engine *e) {
         free(e->scratch);
         e->scratch = NULL;
     }
+    if (e->gather) {
+        for (int t = 0; t < e->tl_nt; t++) free(e->gather[t]);
+        free(e->gather);
+        e->gather = NULL;
+    }
     free(e->events_tl); e->events_tl = NULL;
     free(e->range); e->range = NULL;
     e->tl_nt = 0;
@@ -253,6 +258,7 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
     e->projs = np;
     e->projs[e->nprojs] = pr;
     if (!pr.same_step && dmin < e->min_delay) e->min_delay = dmin;
+    e->pops[d->post].has_input = 1;
     if (pr.same_step) e->pops[d->pre].same_step_out = 1;
     if (dmax > e->max_delay) e->max_delay = dmax;
     e->buffers_ready = 0;
@@ -388,16 +394,21 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
             e->range[(t * e->npops + p) * 2 + 1] = hi;
             for (int b = 0; b < 2; b++) {
                 tl_t *T = &e->tl[(b * nt + t) * e->npops + p];
-                T->ids = malloc(sizeof(int32_t) * (size_t)((hi - lo) * (int64_t)L + 1));
+                T->ids = malloc(sizeof(int32_t) * (size_t)((hi - lo) * (int64_t)L + 16));  /* + slack for vector stores */
                 T->ptr = calloc((size_t)L + 1, sizeof(int64_t));
                 if (!T->ids || !T->ptr) return fail(e, "out of memory");
             }
             if (hi - lo > maxown) maxown = hi - lo;
         }
     }
+    int32_t maxpop = 1;
+    for (int p = 0; p < e->npops; p++) if (e->pops[p].n > maxpop) maxpop = e->pops[p].n;
+    e->gather = calloc((size_t)nt, sizeof(int32_t *));
+    if (!e->gather) return fail(e, "out of memory");
     for (int t = 0; t < nt; t++) {
         e->scratch[t] = malloc((size_t)maxown + 64);
-        if (!e->scratch[t]) return fail(e, "out of memory");
+        e->gather[t] = malloc(sizeof(int32_t) * (size_t)maxpop * (size_t)L + 1);
+        if (!e->scratch[t] || !e->gather[t]) return fail(e, "out of memory");
     }
     return 0;
 }
@@ -412,10 +423,12 @@ static inline int64_t lower_bound32(const int32_t *a, int64_t lo, int64_t hi, in
     return lo;
 }
 
-static inline void add_n16(float *restrict dst, const float *restrict src) {
-    #pragma omp simd
-    for (int q = 0; q < 16; q++) dst[q] += src[q];
-}
+#define NM_MAX_GROUP 1024  /* channels summed per pixel before touching the targets */
+
+/* 16-float vectors (one AVX-512 register; two AVX2 ones) for register-resident accumulation. */
+typedef float v16f __attribute__((vector_size(64)));
+static inline v16f ld16(const float *p) { v16f v; memcpy(&v, p, sizeof v); return v; }
+static inline void st16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
 
 /* Delivers one step's spikes (ids[0..cnt), emitted by update n) through projection j into the targets
  * [tlo, thi) owned by the calling thread. Returns the number of synaptic events delivered. */
@@ -457,90 +470,149 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
         break;
     }
     case NM_PROJ_DENSE: {
-        for (int64_t s = 0; s < cnt; s++) {
-            const float *row = d->w + (size_t)ids[s] * (size_t)npost;
-            #pragma omp simd
-            for (int32_t q = tlo; q < thi; q++) slot[q] += row[q];
-            ev += thi - tlo;
+        /* all rows of the step are summed in registers, 64 targets at a time, then added once: each
+         * target gets slot + (row_1 + row_2 + ...), in spike order, whatever the blocking */
+        int32_t q0 = tlo;
+        for (; q0 + 64 <= thi; q0 += 64) {
+            v16f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            for (int64_t s = 0; s < cnt; s++) {
+                const float *row = d->w + (size_t)ids[s] * (size_t)npost + q0;
+                a0 += ld16(row); a1 += ld16(row + 16); a2 += ld16(row + 32); a3 += ld16(row + 48);
+            }
+            float *dst = slot + q0;
+            st16(dst, ld16(dst) + a0); st16(dst + 16, ld16(dst + 16) + a1);
+            st16(dst + 32, ld16(dst + 32) + a2); st16(dst + 48, ld16(dst + 48) + a3);
         }
+        for (; q0 + 16 <= thi; q0 += 16) {
+            v16f a = {0};
+            for (int64_t s = 0; s < cnt; s++) a += ld16(d->w + (size_t)ids[s] * (size_t)npost + q0);
+            st16(slot + q0, ld16(slot + q0) + a);
+        }
+        for (; q0 < thi; q0++) {
+            float a = 0.0f;
+            for (int64_t s = 0; s < cnt; s++) a += d->w[(size_t)ids[s] * (size_t)npost + q0];
+            slot[q0] += a;
+        }
+        ev += cnt * (int64_t)(thi - tlo);
         break;
     }
     case NM_PROJ_CONV: {
         const int32_t ic = d->in_c, oc = d->out_c, ow = d->out_w, oh = d->out_h;
-        const int32_t kh = d->k_h, kw = d->k_w, st = d->stride, pad = d->pad, iw = d->in_w;
-        if (st == 1 && !d->depthwise && tlo == 0 && thi == npost) {
-            /* fast path (stride 1, all targets owned): the valid kernel rows/columns are a contiguous
-             * range; every (ky, kx) adds a contiguous slice of oc weights to a contiguous target run */
+        const int32_t kh = d->k_h, kw = d->k_w, st = d->stride, pad = d->pad;
+        if (d->depthwise) {
+            if (kh == st && kw == st && pad == 0) {
+                /* non-overlapping pooling: a source lies in exactly one window */
+                for (int64_t s = 0; s < cnt; s++) {
+                    const uint16_t *co = pr->coord + 3 * (size_t)ids[s];
+                    const int32_t y = co[0], x = co[1], c = co[2];
+                    const int32_t oy = y / st, ox = x / st;
+                    if (oy >= oh || ox >= ow) continue;
+                    const int32_t tgt = (oy * ow + ox) * ic + c;
+                    if (tgt < tlo || tgt >= thi) continue;
+                    slot[tgt] += d->w[((size_t)(y - oy * st) * kw + (x - ox * st)) * ic + c];
+                    ev++;
+                }
+                break;
+            }
             for (int64_t s = 0; s < cnt; s++) {
                 const uint16_t *co = pr->coord + 3 * (size_t)ids[s];
                 const int32_t y = co[0], x = co[1], c = co[2];
-                int32_t ky0 = y + pad - (oh - 1); if (ky0 < 0) ky0 = 0;
-                int32_t ky1 = y + pad; if (ky1 > kh - 1) ky1 = kh - 1;
-                int32_t kx0 = x + pad - (ow - 1); if (kx0 < 0) kx0 = 0;
-                int32_t kx1 = x + pad; if (kx1 > kw - 1) kx1 = kw - 1;
-                if (ky0 > ky1 || kx0 > kx1) continue;
-                ev += (int64_t)(ky1 - ky0 + 1) * (kx1 - kx0 + 1) * oc;
-                const size_t kstep = (size_t)ic * oc;
-                for (int32_t ky = ky0; ky <= ky1; ky++) {
-                    const int32_t oy = y + pad - ky;
-                    float *drow = slot + ((size_t)oy * ow + (size_t)(x + pad)) * oc;   /* ox = x + pad - kx */
-                    const float *krow = d->w + ((size_t)ky * kw * ic + c) * oc;
-                    switch (oc) {
-                    case 16: for (int32_t kx = kx0; kx <= kx1; kx++) add_n16(drow - (size_t)kx * 16, krow + kx * kstep); break;
-                    case 32: for (int32_t kx = kx0; kx <= kx1; kx++) { add_n16(drow - (size_t)kx * 32, krow + kx * kstep); add_n16(drow - (size_t)kx * 32 + 16, krow + kx * kstep + 16); } break;
-                    default:
-                        for (int32_t kx = kx0; kx <= kx1; kx++) {
-                            float *dst = drow - (size_t)kx * oc;
-                            const float *kv = krow + kx * kstep;
-                            #pragma omp simd
-                            for (int32_t q = 0; q < oc; q++) dst[q] += kv[q];
-                        }
+                for (int32_t ky = 0; ky < kh; ky++) {
+                    int32_t ny = y + pad - ky;
+                    if (ny < 0 || ny % st) continue;
+                    int32_t oy = ny / st;
+                    if (oy >= oh) continue;
+                    for (int32_t kx = 0; kx < kw; kx++) {
+                        int32_t nx = x + pad - kx;
+                        if (nx < 0 || nx % st) continue;
+                        int32_t ox = nx / st;
+                        if (ox >= ow) continue;
+                        int32_t tgt = (oy * ow + ox) * oc + c;
+                        if (tgt >= tlo && tgt < thi) { slot[tgt] += d->w[((size_t)ky * kw + kx) * ic + c]; ev++; }
                     }
                 }
             }
             break;
         }
-        if (d->depthwise && kh == st && kw == st && pad == 0) {
-            /* non-overlapping pooling: a source lies in exactly one window */
-            for (int64_t s = 0; s < cnt; s++) {
-                const uint16_t *co = pr->coord + 3 * (size_t)ids[s];
-                const int32_t y = co[0], x = co[1], c = co[2];
-                const int32_t oy = y / st, ox = x / st;
-                if (oy >= oh || ox >= ow) continue;
-                const int32_t tgt = (oy * ow + ox) * ic + c;
-                if (tgt < tlo || tgt >= thi) continue;
-                slot[tgt] += d->w[((size_t)(y - oy * st) * kw + (x - ox * st)) * ic + c];
-                ev++;
-            }
-            break;
-        }
-        (void)iw;
-        for (int64_t s = 0; s < cnt; s++) {
+        /* Spikes arrive sorted by (pixel, channel). All spiking channels of one pixel hit the same
+         * target slices, so their kernel slices are summed in registers first and each target slice is
+         * updated once per pixel: target += (K[c1] + K[c2] + ...), channels in ascending order. */
+        const size_t kstep = (size_t)ic * oc;
+        int64_t s = 0;
+        while (s < cnt) {
             const uint16_t *co = pr->coord + 3 * (size_t)ids[s];
-            const int32_t y = co[0], x = co[1], c = co[2];
-            for (int32_t ky = 0; ky < kh; ky++) {
-                int32_t ny = y + pad - ky;
-                if (ny < 0 || ny % st) continue;
-                int32_t oy = ny / st;
+            const int32_t y = co[0], x = co[1];
+            size_t koff[NM_MAX_GROUP];
+            int32_t g = 0;
+            while (s < cnt && g < NM_MAX_GROUP) {
+                const uint16_t *c2 = pr->coord + 3 * (size_t)ids[s];
+                if (c2[0] != y || c2[1] != x) break;
+                koff[g] = (size_t)c2[2] * oc;
+                g++;
+                s++;
+            }
+            /* kernel rows/columns that reach an output: for stride 1 a contiguous range (no division) */
+            int32_t ky0 = 0, ky1 = kh - 1, kx0 = 0, kx1 = kw - 1;
+            if (st == 1) {
+                ky0 = y + pad - (oh - 1); if (ky0 < 0) ky0 = 0;
+                ky1 = y + pad; if (ky1 > kh - 1) ky1 = kh - 1;
+                kx0 = x + pad - (ow - 1); if (kx0 < 0) kx0 = 0;
+                kx1 = x + pad; if (kx1 > kw - 1) kx1 = kw - 1;
+            }
+            for (int32_t ky = ky0; ky <= ky1; ky++) {
+                const int32_t ny = y + pad - ky;
+                if (st != 1 && (ny < 0 || ny % st)) continue;
+                const int32_t oy = st == 1 ? ny : ny / st;
                 if (oy >= oh) continue;
-                for (int32_t kx = 0; kx < kw; kx++) {
-                    int32_t nx = x + pad - kx;
-                    if (nx < 0 || nx % st) continue;
-                    int32_t ox = nx / st;
+                for (int32_t kx = kx0; kx <= kx1; kx++) {
+                    const int32_t nx = x + pad - kx;
+                    if (st != 1 && (nx < 0 || nx % st)) continue;
+                    const int32_t ox = st == 1 ? nx : nx / st;
                     if (ox >= ow) continue;
-                    int32_t base = (oy * ow + ox) * oc;
-                    if (d->depthwise) {
-                        int32_t tgt = base + c;
-                        if (tgt >= tlo && tgt < thi) { slot[tgt] += d->w[((size_t)ky * kw + kx) * ic + c]; ev++; }
-                    } else {
-                        int32_t q0 = tlo > base ? tlo - base : 0;
-                        int32_t q1 = thi < base + oc ? thi - base : oc;
-                        if (q0 >= q1) continue;
-                        const float *kv = d->w + (((size_t)ky * kw + kx) * ic + c) * (size_t)oc;
-                        float *dst = slot + base;
-                        #pragma omp simd
-                        for (int32_t q = q0; q < q1; q++) dst[q] += kv[q];
-                        ev += q1 - q0;
+                    const int32_t base = (oy * ow + ox) * oc;
+                    int32_t q0 = tlo > base ? tlo - base : 0;
+                    int32_t q1 = thi < base + oc ? thi - base : oc;
+                    if (q0 >= q1) continue;
+                    ev += (int64_t)g * (q1 - q0);
+                    const float *kbase = d->w + ((size_t)ky * kw + kx) * kstep;
+                    float *dst = slot + base;
+                    /* per target element: (sum over even-ranked channels) + (sum over odd-ranked
+                     * ones), each in ascending order; two (or four) independent add chains hide the
+                     * add latency, and the order never depends on which targets a thread owns */
+                    int32_t b0 = q0;
+                    for (; b0 + 32 <= q1; b0 += 32) {
+                        const float *kb = kbase + b0;
+                        v16f e0 = ld16(kb + koff[0]), e1 = ld16(kb + koff[0] + 16), o0 = {0}, o1 = {0};
+                        int32_t r = 1;
+                        if (g > 1) { o0 = ld16(kb + koff[1]); o1 = ld16(kb + koff[1] + 16); r = 2; }
+                        for (; r + 1 < g; r += 2) {
+                            e0 += ld16(kb + koff[r]); e1 += ld16(kb + koff[r] + 16);
+                            o0 += ld16(kb + koff[r + 1]); o1 += ld16(kb + koff[r + 1] + 16);
+                        }
+                        if (r < g) { e0 += ld16(kb + koff[r]); e1 += ld16(kb + koff[r] + 16); }
+                        if (g > 1) { e0 += o0; e1 += o1; }
+                        st16(dst + b0, ld16(dst + b0) + e0);
+                        st16(dst + b0 + 16, ld16(dst + b0 + 16) + e1);
+                    }
+                    for (; b0 + 16 <= q1; b0 += 16) {
+                        const float *kb = kbase + b0;
+                        v16f e0 = ld16(kb + koff[0]), o0 = {0};
+                        int32_t r = 1;
+                        if (g > 1) { o0 = ld16(kb + koff[1]); r = 2; }
+                        for (; r + 1 < g; r += 2) { e0 += ld16(kb + koff[r]); o0 += ld16(kb + koff[r + 1]); }
+                        if (r < g) e0 += ld16(kb + koff[r]);
+                        if (g > 1) e0 += o0;
+                        st16(dst + b0, ld16(dst + b0) + e0);
+                    }
+                    for (; b0 < q1; b0++) {
+                        const float *kb = kbase + b0;
+                        float e0 = kb[koff[0]], o0 = 0.0f;
+                        int32_t r = 1;
+                        if (g > 1) { o0 = kb[koff[1]]; r = 2; }
+                        for (; r + 1 < g; r += 2) { e0 += kb[koff[r]]; o0 += kb[koff[r + 1]]; }
+                        if (r < g) e0 += kb[koff[r]];
+                        if (g > 1) e0 += o0;
+                        dst[b0] += e0;
                     }
                 }
             }
@@ -583,16 +655,35 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
 
 /* Delivers all spikes of the interval starting at n0 (thread lists of buffer b, in thread order =
  * ascending neuron id within a step) through projection j into targets [tlo, thi). */
-static int64_t deliver(nm_engine *e, int j, int b, int nt, int64_t n0, int L, int32_t tlo, int32_t thi) {
+/* The spikes of population `pre` in step k of the interval as one list in ascending neuron order (the
+ * thread lists concatenated in thread order; copied into the caller's scratch when several). The
+ * same list whatever the thread count, so grouped delivery sums in the same order. */
+static const int32_t *step_spikes(const nm_engine *e, int b, int nt, int pre, int k, int32_t *scratch, int64_t *count) {
+    if (nt == 1) {
+        const tl_t *T = &e->tl[b * e->npops + pre];
+        *count = T->ptr[k + 1] - T->ptr[k];
+        return T->ids + T->ptr[k];
+    }
+    int64_t w = 0;
+    for (int tt = 0; tt < nt; tt++) {
+        const tl_t *T = &e->tl[(b * nt + tt) * e->npops + pre];
+        int64_t a = T->ptr[k], z = T->ptr[k + 1];
+        if (z > a) memcpy(scratch + w, T->ids + a, sizeof(int32_t) * (size_t)(z - a));
+        w += z - a;
+    }
+    *count = w;
+    return scratch;
+}
+
+static int64_t deliver(nm_engine *e, int j, int b, int nt, int64_t n0, int L, int32_t tlo, int32_t thi, int32_t *scratch) {
     const proj_t *pr = &e->projs[j];
     if (tlo >= thi || pr->same_step) return 0;
     int64_t ev = 0;
-    for (int k = 0; k < L; k++)
-        for (int tt = 0; tt < nt; tt++) {
-            const tl_t *T = &e->tl[(b * nt + tt) * e->npops + pr->d.pre];
-            int64_t a = T->ptr[k], z = T->ptr[k + 1];
-            if (a < z) ev += deliver_list(e, pr, n0 + k, T->ids + a, z - a, tlo, thi);
-        }
+    for (int k = 0; k < L; k++) {
+        int64_t cnt;
+        const int32_t *ids = step_spikes(e, b, nt, pr->d.pre, k, scratch, &cnt);
+        if (cnt) ev += deliver_list(e, pr, n0 + k, ids, cnt, tlo, thi);
+    }
     return ev;
 }
 
@@ -720,11 +811,9 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                             int q = pr->d.post;
                             int32_t qlo = e->range[(t * e->npops + q) * 2], qhi = e->range[(t * e->npops + q) * 2 + 1];
                             if (qlo >= qhi) continue;
-                            for (int tt = 0; tt < nt; tt++) {
-                                const tl_t *S = &e->tl[(b * nt + tt) * e->npops + p];
-                                int64_t a = S->ptr[k], z = S->ptr[k + 1];
-                                if (a < z) e->events_tl[t * e->nprojs + j] += deliver_list(e, pr, n, S->ids + a, z - a, qlo, qhi);
-                            }
+                            int64_t sc;
+                            const int32_t *sids = step_spikes(e, b, nt, p, k, e->gather[t], &sc);
+                            if (sc) e->events_tl[t * e->nprojs + j] += deliver_list(e, pr, n, sids, sc, qlo, qhi);
                         }
                     }
                 }
@@ -736,7 +825,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
             for (int j = 0; j < e->nprojs; j++) {
                 int q = e->projs[j].d.post;
                 int32_t lo = e->range[(t * e->npops + q) * 2], hi = e->range[(t * e->npops + q) * 2 + 1];
-                e->events_tl[t * e->nprojs + j] += deliver(e, j, b, nt, n0, Lk, lo, hi);
+                e->events_tl[t * e->nprojs + j] += deliver(e, j, b, nt, n0, Lk, lo, hi, e->gather[t]);
             }
             /* gated (max-pool) delivery reads spike counts of other threads' neurons: nobody may
              * update them before everyone has delivered */

@@ -8,6 +8,7 @@
 typedef struct pop_t {
     int model, nvars, nports, is_source, granularity;
     int same_step_out;                 /* source of a same-step projection */
+    int has_input;                     /* target of at least one projection (reads its ring buffer) */
     int32_t n;
     float *var[NM_MAX_VARS];
     double p[NM_MAX_PARAMS];
@@ -77,6 +78,7 @@ struct nm_engine {
     int32_t *range;      /* [t][pop][lo, hi) */
     tl_t *tl;            /* [buffer 0/1][t][pop] */
     uint8_t **scratch;   /* [t] spike flags */
+    int32_t **gather;    /* [t] one step's spikes of a population, all threads, in order */
     int64_t *events_tl;  /* [t][proj] */
     void *adex_ws;       /* per-thread GSL workspaces */
     int adex_nt;
