@@ -30,8 +30,22 @@ struct SimulateCommand: ParsableCommand {
     @Option(name: .long, help: "Output folder (written atomically). Without it only the summary is printed.")
     var out: String?
 
-    @Option(name: .long, help: "Simulated time in seconds (overrides run.duration).")
-    var duration: Double?
+    @Option(name: .long, help: "Simulated time, e.g. 10 (seconds), '10 s' or '500 ms' (overrides run.duration).")
+    var duration: String?
+
+    /// --duration in ms.
+    func durationMs() throws -> Double? {
+        guard let duration else { return nil }
+        let t = duration.trimmingCharacters(in: .whitespaces)
+        let ms: Double
+        if let seconds = Double(t) { ms = seconds * 1000 } else {
+            do { ms = try Units.parse(t, as: .time) } catch {
+                throw ValidationError("--duration must be a time such as 10, '10 s' or '500 ms', got '\(duration)'")
+            }
+        }
+        guard ms > 0, ms.isFinite else { throw ValidationError("--duration must be positive, got '\(duration)'") }
+        return ms
+    }
 
     @Option(name: .long, help: "Random seed (overrides run.seed).")
     var seed: Int?
@@ -43,7 +57,7 @@ struct SimulateCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if let d = duration, !(d > 0 && d.isFinite) { throw ValidationError("--duration must be a positive number of seconds, got \(d)") }
+        _ = try durationMs()
         if let s = seed, s < 0 { throw ValidationError("--seed must be >= 0, got \(s)") }
         if let t = threads, t < 1 || t > 1024 { throw ValidationError("--threads must be between 1 and 1024, got \(t)") }
         if image < 0 { throw ValidationError("--image must be >= 0, got \(image)") }
@@ -58,7 +72,7 @@ struct SimulateCommand: ParsableCommand {
         }
         try reportingErrors {
             var cfg = try SimulationConfig.load(path: config)
-            if let d = duration { cfg.durationMs = d * 1000 }
+            if let d = try durationMs() { cfg.durationMs = d }
             if let s = seed { cfg.seed = UInt64(s) }
             if let t = threads { cfg.threads = t }
             let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) }, showProgress: true)
@@ -79,7 +93,7 @@ struct SimulateCommand: ParsableCommand {
             guard image < test.count else { throw UserError("--image \(image): the test set has \(test.count) images") }
             guard test.sampleShape == snn.inputShape else { throw UserError("\(data): images are \(test.sampleShape), the network expects \(snn.inputShape)") }
             let u = Array(test.pixels[(image * test.sampleSize)..<((image + 1) * test.sampleSize)])
-            let cfg = try ConvertedSimulation.config(snn, pixels: u, timesteps: duration.map { Int(($0 * 1000).rounded()) } ?? timesteps,
+            let cfg = try ConvertedSimulation.config(snn, pixels: u, timesteps: try durationMs().map { Int($0.rounded()) } ?? timesteps,
                                                      seed: UInt64(seed ?? 1), threads: threads ?? 1, name: "\(config) image \(image)")
             let label = Int(test.labels[image])
             let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) }, showProgress: true) { sim in
