@@ -9,6 +9,77 @@
 
 void nm_free(void *p) { free(p); }
 
+/* ---- spin-then-sleep barrier for the run loop ----
+ * Threads meet once per min-delay interval (every 0.2 ms of simulated time in the benchmark networks,
+ * i.e. every few microseconds of work). On a quiet machine the partner arrives within microseconds, so
+ * waiting threads spin (with pause); if it does not arrive within `spin_ns` (its core was probably
+ * taken by another process) they sleep on a futex instead of burning the core the late thread needs.
+ * libomp's own barrier can only spin for whole milliseconds (KMP_BLOCKTIME) or not at all. */
+#include <stdatomic.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <time.h>
+#include <limits.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define NM_PAUSE() _mm_pause()
+#else
+#define NM_PAUSE() ((void)0)
+#endif
+
+typedef struct nm_barrier {
+    _Atomic int count;
+    _Atomic int sense;
+    _Atomic int waiters;
+    int n;
+} nm_barrier;
+
+static _Atomic long nm_spin_ns = 50000;   /* 50 us; NM_SPIN_US or nm_set_spin_us override */
+static _Atomic int nm_spin_init = 0;
+
+void nm_set_spin_us(int us) { atomic_store(&nm_spin_ns, (long)us * 1000); atomic_store(&nm_spin_init, 1); }
+int nm_get_spin_us(void) { return (int)(atomic_load(&nm_spin_ns) / 1000); }
+
+static long spin_budget_ns(void) {
+    if (!atomic_load(&nm_spin_init)) {
+        const char *env = getenv("NM_SPIN_US");
+        if (env && *env) atomic_store(&nm_spin_ns, atol(env) * 1000L);
+        atomic_store(&nm_spin_init, 1);
+    }
+    return atomic_load(&nm_spin_ns);
+}
+
+static inline long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static void barrier_wait(nm_barrier *b, int *local_sense, long spin_ns) {
+    const int s = !*local_sense;
+    *local_sense = s;
+    if (atomic_fetch_add(&b->count, 1) == b->n - 1) {
+        atomic_store(&b->count, 0);
+        atomic_store(&b->sense, s);
+        if (atomic_load(&b->waiters) > 0) syscall(SYS_futex, &b->sense, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+        return;
+    }
+    long start = -1;
+    for (unsigned it = 0;; it++) {
+        if (atomic_load_explicit(&b->sense, memory_order_acquire) == s) return;
+        NM_PAUSE();
+        if ((it & 255) == 255) {
+            long t = now_ns();
+            if (start < 0) start = t;
+            else if (t - start > spin_ns) break;
+        }
+    }
+    atomic_fetch_add(&b->waiters, 1);
+    while (atomic_load(&b->sense) != s) syscall(SYS_futex, &b->sense, FUTEX_WAIT_PRIVATE, !s, NULL, NULL, 0);
+    atomic_fetch_sub(&b->waiters, 1);
+}
+
 static void *xcalloc(nm_engine *e, size_t n, size_t sz) {
     void *p = calloc(n ? n : 1, sz);
     if (p) e->bytes += (int64_t)(n * sz);
@@ -767,9 +838,16 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
      * i % 2), so a thread may start updating interval i+1 while others still deliver interval i; the
      * barrier after the updates of i+1 guarantees nobody still reads buffer (i+1) % 2 from interval i-1.
      * Each thread delivers only into ring buffers of neurons it owns, which only it updates. */
+    nm_barrier bar;
+    atomic_init(&bar.count, 0);
+    atomic_init(&bar.sense, 0);
+    atomic_init(&bar.waiters, 0);
+    bar.n = nt;
+    const long spin = spin_budget_ns();
     #pragma omp parallel num_threads(nt) if(nt > 1)
     {
         const int t = omp_get_thread_num();
+        int sense = 0;
         int64_t iter = 0;
         for (int64_t n0 = start; n0 < end; n0 += Lfull, iter++) {
             const int Lk = (int)((end - n0) < Lfull ? (end - n0) : Lfull);
@@ -802,9 +880,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                         if (t == 0) M->steps[si] = n + 1;
                     }
                     if (e->has_same_step && P->same_step_out) {
-                        if (nt > 1) {
-                            #pragma omp barrier
-                        }
+                        if (nt > 1) barrier_wait(&bar, &sense, spin);
                         for (int j = 0; j < e->nprojs; j++) {
                             const proj_t *pr = &e->projs[j];
                             if (!pr->same_step || pr->d.pre != p) continue;
@@ -818,7 +894,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                     }
                 }
             }
-            #pragma omp barrier
+            if (nt > 1) barrier_wait(&bar, &sense, spin);
             /* 2. thread 0 counts and records (reads the lists only) */
             if (t == 0 && record_interval(e, b, nt, n0, Lk)) status = -1;
             /* 3. deliver into owned targets */
@@ -829,9 +905,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
             }
             /* gated (max-pool) delivery reads spike counts of other threads' neurons: nobody may
              * update them before everyone has delivered */
-            if (e->gated && nt > 1) {
-                #pragma omp barrier
-            }
+            if (e->gated && nt > 1) barrier_wait(&bar, &sense, spin);
         }
     }
     for (int j = 0; j < e->nprojs; j++)

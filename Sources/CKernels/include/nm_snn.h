@@ -140,6 +140,11 @@ int64_t nm_state_samples(const nm_engine *e, int mon);      /* number of samples
 const float *nm_state_data(const nm_engine *e, int mon);    /* [samples][nidx] */
 const int64_t *nm_state_steps(const nm_engine *e, int mon); /* [samples], time = step*dt */
 
+/* Threads of a run meet at a barrier once per min-delay interval: they spin up to `us` microseconds
+ * (default 50, or the environment variable NM_SPIN_US) and then sleep until the last one arrives. */
+void nm_set_spin_us(int us);
+int nm_get_spin_us(void);
+
 /* Runs nsteps steps with nthreads threads (<= 0: all cores). Returns 0, or -1 on error. */
 int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads);
 int64_t nm_engine_step(const nm_engine *e);
