@@ -65,7 +65,7 @@ struct TrainCommand: ParsableCommand {
             if let seed { cfg.options.seed = UInt64(seed) }
             if let batchSize { cfg.options.batchSize = batchSize }
             if let data { cfg.data.folder = data }
-            let nthreads = threads ?? Int(nm_max_threads())
+            let nthreads = threads ?? ThreadPolicy.defaultThreads
             let ds = cfg.data.dataset
             let train = try ds.load(.train, normalization: cfg.data.normalization, limit: limitTrain ?? cfg.data.limitTrain, threads: nthreads)
             let test = try ds.load(.test, normalization: cfg.data.normalization, limit: limitTest ?? cfg.data.limitTest, threads: nthreads)
