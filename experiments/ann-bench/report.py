@@ -12,7 +12,7 @@ frameworks = ["neuromorph"] + [("pytorch" if p == "default" else f"pytorch OMP_W
 
 def med(fw, net, key, last_only=False):
     vals = [r[key] for r in rows if r["framework"] == fw and r["net"] == net and (not last_only or r["epoch"] == epochs)]
-    return statistics.median(vals) if vals else float("nan")
+    return statistics.median(vals) if vals else float("nan")  # nan: no epoch finished (see PT_TIMEOUT)
 
 
 def sh(cmd):

@@ -12,6 +12,7 @@ RUNS="${RUNS:-3}"
 THREADS="${THREADS:-2}"
 # PyTorch's default OpenMP wait policy spins; PASSIVE survives a busy machine (see OMP_POLICY.md).
 PT_POLICIES="${PT_POLICIES:-default PASSIVE}"
+PT_TIMEOUT="${PT_TIMEOUT:-900}"
 SCRATCH="${SCRATCH:-$ROOT/.build}"
 WORK="$HERE/work"
 PY="${PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3}"
@@ -51,9 +52,11 @@ PYEOF
         for pol in $PT_POLICIES; do
             envs=(); label=pytorch
             [ "$pol" = default ] || { envs=(OMP_WAIT_POLICY=$pol); label="pytorch OMP_WAIT_POLICY=$pol"; }
-            env "${envs[@]}" /usr/bin/time -v "$HERE/.venv/bin/python" "$HERE/torch_train.py" "$net" "$EPOCHS" "$THREADS" "$r" \
-                > "$WORK/pt-$pol-$net-$r.jsonl" 2> "$WORK/pt-$pol-$net-$r.log"
-            rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/pt-$pol-$net-$r.log")
+            # A spinning OpenMP pool on a busy machine can run 10-50x slower: cap each run (PT_TIMEOUT s);
+            # the report then uses the epochs that finished.
+            env "${envs[@]}" /usr/bin/time -v timeout "$PT_TIMEOUT" "$HERE/.venv/bin/python" "$HERE/torch_train.py" "$net" "$EPOCHS" "$THREADS" "$r" \
+                > "$WORK/pt-$pol-$net-$r.jsonl" 2> "$WORK/pt-$pol-$net-$r.log" || echo "pytorch $pol $net run $r: stopped after ${PT_TIMEOUT}s"
+            rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/pt-$pol-$net-$r.log" | tail -1)
             "$HERE/.venv/bin/python" -c "
 import json, sys
 for line in open('$WORK/pt-$pol-$net-$r.jsonl'):
