@@ -76,8 +76,9 @@ static void bn_sums_lanes(const float *restrict x, const float *restrict g, int6
 /* Elements per claimed block of elementwise work. */
 #define NM_BLOCK 16384
 
-/* Work below this many elements runs on the calling thread (an OpenMP fork costs more). */
-#define NM_PAR_MIN 32768
+/* Elementwise work below this many elements runs on the calling thread: waking a sleeping worker
+ * (KMP_BLOCKTIME=0, the ANN default) costs ~10-20 us, about the time of a 256k-element ReLU. */
+#define NM_PAR_MIN 262144
 
 /* OpenBLAS runs single-threaded under our OpenMP partition (see nm_ann.h); cheap check per call. */
 static inline void nm_blas_init(void) {

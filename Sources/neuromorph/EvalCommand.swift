@@ -65,6 +65,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        applyANNWaitPolicy()
         do {
             let net = try ModelDirectory.load(model)
             let nthreads = threads ?? ThreadPolicy.defaultThreads
