@@ -56,8 +56,29 @@ static void bn_sums_lanes(const float *restrict x, const float *restrict g, int6
     }
 }
 
-/* Work below this many elements runs on the calling thread (an OpenMP fork costs more). */
-#define NM_PAR_MIN 32768
+/* Work items 0..count-1 claimed through a shared atomic counter instead of a static split: on a busy
+ * machine a descheduled thread simply claims fewer items and nobody waits for its share. Each item's
+ * computation is fixed, so results do not depend on which thread runs it (or on the thread count). */
+#define NM_FOR_CLAIMED(nt, count, i, ...)                          \
+    do {                                                           \
+        int nm_next_ = 0;                                          \
+        const int nm_count_ = (count);                             \
+        _Pragma("omp parallel num_threads(nt) if (nt > 1)")        \
+        for (;;) {                                                 \
+            int i;                                                 \
+            _Pragma("omp atomic capture")                          \
+            i = nm_next_++;                                        \
+            if (i >= nm_count_) break;                             \
+            __VA_ARGS__                                            \
+        }                                                          \
+    } while (0)
+
+/* Elements per claimed block of elementwise work. */
+#define NM_BLOCK 16384
+
+/* Elementwise work below this many elements runs on the calling thread: waking a sleeping worker
+ * (KMP_BLOCKTIME=0, the ANN default) costs ~10-20 us, about the time of a 256k-element ReLU. */
+#define NM_PAR_MIN 262144
 
 /* OpenBLAS runs single-threaded under our OpenMP partition (see nm_ann.h); cheap check per call. */
 static inline void nm_blas_init(void) {
@@ -91,8 +112,8 @@ void nm_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, i
     int blk = ((dim + parts - 1) / parts + 15) & ~15;
     parts = (dim + blk - 1) / blk;
     const CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-#pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) if (threads > 1 && parts > 1)
-    for (int p = 0; p < parts; p++) {
+    const int nt = threads > 1 && parts > 1 ? threads : 1;
+    NM_FOR_CLAIMED(nt, parts, p, {
         int s = p * blk, e = s + blk < dim ? s + blk : dim;
         if (splitN) {
             const float *Bp = tb ? B + (int64_t)s * ldb : B + s;
@@ -101,7 +122,7 @@ void nm_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, i
             const float *Ap = ta ? A + s : A + (int64_t)s * lda;
             cblas_sgemm(CblasRowMajor, TA, TB, e - s, N, K, alpha, Ap, lda, B, ldb, beta, C + (int64_t)s * ldc, ldc);
         }
-    }
+    });
 }
 
 void nm_add_bias_rows(float *y, const float *b, int rows, int cols, int threads) {
@@ -146,21 +167,19 @@ static inline void split_range(int64_t n, int64_t *lo, int64_t *hi) {
 }
 
 void nm_relu_forward(const float *x, float *y, int64_t n, int threads) {
-#pragma omp parallel num_threads(threads > 1 ? threads : 1) if (threads > 1 && n >= NM_PAR_MIN)
-    {
-        int64_t lo, hi;
-        split_range(n, &lo, &hi);
+    const int nt = threads > 1 && n >= NM_PAR_MIN ? threads : 1;
+    NM_FOR_CLAIMED(nt, (int)((n + NM_BLOCK - 1) / NM_BLOCK), b, {
+        const int64_t lo = (int64_t)b * NM_BLOCK, hi = lo + NM_BLOCK < n ? lo + NM_BLOCK : n;
         relu_fwd_range(x, y, lo, hi);
-    }
+    });
 }
 
 void nm_relu_backward(const float *y, const float *dy, float *dx, int64_t n, int threads) {
-#pragma omp parallel num_threads(threads > 1 ? threads : 1) if (threads > 1 && n >= NM_PAR_MIN)
-    {
-        int64_t lo, hi;
-        split_range(n, &lo, &hi);
+    const int nt = threads > 1 && n >= NM_PAR_MIN ? threads : 1;
+    NM_FOR_CLAIMED(nt, (int)((n + NM_BLOCK - 1) / NM_BLOCK), b, {
+        const int64_t lo = (int64_t)b * NM_BLOCK, hi = lo + NM_BLOCK < n ? lo + NM_BLOCK : n;
         relu_bwd_range(y, dy, dx, lo, hi);
-    }
+    });
 }
 
 void nm_dropout_forward(const float *x, float *y, float *mask, int64_t n, float p, uint64_t seed, int threads) {
@@ -261,16 +280,14 @@ static void avg_bwd_plane(const float *restrict yp, float *restrict xp, int H, i
 
 void nm_avgpool_forward(const float *x, int NC, int H, int W, int KH, int KW, int sh, int sw, float *y, int threads) {
     const int OH = (H - KH) / sh + 1, OW = (W - KW) / sw + 1;
-#pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) if (threads > 1 && (int64_t)NC * H * W >= NM_PAR_MIN)
-    for (int c = 0; c < NC; c++)
-        avg_fwd_plane(x + (int64_t)c * H * W, y + (int64_t)c * OH * OW, H, W, KH, KW, sh, sw, OH, OW);
+    const int nt = threads > 1 && (int64_t)NC * H * W >= NM_PAR_MIN ? threads : 1;
+    NM_FOR_CLAIMED(nt, NC, c, { avg_fwd_plane(x + (int64_t)c * H * W, y + (int64_t)c * OH * OW, H, W, KH, KW, sh, sw, OH, OW); });
 }
 
 void nm_avgpool_backward(const float *dy, int NC, int H, int W, int KH, int KW, int sh, int sw, float *dx, int threads) {
     const int OH = (H - KH) / sh + 1, OW = (W - KW) / sw + 1;
-#pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) if (threads > 1 && (int64_t)NC * H * W >= NM_PAR_MIN)
-    for (int c = 0; c < NC; c++)
-        avg_bwd_plane(dy + (int64_t)c * OH * OW, dx + (int64_t)c * H * W, H, W, KH, KW, sh, sw, OH, OW);
+    const int nt = threads > 1 && (int64_t)NC * H * W >= NM_PAR_MIN ? threads : 1;
+    NM_FOR_CLAIMED(nt, NC, c, { avg_bwd_plane(dy + (int64_t)c * OH * OW, dx + (int64_t)c * H * W, H, W, KH, KW, sh, sw, OH, OW); });
 }
 
 void nm_maxpool_forward(const float *x, int NC, int H, int W, int KH, int KW, int sh, int sw, float *y, int32_t *argmax, int threads) {

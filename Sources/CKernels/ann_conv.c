@@ -120,12 +120,16 @@ void nm_conv2d_forward(const float *x, int N, int C, int H, int W, const float *
     const int CKK = C * KH * KW;
     const int S = chunk_samples(N, OHW), nchunks = (N + S - 1) / S;
     const int64_t chw = (int64_t)C * H * W;
+    int next = 0; /* chunks are claimed dynamically (see NM_FOR_CLAIMED in ann.c) */
 #pragma omp parallel num_threads(threads > 1 ? threads : 1) if (threads > 1 && nchunks > 1)
     {
         float *tmpcol = cols ? NULL : malloc(sizeof(float) * (size_t)CKK * S * OHW);
         float *tmpy = S > 1 ? malloc(sizeof(float) * (size_t)OC * S * OHW) : NULL;
-#pragma omp for schedule(static)
-        for (int ch = 0; ch < nchunks; ch++) {
+        for (;;) {
+            int ch;
+#pragma omp atomic capture
+            ch = next++;
+            if (ch >= nchunks) break;
             const int n0 = ch * S, ns = N - n0 < S ? N - n0 : S, ld = ns * OHW;
             float *col = cols ? cols + (int64_t)n0 * CKK * OHW : tmpcol;
             for (int s = 0; s < ns; s++)
@@ -159,12 +163,16 @@ void nm_conv2d_backward(const float *cols, int N, int C, int H, int W, const flo
     const int64_t chw = (int64_t)C * H * W, wsize = (int64_t)OC * CKK;
     float *dwp = malloc(sizeof(float) * (size_t)(nchunks * wsize));
     double *dbp = malloc(sizeof(double) * (size_t)nchunks * OC);
+    int next = 0;
 #pragma omp parallel num_threads(threads > 1 ? threads : 1) if (threads > 1 && nchunks > 1)
     {
         float *dyc = S > 1 ? malloc(sizeof(float) * (size_t)OC * S * OHW) : NULL;
         float *dcol = dx ? malloc(sizeof(float) * (size_t)CKK * S * OHW) : NULL;
-#pragma omp for schedule(static)
-        for (int ch = 0; ch < nchunks; ch++) {
+        for (;;) {
+            int ch;
+#pragma omp atomic capture
+            ch = next++;
+            if (ch >= nchunks) break;
             const int n0 = ch * S, ns = N - n0 < S ? N - n0 : S, ld = ns * OHW;
             const float *col = cols + (int64_t)n0 * CKK * OHW;
             const float *g;

@@ -86,12 +86,19 @@ void nm_adam_step_multi(int count, float *const *p, const float *const *g, float
     int64_t total = 0;
     for (int k = 0; k < count; k++) total += n[k];
     const int nt = (threads > 1 && total >= NM_OPT_PAR_MIN) ? threads : 1;
+    /* Blocks of the concatenated index range claimed dynamically (elementwise: any split is exact). */
+    const int64_t B = 32768;
+    const int nblocks = (int)((total + B - 1) / B);
+    int next = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int64_t lo, hi;
-        my_range(total, &lo, &hi);
+    for (;;) {
+        int b;
+#pragma omp atomic capture
+        b = next++;
+        if (b >= nblocks) break;
+        const int64_t lo = (int64_t)b * B, hi = lo + B < total ? lo + B : total;
         int64_t base = 0;
-        for (int k = 0; k < count; k++) {
+        for (int k = 0; k < count && base < hi; k++) {
             const int64_t s = lo > base ? lo - base : 0, e = hi - base < n[k] ? hi - base : n[k];
             if (s < e) adam_range(p[k], g[k], m[k], v[k], s, e, step, b1, b2, eps, wd, sbc2);
             base += n[k];

@@ -8,6 +8,7 @@ public struct IDXDataset: Sendable {
     /// Debian's `dataset-fashion-mnist` package installs the files here.
     public static let fashionMNISTFolder = "/usr/share/datasets/fashion-mnist"
 
+    /// Which half of the data set: the training files or the test (`t10k`/`test`) files.
     public enum Split: String, Sendable { case train, test }
 
     public let folder: String

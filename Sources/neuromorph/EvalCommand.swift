@@ -65,9 +65,10 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        applyANNWaitPolicy()
         do {
             let net = try ModelDirectory.load(model)
-            let nthreads = threads ?? Int(nm_max_threads())
+            let nthreads = threads ?? ThreadPolicy.defaultThreads
             let ds = IDXDataset(folder: data, prefix: prefix)
             let set = try ds.load(split == "train" ? .train : .test, normalization: net.normalization, limit: limit, threads: nthreads)
             guard set.sampleShape == net.inputShape else {

@@ -59,13 +59,14 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        applyANNWaitPolicy()
         do {
             var cfg = try TrainingConfig.load(path: config)
             if let epochs { cfg.options.epochs = epochs }
             if let seed { cfg.options.seed = UInt64(seed) }
             if let batchSize { cfg.options.batchSize = batchSize }
             if let data { cfg.data.folder = data }
-            let nthreads = threads ?? Int(nm_max_threads())
+            let nthreads = threads ?? ThreadPolicy.defaultThreads
             let ds = cfg.data.dataset
             let train = try ds.load(.train, normalization: cfg.data.normalization, limit: limitTrain ?? cfg.data.limitTrain, threads: nthreads)
             let test = try ds.load(.test, normalization: cfg.data.normalization, limit: limitTest ?? cfg.data.limitTest, threads: nthreads)
@@ -87,6 +88,16 @@ struct TrainCommand: ParsableCommand {
             throw CLIFailure(e.description)
         }
     }
+}
+
+/// OpenMP idle-wait policy for ANN work: idle workers sleep at once (`KMP_BLOCKTIME=0`) unless the
+/// user set `OMP_WAIT_POLICY` or `KMP_BLOCKTIME`. ANN parallel regions are long (GEMM blocks, batches of
+/// convolution chunks), so waking a sleeping worker costs little, while a spinning one steals the core
+/// on a busy 2-core machine: measured in experiments/ann-bench/OMP_POLICY.md (the SNN default of 1 ms
+/// suits its many short regions better).
+func applyANNWaitPolicy() {
+    let env = ProcessInfo.processInfo.environment
+    if env["OMP_WAIT_POLICY"] == nil && env["KMP_BLOCKTIME"] == nil { nm_set_blocktime(0) }
 }
 
 /// A user-facing failure: the message is printed as "error: ..." and the exit code is 1.

@@ -7,11 +7,12 @@ import sys
 
 work, epochs, threads, runs, nm = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 rows = [json.loads(l) for l in open(f"{work}/results.jsonl")]
+frameworks = ["neuromorph"] + [("pytorch" if p == "default" else f"pytorch OMP_WAIT_POLICY={p}") for p in sys.argv[6].split()]
 
 
 def med(fw, net, key, last_only=False):
     vals = [r[key] for r in rows if r["framework"] == fw and r["net"] == net and (not last_only or r["epoch"] == epochs)]
-    return statistics.median(vals) if vals else float("nan")
+    return statistics.median(vals) if vals else float("nan")  # nan: no epoch finished (see PT_TIMEOUT)
 
 
 def sh(cmd):
@@ -34,20 +35,21 @@ print(f"Command: `EPOCHS={epochs} RUNS={runs} THREADS={threads} bash experiments
 print("| net | framework | train samples/s | inference images/s | test accuracy | peak RSS (MiB) |")
 print("|---|---|---:|---:|---:|---:|")
 for net in ("mlp", "cnn"):
-    for fw in ("neuromorph", "pytorch"):
+    for fw in frameworks:
         print(f"| {net} | {fw} | {med(fw, net, 'samples_per_second'):,.0f} | {med(fw, net, 'inference_images_per_second'):,.0f} | "
               f"{100 * med(fw, net, 'test_accuracy', True):.2f}% | {med(fw, net, 'max_rss_kb') / 1024:,.0f} |")
-print("\n| net | training speed ratio (neuromorph / PyTorch) | inference ratio | accuracy difference (points) | memory ratio |")
-print("|---|---:|---:|---:|---:|")
+print("\n| net | versus | training speed ratio (neuromorph / PyTorch) | inference ratio | accuracy difference (points) | memory ratio |")
+print("|---|---|---:|---:|---:|---:|")
 for net in ("mlp", "cnn"):
-    r = lambda k: med("neuromorph", net, k) / med("pytorch", net, k)
-    acc = 100 * (med("neuromorph", net, "test_accuracy", True) - med("pytorch", net, "test_accuracy", True))
-    print(f"| {net} | {r('samples_per_second'):.2f} | {r('inference_images_per_second'):.2f} | {acc:+.2f} | {r('max_rss_kb'):.2f} |")
+    for pt in frameworks[1:]:
+        r = lambda k: med("neuromorph", net, k) / med(pt, net, k)
+        acc = 100 * (med("neuromorph", net, "test_accuracy", True) - med(pt, net, "test_accuracy", True))
+        print(f"| {net} | {pt} | {r('samples_per_second'):.2f} | {r('inference_images_per_second'):.2f} | {acc:+.2f} | {r('max_rss_kb'):.2f} |")
 print("\nPer-run figures (last epoch):\n")
 print("| net | framework | run | train samples/s (per epoch) | test accuracy |")
 print("|---|---|---:|---|---:|")
 for net in ("mlp", "cnn"):
-    for fw in ("neuromorph", "pytorch"):
+    for fw in frameworks:
         for run in range(1, runs + 1):
             sel = [r for r in rows if r["framework"] == fw and r["net"] == net and r["run"] == run]
             if sel:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # neuromorph vs PyTorch (CPU) on Fashion-MNIST: MLP 784-512-256-10 and the CNN of configs/fmnist-cnn.yaml,
 # same epochs, batch 64, Adam 1e-3, 2 threads. Writes RESULTS.md (medians of RUNS runs) next to this file.
-#   bash experiments/ann-bench/run.sh              # EPOCHS=3 RUNS=3 THREADS=2
+#   bash experiments/ann-bench/run.sh              # EPOCHS=3 RUNS=3 THREADS=2 PT_POLICIES="default PASSIVE"
 #   EPOCHS=1 RUNS=1 bash experiments/ann-bench/run.sh
 # Needs: bash scripts/setup.sh (OpenBLAS, libomp, Fashion-MNIST), a Python 3.11 with pip (pyenv's 3.11.7).
 set -euo pipefail
@@ -10,6 +10,9 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 EPOCHS="${EPOCHS:-3}"
 RUNS="${RUNS:-3}"
 THREADS="${THREADS:-2}"
+# PyTorch's default OpenMP wait policy spins; PASSIVE survives a busy machine (see OMP_POLICY.md).
+PT_POLICIES="${PT_POLICIES:-default PASSIVE}"
+PT_TIMEOUT="${PT_TIMEOUT:-900}"
 SCRATCH="${SCRATCH:-$ROOT/.build}"
 WORK="$HERE/work"
 PY="${PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3}"
@@ -46,18 +49,24 @@ for e in m["epochs"]:
                       "inference_images_per_second": e["inference_images_per_second"], "train_loss": e["train_loss"],
                       "max_rss_kb": int(sys.argv[4])}))
 PYEOF
-        /usr/bin/time -v "$HERE/.venv/bin/python" "$HERE/torch_train.py" "$net" "$EPOCHS" "$THREADS" "$r" \
-            > "$WORK/pt-$net-$r.jsonl" 2> "$WORK/pt-$net-$r.log"
-        rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/pt-$net-$r.log")
-        "$HERE/.venv/bin/python" -c "
+        for pol in $PT_POLICIES; do
+            envs=(); label=pytorch
+            [ "$pol" = default ] || { envs=(OMP_WAIT_POLICY=$pol); label="pytorch OMP_WAIT_POLICY=$pol"; }
+            # A spinning OpenMP pool on a busy machine can run 10-50x slower: cap each run (PT_TIMEOUT s);
+            # the report then uses the epochs that finished.
+            env "${envs[@]}" /usr/bin/time -v timeout "$PT_TIMEOUT" "$HERE/.venv/bin/python" "$HERE/torch_train.py" "$net" "$EPOCHS" "$THREADS" "$r" \
+                > "$WORK/pt-$pol-$net-$r.jsonl" 2> "$WORK/pt-$pol-$net-$r.log" || echo "pytorch $pol $net run $r: stopped after ${PT_TIMEOUT}s"
+            rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/pt-$pol-$net-$r.log" | tail -1)
+            "$HERE/.venv/bin/python" -c "
 import json, sys
-for line in open('$WORK/pt-$net-$r.jsonl'):
-    d = json.loads(line); d['run'] = $r; d['max_rss_kb'] = $rss; print(json.dumps(d))" >> "$WORK/results.jsonl"
+for line in open('$WORK/pt-$pol-$net-$r.jsonl'):
+    d = json.loads(line); d['run'] = $r; d['max_rss_kb'] = $rss; d['framework'] = '$label'; print(json.dumps(d))" >> "$WORK/results.jsonl"
+        done
         echo "$net run $r done ($(uptime | sed 's/.*load/load/'))"
     done
 done
 echo "after: $(uptime)" >> "$WORK/machine.txt"
 
 # 4. Report.
-"$HERE/.venv/bin/python" "$HERE/report.py" "$WORK" "$EPOCHS" "$THREADS" "$RUNS" "$NM" > "$HERE/RESULTS.md"
+"$HERE/.venv/bin/python" "$HERE/report.py" "$WORK" "$EPOCHS" "$THREADS" "$RUNS" "$NM" "$PT_POLICIES" > "$HERE/RESULTS.md"
 echo "wrote $HERE/RESULTS.md"

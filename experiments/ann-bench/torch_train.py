@@ -1,6 +1,6 @@
 """PyTorch peer: trains the same MLP/CNN as neuromorph (Adam 1e-3, batch 64, shuffled each epoch) and
 prints JSON lines with per-epoch training samples/s, inference images/s and test accuracy.
-Usage: python torch_train.py {mlp|cnn} EPOCHS THREADS [SEED] [--save DIR]"""
+Usage: python torch_train.py {mlp|cnn} EPOCHS THREADS [SEED] [--save DIR] [--limit-train N]"""
 import json
 import resource
 import sys
@@ -16,9 +16,10 @@ def main():
     kind, epochs, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     seed = int(sys.argv[4]) if len(sys.argv) > 4 and not sys.argv[4].startswith("--") else 1
     save = sys.argv[sys.argv.index("--save") + 1] if "--save" in sys.argv else None
+    limit = int(sys.argv[sys.argv.index("--limit-train") + 1]) if "--limit-train" in sys.argv else None
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    xtr, ytr = nm_torch.load_split("train")
+    xtr, ytr = nm_torch.load_split("train", limit=limit)
     xte, yte = nm_torch.load_split("test")
     spec = nm_torch.spec_from_yaml_like(kind)
     model = nm_torch.build(spec)

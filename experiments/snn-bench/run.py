@@ -1,0 +1,511 @@
+#!/usr/bin/env python
+"""snn-bench orchestrator: neuromorph vs Brian2 (C++ standalone, OpenMP) vs NEST 3 on COBA / CUBA.
+
+One command from the repo root:  bash experiments/snn-bench/run.sh   (extra flags are passed here)
+
+For each block (model x N) it runs every peer for every seed, interleaved (seed 1: all simulators,
+seed 2: all ...), records `uptime` before and after each block, stores every raw result as JSON
+under experiments/snn-bench/work/results/, and writes experiments/snn-bench/RESULTS.md plus
+results.json (aggregates). Brian2 runs twice per seed: default OpenMP wait policy and
+OMP_WAIT_POLICY=PASSIVE (spinning OpenMP threads collapse when other processes share the 2 cores).
+
+neuromorph: `swift build -c release --product neuromorph` (repo root), then
+  <bin>/neuromorph simulate <config.yaml> --duration <D> --seed <S> --threads <T> --out <dir>
+which must write <dir>/summary.json. Configs: configs/coba.yaml, configs/cuba.yaml for N = 4000; for
+other N a scaled copy (populations.*.size x f, projections[*].connect.p / f) goes to work/configs/.
+Missing binary/configs => neuromorph is skipped with a note in RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+import netdefs as nd  # noqa: E402
+
+WORK = os.path.join(HERE, "work")
+PY = sys.executable
+
+
+def sh(cmd: list[str] | str, **kw) -> str:
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, shell=isinstance(cmd, str), **kw)
+        return (r.stdout or r.stderr).strip()
+    except OSError as e:
+        return f"unavailable ({e})"
+
+
+def uptime() -> str:
+    return sh(["uptime"])
+
+
+def log(msg: str) -> None:
+    print(f"[{_dt.datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# neuromorph
+# ----------------------------------------------------------------------------------------------
+class Neuromorph:
+    def __init__(self, args):
+        self.args = args
+        self.bin = None
+        self.note = None
+        self.duration_style = None  # "unit" ("10 s") or "plain" ("10"), found on first run
+        self.version = None
+
+    def prepare(self) -> None:
+        a = self.args
+        if a.neuromorph_bin:
+            if os.access(a.neuromorph_bin, os.X_OK):
+                self.bin = os.path.abspath(a.neuromorph_bin)
+            else:
+                self.note = f"neuromorph skipped: --neuromorph-bin {a.neuromorph_bin} is not an executable."
+            return
+        if not shutil.which("swift"):
+            self.note = "neuromorph skipped: `swift` not on PATH."
+            return
+        scratch = ["--scratch-path", a.scratch_path] if a.scratch_path else []
+        cmd = ["swift", "build", "-c", "release", "--product", "neuromorph", *scratch]
+        log("building neuromorph: " + " ".join(cmd))
+        t0 = time.perf_counter()
+        r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        dt = time.perf_counter() - t0
+        logf = os.path.join(WORK, "neuromorph_build.log")
+        with open(logf, "w") as f:
+            f.write(r.stdout + "\n" + r.stderr)
+        if r.returncode != 0:
+            tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-5:])
+            self.note = (f"neuromorph skipped: `{' '.join(cmd)}` failed (exit {r.returncode}, log "
+                         f"work/neuromorph_build.log):\n```\n{tail}\n```")
+            return
+        binpath = sh(["swift", "build", "-c", "release", "--show-bin-path", *scratch], cwd=REPO).splitlines()[-1]
+        exe = os.path.join(binpath, "neuromorph")
+        if not os.access(exe, os.X_OK):
+            self.note = f"neuromorph skipped: build succeeded but {exe} is missing."
+            return
+        self.bin = exe
+        log(f"neuromorph built in {dt:.0f} s: {exe}")
+
+    def config_for(self, model: str, n: int) -> str | None:
+        base = os.path.join(self.args.configs_dir, f"{model}.yaml")
+        if not os.path.isfile(base):
+            return None
+        import yaml
+        with open(base) as f:
+            cfg = yaml.safe_load(f)
+        pops = cfg.get("populations") or {}
+        n0 = sum(int(p["size"]) for p in pops.values())
+        if n0 == n:
+            return base
+        scale = n / n0
+        for p in pops.values():
+            p["size"] = int(round(int(p["size"]) * scale))
+        for pr in cfg.get("projections") or []:
+            c = pr.get("connect") or {}
+            if "p" in c:
+                c["p"] = float(c["p"]) / scale
+        got = sum(int(p["size"]) for p in pops.values())
+        if got != n:
+            raise ValueError(f"scaling {base} to N={n} gave {got} neurons")
+        out = os.path.join(WORK, "configs", f"{model}_{n}.yaml")
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out, "w") as f:
+            f.write(f"# generated by experiments/snn-bench/run.py from {os.path.relpath(base, REPO)}: N {n0} -> {n}\n")
+            yaml.safe_dump(cfg, f, sort_keys=False)
+        return out
+
+    def run(self, model: str, n: int, duration: float, seed: int, threads: int, env: dict) -> dict:
+        cfg = self.config_for(model, n)
+        if cfg is None:
+            return {"skipped": f"{os.path.relpath(os.path.join(self.args.configs_dir, model + '.yaml'), REPO)} does not exist yet"}
+        outdir = os.path.join(WORK, "neuromorph_out", f"{model}_{n}_s{seed}")
+        shutil.rmtree(outdir, ignore_errors=True)
+        os.makedirs(os.path.dirname(outdir), exist_ok=True)
+        timefile = outdir + ".time_v.txt"
+        styles = [self.duration_style] if self.duration_style else ["unit", "plain"]
+        last = None
+        for style in styles:
+            dur = f"{duration:g} s" if style == "unit" else f"{duration:g}"
+            cmd = ["/usr/bin/time", "-v", "-o", timefile, self.bin, "simulate", cfg, "--duration", dur,
+                   "--seed", str(seed), "--threads", str(threads), "--out", outdir]
+            t0 = time.perf_counter()
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=self.args.timeout)
+            wall = time.perf_counter() - t0
+            last = (cmd, r)
+            if r.returncode == 0:
+                self.duration_style = style
+                break
+        cmd, r = last
+        if r.returncode != 0:
+            return {"error": f"exit {r.returncode}: {' '.join(map(shlex.quote, cmd))}\n{(r.stderr or r.stdout)[-800:]}"}
+        try:
+            with open(os.path.join(outdir, "summary.json")) as f:
+                s = json.load(f)
+        except (OSError, ValueError) as e:
+            return {"error": f"no readable summary.json in {outdir}: {e}"}
+        tv = nd.parse_time_v(timefile)
+        pops = {k: dict(v) for k, v in (s.get("populations") or {}).items()}
+        res = dict(
+            simulator="neuromorph", model=model, neurons=s.get("neurons"), synapses=s.get("synapses"),
+            synaptic_events=s.get("synaptic_events"), spikes=s.get("spikes"), duration_s=s.get("simulated_seconds", duration),
+            seed=seed, threads=threads, build_seconds=s.get("build_seconds"), simulate_seconds=s.get("wall_seconds"),
+            realtime_factor=s.get("realtime_factor"), peak_rss_bytes=tv.get("peak_rss_bytes") or s.get("peak_rss_bytes"),
+            peak_rss_bytes_self_reported=s.get("peak_rss_bytes"), process_wall_seconds=wall, time_v=tv,
+            populations=pops, config=os.path.relpath(cfg, REPO), loadavg=nd.loadavg(),
+            omp_wait_policy=env.get("OMP_WAIT_POLICY", "default"),
+        )
+        if res["realtime_factor"] is None and res["simulate_seconds"] and res["duration_s"]:
+            res["realtime_factor"] = res["simulate_seconds"] / res["duration_s"]
+        return res
+
+
+# ----------------------------------------------------------------------------------------------
+# peers
+# ----------------------------------------------------------------------------------------------
+def run_peer(script: str, model: str, n: int, duration: float, seed: int, threads: int, env: dict,
+             out: str, timeout: float, extra: list[str] | None = None) -> dict:
+    cmd = [PY, os.path.join(HERE, script), "--model", model, "--n", str(n), "--duration", f"{duration:g}",
+           "--seed", str(seed), "--threads", str(threads), "--out", out, *(extra or [])]
+    logf = out.replace(".json", ".log")
+    try:
+        os.remove(out)
+    except FileNotFoundError:
+        pass
+    t0 = time.perf_counter()
+    try:
+        with open(logf, "w") as lf:
+            r = subprocess.run(cmd, stdout=lf, stderr=subprocess.STDOUT, env=env, timeout=timeout)
+        rc = r.returncode
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout after {timeout:.0f} s: {' '.join(cmd)}"}
+    if rc != 0 or not os.path.isfile(out):
+        tail = open(logf).read()[-800:]
+        return {"error": f"exit {rc}: {' '.join(cmd)}\n{tail}"}
+    with open(out) as f:
+        res = json.load(f)
+    res["process_wall_seconds"] = time.perf_counter() - t0
+    return res
+
+
+# ----------------------------------------------------------------------------------------------
+# statistics and report
+# ----------------------------------------------------------------------------------------------
+def stats(xs: list[float | None]) -> dict | None:
+    v = [float(x) for x in xs if x is not None]
+    if not v:
+        return None
+    return dict(n=len(v), mean=statistics.fmean(v), sd=statistics.stdev(v) if len(v) > 1 else 0.0,
+                median=statistics.median(v), min=min(v), max=max(v))
+
+
+def fmt(s: dict | None, digits: int = 2, scale: float = 1.0) -> str:
+    if not s:
+        return "–"
+    return f"{s['mean'] * scale:.{digits}f} ± {s['sd'] * scale:.{digits}f} (med {s['median'] * scale:.{digits}f})"
+
+
+def aggregate(runs: list[dict]) -> dict:
+    ok = [r for r in runs if "error" not in r and "skipped" not in r]
+    agg = dict(runs=len(runs), ok=len(ok), errors=[r.get("error") or r.get("skipped") for r in runs if r not in ok])
+    if not ok:
+        return agg
+    agg["build"] = stats([r.get("build_seconds") for r in ok])
+    agg["compile"] = stats([r.get("compile_seconds") for r in ok])
+    agg["simulate"] = stats([r.get("simulate_seconds") for r in ok])
+    agg["rtf"] = stats([r.get("realtime_factor") for r in ok])
+    agg["rss_mib"] = stats([(r.get("peak_rss_bytes") or 0) / 2**20 if r.get("peak_rss_bytes") else None for r in ok])
+    agg["synapses"] = stats([r.get("synapses") for r in ok])
+    agg["rss_before_recorders_mib"] = stats([r["peak_rss_bytes_before_recorders"] / 2**20 for r in ok
+                                             if r.get("peak_rss_bytes_before_recorders")])
+    agg["duration_s"] = ok[0].get("duration_s")
+    pops = {}
+    windows: dict = {}
+    for name in ("exc", "inh"):
+        pops[name] = stats([(r.get("populations") or {}).get(name, {}).get("mean_rate_hz") for r in ok])
+        keys = set()
+        for r in ok:
+            keys |= set(((r.get("populations") or {}).get(name, {}).get("window_rates_hz") or {}).keys())
+        for k in keys:
+            windows.setdefault(k, {})[name] = stats(
+                [((r.get("populations") or {}).get(name, {}).get("window_rates_hz") or {}).get(k) for r in ok])
+    agg["rate"] = pops
+    agg["window_rates"] = windows  # {"1": {"exc": stats, "inh": stats}}: rates over [0, 1 s]
+    return agg
+
+
+def matched_rates(a: dict, b: dict) -> tuple[dict, dict, str] | None:
+    """Rates of a and b over the same simulated window (full runs, or a window of the longer run)."""
+    da, db = a.get("duration_s"), b.get("duration_s")
+    if da == db:
+        return a["rate"], b["rate"], f"{da:g} s"
+    if da and db and da > db and f"{db:g}" in (a.get("window_rates") or {}):
+        return a["window_rates"][f"{db:g}"], b["rate"], f"first {db:g} s"
+    if da and db and db > da and f"{da:g}" in (b.get("window_rates") or {}):
+        return a["rate"], b["window_rates"][f"{da:g}"], f"first {da:g} s"
+    return None
+
+
+def ratio(a: dict | None, b: dict | None, key: str = "median") -> str:
+    if not a or not b or not b.get(key):
+        return "–"
+    return f"{a[key] / b[key]:.3g}×"
+
+
+def rel_diff(a: dict | None, b: dict | None) -> float | None:
+    if not a or not b or not b.get("mean"):
+        return None
+    return (a["mean"] - b["mean"]) / b["mean"]
+
+
+def write_report(path: str, meta: dict, blocks: list[dict], nm_note: str | None, tol: float) -> None:
+    L = []
+    L.append("# snn-bench results: neuromorph vs Brian2 (C++ standalone, OpenMP) vs NEST 3\n")
+    L.append(f"Generated {meta['date']} by `bash experiments/snn-bench/run.sh {meta['argv']}` "
+             f"(total {meta.get('total_minutes', 0):.1f} min).\n")
+    L.append("## Machine and versions\n")
+    for k in ("cpu", "nproc", "memory", "python", "brian2", "nest", "gxx", "swift", "neuromorph_commit"):
+        L.append(f"- {k}: {meta.get(k)}")
+    L.append(f"- threads: {meta['threads']}, seeds: {meta['seeds']}, dt = {nd.DT_MS} ms, delay = {nd.DELAY_MS} ms")
+    L.append(f"- uptime at start: `{meta['uptime_start']}`; at end: `{meta.get('uptime_end')}`")
+    L.append("")
+    L.append("Networks: see MODELS.md (COBA = Brette et al. 2007 benchmark 1, CUBA = Brian2 examples/CUBA.py; "
+             "N_E = 0.8 N, p = 80/N, pairwise Bernoulli without autapses). Times are wall clock seconds. "
+             "*build*: network construction (Brian2: inside the standalone binary = initialisation + "
+             "synapse creation + result writing; NEST: Create + Connect + Prepare; neuromorph: its "
+             "`build_seconds`). *compile*: Brian2 code generation + C++ compilation (reused build "
+             "directory: the first run per block compiles everything, later runs only main.cpp). "
+             "*simulate*: the time-stepping loop only. RTF = simulate / simulated time (lower is faster). "
+             "Peak RSS: Brian2 = the ./main child (GNU time -v); NEST = the whole Python process "
+             "(ru_maxrss, ~80 MB of it is Python + NEST); neuromorph = the process (GNU time -v).\n")
+    if nm_note:
+        L.append(f"**neuromorph:** {nm_note}\n")
+    for b in blocks:
+        L.append(f"## {b['model'].upper()} N = {b['n']} ({b['n_exc']} exc / {b['n_inh']} inh, p = {b['p']:.4g})\n")
+        L.append(f"- uptime before: `{b['uptime_before']}`")
+        L.append(f"- uptime after: `{b['uptime_after']}`  (block took {b['minutes']:.1f} min)")
+        L.append("")
+        L.append("| simulator | simulated (s) | build (s) | compile (s) | simulate (s) | RTF | peak RSS (MiB) | "
+                 "synapses | exc rate (Hz) | inh rate (Hz) | runs ok |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for name, agg in b["sims"].items():
+            if not agg.get("ok"):
+                why = "; ".join(sorted({(e or "").splitlines()[0] for e in agg.get("errors", [])}))[:300]
+                L.append(f"| {name} | – | – | – | – | – | – | – | – | – | 0/{agg.get('runs', 0)}: {why} |")
+                continue
+            syn = agg["synapses"]["mean"] if agg.get("synapses") else None
+            L.append(f"| {name} | {agg.get('duration_s')} | {fmt(agg.get('build'))} | {fmt(agg.get('compile'), 1)} | "
+                     f"{fmt(agg.get('simulate'))} | {fmt(agg.get('rtf'), 3)} | {fmt(agg.get('rss_mib'), 0)} | "
+                     f"{syn:.0f} | {fmt(agg['rate'].get('exc'))} | {fmt(agg['rate'].get('inh'))} | "
+                     f"{agg['ok']}/{agg['runs']} |" if syn is not None else
+                     f"| {name} | {agg.get('duration_s')} | {fmt(agg.get('build'))} | – | {fmt(agg.get('simulate'))} | "
+                     f"{fmt(agg.get('rtf'), 3)} | {fmt(agg.get('rss_mib'), 0)} | – | {fmt(agg['rate'].get('exc'))} | "
+                     f"{fmt(agg['rate'].get('inh'))} | {agg['ok']}/{agg['runs']} |")
+        L.append("")
+        nm = b["sims"].get("neuromorph")
+        peers = [k for k in b["sims"] if k != "neuromorph"]
+        if nm and nm.get("ok") and any(b["sims"][k].get("ok") for k in peers):
+            L.append("Ratios neuromorph / peer (medians; RTF compares runs of different simulated length "
+                     "fairly; < 1 means neuromorph is faster or smaller):\n")
+            L.append("| peer | RTF ratio | build ratio | peak RSS ratio | exc rate diff | inh rate diff |")
+            L.append("|---|---|---|---|---|---|")
+            for pk in peers:
+                pa = b["sims"][pk]
+                if not pa.get("ok"):
+                    continue
+                mr = matched_rates(nm, pa)
+                de = rel_diff(mr[0].get("exc"), mr[1].get("exc")) if mr else None
+                di = rel_diff(mr[0].get("inh"), mr[1].get("inh")) if mr else None
+                L.append(f"| {pk} | {ratio(nm.get('rtf'), pa.get('rtf'))} | {ratio(nm.get('build'), pa.get('build'))} | "
+                         f"{ratio(nm.get('rss_mib'), pa.get('rss_mib'))} | "
+                         f"{'–' if de is None else f'{de * 100:+.1f} %'} | {'–' if di is None else f'{di * 100:+.1f} %'} |")
+            L.append("")
+        # rate agreement verdict (same simulated window only)
+        oks = {k: v for k, v in b["sims"].items() if v.get("ok")}
+        names = list(oks)
+        worst = 0.0
+        pairs, unmatched = [], []
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                mr = matched_rates(oks[names[i]], oks[names[j]])
+                if mr is None:
+                    unmatched.append(f"{names[i]} vs {names[j]}")
+                    continue
+                for pop in ("exc", "inh"):
+                    d = rel_diff(mr[0].get(pop), mr[1].get(pop))
+                    if d is not None:
+                        worst = max(worst, abs(d))
+                        pairs.append((abs(d), f"{names[i]} vs {names[j]} {pop} {d * 100:+.1f} % ({mr[2]})"))
+        if pairs:
+            pairs.sort(reverse=True)
+            verdict = "agree" if worst <= tol else "do NOT agree"
+            L.append(f"**Rates {verdict} within {tol * 100:.0f} %** (largest difference of means over the same "
+                     f"simulated window: {pairs[0][1]}; seed-to-seed sd is in the table).")
+            if unmatched:
+                L.append(f"Not compared (different simulated windows): {', '.join(unmatched)}.")
+            for k, rs in sorted((oks.get("brian2") or {}).get("window_rates", {}).items()):
+                L.append(f"Brian2 rates over the first {k} s: exc {fmt(rs.get('exc'))}, inh {fmt(rs.get('inh'))} Hz.")
+            L.append("")
+        ns = b["sims"].get("nest")
+        if ns and ns.get("ok") and ns.get("rss_before_recorders_mib"):
+            L.append(f"NEST peak RSS before the spike recorders were connected (network only, before Prepare): "
+                     f"{fmt(ns['rss_before_recorders_mib'], 0)} MiB (NEST 3.10 spends ~31 KB per "
+                     f"neuron->spike_recorder connection).\n")
+        bp = b["sims"].get("brian2")
+        bq = b["sims"].get("brian2 PASSIVE")
+        if bp and bq and bp.get("ok") and bq.get("ok"):
+            L.append(f"OMP_WAIT_POLICY: Brian2 simulate median default {bp['simulate']['median']:.2f} s vs "
+                     f"PASSIVE {bq['simulate']['median']:.2f} s (PASSIVE/default = "
+                     f"{bq['simulate']['median'] / bp['simulate']['median']:.2f}; load: see uptime).\n")
+    L.append("Raw per-run JSON: experiments/snn-bench/work/results/ (git-ignored); aggregates: results.json.\n")
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(L))
+    os.replace(path + ".tmp", path)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default="coba,cuba", help="comma list of coba,cuba,cobahh")
+    ap.add_argument("--sizes", default="4000,40000")
+    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--duration", type=float, default=10.0, help="simulated seconds")
+    ap.add_argument("--nest-large-duration", type=float, default=1.0,
+                    help="NEST simulated seconds when N > --nest-large-n (bounds total time)")
+    ap.add_argument("--nest-large-n", type=int, default=4000)
+    ap.add_argument("--peers", default="brian2,brian2-passive,nest,neuromorph",
+                    help="subset of brian2,brian2-passive,nest,nest-passive,neuromorph "
+                         "(nest-passive = NEST with OMP_WAIT_POLICY=PASSIVE; not run by default)")
+    ap.add_argument("--neuromorph-bin", default=None, help="use this binary instead of building")
+    ap.add_argument("--configs-dir", default=os.path.join(REPO, "configs"),
+                    help="where <model>.yaml (N = 4000) live (default: configs/)")
+    ap.add_argument("--scratch-path", default=None, help="swift build --scratch-path (default .build)")
+    ap.add_argument("--timeout", type=float, default=1800.0, help="per-run timeout (s)")
+    ap.add_argument("--rate-tolerance", type=float, default=0.05)
+    ap.add_argument("--report", default=os.path.join(HERE, "RESULTS.md"))
+    args = ap.parse_args()
+
+    models = [m for m in args.models.split(",") if m]
+    sizes = [int(x) for x in args.sizes.split(",") if x]
+    seeds = [int(x) for x in args.seeds.split(",") if x]
+    peers = [p for p in args.peers.split(",") if p]
+    for m in models:
+        if m not in nd.MODELS:
+            ap.error(f"--models: unknown model '{m}' (expected {', '.join(nd.MODELS)})")
+    for p in peers:
+        if p not in ("brian2", "brian2-passive", "nest", "nest-passive", "neuromorph"):
+            ap.error(f"--peers: unknown peer '{p}'")
+    os.makedirs(os.path.join(WORK, "results"), exist_ok=True)
+    if not os.access("/usr/bin/time", os.X_OK):
+        ap.error("/usr/bin/time missing: run setup_venv.sh (installs Debian package `time`)")
+
+    import importlib.metadata as im
+    t_start = time.perf_counter()
+    meta = dict(
+        date=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"), argv=" ".join(map(shlex.quote, sys.argv[1:])),
+        cpu=nd.cpu_model(), nproc=os.cpu_count(),
+        memory=sh("free -g | awk '/Mem:/{print $2\" GiB\"}'"),
+        python=sys.version.split()[0], brian2=im.version("brian2"), nest=im.version("nest-simulator"),
+        gxx=sh(["g++", "--version"]).splitlines()[0] if shutil.which("g++") else "missing",
+        swift=(sh(["swift", "--version"]).splitlines() or ["?"])[0] if shutil.which("swift") else "missing",
+        neuromorph_commit=sh(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]),
+        threads=args.threads, seeds=seeds, uptime_start=uptime(),
+    )
+    log(f"start; uptime: {meta['uptime_start']}")
+
+    nm = Neuromorph(args) if "neuromorph" in peers else None
+    nm_note = None
+    if nm:
+        nm.prepare()
+        nm_note = nm.note
+        if nm_note:
+            log(nm_note.splitlines()[0])
+    else:
+        nm_note = "not requested (--peers)."
+
+    base_env = dict(os.environ)
+    base_env.pop("OMP_WAIT_POLICY", None)
+    blocks = []
+    for model in models:
+        for n in sizes:
+            ne, ni = nd.sizes(n)
+            blk = dict(model=model, n=n, n_exc=ne, n_inh=ni, p=nd.conn_prob(n), uptime_before=uptime())
+            log(f"block {model} N={n}; uptime: {blk['uptime_before']}")
+            t0 = time.perf_counter()
+            runs: dict[str, list] = {}
+            bdir = os.path.join(WORK, "brian2", f"{model}_{n}_t{args.threads}")
+            rdir = os.path.join(WORK, "results", f"{model}_{n}")
+            os.makedirs(rdir, exist_ok=True)
+            bextra = ["--build-dir", bdir]
+            if ("nest" in peers or "nest-passive" in peers) and n > args.nest_large_n and args.nest_large_duration < args.duration:
+                bextra += ["--rate-window", f"{args.nest_large_duration:g}"]
+            for seed in seeds:
+                if "brian2" in peers:
+                    r = run_peer("brian2_net.py", model, n, args.duration, seed, args.threads, base_env,
+                                 os.path.join(rdir, f"brian2_s{seed}.json"), args.timeout, bextra)
+                    runs.setdefault("brian2", []).append(r)
+                    log(f"  brian2 s{seed}: " + (r.get("error", "").splitlines()[0] if "error" in r else
+                                                f"sim {r['simulate_seconds']:.2f}s rates {r['populations']['exc']['mean_rate_hz']:.2f}/{r['populations']['inh']['mean_rate_hz']:.2f}"))
+                if "brian2-passive" in peers:
+                    env = dict(base_env, OMP_WAIT_POLICY="PASSIVE")
+                    r = run_peer("brian2_net.py", model, n, args.duration, seed, args.threads, env,
+                                 os.path.join(rdir, f"brian2passive_s{seed}.json"), args.timeout, bextra)
+                    runs.setdefault("brian2 PASSIVE", []).append(r)
+                    log(f"  brian2 PASSIVE s{seed}: " + (r.get("error", "").splitlines()[0] if "error" in r else
+                                                        f"sim {r['simulate_seconds']:.2f}s"))
+                if "nest" in peers:
+                    dur = args.nest_large_duration if n > args.nest_large_n else args.duration
+                    r = run_peer("nest_net.py", model, n, dur, seed, args.threads, base_env,
+                                 os.path.join(rdir, f"nest_s{seed}.json"), args.timeout)
+                    runs.setdefault("nest", []).append(r)
+                    log(f"  nest s{seed} ({dur:g} s): " + (r.get("error", "").splitlines()[0] if "error" in r else
+                                                          f"build {r['build_seconds']:.1f}s sim {r['simulate_seconds']:.2f}s rates {r['populations']['exc']['mean_rate_hz']:.2f}/{r['populations']['inh']['mean_rate_hz']:.2f}"))
+                if "nest-passive" in peers:
+                    dur = args.nest_large_duration if n > args.nest_large_n else args.duration
+                    env = dict(base_env, OMP_WAIT_POLICY="PASSIVE")
+                    r = run_peer("nest_net.py", model, n, dur, seed, args.threads, env,
+                                 os.path.join(rdir, f"nestpassive_s{seed}.json"), args.timeout)
+                    runs.setdefault("nest PASSIVE", []).append(r)
+                    log(f"  nest PASSIVE s{seed} ({dur:g} s): " + (r.get("error", "").splitlines()[0] if "error" in r else
+                                                                  f"sim {r['simulate_seconds']:.2f}s"))
+                if nm and nm.bin:
+                    try:
+                        r = nm.run(model, n, args.duration, seed, args.threads, base_env)
+                    except subprocess.TimeoutExpired:
+                        r = {"error": f"timeout after {args.timeout:.0f} s"}
+                    except Exception as e:  # noqa: BLE001 - report, do not abort the benchmark
+                        r = {"error": f"{type(e).__name__}: {e}"}
+                    nd.write_json(os.path.join(rdir, f"neuromorph_s{seed}.json"), r)
+                    runs.setdefault("neuromorph", []).append(r)
+                    log(f"  neuromorph s{seed}: " + (r.get("error") or r.get("skipped") or "").splitlines()[0]
+                        if ("error" in r or "skipped" in r) else f"  neuromorph s{seed}: sim {r['simulate_seconds']}")
+            blk["uptime_after"] = uptime()
+            blk["minutes"] = (time.perf_counter() - t0) / 60
+            blk["sims"] = {k: aggregate(v) for k, v in runs.items()}
+            blocks.append(blk)
+            meta["uptime_end"] = blk["uptime_after"]
+            meta["total_minutes"] = (time.perf_counter() - t_start) / 60
+            write_report(args.report, meta, blocks, nm_note, args.rate_tolerance)  # partial report
+            nd.write_json(os.path.join(os.path.dirname(args.report), "results.json"),
+                          dict(meta=meta, blocks=blocks, neuromorph_note=nm_note))
+    meta["uptime_end"] = uptime()
+    meta["total_minutes"] = (time.perf_counter() - t_start) / 60
+    write_report(args.report, meta, blocks, nm_note, args.rate_tolerance)
+    nd.write_json(os.path.join(os.path.dirname(args.report), "results.json"),
+                  dict(meta=meta, blocks=blocks, neuromorph_note=nm_note))
+    log(f"done in {meta['total_minutes']:.1f} min; report: {args.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
