@@ -30,13 +30,13 @@ pt_rate() { # net threads policy
 }
 SPIN=""
 spin_start() { ( end=$((SECONDS + 900)); while [ $SECONDS -lt $end ]; do :; done ) & SPIN=$!; }
-spin_stop() { [ -n "$SPIN" ] && { kill "$SPIN" 2>/dev/null || true; wait "$SPIN" 2>/dev/null || true; SPIN=""; }; }
+spin_stop() { if [ -n "$SPIN" ]; then kill "$SPIN" 2>/dev/null || true; wait "$SPIN" 2>/dev/null || true; SPIN=""; fi; return 0; }
 trap spin_stop EXIT
 
 before="$(uptime)"
 for rep in $(seq 1 "$REPS"); do
     for busy in 0 1; do
-        [ "$busy" = 1 ] && spin_start
+        if [ "$busy" = 1 ]; then spin_start; fi
         for net in mlp cnn; do
             for t in 1 2; do
                 for bt in 0 1 200; do
