@@ -62,7 +62,7 @@ public struct Evaluation: Sendable {
     public func confusionTable(classNames: [String]? = nil) -> String {
         let k = confusion.count
         let names = classNames ?? (0..<k).map(String.init)
-        let w = max(5, (confusion.flatMap { $0 }.max() ?? 0).description.count + 1, names.map(\.count).max() ?? 0)
+        let w = max(5, (confusion.flatMap { $0 }.max() ?? 0).description.count, names.map(\.count).max() ?? 0) + 1
         func pad(_ s: String) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
         var lines = [pad("true\\pred") + names.map(pad).joined()]
         for i in 0..<k { lines.append(pad(names[i]) + confusion[i].map { pad(String($0)) }.joined()) }
