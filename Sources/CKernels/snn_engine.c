@@ -442,6 +442,9 @@ static int prepare_buffers(nm_engine *e) {
     return 0;
 }
 
+/* Per-thread event counters are padded to whole cache lines (no false sharing between threads). */
+static int ev_stride(const nm_engine *e) { return ((e->nprojs ? e->nprojs : 1) + 7) / 8 * 8 + 8; }
+
 static int prepare_threads(nm_engine *e, int nt, int L) {
     if (e->tl && e->tl_nt == nt && e->tl_L >= L && e->tl_npops == e->npops && e->tl_nmons == e->nmons) return 0;
     free_threads(e);
@@ -449,7 +452,7 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
     e->range = calloc((size_t)nt * (size_t)e->npops * 2, sizeof(int32_t));
     e->tl = calloc(2 * (size_t)nt * (size_t)e->npops, sizeof(tl_t));
     e->scratch = calloc((size_t)nt, sizeof(uint8_t *));
-    e->events_tl = calloc((size_t)nt * (size_t)(e->nprojs ? e->nprojs : 1), sizeof(int64_t));
+    e->events_tl = calloc((size_t)nt * (size_t)ev_stride(e), sizeof(int64_t));
     if (!e->range || !e->tl || !e->scratch || !e->events_tl) return fail(e, "out of memory");
     int32_t maxown = 1;
     for (int p = 0; p < e->npops; p++) {
@@ -830,7 +833,8 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
         M->cap = c2;
         M->cap_data = c1;
     }
-    memset(e->events_tl, 0, sizeof(int64_t) * (size_t)nt * (size_t)(e->nprojs ? e->nprojs : 1));
+    memset(e->events_tl, 0, sizeof(int64_t) * (size_t)nt * (size_t)ev_stride(e));
+    const int evs = ev_stride(e);
     const int64_t start = e->step, end = e->step + nsteps;
     int status = 0;
 
@@ -889,7 +893,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                             if (qlo >= qhi) continue;
                             int64_t sc;
                             const int32_t *sids = step_spikes(e, b, nt, p, k, e->gather[t], &sc);
-                            if (sc) e->events_tl[t * e->nprojs + j] += deliver_list(e, pr, n, sids, sc, qlo, qhi);
+                            if (sc) e->events_tl[t * evs + j] += deliver_list(e, pr, n, sids, sc, qlo, qhi);
                         }
                     }
                 }
@@ -901,7 +905,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
             for (int j = 0; j < e->nprojs; j++) {
                 int q = e->projs[j].d.post;
                 int32_t lo = e->range[(t * e->npops + q) * 2], hi = e->range[(t * e->npops + q) * 2 + 1];
-                e->events_tl[t * e->nprojs + j] += deliver(e, j, b, nt, n0, Lk, lo, hi, e->gather[t]);
+                e->events_tl[t * evs + j] += deliver(e, j, b, nt, n0, Lk, lo, hi, e->gather[t]);
             }
             /* gated (max-pool) delivery reads spike counts of other threads' neurons: nobody may
              * update them before everyone has delivered */
@@ -909,7 +913,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
         }
     }
     for (int j = 0; j < e->nprojs; j++)
-        for (int t = 0; t < nt; t++) e->projs[j].events += e->events_tl[t * e->nprojs + j];
+        for (int t = 0; t < nt; t++) e->projs[j].events += e->events_tl[t * evs + j];
     for (int m = 0; m < e->nmons; m++) {
         mon_t *M = &e->mons[m];
         M->nsamples += end / M->every - start / M->every;

@@ -111,11 +111,10 @@ public enum Converter {
             case .flatten:
                 pendingAbsorbed.append(i)
                 flattenPending = true
-            case .conv2d(_, _, let k, let st, let p, _):
+            case .conv2d(_, _, _, let st, let p, _):
                 guard st.h == st.w, p.h == p.w else {
                     throw ConversionError("\(name(i)): stride \(st) / padding \(p) must be the same in both directions for the spiking convolution")
                 }
-                _ = k
                 fallthrough
             case .dense:
                 if case .dense = l {} else if flattenPending {

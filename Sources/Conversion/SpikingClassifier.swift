@@ -23,7 +23,7 @@ extension ConvertedNetwork {
                                    shape: [inputShape[1], inputShape[2], inputShape[0]]))
         }
         var prevName = options.encoding == .poisson ? Self.inputPopulation : ""
-        for (k, l) in layers.enumerated() {
+        for l in layers {
             var p = IFParameters()
             p.threshold = 1
             p.resetPotential = 0
@@ -53,7 +53,6 @@ extension ConvertedNetwork {
                     projs.append(Projection(name: "\(prevName)->\(l.name)", pre: prevName, post: l.name, kind: .maxPool(g), weight: .constant(1), delay: .constant(0)))
                 }
             }
-            _ = k
             prevName = l.name
         }
         return Network(dt: 1, populations: pops, projections: projs)

@@ -10,7 +10,6 @@ import SNN
 public enum ConvertedSimulation {
     public static func config(_ snn: ConvertedNetwork, pixels u: [Float], timesteps: Int, seed: UInt64, threads: Int, name: String) throws -> SimulationConfig {
         var net = snn.makeNetwork()
-        let off = snn.options.encoding == .poisson ? 1 : 0
         var currents: [CurrentInput] = []
         if snn.options.encoding == .analog {
             let cur = snn.firstLayerCurrents(pixels: u, count: 1, threads: 1)
@@ -29,7 +28,6 @@ public enum ConvertedSimulation {
             }
         }
         net.currents = currents
-        _ = off
         let out = snn.layers.last!
         return SimulationConfig(name: name, network: net, durationMs: Double(timesteps), seed: seed, threads: threads,
                                 spikeMonitors: net.populations.map { .init(population: $0.name, neurons: nil) },

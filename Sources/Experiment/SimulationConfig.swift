@@ -84,7 +84,7 @@ public struct SimulationConfig: Sendable {
         // projections
         var projections: [Projection] = []
         if let projNode = top.node("projections") {
-            for (k, pn) in try projNode.sequence().enumerated() {
+            for pn in try projNode.sequence() {
                 let m = try pn.mapping()
                 let preNode = try m.require("pre", "the presynaptic population's name")
                 let postNode = try m.require("post", "the postsynaptic population's name")
@@ -109,7 +109,6 @@ public struct SimulationConfig: Sendable {
                 }
                 try m.finish()
                 projections.append(Projection(name: pname, pre: pre.name, post: post.name, receptor: receptor, kind: .sparse(conn), weight: weight, delay: delay))
-                _ = k
             }
         }
 

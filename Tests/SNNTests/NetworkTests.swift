@@ -151,8 +151,8 @@ final class NetworkTests: XCTestCase {
 }
 
 enum GoldenValues {
-    static let smallCOBASpikes = 7451
-    static let smallCOBAChecksum: UInt64 = 16517133706833846557
+    static let smallCOBASpikes = 7411
+    static let smallCOBAChecksum: UInt64 = 12848407158687082759
 }
 
 final class StructuredProjectionTests: XCTestCase {
