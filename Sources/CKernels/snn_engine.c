@@ -138,7 +138,7 @@ void nm_engine_free(nm_engine *e) {
     free_threads(e);
     for (int p = 0; p < e->npops; p++) free_pop(&e->pops[p]);
     free(e->pops);
-    for (int j = 0; j < e->nprojs; j++) free(e->projs[j].coord);
+    for (int j = 0; j < e->nprojs; j++) { free(e->projs[j].coord); free(e->projs[j].pool_tgt); }
     free(e->projs);
     for (int m = 0; m < e->nmons; m++) { free(e->mons[m].idx); free(e->mons[m].data); free(e->mons[m].steps); }
     free(e->mons);
@@ -323,9 +323,22 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
             pr.coord[3 * (size_t)i + 2] = (uint16_t)c;
         }
         e->bytes += 6 * (int64_t)npre;
+        if (d->kind == NM_PROJ_CONV && d->depthwise && d->k_h == d->stride && d->k_w == d->stride && d->pad == 0) {
+            /* non-overlapping pooling: every source has at most one target; precompute it */
+            pr.pool_tgt = malloc(sizeof(int32_t) * 2 * (size_t)(npre ? npre : 1));
+            if (!pr.pool_tgt) { free(pr.coord); return fail(e, "out of memory"); }
+            for (int32_t i = 0; i < npre; i++) {
+                int32_t y = pr.coord[3 * (size_t)i], x = pr.coord[3 * (size_t)i + 1], c = pr.coord[3 * (size_t)i + 2];
+                int32_t oy = y / d->stride, ox = x / d->stride;
+                int ok = oy < d->out_h && ox < d->out_w;
+                pr.pool_tgt[2 * (size_t)i] = ok ? (oy * d->out_w + ox) * d->in_c + c : -1;
+                pr.pool_tgt[2 * (size_t)i + 1] = ((y - oy * d->stride) * d->k_w + (x - ox * d->stride)) * d->in_c + c;
+            }
+            e->bytes += 8 * (int64_t)npre;
+        }
     }
     proj_t *np = realloc(e->projs, sizeof(proj_t) * (size_t)(e->nprojs + 1));
-    if (!np) { free(pr.coord); return fail(e, "out of memory"); }
+    if (!np) { free(pr.coord); free(pr.pool_tgt); return fail(e, "out of memory"); }
     e->projs = np;
     e->projs[e->nprojs] = pr;
     if (!pr.same_step && dmin < e->min_delay) e->min_delay = dmin;
@@ -574,16 +587,13 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
         const int32_t ic = d->in_c, oc = d->out_c, ow = d->out_w, oh = d->out_h;
         const int32_t kh = d->k_h, kw = d->k_w, st = d->stride, pad = d->pad;
         if (d->depthwise) {
-            if (kh == st && kw == st && pad == 0) {
-                /* non-overlapping pooling: a source lies in exactly one window */
+            if (pr->pool_tgt) {
+                /* non-overlapping pooling: a source lies in exactly one window (precomputed target) */
                 for (int64_t s = 0; s < cnt; s++) {
-                    const uint16_t *co = pr->coord + 3 * (size_t)ids[s];
-                    const int32_t y = co[0], x = co[1], c = co[2];
-                    const int32_t oy = y / st, ox = x / st;
-                    if (oy >= oh || ox >= ow) continue;
-                    const int32_t tgt = (oy * ow + ox) * ic + c;
+                    const int32_t *tw = pr->pool_tgt + 2 * (size_t)ids[s];
+                    const int32_t tgt = tw[0];
                     if (tgt < tlo || tgt >= thi) continue;
-                    slot[tgt] += d->w[((size_t)(y - oy * st) * kw + (x - ox * st)) * ic + c];
+                    slot[tgt] += d->w[tw[1]];
                     ev++;
                 }
                 break;
@@ -632,6 +642,32 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
                 ky1 = y + pad; if (ky1 > kh - 1) ky1 = kh - 1;
                 kx0 = x + pad - (ow - 1); if (kx0 < 0) kx0 = 0;
                 kx1 = x + pad; if (kx1 > kw - 1) kx1 = kw - 1;
+            }
+            if (st == 1 && oc == 32 && tlo == 0 && thi == npost) {
+                /* the common case of a converted CNN (stride 1, 32 output channels, one owner): pointer
+                 * walks, same sums as below */
+                if (ky0 > ky1 || kx0 > kx1) continue;
+                ev += (int64_t)g * 32 * (ky1 - ky0 + 1) * (kx1 - kx0 + 1);
+                for (int32_t ky = ky0; ky <= ky1; ky++) {
+                    float *dst = slot + ((size_t)(y + pad - ky) * ow + (size_t)(x + pad - kx0)) * 32;
+                    const float *kb = d->w + ((size_t)ky * kw + kx0) * kstep;
+                    for (int32_t kx = kx0; kx <= kx1; kx++, dst -= 32, kb += kstep) {
+                        v16f e0 = ld16(kb + koff[0]), e1 = ld16(kb + koff[0] + 16);
+                        if (g > 1) {
+                            v16f o0 = ld16(kb + koff[1]), o1 = ld16(kb + koff[1] + 16);
+                            int32_t r = 2;
+                            for (; r + 1 < g; r += 2) {
+                                e0 += ld16(kb + koff[r]); e1 += ld16(kb + koff[r] + 16);
+                                o0 += ld16(kb + koff[r + 1]); o1 += ld16(kb + koff[r + 1] + 16);
+                            }
+                            if (r < g) { e0 += ld16(kb + koff[r]); e1 += ld16(kb + koff[r] + 16); }
+                            e0 += o0; e1 += o1;
+                        }
+                        st16(dst, ld16(dst) + e0);
+                        st16(dst + 16, ld16(dst + 16) + e1);
+                    }
+                }
+                continue;
             }
             for (int32_t ky = ky0; ky <= ky1; ky++) {
                 const int32_t ny = y + pad - ky;

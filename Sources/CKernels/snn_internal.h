@@ -43,6 +43,7 @@ typedef struct proj_t {
     nm_proj_desc d;
     int same_step;       /* delay 0: delivered within the step, right after the source population */
     uint16_t *coord;     /* conv/maxpool: (y, x, c) per source neuron */
+    int32_t *pool_tgt;   /* non-overlapping depthwise (pooling): (target, weight index) per source, target -1 = none */
     int64_t synapses;
     int64_t events;
 } proj_t;
