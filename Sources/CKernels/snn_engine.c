@@ -205,7 +205,7 @@ float *nm_pop_var(nm_engine *e, int pop, int var) {
     if (P->model == NM_MODEL_ADEX) P->adex_fresh = 1; /* caller may write: resync the double state */
     return P->var[var];
 }
-float *nm_pop_iext(nm_engine *e, int pop) { return e->pops[pop].iext; }
+float *nm_pop_iext(nm_engine *e, int pop) { e->pops[pop].iext_used = 1; return e->pops[pop].iext; }
 int32_t *nm_pop_refractory(nm_engine *e, int pop) { return e->pops[pop].refr; }
 void nm_pop_set_param(nm_engine *e, int pop, int index, double value) {
     if (index >= 0 && index < NM_MAX_PARAMS) e->pops[pop].p[index] = value;
@@ -418,6 +418,7 @@ void nm_engine_reset(nm_engine *e) {
         pop_t *P = &e->pops[p];
         memset(P->refr, 0, sizeof(int32_t) * (size_t)P->n);
         memset(P->per_neuron, 0, sizeof(int32_t) * (size_t)P->n);
+        if (P->iext_used) memset(P->iext, 0, sizeof(float) * (size_t)P->n);
         for (int b = 0; b < P->nports; b++) if (P->buf[b]) memset(P->buf[b], 0, sizeof(float) * (size_t)P->n * (size_t)e->nslots);
         P->total = 0; P->rec_n = 0; P->cnt_n = 0;
         if (P->model == NM_MODEL_POISSON) P->needs_redraw = 1;

@@ -9,6 +9,7 @@ typedef struct pop_t {
     int model, nvars, nports, is_source, granularity;
     int same_step_out;                 /* source of a same-step projection */
     int has_input;                     /* target of at least one projection (reads its ring buffer) */
+    int iext_used;                     /* someone asked for the per-neuron current array (may be non-zero) */
     int32_t n;
     float *var[NM_MAX_VARS];
     double p[NM_MAX_PARAMS];

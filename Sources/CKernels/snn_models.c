@@ -118,33 +118,76 @@ static int64_t upd_if(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n,
 }
 
 /* ---- LIF, exponential current synapses, exact integration (Rotter & Diesmann 1999) ---- */
+typedef struct { float el, vth, vres, p22, p11e, p11i, p21e, p21i, rs, i0; int32_t tref; } lif_params;
+
+static inline int lif_scalar(const lif_params *c, float *v, float *xe, float *xi, float *be, float *bi,
+                             const float *ie, int32_t *rf, int32_t i) {
+    float ye = xe[i] + be[i], yi = xi[i] + bi[i];
+    be[i] = 0.0f; bi[i] = 0.0f;
+    int ref = rf[i] > 0;
+    float ri = c->rs * (ie ? c->i0 + ie[i] : c->i0);
+    float u = v[i] - c->el;
+    float un = ((ri + (u - ri) * c->p22) + ye * c->p21e) + yi * c->p21i;
+    float x = ref ? c->vres : un + c->el;
+    int sp = !ref && x >= c->vth;
+    x = sp ? c->vres : x;
+    rf[i] = sp ? c->tref : (ref ? rf[i] - 1 : 0);
+    v[i] = x;
+    xe[i] = ye * c->p11e;
+    xi[i] = yi * c->p11i;
+    return sp;
+}
+
 static int64_t upd_lif_exp(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out) {
     float *restrict v = P->var[0], *restrict xe = P->var[1], *restrict xi = P->var[2];
     size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
     float *restrict be = P->buf[0] + off, *restrict bi = P->buf[1] + off;
-    const float *restrict ie = P->iext;
+    const float *restrict ie = P->iext_used ? P->iext : NULL;
     int32_t *restrict rf = P->refr;
-    const float el = (float)P->p[0], vth = (float)P->p[1], vres = (float)P->p[2];
-    const int32_t tref = (int32_t)P->p[3];
-    const float p22 = (float)P->p[4], p11e = (float)P->p[5], p11i = (float)P->p[6];
-    const float p21e = (float)P->p[7], p21i = (float)P->p[8], rs = (float)P->p[9], i0 = (float)P->p[10];
-    for (int32_t i = lo; i < hi; i++) {
-        float ye = xe[i] + be[i], yi = xi[i] + bi[i];
-        be[i] = 0.0f; bi[i] = 0.0f;
-        int ref = rf[i] > 0;
-        float ri = rs * (i0 + ie[i]);
-        float u = v[i] - el;
-        float un = ri + (u - ri) * p22 + ye * p21e + yi * p21i;
-        float x = ref ? vres : un + el;
-        int sp = !ref && x >= vth;
-        x = sp ? vres : x;
-        rf[i] = sp ? tref : (ref ? rf[i] - 1 : 0);
-        v[i] = x;
-        xe[i] = ye * p11e;
-        xi[i] = yi * p11i;
-        fl[i - lo] = (uint8_t)sp;
+    lif_params c;
+    c.el = (float)P->p[0]; c.vth = (float)P->p[1]; c.vres = (float)P->p[2]; c.tref = (int32_t)P->p[3];
+    c.p22 = (float)P->p[4]; c.p11e = (float)P->p[5]; c.p11i = (float)P->p[6];
+    c.p21e = (float)P->p[7]; c.p21i = (float)P->p[8]; c.rs = (float)P->p[9]; c.i0 = (float)P->p[10];
+    int64_t cnt = 0;
+    int32_t i = lo;
+    (void)fl;
+#if defined(__AVX512F__)
+    const __m512 EL = _mm512_set1_ps(c.el), VTH = _mm512_set1_ps(c.vth), VRES = _mm512_set1_ps(c.vres);
+    const __m512 P22 = _mm512_set1_ps(c.p22), P11E = _mm512_set1_ps(c.p11e), P11I = _mm512_set1_ps(c.p11i);
+    const __m512 P21E = _mm512_set1_ps(c.p21e), P21I = _mm512_set1_ps(c.p21i), RS = _mm512_set1_ps(c.rs), I0 = _mm512_set1_ps(c.i0);
+    const __m512 RI0 = _mm512_mul_ps(RS, I0);
+    const __m512i ZERO = _mm512_setzero_si512(), ONE = _mm512_set1_epi32(1), TREF = _mm512_set1_epi32(c.tref);
+    const __m512i LANES = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (; i + 16 <= hi; i += 16) {
+        __m512 ye = _mm512_add_ps(_mm512_loadu_ps(xe + i), _mm512_loadu_ps(be + i));
+        __m512 yi = _mm512_add_ps(_mm512_loadu_ps(xi + i), _mm512_loadu_ps(bi + i));
+        _mm512_storeu_ps(be + i, _mm512_setzero_ps());
+        _mm512_storeu_ps(bi + i, _mm512_setzero_ps());
+        __m512 ri = ie ? _mm512_mul_ps(RS, _mm512_add_ps(I0, _mm512_loadu_ps(ie + i))) : RI0;
+        __m512 u = _mm512_sub_ps(_mm512_loadu_ps(v + i), EL);
+        __m512 un = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(ri, _mm512_mul_ps(_mm512_sub_ps(u, ri), P22)), _mm512_mul_ps(ye, P21E)),
+                                  _mm512_mul_ps(yi, P21I));
+        __m512i r = _mm512_loadu_si512((const void *)(rf + i));
+        __mmask16 ref = _mm512_cmpgt_epi32_mask(r, ZERO);
+        __m512 x = _mm512_mask_blend_ps(ref, _mm512_add_ps(un, EL), VRES);
+        __mmask16 sp = _mm512_mask_cmp_ps_mask((__mmask16)~ref, x, VTH, _CMP_GE_OQ);
+        x = _mm512_mask_blend_ps(sp, x, VRES);
+        if (ref | sp) {
+            r = _mm512_mask_blend_epi32(ref, ZERO, _mm512_sub_epi32(r, ONE));
+            r = _mm512_mask_blend_epi32(sp, r, TREF);
+            _mm512_storeu_si512((void *)(rf + i), r);
+        }
+        _mm512_storeu_ps(v + i, x);
+        _mm512_storeu_ps(xe + i, _mm512_mul_ps(ye, P11E));
+        _mm512_storeu_ps(xi + i, _mm512_mul_ps(yi, P11I));
+        if (sp) {
+            _mm512_storeu_si512((void *)(out + cnt), _mm512_maskz_compress_epi32(sp, _mm512_add_epi32(_mm512_set1_epi32(i), LANES)));
+            cnt += __builtin_popcount((unsigned)sp);
+        }
     }
-    return scan_flags(fl, lo, hi, out);
+#endif
+    for (; i < hi; i++) if (lif_scalar(&c, v, xe, xi, be, bi, ie, rf, i)) out[cnt++] = i;
+    return cnt;
 }
 
 /* ---- LIF, exponential conductances, exponential Euler ----

@@ -105,7 +105,6 @@ public final class Simulator: @unchecked Sendable {
                     nm_draw_values(1, &rowptr, code, a, b, lo, hi, compiled.seed, stream, ptr)
                 }
             }
-            if let iext = nm_pop_iext(engine, Int32(i)) { for k in 0..<p.size { iext[k] = 0 } }
         }
         if hasCurrents { applyCurrents(atStep: 0) }
     }
@@ -319,7 +318,7 @@ public final class Simulator: @unchecked Sendable {
         }
         guard rc == 0 else { throw NetworkError(String(cString: nm_engine_error(engine))) }
     }
-    /// Zeroes buffers, counters, recordings and time; state variables are left as they are.
+    /// Zeroes buffers, external currents, counters, recordings and time; state variables are left as they are.
     public func resetCounters() { nm_engine_reset(engine) }
     /// Gives every random stream (Poisson sources) a new seed; e.g. one per evaluated input.
     public func reseed(_ seed: UInt64) { nm_engine_reseed(engine, seed) }

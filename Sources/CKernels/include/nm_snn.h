@@ -149,7 +149,7 @@ int nm_get_spin_us(void);
 int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads);
 int64_t nm_engine_step(const nm_engine *e);
 int32_t nm_engine_interval(const nm_engine *e); /* L = min delay + 1 */
-/* Zeroes ring buffers, refractory counters, counters, recordings and the step; state variables are
+/* Zeroes ring buffers, refractory counters, external currents, counters, recordings and the step; state variables are
  * left to the caller. Poisson sources redraw their next spikes. */
 void nm_engine_reset(nm_engine *e);
 /* Re-seeds every random stream of the engine (Poisson sources) from (seed, block); used to give each
