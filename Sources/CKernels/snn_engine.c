@@ -130,6 +130,7 @@ static void free_threads(nm_engine *e) {
     }
     free(e->events_tl); e->events_tl = NULL;
     free(e->range); e->range = NULL;
+    for (int j = 0; j < e->nprojs; j++) { free(e->projs[j].split); e->projs[j].split = NULL; }
     e->tl_nt = 0;
 }
 
@@ -456,13 +457,22 @@ static int prepare_buffers(nm_engine *e) {
     return 0;
 }
 
+static inline int64_t lower_bound32(const int32_t *a, int64_t lo, int64_t hi, int32_t key) {
+    while (lo < hi) {
+        int64_t mid = lo + ((hi - lo) >> 1);
+        if (a[mid] < key) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
 /* Per-thread event counters are padded to whole cache lines (no false sharing between threads). */
 static int ev_stride(const nm_engine *e) { return ((e->nprojs ? e->nprojs : 1) + 7) / 8 * 8 + 8; }
 
 static int prepare_threads(nm_engine *e, int nt, int L) {
-    if (e->tl && e->tl_nt == nt && e->tl_L >= L && e->tl_npops == e->npops && e->tl_nmons == e->nmons) return 0;
+    if (e->tl && e->tl_nt == nt && e->tl_L >= L && e->tl_npops == e->npops && e->tl_nmons == e->nmons &&
+        e->tl_nprojs == e->nprojs) return 0;
     free_threads(e);
-    e->tl_nt = nt; e->tl_L = L; e->tl_npops = e->npops; e->tl_nmons = e->nmons;
+    e->tl_nt = nt; e->tl_L = L; e->tl_npops = e->npops; e->tl_nmons = e->nmons; e->tl_nprojs = e->nprojs;
     e->range = calloc((size_t)nt * (size_t)e->npops * 2, sizeof(int32_t));
     e->tl = calloc(2 * (size_t)nt * (size_t)e->npops, sizeof(tl_t));
     e->scratch = calloc((size_t)nt, sizeof(uint8_t *));
@@ -498,18 +508,28 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
         e->gather[t] = malloc(sizeof(int32_t) * (size_t)maxpop * (size_t)L + 1);
         if (!e->scratch[t] || !e->gather[t]) return fail(e, "out of memory");
     }
+    /* Sparse rows are sorted by target: where each thread's share of a row starts is fixed by the
+     * partition, so it is looked up once here instead of by two binary searches per spike and thread
+     * (which cost as much as the delivery itself in small networks). 4 bytes per row and thread. */
+    if (nt > 1) {
+        for (int j = 0; j < e->nprojs; j++) {
+            proj_t *pr = &e->projs[j];
+            if (pr->d.kind != NM_PROJ_SPARSE) continue;
+            const int32_t npre = e->pops[pr->d.pre].n, q = pr->d.post;
+            pr->split = malloc(sizeof(int32_t) * (size_t)npre * (size_t)(nt - 1) + 1);
+            if (!pr->split) return fail(e, "out of memory");
+            const int64_t *rp = pr->d.rowptr;
+            for (int32_t i = 0; i < npre; i++)
+                for (int t = 1; t < nt; t++)
+                    pr->split[(size_t)i * (nt - 1) + (t - 1)] =
+                        (int32_t)(lower_bound32(pr->d.col, rp[i], rp[i + 1], e->range[(t * e->npops + q) * 2]) - rp[i]);
+        }
+    }
     return 0;
 }
 
 /* ---- delivery ---- */
 
-static inline int64_t lower_bound32(const int32_t *a, int64_t lo, int64_t hi, int32_t key) {
-    while (lo < hi) {
-        int64_t mid = lo + ((hi - lo) >> 1);
-        if (a[mid] < key) lo = mid + 1; else hi = mid;
-    }
-    return lo;
-}
 
 #define NM_MAX_GROUP 1024  /* channels summed per pixel before touching the targets */
 
@@ -521,7 +541,7 @@ static inline void st16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
 /* Delivers one step's spikes (ids[0..cnt), emitted by update n) through projection j into the targets
  * [tlo, thi) owned by the calling thread. Returns the number of synaptic events delivered. */
 static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int32_t *ids, int64_t cnt,
-                            int32_t tlo, int32_t thi) {
+                            int32_t tlo, int32_t thi, int t) {
     const nm_proj_desc *d = &pr->d;
     pop_t *Q = &e->pops[d->post];
     const int32_t npost = Q->n;
@@ -535,12 +555,20 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
     case NM_PROJ_SPARSE: {
         const int64_t *rp = d->rowptr;
         const int32_t *col = d->col;
+        const int nt = e->tl_nt;
+        const int32_t *split = pr->split;
         for (int64_t s = 0; s < cnt; s++) {
             int32_t i = ids[s];
             int64_t a = rp[i], b = rp[i + 1];
             if (a == b) continue;
-            if (col[a] < tlo) a = lower_bound32(col, a, b, tlo);
-            if (b > a && col[b - 1] >= thi) b = lower_bound32(col, a, b, thi);
+            if (split) {
+                const int32_t *sp = split + (size_t)i * (nt - 1);
+                if (t > 0) a = rp[i] + sp[t - 1];
+                if (t < nt - 1) b = rp[i] + sp[t];
+            } else {
+                if (col[a] < tlo) a = lower_bound32(col, a, b, tlo);
+                if (b > a && col[b - 1] >= thi) b = lower_bound32(col, a, b, thi);
+            }
             ev += b - a;
             if (d->delays) {
                 for (int64_t q = a; q < b; q++) {
@@ -786,14 +814,14 @@ static const int32_t *step_spikes(const nm_engine *e, int b, int nt, int pre, in
     return scratch;
 }
 
-static int64_t deliver(nm_engine *e, int j, int b, int nt, int64_t n0, int L, int32_t tlo, int32_t thi, int32_t *scratch) {
+static int64_t deliver(nm_engine *e, int j, int b, int nt, int64_t n0, int L, int32_t tlo, int32_t thi, int32_t *scratch, int t) {
     const proj_t *pr = &e->projs[j];
     if (tlo >= thi || pr->same_step) return 0;
     int64_t ev = 0;
     for (int k = 0; k < L; k++) {
         int64_t cnt;
         const int32_t *ids = step_spikes(e, b, nt, pr->d.pre, k, scratch, &cnt);
-        if (cnt) ev += deliver_list(e, pr, n0 + k, ids, cnt, tlo, thi);
+        if (cnt) ev += deliver_list(e, pr, n0 + k, ids, cnt, tlo, thi, t);
     }
     return ev;
 }
@@ -930,7 +958,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                             if (qlo >= qhi) continue;
                             int64_t sc;
                             const int32_t *sids = step_spikes(e, b, nt, p, k, e->gather[t], &sc);
-                            if (sc) e->events_tl[t * evs + j] += deliver_list(e, pr, n, sids, sc, qlo, qhi);
+                            if (sc) e->events_tl[t * evs + j] += deliver_list(e, pr, n, sids, sc, qlo, qhi, t);
                         }
                     }
                 }
@@ -942,7 +970,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
             for (int j = 0; j < e->nprojs; j++) {
                 int q = e->projs[j].d.post;
                 int32_t lo = e->range[(t * e->npops + q) * 2], hi = e->range[(t * e->npops + q) * 2 + 1];
-                e->events_tl[t * evs + j] += deliver(e, j, b, nt, n0, Lk, lo, hi, e->gather[t]);
+                e->events_tl[t * evs + j] += deliver(e, j, b, nt, n0, Lk, lo, hi, e->gather[t], t);
             }
             /* gated (max-pool) delivery reads spike counts of other threads' neurons: nobody may
              * update them before everyone has delivered */

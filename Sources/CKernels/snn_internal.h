@@ -45,6 +45,7 @@ typedef struct proj_t {
     int same_step;       /* delay 0: delivered within the step, right after the source population */
     uint16_t *coord;     /* conv/maxpool: (y, x, c) per source neuron */
     int32_t *pool_tgt;   /* non-overlapping depthwise (pooling): (target, weight index) per source, target -1 = none */
+    int32_t *split;      /* sparse, nt > 1: per row, where threads 1..nt-1's targets start (offset in the row) */
     int64_t synapses;
     int64_t events;
 } proj_t;
@@ -76,7 +77,7 @@ struct nm_engine {
     int gated;           /* has max-pool (count-gated) projections */
     int has_same_step;   /* has zero-delay (same-step) projections */
     /* thread layout for tl_nt threads */
-    int tl_nt, tl_L, tl_npops, tl_nmons;
+    int tl_nt, tl_L, tl_npops, tl_nmons, tl_nprojs;
     int32_t *range;      /* [t][pop][lo, hi) */
     tl_t *tl;            /* [buffer 0/1][t][pop] */
     uint8_t **scratch;   /* [t] spike flags */
