@@ -278,7 +278,8 @@ def write_report(path: str, meta: dict, blocks: list[dict], nm_note: str | None,
     L.append("## Machine and versions\n")
     for k in ("cpu", "nproc", "memory", "python", "brian2", "nest", "gxx", "swift", "neuromorph_commit"):
         L.append(f"- {k}: {meta.get(k)}")
-    L.append(f"- threads: {meta['threads']}, seeds: {meta['seeds']}, dt = {nd.DT_MS} ms, delay = {nd.DELAY_MS} ms")
+    L.append(f"- threads: {meta['threads']}, seeds: {meta['seeds']} (Brian2 PASSIVE and NEST: "
+             f"{meta.get('slow_seeds', meta['seeds'])}), dt = {nd.DT_MS} ms, delay = {nd.DELAY_MS} ms")
     L.append(f"- uptime at start: `{meta['uptime_start']}`; at end: `{meta.get('uptime_end')}`")
     L.append("")
     L.append("Networks: see MODELS.md (COBA = Brette et al. 2007 benchmark 1, CUBA = Brian2 examples/CUBA.py; "
@@ -379,7 +380,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="coba,cuba", help="comma list of coba,cuba,cobahh")
     ap.add_argument("--sizes", default="4000,40000")
-    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--seeds", default="1,2,3,4,5")
+    ap.add_argument("--slow-seeds", type=int, default=3,
+                    help="Brian2 PASSIVE and NEST (minutes per run here) use only the first N seeds")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--duration", type=float, default=10.0, help="simulated seconds")
     ap.add_argument("--nest-large-duration", type=float, default=1.0,
@@ -421,7 +424,7 @@ def main() -> int:
         gxx=sh(["g++", "--version"]).splitlines()[0] if shutil.which("g++") else "missing",
         swift=(sh(["swift", "--version"]).splitlines() or ["?"])[0] if shutil.which("swift") else "missing",
         neuromorph_commit=sh(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]),
-        threads=args.threads, seeds=seeds, uptime_start=uptime(),
+        threads=args.threads, seeds=seeds, slow_seeds=seeds[:args.slow_seeds], uptime_start=uptime(),
     )
     log(f"start; uptime: {meta['uptime_start']}")
 
@@ -451,28 +454,29 @@ def main() -> int:
             bextra = ["--build-dir", bdir]
             if ("nest" in peers or "nest-passive" in peers) and n > args.nest_large_n and args.nest_large_duration < args.duration:
                 bextra += ["--rate-window", f"{args.nest_large_duration:g}"]
-            for seed in seeds:
+            for si, seed in enumerate(seeds):
+                slow = si < args.slow_seeds
                 if "brian2" in peers:
                     r = run_peer("brian2_net.py", model, n, args.duration, seed, args.threads, base_env,
                                  os.path.join(rdir, f"brian2_s{seed}.json"), args.timeout, bextra)
                     runs.setdefault("brian2", []).append(r)
                     log(f"  brian2 s{seed}: " + (r.get("error", "").splitlines()[0] if "error" in r else
                                                 f"sim {r['simulate_seconds']:.2f}s rates {r['populations']['exc']['mean_rate_hz']:.2f}/{r['populations']['inh']['mean_rate_hz']:.2f}"))
-                if "brian2-passive" in peers:
+                if "brian2-passive" in peers and slow:
                     env = dict(base_env, OMP_WAIT_POLICY="PASSIVE")
                     r = run_peer("brian2_net.py", model, n, args.duration, seed, args.threads, env,
                                  os.path.join(rdir, f"brian2passive_s{seed}.json"), args.timeout, bextra)
                     runs.setdefault("brian2 PASSIVE", []).append(r)
                     log(f"  brian2 PASSIVE s{seed}: " + (r.get("error", "").splitlines()[0] if "error" in r else
                                                         f"sim {r['simulate_seconds']:.2f}s"))
-                if "nest" in peers:
+                if "nest" in peers and slow:
                     dur = args.nest_large_duration if n > args.nest_large_n else args.duration
                     r = run_peer("nest_net.py", model, n, dur, seed, args.threads, base_env,
                                  os.path.join(rdir, f"nest_s{seed}.json"), args.timeout)
                     runs.setdefault("nest", []).append(r)
                     log(f"  nest s{seed} ({dur:g} s): " + (r.get("error", "").splitlines()[0] if "error" in r else
                                                           f"build {r['build_seconds']:.1f}s sim {r['simulate_seconds']:.2f}s rates {r['populations']['exc']['mean_rate_hz']:.2f}/{r['populations']['inh']['mean_rate_hz']:.2f}"))
-                if "nest-passive" in peers:
+                if "nest-passive" in peers and slow:
                     dur = args.nest_large_duration if n > args.nest_large_n else args.duration
                     env = dict(base_env, OMP_WAIT_POLICY="PASSIVE")
                     r = run_peer("nest_net.py", model, n, dur, seed, args.threads, env,
