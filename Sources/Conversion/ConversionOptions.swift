@@ -28,9 +28,17 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
         case gate, refuse
     }
 
+    /// Which activations the percentile ranks: the positive ones (SNN Toolbox, Rueckauer et al. 2017;
+    /// default) or all of them, zeros of the ReLU included (SpikingJelly's `"99.9%"` mode). Counting
+    /// the zeros lowers the scale of sparse channels: more spikes, less rounding error at small T.
+    public enum PercentilePopulation: String, Codable, Sendable, CaseIterable {
+        case positive, all
+    }
+
     public var normalization: NormalizationMode = .channel
-    /// Percentile of positive activations used as the layer/channel scale (100 = max).
+    /// Percentile of the activations (see `percentileOf`) used as the layer/channel scale (100 = max).
     public var percentile: Double = 99.9
+    public var percentileOf: PercentilePopulation = .positive
     /// Calibration images (first N of the training set).
     public var calibrationImages: Int = 1000
     /// Reset by subtraction (default; keeps the surplus above threshold) or to zero.
@@ -43,6 +51,26 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
     public var initialPotential: Double = 0.5
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case normalization, percentile, percentileOf, calibrationImages, resetBySubtraction, encoding, decoding,
+             maxPool, initialPotential
+    }
+
+    /// Keys missing from a file written by an older version take their defaults.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ConversionOptions()
+        normalization = try c.decodeIfPresent(NormalizationMode.self, forKey: .normalization) ?? d.normalization
+        percentile = try c.decodeIfPresent(Double.self, forKey: .percentile) ?? d.percentile
+        percentileOf = try c.decodeIfPresent(PercentilePopulation.self, forKey: .percentileOf) ?? d.percentileOf
+        calibrationImages = try c.decodeIfPresent(Int.self, forKey: .calibrationImages) ?? d.calibrationImages
+        resetBySubtraction = try c.decodeIfPresent(Bool.self, forKey: .resetBySubtraction) ?? d.resetBySubtraction
+        encoding = try c.decodeIfPresent(InputEncoding.self, forKey: .encoding) ?? d.encoding
+        decoding = try c.decodeIfPresent(OutputDecoding.self, forKey: .decoding) ?? d.decoding
+        maxPool = try c.decodeIfPresent(MaxPoolStrategy.self, forKey: .maxPool) ?? d.maxPool
+        initialPotential = try c.decodeIfPresent(Double.self, forKey: .initialPotential) ?? d.initialPotential
+    }
 }
 
 /// Energy per operation (pJ), default Horowitz (2014), 45 nm: fp32 multiply-accumulate 4.6 pJ

@@ -197,21 +197,26 @@ public enum Converter {
         return groups
     }
 
-    /// Percentile (0...100) of `values` by linear interpolation between order statistics (NumPy's
-    /// default); 0 for an empty list. Quickselect, O(n) on average.
-    public static func percentile(_ values: [Float], _ p: Double) -> Float {
+    /// Percentile (0...100) of `values` plus `zeros` further zeros (every value in `values` must be
+    /// positive when `zeros` > 0) by linear interpolation between order statistics (NumPy's default);
+    /// 0 for an empty list. Quickselect, O(n) on average.
+    public static func percentile(_ values: [Float], _ p: Double, zeros: Int = 0) -> Float {
         guard !values.isEmpty else { return 0 }
-        var a = values
-        let pos = p / 100 * Double(a.count - 1)
-        let lo = Int(pos.rounded(.down)), hi = min(lo + 1, a.count - 1)
+        let n = values.count + zeros
+        let pos = p / 100 * Double(n - 1)
+        let lo = Int(pos.rounded(.down))
         let f = Float(pos - Double(lo))
+        if lo + 1 < zeros { return 0 }                              // both order statistics are zeros
+        if lo + 1 == zeros { return f == 0 ? 0 : values.min()! * f } // between the last zero and the smallest value
+        let k = lo - zeros, hi = min(k + 1, values.count - 1)
+        var a = values
         return a.withUnsafeMutableBufferPointer { b -> Float in
-            let x = select(b, lo)
-            // the next order statistic is the minimum of the part right of lo
+            let x = select(b, k)
+            // the next order statistic is the minimum of the part right of k
             var y = x
-            if hi > lo {
+            if hi > k {
                 y = b[hi]
-                for q in (lo + 1)..<b.count where b[q] < y { y = b[q] }
+                for q in (k + 1)..<b.count where b[q] < y { y = b[q] }
             }
             return x + (y - x) * f
         }
@@ -260,7 +265,8 @@ public enum Converter {
         let shapes = try model.spec.shapes()   // output shape of every ANN layer
         func inShape(_ i: Int) -> [Int] { i == 0 ? model.inputShape : shapes[i - 1] }
 
-        // 1. Calibration: percentile of positive activations per group (per channel or per layer).
+        // 1. Calibration: percentile of the activations per group (per channel or per layer): the
+        // positive values are kept, the others only counted (they are zeros of the rate code).
         let nCal = min(options.calibrationImages, calibration.count)
         guard nCal > 0 else { throw ConversionError("no calibration images (--calibration must be > 0)") }
         // The output layer always has one scale: per-class scales would reorder its outputs.
@@ -269,6 +275,7 @@ public enum Converter {
             let sh = shapes[g.activationIndex]
             return Array(repeating: [], count: channelWise(gi) ? sh[0] : 1)
         }
+        var nonPositive: [[Int]] = positives.map { Array(repeating: 0, count: $0.count) }
         let batch = 100
         var start = 0
         while start < nCal {
@@ -285,7 +292,9 @@ public enum Converter {
                         for c in 0..<sh[0] {
                             let k = channelWise(gi) ? c : 0
                             let base = (s * sh[0] + c) * per
-                            for q in 0..<per where p[base + q] > 0 { positives[gi][k].append(p[base + q]) }
+                            var z = 0
+                            for q in 0..<per { if p[base + q] > 0 { positives[gi][k].append(p[base + q]) } else { z += 1 } }
+                            nonPositive[gi][k] += z
                         }
                     }
                 }
@@ -297,7 +306,10 @@ public enum Converter {
         for (gi, g) in groups.enumerated() {
             switch g.kind {
             case .conv, .dense:
-                var sc = positives[gi].map { percentile($0, options.percentile) }
+                let all = options.percentileOf == .all
+                var sc = positives[gi].indices.map {
+                    percentile(positives[gi][$0], options.percentile, zeros: all ? nonPositive[gi][$0] : 0)
+                }
                 // a channel that never fired in calibration: keep its weights unscaled
                 let fallback = sc.filter { $0 > 0 }.max() ?? 1
                 sc = sc.map { $0 > 0 ? $0 : fallback }

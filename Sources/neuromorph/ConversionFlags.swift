@@ -8,8 +8,11 @@ struct ConversionFlags: ParsableArguments {
     @Option(name: .long, help: "Calibration images for data-based normalization (first N of the training set).")
     var calibration: Int = 1000
 
-    @Option(name: .long, help: "Percentile of positive activations used as the scale (100 = max).")
-    var percentile: Double = 99.9
+    @Option(name: .long, help: "Percentile of the activations used as the scale (100 = max).")
+    var percentile: Double = ConversionOptions().percentile
+
+    @Option(name: .long, help: "Activations the percentile ranks: positive (SNN Toolbox) or all, zeros included (SpikingJelly).")
+    var percentileOf: String = ConversionOptions().percentileOf.rawValue
 
     @Option(name: .long, help: "Normalization granularity: layer or channel.")
     var normalization: String = ConversionOptions().normalization.rawValue
@@ -39,6 +42,7 @@ struct ConversionFlags: ParsableArguments {
         var o = ConversionOptions()
         guard calibration > 0 else { throw ValidationError("--calibration must be > 0, got \(calibration)") }
         guard percentile > 0 && percentile <= 100 else { throw ValidationError("--percentile must be in (0, 100], got \(percentile)") }
+        guard let po = ConversionOptions.PercentilePopulation(rawValue: percentileOf) else { throw ValidationError("--percentile-of must be positive or all, got '\(percentileOf)'") }
         guard let n = ConversionOptions.NormalizationMode(rawValue: normalization) else { throw ValidationError("--normalization must be layer or channel, got '\(normalization)'") }
         guard reset == "subtract" || reset == "zero" else { throw ValidationError("--reset must be subtract or zero, got '\(reset)'") }
         guard let e = ConversionOptions.InputEncoding(rawValue: encoding) else { throw ValidationError("--encoding must be analog or poisson, got '\(encoding)'") }
@@ -47,6 +51,7 @@ struct ConversionFlags: ParsableArguments {
         guard initialPotential >= 0 && initialPotential < 1 else { throw ValidationError("--initial-potential must be in [0, 1), got \(initialPotential)") }
         o.calibrationImages = calibration
         o.percentile = percentile
+        o.percentileOf = po
         o.normalization = n
         o.resetBySubtraction = reset == "subtract"
         o.encoding = e

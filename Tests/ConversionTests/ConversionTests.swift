@@ -122,6 +122,59 @@ final class ConversionTests: XCTestCase {
         XCTAssertEqual(snn.layers[1].scale[0], pct(out), accuracy: 1e-6)
     }
 
+    /// `percentileOf = .all` ranks every activation, the ReLU's zeros included (SpikingJelly's
+    /// convention): scales equal the percentile of max(0, a) over all elements, computed by sorting.
+    func testNormalizationOverAllActivationsCountsZeros() throws {
+        var rng = TestRNG(s: 14)
+        let conv = Conv2D(inChannels: 1, outChannels: 3, kernel: Size2(3))
+        let dense = Dense(inFeatures: 3 * 3 * 3, outFeatures: 4)
+        setWeights(conv, &rng); setWeights(dense, &rng)
+        let model = try Sequential(inputShape: [1, 5, 5], layers: [conv, ReLU(), Flatten(), dense], classes: 4)
+        let (_, set) = images(30, shape: [1, 5, 5], norm: .unit, seed: 15)
+        var opts = ConversionOptions()
+        opts.percentile = 90
+        opts.percentileOf = .all
+        let snn = try Converter.convert(model, calibration: set, options: opts)
+        var pos = opts
+        pos.percentileOf = .positive
+        let snnPos = try Converter.convert(model, calibration: set, options: pos)
+        let acts = model.activations(Tensor(shape: [30, 1, 5, 5], values: set.pixels))
+        func pct(_ v: [Float]) -> Float {
+            let s = v.map { max(0, $0) }.sorted()
+            let pos = 0.90 * Double(s.count - 1)
+            let lo = Int(pos), f = Float(pos - Double(lo))
+            return s[lo] + (s[min(lo + 1, s.count - 1)] - s[lo]) * f
+        }
+        let a1 = acts[1].scalars   // [30, 3, 3, 3]
+        var zeros = 0
+        for c in 0..<3 {
+            var v: [Float] = []
+            for s in 0..<30 { for q in 0..<9 { v.append(a1[(s * 3 + c) * 9 + q]) } }
+            zeros += v.filter { $0 <= 0 }.count
+            XCTAssertEqual(snn.layers[0].scale[c], pct(v), accuracy: 1e-6, "channel \(c)")
+            XCTAssertLessThanOrEqual(snn.layers[0].scale[c], snnPos.layers[0].scale[c])
+        }
+        XCTAssertGreaterThan(zeros, 0, "the test needs some zero activations")
+        XCTAssertEqual(snn.layers[1].scale[0], pct(acts[3].scalars), accuracy: 1e-6)
+    }
+
+    /// The quickselect percentile with implicit zeros equals NumPy-style interpolation on the sorted
+    /// list with the zeros written out, including positions that fall between zeros and values.
+    func testPercentileWithImplicitZerosMatchesSorting() {
+        var rng = TestRNG(s: 21)
+        for trial in 0..<200 {
+            let n = 1 + trial % 17, z = trial % 7
+            let v = rng.fill(n, 0.01, 2)
+            let full = (Array(repeating: Float(0), count: z) + v).sorted()
+            for p in [0.0, 10, 33.3, 50, 75, 90, 99.9, 100] {
+                let pos = p / 100 * Double(full.count - 1)
+                let lo = Int(pos), f = Float(pos - Double(lo))
+                let want = full[lo] + (full[min(lo + 1, full.count - 1)] - full[lo]) * f
+                XCTAssertEqual(Converter.percentile(v, p, zeros: z), want, accuracy: 1e-6, "n \(n) zeros \(z) p \(p)")
+            }
+        }
+    }
+
     /// Every supported layer converts, and with max-normalization on the calibration images the SNN's
     /// output potential / T approaches the ANN's logits / λ_out (membrane decoding).
     func testEachLayerConvertsAndApproximatesANN() throws {

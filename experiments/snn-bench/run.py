@@ -129,6 +129,7 @@ class Neuromorph:
 
     def run(self, model: str, n: int, duration: float, seed: int, threads: int, env: dict) -> dict:
         cfg = self.config_for(model, n)
+        settle()
         if cfg is None:
             return {"skipped": f"{os.path.relpath(os.path.join(self.args.configs_dir, model + '.yaml'), REPO)} does not exist yet"}
         outdir = os.path.join(WORK, "neuromorph_out", f"{model}_{n}_s{seed}")
@@ -175,8 +176,19 @@ class Neuromorph:
 # ----------------------------------------------------------------------------------------------
 # peers
 # ----------------------------------------------------------------------------------------------
+SETTLE_SECONDS = 10.0
+
+
+def settle() -> None:
+    """Idle before every timed run, whatever the simulator. On this VM the seconds after a process
+    exits that held hundreds of MB (NEST, Python) run 2-3x slower (the host takes the freed memory
+    back); a run starting then would pay for its predecessor."""
+    time.sleep(SETTLE_SECONDS)
+
+
 def run_peer(script: str, model: str, n: int, duration: float, seed: int, threads: int, env: dict,
              out: str, timeout: float, extra: list[str] | None = None) -> dict:
+    settle()
     cmd = [PY, os.path.join(HERE, script), "--model", model, "--n", str(n), "--duration", f"{duration:g}",
            "--seed", str(seed), "--threads", str(threads), "--out", out, *(extra or [])]
     logf = out.replace(".json", ".log")
@@ -283,7 +295,9 @@ def write_report(path: str, meta: dict, blocks: list[dict], nm_note: str | None,
     L.append(f"- uptime at start: `{meta['uptime_start']}`; at end: `{meta.get('uptime_end')}`")
     L.append("")
     L.append("Networks: see MODELS.md (COBA = Brette et al. 2007 benchmark 1, CUBA = Brian2 examples/CUBA.py; "
-             "N_E = 0.8 N, p = 80/N, pairwise Bernoulli without autapses). Times are wall clock seconds. "
+             "N_E = 0.8 N, p = 80/N, pairwise Bernoulli without autapses). Times are wall clock seconds; every run "
+             f"(all simulators) starts after {meta.get('settle', 0):g} s of idling (on this VM the seconds after a large "
+             "process exits run 2-3x slower). "
              "*build*: network construction (Brian2: inside the standalone binary = initialisation + "
              "synapse creation + result writing; NEST: Create + Connect + Prepare; neuromorph: its "
              "`build_seconds`). *compile*: Brian2 code generation + C++ compilation (reused build "
@@ -377,6 +391,7 @@ def write_report(path: str, meta: dict, blocks: list[dict], nm_note: str | None,
 
 
 def main() -> int:
+    global SETTLE_SECONDS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="coba,cuba", help="comma list of coba,cuba,cobahh")
     ap.add_argument("--sizes", default="4000,40000")
@@ -397,9 +412,12 @@ def main() -> int:
     ap.add_argument("--scratch-path", default=None, help="swift build --scratch-path (default .build)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="per-run timeout (s)")
     ap.add_argument("--rate-tolerance", type=float, default=0.05)
+    ap.add_argument("--settle", type=float, default=SETTLE_SECONDS,
+                    help="seconds of idling before every timed run (default %(default)s)")
     ap.add_argument("--report", default=os.path.join(HERE, "RESULTS.md"))
     args = ap.parse_args()
 
+    SETTLE_SECONDS = args.settle
     models = [m for m in args.models.split(",") if m]
     sizes = [int(x) for x in args.sizes.split(",") if x]
     seeds = [int(x) for x in args.seeds.split(",") if x]
@@ -424,7 +442,7 @@ def main() -> int:
         gxx=sh(["g++", "--version"]).splitlines()[0] if shutil.which("g++") else "missing",
         swift=(sh(["swift", "--version"]).splitlines() or ["?"])[0] if shutil.which("swift") else "missing",
         neuromorph_commit=sh(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]),
-        threads=args.threads, seeds=seeds, slow_seeds=seeds[:args.slow_seeds], uptime_start=uptime(),
+        threads=args.threads, seeds=seeds, slow_seeds=seeds[:args.slow_seeds], settle=args.settle, uptime_start=uptime(),
     )
     log(f"start; uptime: {meta['uptime_start']}")
 
