@@ -147,6 +147,22 @@ ratio = med(nm_ips[tmax]) / med(sj_ips[tmax])
 w(f"| images/s ≥ 10× SpikingJelly at T = {tmax} | {ratio:.2f}× | {'yes' if ratio >= 10 else f'no (needs {10 / ratio:.1f}× more)'} | – | – | – | – |")
 w("")
 
+all_path = os.path.join(work, "nm-compare-all", "report.json")
+if os.path.exists(all_path):
+    na = J("nm-compare-all", "report.json")
+    all_commit = os.path.join(work, "nm-compare-all.commit")
+    w("## Percentile over all activations (`--percentile-of all`)\n")
+    w("The 99.9th percentile taken over every ReLU output, zeros included (SpikingJelly's convention; neuromorph's "
+      "default ranks the positive activations only, as SNN Toolbox does). Channel-wise, everything else default"
+      + (f"; measured with commit `{open(all_commit).read().strip()}`" if os.path.exists(all_commit) else "") + ".\n")
+    w("| T | SpikingJelly | neuromorph all | Δ ANN | − SJ | SOPs/image | SOPs vs default |\n|---|---|---|---|---|---|---|")
+    for t in ts:
+        r, dflt = at(na, t), at(nm["default"], t)
+        w(f"| {t} | {pct(at(sj, t)['accuracy'])} | {pct(r['accuracy'])} | {100 * (r['accuracy'] - ann_nm):+.2f} | "
+          f"{100 * (r['accuracy'] - at(sj, t)['accuracy']):+.2f} | {r['sops_per_image']:,.0f} | {r['sops_per_image'] / dflt['sops_per_image']:.2f}× |")
+    worst_a = min((100 * (at(na, t)["accuracy"] - at(sj, t)["accuracy"]), t) for t in ts)
+    w(f"\nWorst margin against SpikingJelly: {worst_a[0]:+.2f} points at T = {worst_a[1]} ({fmt(worst_a)}).\n")
+
 w("## Observations (computed from the runs above)\n")
 sjr = at(sj, tmax)
 d, l, v = at(nm["default"], tmax), at(nm["layer"], tmax), at(nm["p99"], tmax)

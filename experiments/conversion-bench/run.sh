@@ -81,18 +81,21 @@ up() { printf '%s\t%s\n' "$1" "$(uptime)" >> "$UPT"; }
 } > "$WORK/machine.txt"
 up start
 
-# 4. Accuracy runs (deterministic; once). neuromorph: defaults (headline), layer-wise, and channel-wise
-#    at the 99th percentile (more spikes, lower rounding error at small T).
+# 4. Accuracy runs (deterministic; once). neuromorph: defaults (headline), layer-wise, channel-wise
+#    at the 99th percentile (more spikes, lower rounding error at small T), and the 99.9th percentile
+#    over all activations, zeros included (SpikingJelly's convention).
 nm_compare() {  # name, extra flags...
     local name="$1"; shift
     rm -rf "$WORK/$name"
     "$NM" compare "$MODEL" --timesteps "$TS" --out "$WORK/$name" --threads "$THREADS" --calibration "$CAL" \
         "${LIMIT_ARGS[@]}" "$@" > "$WORK/$name.log" 2>&1
+    (cd "$ROOT" && git rev-parse --short HEAD) > "$WORK/$name.commit"
     tail -n +2 "$WORK/$name.log" | head -7 | sed "s/^/[$name] /"
 }
 up nm-compare;        nm_compare nm-compare
 up nm-compare-layer;  nm_compare nm-compare-layer --normalization layer
 up nm-compare-p99;    nm_compare nm-compare-p99 --percentile 99
+up nm-compare-all;    nm_compare nm-compare-all --percentile-of all
 
 # 5. SpikingJelly: pick batch size x OpenMP wait policy on a short probe (500 images, T = 32), then the
 #    accuracy run (hooks for spikes/SOPs) with the chosen setting.
