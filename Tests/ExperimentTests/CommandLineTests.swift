@@ -62,6 +62,20 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(missing.err.contains("nope.yaml") && missing.err.contains("cannot read"), missing.err)
     }
 
+    /// Conversion flags are checked before any model or data is read, and name the flag and the choices.
+    func testBadConversionFlagsAreRejected() throws {
+        let model = tmp.appendingPathComponent("model").path
+        for (flag, value, needle) in [("--percentile-of", "most", "positive or all"), ("--percentile", "0", "(0, 100]"),
+                                      ("--normalization", "pixel", "layer or channel"), ("--decoding", "votes", "membrane or spikes")] {
+            for cmd in ["convert", "compare"] {
+                let r = try run([cmd, model, flag, value, "--out", tmp.appendingPathComponent("o").path])
+                XCTAssertNotEqual(r.status, 0, "\(cmd) \(flag) \(value)")
+                XCTAssertTrue(r.err.contains(flag) && r.err.contains(needle), "\(cmd) \(flag) \(value): \(r.err)")
+                XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("o").path))
+            }
+        }
+    }
+
     func testUnwritableOutputIsAnErrorNotACrash() throws {
         let cfg = try write("ok.yaml", minimalConfig)
         let blocker = try write("file", "x")
