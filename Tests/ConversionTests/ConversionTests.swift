@@ -92,15 +92,21 @@ final class ConversionTests: XCTestCase {
         for (p, q) in zip(a, b) { XCTAssertEqual(p, q, accuracy: 1e-5) }
     }
 
-    /// Scales are the requested percentile of positive activations (direct computation by sorting),
-    /// per channel for hidden conv layers and one value for the output layer.
-    func testNormalizationScalesMatchDirectPercentiles() throws {
-        var rng = TestRNG(s: 4)
+    /// conv3x3x3-ReLU-flatten-dense4 on 1x5x5 inputs with random weights, and 30 calibration images.
+    func smallConvDense(seed: UInt64) throws -> (Sequential, LabeledImages) {
+        var rng = TestRNG(s: seed)
         let conv = Conv2D(inChannels: 1, outChannels: 3, kernel: Size2(3))
         let dense = Dense(inFeatures: 3 * 3 * 3, outFeatures: 4)
         setWeights(conv, &rng); setWeights(dense, &rng)
         let model = try Sequential(inputShape: [1, 5, 5], layers: [conv, ReLU(), Flatten(), dense], classes: 4)
-        let (_, set) = images(30, shape: [1, 5, 5], norm: .unit, seed: 5)
+        let (_, set) = images(30, shape: [1, 5, 5], norm: .unit, seed: seed + 1)
+        return (model, set)
+    }
+
+    /// Scales are the requested percentile of positive activations (direct computation by sorting),
+    /// per channel for hidden conv layers and one value for the output layer.
+    func testNormalizationScalesMatchDirectPercentiles() throws {
+        let (model, set) = try smallConvDense(seed: 4)
         var opts = ConversionOptions()
         opts.percentile = 95
         let snn = try Converter.convert(model, calibration: set, options: opts)
@@ -125,12 +131,7 @@ final class ConversionTests: XCTestCase {
     /// `percentileOf = .all` ranks every activation, the ReLU's zeros included (SpikingJelly's
     /// convention): scales equal the percentile of max(0, a) over all elements, computed by sorting.
     func testNormalizationOverAllActivationsCountsZeros() throws {
-        var rng = TestRNG(s: 14)
-        let conv = Conv2D(inChannels: 1, outChannels: 3, kernel: Size2(3))
-        let dense = Dense(inFeatures: 3 * 3 * 3, outFeatures: 4)
-        setWeights(conv, &rng); setWeights(dense, &rng)
-        let model = try Sequential(inputShape: [1, 5, 5], layers: [conv, ReLU(), Flatten(), dense], classes: 4)
-        let (_, set) = images(30, shape: [1, 5, 5], norm: .unit, seed: 15)
+        let (model, set) = try smallConvDense(seed: 14)
         var opts = ConversionOptions()
         opts.percentile = 90
         opts.percentileOf = .all
