@@ -530,7 +530,6 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
 
 /* ---- delivery ---- */
 
-
 #define NM_MAX_GROUP 1024  /* channels summed per pixel before touching the targets */
 
 /* 16-float vectors (one AVX-512 register; two AVX2 ones) for register-resident accumulation. */
