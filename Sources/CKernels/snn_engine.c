@@ -80,8 +80,22 @@ static void barrier_wait(nm_barrier *b, int *local_sense, long spin_ns) {
     atomic_fetch_sub(&b->waiters, 1);
 }
 
+/* Zeroed memory that starts on a cache line and fills whole lines. Per-neuron arrays are written by
+ * the thread that owns a range of neurons; thread ranges are multiples of 64 neurons, so with aligned
+ * arrays no cache line is written by two threads (a shared boundary line made the update of a
+ * 4000-neuron network ~3x slower on 2 threads). Freed with free(). */
+static void *acalloc(size_t n, size_t sz) {
+    size_t bytes = n * sz;
+    bytes = (bytes + 63) / 64 * 64;
+    if (!bytes) bytes = 64;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes)) return NULL;
+    memset(p, 0, bytes);
+    return p;
+}
+
 static void *xcalloc(nm_engine *e, size_t n, size_t sz) {
-    void *p = calloc(n ? n : 1, sz);
+    void *p = acalloc(n ? n : 1, sz);
     if (p) e->bytes += (int64_t)(n * sz);
     return p;
 }
@@ -439,7 +453,7 @@ static int prepare_buffers(nm_engine *e) {
     for (int p = 0; p < e->npops; p++) {
         pop_t *P = &e->pops[p];
         for (int b = 0; b < P->nports; b++) {
-            float *nb = calloc((size_t)P->n * (size_t)nslots + 1, sizeof(float));
+            float *nb = acalloc((size_t)P->n * (size_t)nslots + 1, sizeof(float));
             if (!nb) return fail(e, "out of memory (ring buffers)");
             if (P->buf[b]) { /* keep pending inputs when delays grow */
                 for (int s = 0; s < e->nslots; s++) {
@@ -492,8 +506,8 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
             e->range[(t * e->npops + p) * 2 + 1] = hi;
             for (int b = 0; b < 2; b++) {
                 tl_t *T = &e->tl[(b * nt + t) * e->npops + p];
-                T->ids = malloc(sizeof(int32_t) * (size_t)((hi - lo) * (int64_t)L + 16));  /* + slack for vector stores */
-                T->ptr = calloc((size_t)L + 1, sizeof(int64_t));
+                T->ids = acalloc((size_t)((hi - lo) * (int64_t)L + 16), sizeof(int32_t));  /* + slack for vector stores */
+                T->ptr = acalloc((size_t)L + 1, sizeof(int64_t));
                 if (!T->ids || !T->ptr) return fail(e, "out of memory");
             }
             if (hi - lo > maxown) maxown = hi - lo;
@@ -504,8 +518,8 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
     e->gather = calloc((size_t)nt, sizeof(int32_t *));
     if (!e->gather) return fail(e, "out of memory");
     for (int t = 0; t < nt; t++) {
-        e->scratch[t] = malloc((size_t)maxown + 64);
-        e->gather[t] = malloc(sizeof(int32_t) * (size_t)maxpop * (size_t)L + 1);
+        e->scratch[t] = acalloc((size_t)maxown + 64, 1);
+        e->gather[t] = acalloc((size_t)maxpop * (size_t)L + 1, sizeof(int32_t));
         if (!e->scratch[t] || !e->gather[t]) return fail(e, "out of memory");
     }
     /* Sparse rows are sorted by target: where each thread's share of a row starts is fixed by the

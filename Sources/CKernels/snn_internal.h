@@ -27,7 +27,9 @@ typedef struct pop_t {
     /* AdEx (double state for the GSL stepper, per-neuron step size) */
     double *dstate, *hstep;
     int adex_fresh;
-    /* counting and recording */
+    /* counting and recording: written by thread 0 during a run, so kept off the cache lines of the
+     * fields above (read by every thread each step) and of the next population's */
+    char pad_before_[64];
     int64_t total;
     int32_t *per_neuron;
     int record;
@@ -38,6 +40,7 @@ typedef struct pop_t {
     int count_rec;
     int64_t cnt_n, cnt_cap;
     int32_t *cnt;
+    char pad_after_[64];
 } pop_t;
 
 typedef struct proj_t {
