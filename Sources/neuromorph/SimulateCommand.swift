@@ -50,8 +50,19 @@ struct SimulateCommand: ParsableCommand {
     @Option(name: .long, help: "Random seed (overrides run.seed).")
     var seed: Int?
 
-    @Option(name: .long, help: "Threads (overrides run.threads; default: all cores).")
-    var threads: Int?
+    @Option(name: .long, help: ArgumentHelp("Threads: a number, or 'auto' (overrides run.threads; default: run.threads, else auto).",
+                                            discussion: "auto times chunks of the run on all cores and on one and keeps the faster, re-checking as the run goes; results do not depend on it."))
+    var threads: String?
+
+    /// --threads as a count; 0 = auto.
+    func threadCount() throws -> Int? {
+        guard let t = threads else { return nil }
+        if t == "auto" { return 0 }
+        guard let n = Int(t), n >= 1, n <= 1024 else {
+            throw ValidationError("--threads must be 'auto' or a whole number between 1 and 1024, got '\(t)'")
+        }
+        return n
+    }
 
     @Flag(name: .long, help: "Print summary.json to stdout instead of the table.")
     var json = false
@@ -59,7 +70,7 @@ struct SimulateCommand: ParsableCommand {
     func validate() throws {
         _ = try durationMs()
         if let s = seed, s < 0 { throw ValidationError("--seed must be >= 0, got \(s)") }
-        if let t = threads, t < 1 || t > 1024 { throw ValidationError("--threads must be between 1 and 1024, got \(t)") }
+        _ = try threadCount()
         if image < 0 { throw ValidationError("--image must be >= 0, got \(image)") }
         if timesteps < 1 { throw ValidationError("--timesteps must be >= 1, got \(timesteps)") }
     }
@@ -74,7 +85,7 @@ struct SimulateCommand: ParsableCommand {
             var cfg = try SimulationConfig.load(path: config)
             if let d = try durationMs() { cfg.durationMs = d }
             if let s = seed { cfg.seed = UInt64(s) }
-            if let t = threads { cfg.threads = t }
+            if let t = try threadCount() { cfg.threads = t }
             let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) }, showProgress: true)
             if json {
                 print(String(decoding: try JSONOutput.encode(summary), as: UTF8.self), terminator: "")
@@ -94,7 +105,7 @@ struct SimulateCommand: ParsableCommand {
             guard test.sampleShape == snn.inputShape else { throw UserError("\(data): images are \(test.sampleShape), the network expects \(snn.inputShape)") }
             let u = Array(test.pixels[(image * test.sampleSize)..<((image + 1) * test.sampleSize)])
             let cfg = try ConvertedSimulation.config(snn, pixels: u, timesteps: try durationMs().map { Int($0.rounded()) } ?? timesteps,
-                                                     seed: UInt64(seed ?? 1), threads: threads ?? 1, name: "\(config) image \(image)")
+                                                     seed: UInt64(seed ?? 1), threads: try threadCount() ?? 1, name: "\(config) image \(image)")
             let label = Int(test.labels[image])
             let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) }, showProgress: true) { sim in
                 ["predicted_class": String(ConvertedSimulation.prediction(snn, sim)), "true_class": String(label)]

@@ -102,6 +102,13 @@ final class CommandLineTests: XCTestCase {
             XCTAssertFalse(a.isEmpty, f)
             if f.hasSuffix(".npy") { XCTAssertEqual(a, try Data(contentsOf: tmp.appendingPathComponent("b/\(f)")), "\(f): 2 vs 1 threads") }
         }
+        // --threads auto: the tuner picks the count, the spikes are the same as with a fixed count
+        let r3 = try run(["simulate", cfg, "--duration", "0.2", "--seed", "9", "--threads", "auto", "--json", "--out", tmp.appendingPathComponent("c").path])
+        XCTAssertEqual(r3.status, 0, r3.err)
+        let j3 = try JSONSerialization.jsonObject(with: Data(r3.out.utf8)) as! [String: Any]
+        XCTAssertEqual(j3["threads_mode"] as? String, "auto")
+        XCTAssertEqual(try Data(contentsOf: tmp.appendingPathComponent("c/spikes_exc_i.npy")),
+                       try Data(contentsOf: tmp.appendingPathComponent("a/spikes_exc_i.npy")), "auto vs 2 threads")
     }
 }
 
