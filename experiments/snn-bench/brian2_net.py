@@ -158,6 +158,11 @@ def main() -> int:
     t3 = time.perf_counter()
 
     binary_wall = float(device.timers.get("run_binary", t3 - t2))
+    import resource
+    # The whole Brian2 workflow: this Python process (code generation) and its children (the C++
+    # compiler, ./main). ru_maxrss of RUSAGE_CHILDREN is the largest child's peak.
+    rss_python = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     sim = float(device._last_run_time)
     tv = nd.parse_time_v(timefile)
     counts = mon.count[:]
@@ -178,6 +183,8 @@ def main() -> int:
         simulate_seconds=sim, build_seconds=binary_wall - sim,
         realtime_factor=sim / dur, wall_total_seconds=t3 - t0,
         peak_rss_bytes=tv.get("peak_rss_bytes"), time_v=tv,
+        peak_rss_bytes_python=rss_python, peak_rss_bytes_children=rss_children,
+        peak_rss_bytes_workflow=max(rss_python, rss_children),
         spikes=se + si,
         populations=dict(
             exc=dict(neurons=ne, spikes=se, mean_rate_hz=se / (ne * dur)),

@@ -7,7 +7,11 @@ For each block (model x N) it runs every peer for every seed, interleaved (seed 
 seed 2: all ...), records `uptime` before and after each block, stores every raw result as JSON
 under experiments/snn-bench/work/results/, and writes experiments/snn-bench/RESULTS.md plus
 results.json (aggregates). Brian2 runs twice per seed: default OpenMP wait policy and
-OMP_WAIT_POLICY=PASSIVE (spinning OpenMP threads collapse when other processes share the 2 cores).
+OMP_WAIT_POLICY=PASSIVE (spinning OpenMP threads collapse when other processes share the 2 cores);
+at N <= --nest-large-n also on 1 thread (its best setting may be 1 thread on a small network).
+neuromorph runs twice per seed: --threads T (fixed) and --threads auto (its default: it times chunks
+on all cores and on one and keeps the faster). The targets are checked for neuromorph's default
+against Brian2's fastest setting.
 
 neuromorph: `swift build -c release --product neuromorph` (repo root), then
   <bin>/neuromorph simulate <config.yaml> --duration <D> --seed <S> --threads <T> --out <dir>
@@ -127,12 +131,12 @@ class Neuromorph:
             yaml.safe_dump(cfg, f, sort_keys=False)
         return out
 
-    def run(self, model: str, n: int, duration: float, seed: int, threads: int, env: dict) -> dict:
+    def run(self, model: str, n: int, duration: float, seed: int, threads: int | str, env: dict) -> dict:
         cfg = self.config_for(model, n)
         settle()
         if cfg is None:
             return {"skipped": f"{os.path.relpath(os.path.join(self.args.configs_dir, model + '.yaml'), REPO)} does not exist yet"}
-        outdir = os.path.join(WORK, "neuromorph_out", f"{model}_{n}_s{seed}")
+        outdir = os.path.join(WORK, "neuromorph_out", f"{model}_{n}_s{seed}_t{threads}")
         shutil.rmtree(outdir, ignore_errors=True)
         os.makedirs(os.path.dirname(outdir), exist_ok=True)
         timefile = outdir + ".time_v.txt"
@@ -162,7 +166,8 @@ class Neuromorph:
         res = dict(
             simulator="neuromorph", model=model, neurons=s.get("neurons"), synapses=s.get("synapses"),
             synaptic_events=s.get("synaptic_events"), spikes=s.get("spikes"), duration_s=s.get("simulated_seconds", duration),
-            seed=seed, threads=threads, build_seconds=s.get("build_seconds"), simulate_seconds=s.get("wall_seconds"),
+            seed=seed, threads=threads, threads_used=s.get("threads"), threads_mode=s.get("threads_mode"),
+            build_seconds=s.get("build_seconds"), simulate_seconds=s.get("wall_seconds"),
             realtime_factor=s.get("realtime_factor"), peak_rss_bytes=tv.get("peak_rss_bytes") or s.get("peak_rss_bytes"),
             peak_rss_bytes_self_reported=s.get("peak_rss_bytes"), process_wall_seconds=wall, time_v=tv,
             populations=pops, config=os.path.relpath(cfg, REPO), loadavg=nd.loadavg(),
@@ -243,6 +248,8 @@ def aggregate(runs: list[dict]) -> dict:
     agg["rss_before_recorders_mib"] = stats([r["peak_rss_bytes_before_recorders"] / 2**20 for r in ok
                                              if r.get("peak_rss_bytes_before_recorders")])
     agg["duration_s"] = ok[0].get("duration_s")
+    agg["rss_workflow_mib"] = stats([r["peak_rss_bytes_workflow"] / 2**20 for r in ok if r.get("peak_rss_bytes_workflow")])
+    agg["threads_used"] = sorted(int(r["threads_used"]) for r in ok if r.get("threads_used"))
     pops = {}
     windows: dict = {}
     for name in ("exc", "inh"):
@@ -304,7 +311,9 @@ def write_report(path: str, meta: dict, blocks: list[dict], nm_note: str | None,
              "directory: the first run per block compiles everything, later runs only main.cpp). "
              "*simulate*: the time-stepping loop only. RTF = simulate / simulated time (lower is faster). "
              "Peak RSS: Brian2 = the ./main child (GNU time -v); NEST = the whole Python process "
-             "(ru_maxrss, ~80 MB of it is Python + NEST); neuromorph = the process (GNU time -v).\n")
+             "(ru_maxrss, ~80 MB of it is Python + NEST); neuromorph = the process (GNU time -v). "
+             f"*neuromorph* = `--threads {meta['threads']}`; *neuromorph auto* = `--threads auto` (the default). "
+             "*brian2 1 thread*: Brian2 with openmp_threads = 1 (small networks only).\n")
     if nm_note:
         L.append(f"**neuromorph:** {nm_note}\n")
     for b in blocks:
@@ -329,13 +338,16 @@ def write_report(path: str, meta: dict, blocks: list[dict], nm_note: str | None,
                      f"{fmt(agg.get('rtf'), 3)} | {fmt(agg.get('rss_mib'), 0)} | – | {fmt(agg['rate'].get('exc'))} | "
                      f"{fmt(agg['rate'].get('inh'))} | {agg['ok']}/{agg['runs']} |")
         L.append("")
-        nm = b["sims"].get("neuromorph")
-        peers = [k for k in b["sims"] if k != "neuromorph"]
-        if nm and nm.get("ok") and any(b["sims"][k].get("ok") for k in peers):
-            L.append("Ratios neuromorph / peer (medians; RTF compares runs of different simulated length "
+        nm_keys = [k for k in b["sims"] if k.startswith("neuromorph")]
+        peers = [k for k in b["sims"] if not k.startswith("neuromorph")]
+        for nk in nm_keys:
+            nm = b["sims"][nk]
+            if not (nm.get("ok") and any(b["sims"][k].get("ok") for k in peers)):
+                continue
+            L.append(f"Ratios {nk} / peer (medians; RTF compares runs of different simulated length "
                      "fairly; < 1 means neuromorph is faster or smaller):\n")
-            L.append("| peer | RTF ratio | build ratio | peak RSS ratio | exc rate diff | inh rate diff |")
-            L.append("|---|---|---|---|---|---|")
+            L.append("| peer | RTF ratio | speed-up | build ratio | peak RSS ratio | exc rate diff | inh rate diff |")
+            L.append("|---|---|---|---|---|---|---|")
             for pk in peers:
                 pa = b["sims"][pk]
                 if not pa.get("ok"):
@@ -343,10 +355,28 @@ def write_report(path: str, meta: dict, blocks: list[dict], nm_note: str | None,
                 mr = matched_rates(nm, pa)
                 de = rel_diff(mr[0].get("exc"), mr[1].get("exc")) if mr else None
                 di = rel_diff(mr[0].get("inh"), mr[1].get("inh")) if mr else None
-                L.append(f"| {pk} | {ratio(nm.get('rtf'), pa.get('rtf'))} | {ratio(nm.get('build'), pa.get('build'))} | "
+                sp = (f"{pa['rtf']['median'] / nm['rtf']['median']:.1f}×" if nm.get("rtf") and pa.get("rtf") and
+                      nm["rtf"].get("median") else "–")
+                L.append(f"| {pk} | {ratio(nm.get('rtf'), pa.get('rtf'))} | {sp} | {ratio(nm.get('build'), pa.get('build'))} | "
                          f"{ratio(nm.get('rss_mib'), pa.get('rss_mib'))} | "
                          f"{'–' if de is None else f'{de * 100:+.1f} %'} | {'–' if di is None else f'{di * 100:+.1f} %'} |")
             L.append("")
+        na = b["sims"].get("neuromorph auto")
+        if na and na.get("ok") and na.get("threads_used"):
+            tu = na["threads_used"]
+            L.append(f"neuromorph auto settled on {', '.join(str(t) for t in tu)} thread(s) (one entry per run).\n")
+        # target check: neuromorph's default (auto) against Brian2's fastest setting
+        nd_def = na if (na and na.get("ok")) else b["sims"].get("neuromorph")
+        bri = {k: v for k, v in b["sims"].items() if k.startswith("brian2") and v.get("ok") and v.get("rtf")}
+        if nd_def and nd_def.get("ok") and bri:
+            bk = min(bri, key=lambda k: bri[k]["rtf"]["median"])
+            spd = bri[bk]["rtf"]["median"] / nd_def["rtf"]["median"]
+            L.append(f"**Target (≥ 4× Brian2): neuromorph {'auto' if nd_def is na else 'fixed'} is {spd:.1f}× Brian2's fastest "
+                     f"setting here ({bk}) — {'met' if spd >= 4 else 'NOT met'}.**\n")
+        bw = b["sims"].get("brian2")
+        if bw and bw.get("ok") and bw.get("rss_workflow_mib"):
+            L.append(f"Brian2 peak RSS of the whole workflow (the Python process that generates the code, the C++ compiler, "
+                     f"./main; the table's figure is ./main alone): {fmt(bw['rss_workflow_mib'], 0)} MiB.\n")
         # rate agreement verdict (same simulated window only)
         oks = {k: v for k, v in b["sims"].items() if v.get("ok")}
         names = list(oks)
@@ -403,9 +433,10 @@ def main() -> int:
     ap.add_argument("--nest-large-duration", type=float, default=1.0,
                     help="NEST simulated seconds when N > --nest-large-n (bounds total time)")
     ap.add_argument("--nest-large-n", type=int, default=4000)
-    ap.add_argument("--peers", default="brian2,brian2-passive,nest,neuromorph",
-                    help="subset of brian2,brian2-passive,nest,nest-passive,neuromorph "
-                         "(nest-passive = NEST with OMP_WAIT_POLICY=PASSIVE; not run by default)")
+    ap.add_argument("--peers", default="brian2,brian2-1t,brian2-passive,nest,neuromorph,neuromorph-auto",
+                    help="subset of brian2,brian2-1t,brian2-passive,nest,nest-passive,neuromorph,neuromorph-auto "
+                         "(brian2-1t = Brian2 on 1 thread, only at N <= --nest-large-n; neuromorph-auto = "
+                         "neuromorph --threads auto; nest-passive = NEST with OMP_WAIT_POLICY=PASSIVE, not run by default)")
     ap.add_argument("--neuromorph-bin", default=None, help="use this binary instead of building")
     ap.add_argument("--configs-dir", default=os.path.join(REPO, "configs"),
                     help="where <model>.yaml (N = 4000) live (default: configs/)")
@@ -426,7 +457,7 @@ def main() -> int:
         if m not in nd.MODELS:
             ap.error(f"--models: unknown model '{m}' (expected {', '.join(nd.MODELS)})")
     for p in peers:
-        if p not in ("brian2", "brian2-passive", "nest", "nest-passive", "neuromorph"):
+        if p not in ("brian2", "brian2-1t", "brian2-passive", "nest", "nest-passive", "neuromorph", "neuromorph-auto"):
             ap.error(f"--peers: unknown peer '{p}'")
     os.makedirs(os.path.join(WORK, "results"), exist_ok=True)
     if not os.access("/usr/bin/time", os.X_OK):
@@ -480,6 +511,13 @@ def main() -> int:
                     runs.setdefault("brian2", []).append(r)
                     log(f"  brian2 s{seed}: " + (r.get("error", "").splitlines()[0] if "error" in r else
                                                 f"sim {r['simulate_seconds']:.2f}s rates {r['populations']['exc']['mean_rate_hz']:.2f}/{r['populations']['inh']['mean_rate_hz']:.2f}"))
+                if "brian2-1t" in peers and n <= args.nest_large_n and args.threads != 1:
+                    r = run_peer("brian2_net.py", model, n, args.duration, seed, 1, base_env,
+                                 os.path.join(rdir, f"brian2t1_s{seed}.json"), args.timeout,
+                                 ["--build-dir", os.path.join(WORK, "brian2", f"{model}_{n}_t1")] + bextra[2:])
+                    runs.setdefault("brian2 1 thread", []).append(r)
+                    log(f"  brian2 1 thread s{seed}: " + (r.get("error", "").splitlines()[0] if "error" in r else
+                                                         f"sim {r['simulate_seconds']:.2f}s"))
                 if "brian2-passive" in peers and slow:
                     env = dict(base_env, OMP_WAIT_POLICY="PASSIVE")
                     r = run_peer("brian2_net.py", model, n, args.duration, seed, args.threads, env,
@@ -513,6 +551,18 @@ def main() -> int:
                     runs.setdefault("neuromorph", []).append(r)
                     log(f"  neuromorph s{seed}: " + (r.get("error") or r.get("skipped") or "").splitlines()[0]
                         if ("error" in r or "skipped" in r) else f"  neuromorph s{seed}: sim {r['simulate_seconds']}")
+                if nm and nm.bin and "neuromorph-auto" in peers:
+                    try:
+                        r = nm.run(model, n, args.duration, seed, "auto", base_env)
+                    except subprocess.TimeoutExpired:
+                        r = {"error": f"timeout after {args.timeout:.0f} s"}
+                    except Exception as e:  # noqa: BLE001 - report, do not abort the benchmark
+                        r = {"error": f"{type(e).__name__}: {e}"}
+                    nd.write_json(os.path.join(rdir, f"neuromorph_auto_s{seed}.json"), r)
+                    runs.setdefault("neuromorph auto", []).append(r)
+                    log(f"  neuromorph auto s{seed}: " + (r.get("error") or r.get("skipped") or "").splitlines()[0]
+                        if ("error" in r or "skipped" in r) else
+                        f"  neuromorph auto s{seed}: sim {r['simulate_seconds']} ({r.get('threads_used')} threads)")
             blk["uptime_after"] = uptime()
             blk["minutes"] = (time.perf_counter() - t0) / 60
             blk["sims"] = {k: aggregate(v) for k, v in runs.items()}
