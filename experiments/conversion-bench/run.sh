@@ -136,7 +136,7 @@ PYEOF
 rm -rf "$WORK/nm-snn" "$WORK/nm-snn-p99"
 "$NM" convert "$MODEL" --out "$WORK/nm-snn" --calibration "$CAL" --threads "$THREADS" > /dev/null
 "$NM" convert "$MODEL" --out "$WORK/nm-snn-p99" --calibration "$CAL" --threads "$THREADS" --percentile 99 > /dev/null
-rm -f "$WORK"/nm-time-p99-*
+rm -rf "$WORK"/nm-time-p99-*
 for r in $(seq 1 "$RUNS"); do
     up "nm-time r$r T=$TS"
     rm -rf "$WORK/nm-time-$r"
