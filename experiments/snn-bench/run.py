@@ -234,6 +234,17 @@ def fmt(s: dict | None, digits: int = 2, scale: float = 1.0) -> str:
     return f"{s['mean'] * scale:.{digits}f} ± {s['sd'] * scale:.{digits}f} (med {s['median'] * scale:.{digits}f})"
 
 
+def run_neuromorph(nm, model: str, n: int, duration: float, seed: int, threads: int | str, env: dict,
+                   timeout: float) -> dict:
+    """One neuromorph run; failures become {"error": ...} so the benchmark goes on."""
+    try:
+        return nm.run(model, n, duration, seed, threads, env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout after {timeout:.0f} s"}
+    except Exception as e:  # noqa: BLE001 - report, do not abort the benchmark
+        return {"error": f"{type(e).__name__}: {e}"}
+
+
 def aggregate(runs: list[dict]) -> dict:
     ok = [r for r in runs if "error" not in r and "skipped" not in r]
     agg = dict(runs=len(runs), ok=len(ok), errors=[r.get("error") or r.get("skipped") for r in runs if r not in ok])
@@ -477,7 +488,7 @@ def main() -> int:
     )
     log(f"start; uptime: {meta['uptime_start']}")
 
-    nm = Neuromorph(args) if "neuromorph" in peers else None
+    nm = Neuromorph(args) if {"neuromorph", "neuromorph-auto"} & set(peers) else None
     nm_note = None
     if nm:
         nm.prepare()
@@ -540,29 +551,15 @@ def main() -> int:
                     runs.setdefault("nest PASSIVE", []).append(r)
                     log(f"  nest PASSIVE s{seed} ({dur:g} s): " + (r.get("error", "").splitlines()[0] if "error" in r else
                                                                   f"sim {r['simulate_seconds']:.2f}s"))
-                if nm and nm.bin:
-                    try:
-                        r = nm.run(model, n, args.duration, seed, args.threads, base_env)
-                    except subprocess.TimeoutExpired:
-                        r = {"error": f"timeout after {args.timeout:.0f} s"}
-                    except Exception as e:  # noqa: BLE001 - report, do not abort the benchmark
-                        r = {"error": f"{type(e).__name__}: {e}"}
-                    nd.write_json(os.path.join(rdir, f"neuromorph_s{seed}.json"), r)
-                    runs.setdefault("neuromorph", []).append(r)
-                    log(f"  neuromorph s{seed}: " + (r.get("error") or r.get("skipped") or "").splitlines()[0]
-                        if ("error" in r or "skipped" in r) else f"  neuromorph s{seed}: sim {r['simulate_seconds']}")
-                if nm and nm.bin and "neuromorph-auto" in peers:
-                    try:
-                        r = nm.run(model, n, args.duration, seed, "auto", base_env)
-                    except subprocess.TimeoutExpired:
-                        r = {"error": f"timeout after {args.timeout:.0f} s"}
-                    except Exception as e:  # noqa: BLE001 - report, do not abort the benchmark
-                        r = {"error": f"{type(e).__name__}: {e}"}
-                    nd.write_json(os.path.join(rdir, f"neuromorph_auto_s{seed}.json"), r)
-                    runs.setdefault("neuromorph auto", []).append(r)
-                    log(f"  neuromorph auto s{seed}: " + (r.get("error") or r.get("skipped") or "").splitlines()[0]
-                        if ("error" in r or "skipped" in r) else
-                        f"  neuromorph auto s{seed}: sim {r['simulate_seconds']} ({r.get('threads_used')} threads)")
+                for peer, label, threads, stem in (("neuromorph", "neuromorph", args.threads, "neuromorph"),
+                                                   ("neuromorph-auto", "neuromorph auto", "auto", "neuromorph_auto")):
+                    if nm and nm.bin and peer in peers:
+                        r = run_neuromorph(nm, model, n, args.duration, seed, threads, base_env, args.timeout)
+                        nd.write_json(os.path.join(rdir, f"{stem}_s{seed}.json"), r)
+                        runs.setdefault(label, []).append(r)
+                        log(f"  {label} s{seed}: " + ((r.get("error") or r.get("skipped") or "").splitlines()[0]
+                                                      if ("error" in r or "skipped" in r) else
+                                                      f"sim {r['simulate_seconds']} ({r.get('threads_used')} threads)"))
             blk["uptime_after"] = uptime()
             blk["minutes"] = (time.perf_counter() - t0) / 60
             blk["sims"] = {k: aggregate(v) for k, v in runs.items()}
