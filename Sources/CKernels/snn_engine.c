@@ -144,7 +144,11 @@ static void free_threads(nm_engine *e) {
     }
     free(e->events_tl); e->events_tl = NULL;
     free(e->range); e->range = NULL;
-    for (int j = 0; j < e->nprojs; j++) { free(e->projs[j].split); e->projs[j].split = NULL; }
+    for (int j = 0; j < e->nprojs; j++) {
+        proj_t *pr = &e->projs[j];
+        free(pr->split); pr->split = NULL;
+        if (pr->cvs) { for (int t = 0; t < e->tl_nt; t++) free(pr->cvs[t]); free(pr->cvs); pr->cvs = NULL; }
+    }
     e->tl_nt = 0;
 }
 
@@ -313,6 +317,10 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
             return fail(e, "maxpool projection: bad geometry");
         pr.synapses = (int64_t)d->out_h * d->out_w * d->out_c * d->k_h * d->k_w;
         e->gated = 1;
+        if (e->pops[d->pre].no_per_neuron) {  /* the gate reads its source's counts */
+            e->pops[d->pre].no_per_neuron = 0;
+            memset(e->pops[d->pre].per_neuron, 0, sizeof(int32_t) * (size_t)e->pops[d->pre].n);
+        }
         break;
     }
     default:
@@ -391,7 +399,18 @@ int nm_engine_record_counts(nm_engine *e, int pop) { e->pops[pop].count_rec = 1;
 int64_t nm_counts_len(const nm_engine *e, int pop) { return e->pops[pop].cnt_n; }
 const int32_t *nm_counts(const nm_engine *e, int pop) { return e->pops[pop].cnt; }
 int64_t nm_pop_spike_total(const nm_engine *e, int pop) { return e->pops[pop].total; }
-const int32_t *nm_pop_spike_counts(const nm_engine *e, int pop) { return e->pops[pop].per_neuron; }
+const int32_t *nm_pop_spike_counts(const nm_engine *e, int pop) {
+    return e->pops[pop].no_per_neuron ? NULL : e->pops[pop].per_neuron;
+}
+int nm_pop_count_per_neuron(nm_engine *e, int pop, int on) {
+    if (pop < 0 || pop >= e->npops) return fail(e, "no such population");
+    if (!on)  /* a max-pool gate reads its source's counts */
+        for (int j = 0; j < e->nprojs; j++)
+            if (e->projs[j].d.kind == NM_PROJ_MAXPOOL && e->projs[j].d.pre == pop) return 0;
+    e->pops[pop].no_per_neuron = !on;
+    if (on) memset(e->pops[pop].per_neuron, 0, sizeof(int32_t) * (size_t)e->pops[pop].n);
+    return 0;
+}
 
 int nm_engine_add_state_monitor(nm_engine *e, int pop, int var, const int32_t *idx, int32_t nidx, int32_t every) {
     pop_t *P = &e->pops[pop];
@@ -432,7 +451,7 @@ void nm_engine_reset(nm_engine *e) {
     for (int p = 0; p < e->npops; p++) {
         pop_t *P = &e->pops[p];
         memset(P->refr, 0, sizeof(int32_t) * (size_t)P->n);
-        memset(P->per_neuron, 0, sizeof(int32_t) * (size_t)P->n);
+        if (!P->no_per_neuron) memset(P->per_neuron, 0, sizeof(int32_t) * (size_t)P->n);
         if (P->iext_used) memset(P->iext, 0, sizeof(float) * (size_t)P->n);
         for (int b = 0; b < P->nports; b++) if (P->buf[b]) memset(P->buf[b], 0, sizeof(float) * (size_t)P->n * (size_t)e->nslots);
         P->total = 0; P->rec_n = 0; P->cnt_n = 0;
@@ -522,6 +541,22 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
         e->gather[t] = acalloc((size_t)maxpop * (size_t)L + 1, sizeof(int32_t));
         if (!e->scratch[t] || !e->gather[t]) return fail(e, "out of memory");
     }
+    /* conv delivery scratch per thread: spikes binned per (padded) source pixel and row, their kernel
+     * offsets, and one target's list (see deliver_list) */
+    for (int j = 0; j < e->nprojs; j++) {
+        proj_t *pr = &e->projs[j];
+        const nm_proj_desc *d = &pr->d;
+        if (d->kind != NM_PROJ_CONV || d->depthwise) continue;
+        const size_t H2 = (size_t)d->in_h + 2 * (size_t)d->pad, W2 = (size_t)d->in_w + 2 * (size_t)d->pad;
+        const size_t icp = ((size_t)d->in_c + 7) & ~(size_t)7;
+        const size_t words = H2 * W2 + H2 + H2 * W2 * icp + (size_t)d->k_h * d->k_w * d->in_c + 16;
+        pr->cvs = calloc((size_t)nt, sizeof(int32_t *));
+        if (!pr->cvs) return fail(e, "out of memory");
+        for (int t = 0; t < nt; t++) {
+            pr->cvs[t] = acalloc(words, sizeof(int32_t));
+            if (!pr->cvs[t]) return fail(e, "out of memory");
+        }
+    }
     /* Sparse rows are sorted by target: where each thread's share of a row starts is fixed by the
      * partition, so it is looked up once here instead of by two binary searches per spike and thread
      * (which cost as much as the delivery itself in small networks). 4 bytes per row and thread. */
@@ -544,12 +579,12 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
 
 /* ---- delivery ---- */
 
-#define NM_MAX_GROUP 1024  /* channels summed per pixel before touching the targets */
 
 /* 16-float vectors (one AVX-512 register; two AVX2 ones) for register-resident accumulation. */
 typedef float v16f __attribute__((vector_size(64)));
 static inline v16f ld16(const float *p) { v16f v; memcpy(&v, p, sizeof v); return v; }
 static inline void st16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
+typedef int32_t v8i __attribute__((vector_size(32)));
 
 /* Delivers one step's spikes (ids[0..cnt), emitted by update n) through projection j into the targets
  * [tlo, thi) owned by the calling thread. Returns the number of synaptic events delivered. */
@@ -660,114 +695,87 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
             }
             break;
         }
-        /* Spikes arrive sorted by (pixel, channel). All spiking channels of one pixel hit the same
-         * target slices, so their kernel slices are summed in registers first and each target slice is
-         * updated once per pixel: target += (K[c1] + K[c2] + ...), channels in ascending order. */
+        /* Target-major: the step's spikes are first binned per source pixel (their kernel-slice
+         * offsets, channels in spike order), then every owned target pixel gathers the offsets of
+         * the spikes in its receptive field into one list and sums those kernel slices in registers;
+         * the target is read and written once per step. Only spikes cause additions; the scan of the
+         * window is bookkeeping (and rows without spikes are skipped). Per target element:
+         *   target += E + O, E = sum of the list's even entries, O = of its odd entries, each in list
+         *   order (window row, window column, then spike order),
+         * whatever 16-channel blocking or thread partition computes it: same result for any thread
+         * count. (A source-major loop read and wrote every target once per spiking pixel and window
+         * position; this order does ~30 % less work on a converted CNN, see
+         * experiments/conversion-bench/README.md.) */
         const size_t kstep = (size_t)ic * oc;
-        int64_t s = 0;
-        while (s < cnt) {
-            const uint16_t *co = pr->coord + 3 * (size_t)ids[s];
-            const int32_t y = co[0], x = co[1];
-            size_t koff[NM_MAX_GROUP];
-            int32_t g = 0;
-            while (s < cnt && g < NM_MAX_GROUP) {
-                const uint16_t *c2 = pr->coord + 3 * (size_t)ids[s];
-                if (c2[0] != y || c2[1] != x) break;
-                koff[g] = (size_t)c2[2] * oc;
-                g++;
-                s++;
-            }
-            /* kernel rows/columns that reach an output: for stride 1 a contiguous range (no division) */
-            int32_t ky0 = 0, ky1 = kh - 1, kx0 = 0, kx1 = kw - 1;
-            if (st == 1) {
-                ky0 = y + pad - (oh - 1); if (ky0 < 0) ky0 = 0;
-                ky1 = y + pad; if (ky1 > kh - 1) ky1 = kh - 1;
-                kx0 = x + pad - (ow - 1); if (kx0 < 0) kx0 = 0;
-                kx1 = x + pad; if (kx1 > kw - 1) kx1 = kw - 1;
-            }
-            if (st == 1 && oc == 32 && tlo == 0 && thi == npost) {
-                /* the common case of a converted CNN (stride 1, 32 output channels, one owner): pointer
-                 * walks, same sums as below */
-                if (ky0 > ky1 || kx0 > kx1) continue;
-                ev += (int64_t)g * 32 * (ky1 - ky0 + 1) * (kx1 - kx0 + 1);
-                for (int32_t ky = ky0; ky <= ky1; ky++) {
-                    float *dst = slot + ((size_t)(y + pad - ky) * ow + (size_t)(x + pad - kx0)) * 32;
-                    const float *kb = d->w + ((size_t)ky * kw + kx0) * kstep;
-                    for (int32_t kx = kx0; kx <= kx1; kx++, dst -= 32, kb += kstep) {
-                        v16f e0 = ld16(kb + koff[0]), e1 = ld16(kb + koff[0] + 16);
-                        if (g > 1) {
-                            v16f o0 = ld16(kb + koff[1]), o1 = ld16(kb + koff[1] + 16);
-                            int32_t r = 2;
-                            for (; r + 1 < g; r += 2) {
-                                e0 += ld16(kb + koff[r]); e1 += ld16(kb + koff[r] + 16);
-                                o0 += ld16(kb + koff[r + 1]); o1 += ld16(kb + koff[r + 1] + 16);
-                            }
-                            if (r < g) { e0 += ld16(kb + koff[r]); e1 += ld16(kb + koff[r] + 16); }
-                            e0 += o0; e1 += o1;
-                        }
-                        st16(dst, ld16(dst) + e0);
-                        st16(dst + 16, ld16(dst + 16) + e1);
-                    }
-                }
-                continue;
-            }
-            for (int32_t ky = ky0; ky <= ky1; ky++) {
-                const int32_t ny = y + pad - ky;
-                if (st != 1 && (ny < 0 || ny % st)) continue;
-                const int32_t oy = st == 1 ? ny : ny / st;
-                if (oy >= oh) continue;
-                for (int32_t kx = kx0; kx <= kx1; kx++) {
-                    const int32_t nx = x + pad - kx;
-                    if (st != 1 && (nx < 0 || nx % st)) continue;
-                    const int32_t ox = st == 1 ? nx : nx / st;
-                    if (ox >= ow) continue;
-                    const int32_t base = (oy * ow + ox) * oc;
-                    int32_t q0 = tlo > base ? tlo - base : 0;
-                    int32_t q1 = thi < base + oc ? thi - base : oc;
-                    if (q0 >= q1) continue;
-                    ev += (int64_t)g * (q1 - q0);
-                    const float *kbase = d->w + ((size_t)ky * kw + kx) * kstep;
-                    float *dst = slot + base;
-                    /* per target element: (sum over even-ranked channels) + (sum over odd-ranked
-                     * ones), each in ascending order; two (or four) independent add chains hide the
-                     * add latency, and the order never depends on which targets a thread owns */
-                    int32_t b0 = q0;
-                    for (; b0 + 32 <= q1; b0 += 32) {
-                        const float *kb = kbase + b0;
-                        v16f e0 = ld16(kb + koff[0]), e1 = ld16(kb + koff[0] + 16), o0 = {0}, o1 = {0};
-                        int32_t r = 1;
-                        if (g > 1) { o0 = ld16(kb + koff[1]); o1 = ld16(kb + koff[1] + 16); r = 2; }
-                        for (; r + 1 < g; r += 2) {
-                            e0 += ld16(kb + koff[r]); e1 += ld16(kb + koff[r] + 16);
-                            o0 += ld16(kb + koff[r + 1]); o1 += ld16(kb + koff[r + 1] + 16);
-                        }
-                        if (r < g) { e0 += ld16(kb + koff[r]); e1 += ld16(kb + koff[r] + 16); }
-                        if (g > 1) { e0 += o0; e1 += o1; }
-                        st16(dst + b0, ld16(dst + b0) + e0);
-                        st16(dst + b0 + 16, ld16(dst + b0 + 16) + e1);
-                    }
-                    for (; b0 + 16 <= q1; b0 += 16) {
-                        const float *kb = kbase + b0;
-                        v16f e0 = ld16(kb + koff[0]), o0 = {0};
-                        int32_t r = 1;
-                        if (g > 1) { o0 = ld16(kb + koff[1]); r = 2; }
-                        for (; r + 1 < g; r += 2) { e0 += ld16(kb + koff[r]); o0 += ld16(kb + koff[r + 1]); }
-                        if (r < g) e0 += ld16(kb + koff[r]);
-                        if (g > 1) e0 += o0;
-                        st16(dst + b0, ld16(dst + b0) + e0);
-                    }
-                    for (; b0 < q1; b0++) {
-                        const float *kb = kbase + b0;
-                        float e0 = kb[koff[0]], o0 = 0.0f;
-                        int32_t r = 1;
-                        if (g > 1) { o0 = kb[koff[1]]; r = 2; }
-                        for (; r + 1 < g; r += 2) { e0 += kb[koff[r]]; o0 += kb[koff[r + 1]]; }
-                        if (r < g) e0 += kb[koff[r]];
-                        if (g > 1) e0 += o0;
-                        dst[b0] += e0;
-                    }
+        const int32_t H2 = d->in_h + 2 * pad, W2 = d->in_w + 2 * pad, icp = (ic + 7) & ~7;
+        int32_t *pc = pr->cvs[t];                       /* spikes per (padded) source pixel */
+        int32_t *rc = pc + (size_t)H2 * W2;              /* spikes per (padded) source row */
+        int32_t *pk = rc + H2;                           /* their kernel offsets, icp per pixel */
+        int32_t *L = pk + (size_t)H2 * W2 * icp;         /* one target's list, kh*kw*ic + 8 */
+        for (int64_t q = 0; q < cnt; q++) {
+            const uint16_t *co = pr->coord + 3 * (size_t)ids[q];
+            const int32_t yy = co[0] + pad, pix = yy * W2 + co[1] + pad;
+            pk[(size_t)pix * icp + pc[pix]++] = co[2] * oc;
+            rc[yy]++;
+        }
+        const int32_t p_lo = tlo / oc, p_hi = (thi + oc - 1) / oc;
+        int32_t oy = p_lo / ow, ox = p_lo % ow;
+        for (int32_t p = p_lo; p < p_hi; p++, ox = ox + 1 == ow ? (oy++, 0) : ox + 1) {
+            const int32_t y0 = oy * st, x0 = ox * st;
+            int32_t n = 0;
+            for (int32_t ky = 0; ky < kh; ky++) {
+                if (!rc[y0 + ky]) continue;
+                const int32_t *pcr = pc + (size_t)(y0 + ky) * W2 + x0;
+                const int32_t *pkr = pk + ((size_t)(y0 + ky) * W2 + x0) * icp;
+                int32_t base = (int32_t)((size_t)ky * kw * kstep);
+                for (int32_t kx = 0; kx < kw; kx++, base += (int32_t)kstep, pkr += icp) {
+                    const int32_t g = pcr[kx];
+                    /* copy 8 offsets unconditionally (entries past g are overwritten or unused) */
+                    v8i o8;
+                    memcpy(&o8, pkr, sizeof o8);
+                    o8 += base;
+                    memcpy(L + n, &o8, sizeof o8);
+                    for (int32_t r = 8; r < g; r++) L[n + r] = pkr[r] + base;
+                    n += g;
                 }
             }
+            if (!n) continue;
+            const int32_t q0 = tlo > p * oc ? tlo - p * oc : 0, q1 = thi < (p + 1) * oc ? thi - p * oc : oc;
+            ev += (int64_t)n * (q1 - q0);
+            float *dst = slot + (size_t)p * oc;
+            const float *w = d->w;
+            int32_t b0 = q0;
+            for (; b0 + 32 <= q1; b0 += 32) {
+                v16f e0 = {0}, e1 = {0}, o0 = {0}, o1 = {0};
+                int32_t r = 0;
+                for (; r + 1 < n; r += 2) {
+                    const float *ka = w + L[r] + b0, *kb = w + L[r + 1] + b0;
+                    e0 += ld16(ka); e1 += ld16(ka + 16);
+                    o0 += ld16(kb); o1 += ld16(kb + 16);
+                }
+                if (r < n) { e0 += ld16(w + L[r] + b0); e1 += ld16(w + L[r] + b0 + 16); }
+                st16(dst + b0, ld16(dst + b0) + (e0 + o0));
+                st16(dst + b0 + 16, ld16(dst + b0 + 16) + (e1 + o1));
+            }
+            for (; b0 + 16 <= q1; b0 += 16) {
+                v16f e0 = {0}, o0 = {0};
+                int32_t r = 0;
+                for (; r + 1 < n; r += 2) { e0 += ld16(w + L[r] + b0); o0 += ld16(w + L[r + 1] + b0); }
+                if (r < n) e0 += ld16(w + L[r] + b0);
+                st16(dst + b0, ld16(dst + b0) + (e0 + o0));
+            }
+            for (; b0 < q1; b0++) {
+                float e0 = 0.0f, o0 = 0.0f;
+                int32_t r = 0;
+                for (; r + 1 < n; r += 2) { e0 += w[L[r] + b0]; o0 += w[L[r + 1] + b0]; }
+                if (r < n) e0 += w[L[r] + b0];
+                dst[b0] += e0 + o0;
+            }
+        }
+        for (int64_t q = 0; q < cnt; q++) {
+            const uint16_t *co = pr->coord + 3 * (size_t)ids[q];
+            pc[(co[0] + pad) * W2 + co[1] + pad] = 0;
+            rc[co[0] + pad] = 0;
         }
         break;
     }
@@ -945,7 +953,8 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                     if (k == 0) T->ptr[0] = 0;
                     int64_t cnt = 0;
                     if (lo < hi) cnt = nm_update_pop(e, P, lo, hi, n, e->scratch[t], T->ids + T->ptr[k], t);
-                    for (int64_t q = T->ptr[k]; q < T->ptr[k] + cnt; q++) P->per_neuron[T->ids[q]]++;  /* owner counts */
+                    if (!P->no_per_neuron)
+                        for (int64_t q = T->ptr[k]; q < T->ptr[k] + cnt; q++) P->per_neuron[T->ids[q]]++;  /* owner counts */
                     T->ptr[k + 1] = T->ptr[k] + cnt;
                     /* state monitors sample owned neurons after update n (time (n+1)*dt) */
                     for (int m = 0; m < e->nmons; m++) {

@@ -40,6 +40,7 @@ typedef struct pop_t {
     int count_rec;
     int64_t cnt_n, cnt_cap;
     int32_t *cnt;
+    int no_per_neuron;   /* per-neuron spike counts switched off (nm_pop_count_per_neuron) */
     char pad_after_[64];
 } pop_t;
 
@@ -49,6 +50,7 @@ typedef struct proj_t {
     uint16_t *coord;     /* conv/maxpool: (y, x, c) per source neuron */
     int32_t *pool_tgt;   /* non-overlapping depthwise (pooling): (target, weight index) per source, target -1 = none */
     int32_t *split;      /* sparse, nt > 1: per row, where threads 1..nt-1's targets start (offset in the row) */
+    int32_t **cvs;       /* conv: per thread delivery scratch (prepare_threads) */
     int64_t synapses;
     int64_t events;
 } proj_t;

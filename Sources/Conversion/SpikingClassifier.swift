@@ -133,6 +133,12 @@ public final class SpikingClassifier: @unchecked Sendable {
         let outIdx = popIndex(nl - 1)
         let membrane = converted.options.decoding == .membrane
         let classes = converted.layers[nl - 1].size
+        // only the read-out (spike-count decoding) needs per-neuron counts; max-pool gates keep theirs
+        for sim in sims {
+            for p in 0..<compiled.network.populations.count where membrane || p != outIdx {
+                sim.countSpikesPerNeuron(population: p, false)
+            }
+        }
         let t0 = Date()
         // analog currents are computed in batches with the ANN first layer
         let chunk = 256

@@ -264,9 +264,20 @@ public final class Simulator: @unchecked Sendable {
     }
     public func spikeCount(population i: Int) -> Int64 { nm_pop_spike_total(engine, Int32(i)) }
 
-    /// Spikes per neuron since the last reset.
+    /// Spikes per neuron since the last reset. Kept by default; a population whose counts were switched
+    /// off with `countSpikesPerNeuron(population:_:)` traps here.
     public func spikeCounts(population i: Int) -> UnsafeBufferPointer<Int32> {
-        UnsafeBufferPointer(start: nm_pop_spike_counts(engine, Int32(i)), count: network.populations[i].size)
+        guard let p = nm_pop_spike_counts(engine, Int32(i)) else {
+            preconditionFailure("per-neuron spike counts of population \(network.populations[i].name) are switched off")
+        }
+        return UnsafeBufferPointer(start: p, count: network.populations[i].size)
+    }
+
+    /// Switches per-neuron spike counting of population `i` on or off (on by default; off saves a
+    /// scattered increment per spike). The source of a max-pool gate always counts. Population totals
+    /// (`spikeCount`) are kept either way. Switching on restarts the counts at zero.
+    public func countSpikesPerNeuron(population i: Int, _ on: Bool) {
+        _ = nm_pop_count_per_neuron(engine, Int32(i), on ? 1 : 0)
     }
 
     /// Synaptic events (spike x fan-out) delivered by projection `j` since the last reset.

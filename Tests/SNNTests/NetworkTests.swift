@@ -200,6 +200,47 @@ final class StructuredProjectionTests: XCTestCase {
         XCTAssertThrowsError(try bad.validate())
     }
 
+    /// One step of conv delivery equals a direct convolution of the spike map (computed here in Double):
+    /// stride 2, padding 1, a 3x4 kernel, 11 input channels (more than the 8 offsets copied per pixel at
+    /// once) and 5 output channels (not a multiple of 16: the vector blocks' tails), on 1 and 3 threads
+    /// (3 threads split output pixels between threads), bit-identical between them.
+    func testConvDeliveryMatchesDirectConvolution() throws {
+        let g = ConvGeometry(inHeight: 9, inWidth: 7, inChannels: 11, outChannels: 5, kernelHeight: 3, kernelWidth: 4, stride: 2, padding: 1)
+        var rng: UInt64 = 11
+        func next() -> UInt64 { rng = rng &* 6364136223846793005 &+ 1442695040888963407; return rng >> 33 }
+        let kernel = (0..<g.kernelCount).map { _ in Float(Int(next() % 2001) - 1000) / 997 }
+        // about half the sources spike once, at 1 ms; the rest never
+        let fires = (0..<g.inputSize).map { _ in next() % 2 == 0 }
+        var store = IFParameters(); store.threshold = 1e9   // never fires: v accumulates the delivered input
+        let net = Network(dt: 1, populations: [
+            Population(name: "in", size: g.inputSize, model: .spikeSource(times: fires.map { $0 ? [1.0] : [] })),
+            Population(name: "out", size: g.outputSize, model: .integrateAndFire(store)),
+        ], projections: [Projection(pre: "in", post: "out", kind: .conv(g, kernel: kernel), delay: .constant(0))])
+        // direct convolution, engine layouts: neuron (y, x, c) = (y * W + x) * C + c, kernel [ky][kx][ci][co]
+        var expected = [Double](repeating: 0, count: g.outputSize)
+        for oy in 0..<g.outHeight { for ox in 0..<g.outWidth { for co in 0..<g.outChannels {
+            var acc = 0.0
+            for ky in 0..<g.kernelHeight { for kx in 0..<g.kernelWidth {
+                let y = oy * g.stride - g.padding + ky, x = ox * g.stride - g.padding + kx
+                guard y >= 0, y < g.inHeight, x >= 0, x < g.inWidth else { continue }
+                for ci in 0..<g.inChannels where fires[(y * g.inWidth + x) * g.inChannels + ci] {
+                    acc += Double(kernel[((ky * g.kernelWidth + kx) * g.inChannels + ci) * g.outChannels + co])
+                }
+            }}
+            expected[(oy * g.outWidth + ox) * g.outChannels + co] = acc
+        }}}
+        var results: [[Float]] = []
+        for threads in [1, 3] {
+            let sim = try Simulator(CompiledNetwork(net, seed: 1))
+            try sim.run(steps: 4, threads: threads)
+            let v = Array(sim.state(population: 1, variable: 0))
+            for q in 0..<v.count { XCTAssertEqual(Double(v[q]), expected[q], accuracy: 1e-4, "target \(q), \(threads) threads") }
+            XCTAssertGreaterThan(expected.filter { abs($0) > 1 }.count, g.outputSize / 2)
+            results.append(v)
+        }
+        XCTAssertEqual(results[0], results[1])
+    }
+
     /// Conv, pooling, dense and gated projections give the same spikes on 1 and 3 threads.
     func testStructuredProjectionsDeterministicAcrossThreads() throws {
         var lif = IFParameters(); lif.threshold = 1

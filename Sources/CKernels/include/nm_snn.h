@@ -132,7 +132,10 @@ const int32_t *nm_counts(const nm_engine *e, int pop);
 /* Total spikes of a population since the last reset (always counted). */
 int64_t nm_pop_spike_total(const nm_engine *e, int pop);
 /* Per-neuron spike counts since the last reset (always counted). */
-const int32_t *nm_pop_spike_counts(const nm_engine *e, int pop);
+const int32_t *nm_pop_spike_counts(const nm_engine *e, int pop);   /* NULL when switched off */
+/* Per-neuron spike counts are kept by default; off saves a scattered increment per spike. A max-pool
+ * gate's source keeps them (the call is then a no-op). Switching on again restarts them at zero. */
+int nm_pop_count_per_neuron(nm_engine *e, int pop, int on);
 
 /* State monitor: samples var at neurons idx[0..nidx) after every `every`-th step (time (n+1)*dt). */
 int nm_engine_add_state_monitor(nm_engine *e, int pop, int var, const int32_t *idx, int32_t nidx, int32_t every);
