@@ -123,7 +123,7 @@ static void free_pop(pop_t *P) {
     free(P->rng);
     free(P->src_ptr); free(P->src_steps); free(P->src_pos);
     free(P->dstate); free(P->hstep);
-    free(P->mask); free(P->rec_steps); free(P->rec_ids); free(P->cnt); free(P->per_neuron);
+    free(P->mask); free(P->rec_steps); free(P->rec_ids); free(P->cnt); free(P->per_neuron); free(P->spk_bits);
 }
 
 static void free_threads(nm_engine *e) {
@@ -358,6 +358,18 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
                 pr.pool_tgt[2 * (size_t)i + 1] = ((y - oy * d->stride) * d->k_w + (x - ox * d->stride)) * d->in_c + c;
             }
             e->bytes += 8 * (int64_t)npre;
+#if defined(__AVX512F__)
+            /* same-step pooling of whole 16-channel blocks from IF neurons: the source's update
+             * also leaves one bit per neuron (spiked this step), read by deliver_pool_bits */
+            pop_t *S = &e->pops[d->pre];
+            if (pr.same_step && d->in_c % 16 == 0 && S->model == NM_MODEL_IF) {
+                if (!S->spk_bits && !(S->spk_bits = xcalloc(e, (size_t)(npre + 15) / 16, sizeof(uint16_t)))) {
+                    free(pr.coord); free(pr.pool_tgt);
+                    return fail(e, "out of memory");
+                }
+                pr.pool_bits = 1;
+            }
+#endif
         }
     }
     proj_t *np = realloc(e->projs, sizeof(proj_t) * (size_t)(e->nprojs + 1));
@@ -586,6 +598,40 @@ static inline v16f ld16(const float *p) { v16f v; memcpy(&v, p, sizeof v); retur
 static inline void st16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
 typedef int32_t v8i __attribute__((vector_size(32)));
 
+#if defined(__AVX512F__)
+/* Same-step non-overlapping pooling from an IF population with whole 16-channel blocks: target-major
+ * from the source's spike bits (upd_if writes one 16-bit mask per 16 neurons each step). Each owned
+ * target block is loaded once, gets one masked addition per window position in source order
+ * (row-major, i.e. ascending neuron index, as the spike-list loop adds them) and is stored once:
+ * the same single-rounding additions in the same order as the list loop, without its scattered
+ * read-modify-writes. Window positions whose 16 sources did not spike add nothing. */
+static int64_t deliver_pool_bits(const nm_engine *e, const proj_t *pr, float *slot, int32_t tlo, int32_t thi) {
+    const nm_proj_desc *d = &pr->d;
+    const uint16_t *bits = e->pops[d->pre].spk_bits;
+    const int32_t ic = d->in_c, ow = d->out_w, iw = d->in_w, kh = d->k_h, kw = d->k_w, st = d->stride;
+    const int32_t nb = ic / 16;
+    int64_t ev = 0;
+    const int32_t p_lo = tlo / ic, p_hi = (thi + ic - 1) / ic;
+    int32_t oy = p_lo / ow, ox = p_lo % ow;
+    for (int32_t p = p_lo; p < p_hi; p++, ox = ox + 1 == ow ? (oy++, 0) : ox + 1) {
+        for (int32_t b = 0; b < nb; b++) {
+            const int32_t t0 = p * ic + 16 * b;
+            if (t0 < tlo || t0 + 16 > thi) continue;   /* thread ranges are multiples of 64: whole blocks */
+            __m512 acc = _mm512_loadu_ps(slot + t0);
+            for (int32_t ky = 0; ky < kh; ky++)
+                for (int32_t kx = 0; kx < kw; kx++) {
+                    const int32_t src = ((oy * st + ky) * iw + (ox * st + kx)) * ic + 16 * b;
+                    const __mmask16 m = bits[src >> 4];
+                    acc = _mm512_mask_add_ps(acc, m, acc, _mm512_loadu_ps(d->w + (ky * kw + kx) * ic + 16 * b));
+                    ev += __builtin_popcount((unsigned)m);
+                }
+            _mm512_storeu_ps(slot + t0, acc);
+        }
+    }
+    return ev;
+}
+#endif
+
 /* Delivers one step's spikes (ids[0..cnt), emitted by update n) through projection j into the targets
  * [tlo, thi) owned by the calling thread. Returns the number of synaptic events delivered. */
 static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int32_t *ids, int64_t cnt,
@@ -664,6 +710,12 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
         const int32_t ic = d->in_c, oc = d->out_c, ow = d->out_w, oh = d->out_h;
         const int32_t kh = d->k_h, kw = d->k_w, st = d->stride, pad = d->pad;
         if (d->depthwise) {
+#if defined(__AVX512F__)
+            /* one thread only: with several, a source may already be updated for the next step
+             * (its bits overwritten) while another thread still delivers this one; the spike list
+             * below gives the same sums */
+            if (pr->pool_bits && e->tl_nt == 1) { ev += deliver_pool_bits(e, pr, slot, tlo, thi); break; }
+#endif
             if (pr->pool_tgt) {
                 /* non-overlapping pooling: a source lies in exactly one window (precomputed target) */
                 for (int64_t s = 0; s < cnt; s++) {
@@ -704,8 +756,8 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
          *   order (window row, window column, then spike order),
          * whatever 16-channel blocking or thread partition computes it: same result for any thread
          * count. (A source-major loop read and wrote every target once per spiking pixel and window
-         * position; this order does ~30 % less work on a converted CNN, see
-         * experiments/conversion-bench/README.md.) */
+         * position; this order made the converted CNN of experiments/conversion-bench 25-35 %
+         * faster.) */
         const size_t kstep = (size_t)ic * oc;
         const int32_t H2 = d->in_h + 2 * pad, W2 = d->in_w + 2 * pad, icp = (ic + 7) & ~7;
         int32_t *pc = pr->cvs[t];                       /* spikes per (padded) source pixel */

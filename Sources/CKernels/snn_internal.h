@@ -41,6 +41,7 @@ typedef struct pop_t {
     int64_t cnt_n, cnt_cap;
     int32_t *cnt;
     int no_per_neuron;   /* per-neuron spike counts switched off (nm_pop_count_per_neuron) */
+    uint16_t *spk_bits;  /* IF sources of same-step pooling: spiked-this-step bits, 16 neurons per word */
     char pad_after_[64];
 } pop_t;
 
@@ -51,6 +52,7 @@ typedef struct proj_t {
     int32_t *pool_tgt;   /* non-overlapping depthwise (pooling): (target, weight index) per source, target -1 = none */
     int32_t *split;      /* sparse, nt > 1: per row, where threads 1..nt-1's targets start (offset in the row) */
     int32_t **cvs;       /* conv: per thread delivery scratch (prepare_threads) */
+    int pool_bits;       /* pooling delivered from the source's spike bits (deliver_pool_bits) */
     int64_t synapses;
     int64_t events;
 } proj_t;

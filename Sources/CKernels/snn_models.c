@@ -84,10 +84,11 @@ static int64_t upd_if(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n,
     const int32_t tref = (int32_t)P->p[5];
     const int use_refr = tref > 0;
     const float jump = vth - vres;
+    uint16_t *restrict bits = P->spk_bits;   /* sources of same-step pooling: spiked-this-step bits */
     int64_t c = 0;
     int32_t i = lo;
 #if defined(__AVX512F__)
-    if (!use_refr) {
+    if (!use_refr && lo % 16 == 0) {
         const __m512 Vth = _mm512_set1_ps(vth), Vres = _mm512_set1_ps(vres), Jump = _mm512_set1_ps(jump);
         const __m512 I0 = _mm512_set1_ps(i0), Cs = _mm512_set1_ps(cs), Vmin = _mm512_set1_ps(vmin);
         const __m512i Step = _mm512_set1_epi32(16);
@@ -107,11 +108,21 @@ static int64_t upd_if(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n,
              * compress-store to memory is microcoded and slow on AMD Zen 4 */
             _mm512_storeu_si512((void *)(out + c), _mm512_maskz_compress_epi32(sp, idx));
             c += __builtin_popcount((unsigned)sp);
+            if (bits) bits[i >> 4] = (uint16_t)sp;
             idx = _mm512_add_epi32(idx, Step);
         }
     }
 #endif
     (void)fl;
+    if (bits) {   /* lo is a multiple of 16 (thread ranges are multiples of 64) */
+        for (int32_t j = i >> 4; j < (hi + 15) >> 4; j++) bits[j] = 0;
+        for (; i < hi; i++)
+            if (if_scalar(v, b, ie, rf, i, vth, vres, jump, i0, cs, vmin, subtract, tref, use_refr)) {
+                out[c++] = i;
+                bits[i >> 4] |= (uint16_t)(1u << (i & 15));
+            }
+        return c;
+    }
     for (; i < hi; i++)
         if (if_scalar(v, b, ie, rf, i, vth, vres, jump, i0, cs, vmin, subtract, tref, use_refr)) out[c++] = i;
     return c;

@@ -241,6 +241,48 @@ final class StructuredProjectionTests: XCTestCase {
         XCTAssertEqual(results[0], results[1])
     }
 
+    /// Same-step average pooling from IF neurons with 32 channels (delivered from the source's spike
+    /// bits on one thread, from the spike list on several) equals a direct window sum of the spikes,
+    /// step by step, bit-identical on 1 and 3 threads; the 7x7 map leaves a row and column outside every
+    /// 2x2 window.
+    func testPoolingDeliveryMatchesDirectSumOnAnyThreadCount() throws {
+        let g = ConvGeometry(inHeight: 7, inWidth: 7, inChannels: 32, outChannels: 32, kernelHeight: 2, kernelWidth: 2, stride: 2, depthwise: true)
+        var rng: UInt64 = 5
+        func next() -> UInt64 { rng = rng &* 6364136223846793005 &+ 1442695040888963407; return rng >> 33 }
+        let kernel = (0..<g.kernelCount).map { _ in Float(Int(next() % 1000) + 1) / 1000 }
+        // IF sources driven by constant currents (different rates); pool neurons never fire
+        var src = IFParameters(); src.threshold = 1
+        var store = IFParameters(); store.threshold = 1e9
+        let drive = (0..<g.inputSize).map { _ in Float(next() % 1000) / 1000 }
+        let net = Network(dt: 1, populations: [
+            Population(name: "src", size: g.inputSize, model: .integrateAndFire(src)),
+            Population(name: "pool", size: g.outputSize, model: .integrateAndFire(store)),
+        ], projections: [Projection(pre: "src", post: "pool", kind: .conv(g, kernel: kernel), delay: .constant(0))])
+        var finals: [[Float]] = []
+        for threads in [1, 3] {
+            let sim = try Simulator(CompiledNetwork(net, seed: 1))
+            let ext = sim.externalCurrent(population: 0)
+            for q in 0..<drive.count { ext[q] = drive[q] }
+            try sim.recordSpikes("src")
+            try sim.run(steps: 20, threads: threads)
+            // expected: every source spike adds its window weight to its pooled target
+            let train = sim.spikes("src")
+            var expected = [Double](repeating: 0, count: g.outputSize)
+            for i in train.ids {
+                let c = Int(i) % g.inChannels, pix = Int(i) / g.inChannels
+                let y = pix / g.inWidth, x = pix % g.inWidth
+                guard y / 2 < g.outHeight, x / 2 < g.outWidth else { continue }
+                expected[((y / 2) * g.outWidth + x / 2) * g.inChannels + c] += Double(kernel[((y % 2) * 2 + x % 2) * g.inChannels + c])
+            }
+            let v = Array(sim.state(population: 1, variable: 0))
+            for q in 0..<v.count { XCTAssertEqual(Double(v[q]), expected[q], accuracy: 1e-4, "target \(q), \(threads) threads") }
+            XCTAssertGreaterThan(train.count, 1000)
+            XCTAssertEqual(sim.synapticEvents(projection: 0), Int64(train.ids.filter { Int($0) / g.inChannels / g.inWidth < 6 && Int($0) / g.inChannels % g.inWidth < 6 }.count))
+            finals.append(v)
+        }
+        XCTAssertEqual(finals[0], finals[1])
+    }
+
     /// Conv, pooling, dense and gated projections give the same spikes on 1 and 3 threads.
     func testStructuredProjectionsDeterministicAcrossThreads() throws {
         var lif = IFParameters(); lif.threshold = 1
