@@ -613,6 +613,50 @@ static int64_t deliver_pool_bits(const nm_engine *e, const proj_t *pr, float *sl
     int64_t ev = 0;
     const int32_t p_lo = tlo / ic, p_hi = (thi + ic - 1) / ic;
     int32_t oy = p_lo / ow, ox = p_lo % ow;
+    if (kh == 2 && kw == 2 && st == 2 && nb == 1 && tlo % ic == 0 && thi % ic == 0) {
+        /* 2x2 windows of 16 channels: four targets at a time, so that their four dependent
+         * additions each interleave (same additions, same order per target) */
+        const __m512 w00 = _mm512_loadu_ps(d->w), w01 = _mm512_loadu_ps(d->w + 16);
+        const __m512 w10 = _mm512_loadu_ps(d->w + 32), w11 = _mm512_loadu_ps(d->w + 48);
+        for (int32_t p = p_lo; p < p_hi; ) {
+            int32_t run = ow - ox;   /* targets left in this output row */
+            if (run > p_hi - p) run = p_hi - p;
+            const uint16_t *r0 = bits + (size_t)(2 * oy) * iw + 2 * ox, *r1 = r0 + iw;
+            float *dst = slot + (size_t)p * 16;
+            int32_t j = 0;
+            for (; j + 4 <= run; j += 4, r0 += 8, r1 += 8, dst += 64) {
+                __m512 a0 = _mm512_loadu_ps(dst), a1 = _mm512_loadu_ps(dst + 16);
+                __m512 a2 = _mm512_loadu_ps(dst + 32), a3 = _mm512_loadu_ps(dst + 48);
+                a0 = _mm512_mask_add_ps(a0, r0[0], a0, w00); a1 = _mm512_mask_add_ps(a1, r0[2], a1, w00);
+                a2 = _mm512_mask_add_ps(a2, r0[4], a2, w00); a3 = _mm512_mask_add_ps(a3, r0[6], a3, w00);
+                a0 = _mm512_mask_add_ps(a0, r0[1], a0, w01); a1 = _mm512_mask_add_ps(a1, r0[3], a1, w01);
+                a2 = _mm512_mask_add_ps(a2, r0[5], a2, w01); a3 = _mm512_mask_add_ps(a3, r0[7], a3, w01);
+                a0 = _mm512_mask_add_ps(a0, r1[0], a0, w10); a1 = _mm512_mask_add_ps(a1, r1[2], a1, w10);
+                a2 = _mm512_mask_add_ps(a2, r1[4], a2, w10); a3 = _mm512_mask_add_ps(a3, r1[6], a3, w10);
+                a0 = _mm512_mask_add_ps(a0, r1[1], a0, w11); a1 = _mm512_mask_add_ps(a1, r1[3], a1, w11);
+                a2 = _mm512_mask_add_ps(a2, r1[5], a2, w11); a3 = _mm512_mask_add_ps(a3, r1[7], a3, w11);
+                _mm512_storeu_ps(dst, a0); _mm512_storeu_ps(dst + 16, a1);
+                _mm512_storeu_ps(dst + 32, a2); _mm512_storeu_ps(dst + 48, a3);
+                ev += __builtin_popcount((unsigned)r0[0] | (unsigned)r0[1] << 16) + __builtin_popcount((unsigned)r1[0] | (unsigned)r1[1] << 16)
+                    + __builtin_popcount((unsigned)r0[2] | (unsigned)r0[3] << 16) + __builtin_popcount((unsigned)r1[2] | (unsigned)r1[3] << 16)
+                    + __builtin_popcount((unsigned)r0[4] | (unsigned)r0[5] << 16) + __builtin_popcount((unsigned)r1[4] | (unsigned)r1[5] << 16)
+                    + __builtin_popcount((unsigned)r0[6] | (unsigned)r0[7] << 16) + __builtin_popcount((unsigned)r1[6] | (unsigned)r1[7] << 16);
+            }
+            for (; j < run; j++, r0 += 2, r1 += 2, dst += 16) {
+                __m512 a0 = _mm512_loadu_ps(dst);
+                a0 = _mm512_mask_add_ps(a0, r0[0], a0, w00);
+                a0 = _mm512_mask_add_ps(a0, r0[1], a0, w01);
+                a0 = _mm512_mask_add_ps(a0, r1[0], a0, w10);
+                a0 = _mm512_mask_add_ps(a0, r1[1], a0, w11);
+                _mm512_storeu_ps(dst, a0);
+                ev += __builtin_popcount((unsigned)r0[0] | (unsigned)r0[1] << 16) + __builtin_popcount((unsigned)r1[0] | (unsigned)r1[1] << 16);
+            }
+            p += run;
+            ox += run;
+            if (ox == ow) { ox = 0; oy++; }
+        }
+        return ev;
+    }
     for (int32_t p = p_lo; p < p_hi; p++, ox = ox + 1 == ow ? (oy++, 0) : ox + 1) {
         for (int32_t b = 0; b < nb; b++) {
             const int32_t t0 = p * ic + 16 * b;

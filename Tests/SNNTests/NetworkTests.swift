@@ -241,12 +241,17 @@ final class StructuredProjectionTests: XCTestCase {
         XCTAssertEqual(results[0], results[1])
     }
 
-    /// Same-step average pooling from IF neurons with 32 channels (delivered from the source's spike
-    /// bits on one thread, from the spike list on several) equals a direct window sum of the spikes,
-    /// step by step, bit-identical on 1 and 3 threads; the 7x7 map leaves a row and column outside every
-    /// 2x2 window.
+    /// Same-step average pooling from IF neurons with 16 channels (the 2x2 fast path: four targets at a
+    /// time, and a remainder: 5 targets per row) and 32 channels (the general loop), delivered from the
+    /// source's spike bits on one thread and from the spike list on several, equals a direct window sum
+    /// of the spikes, bit-identical on 1 and 3 threads; the 11x11 map leaves a row and column
+    /// outside every 2x2 window.
     func testPoolingDeliveryMatchesDirectSumOnAnyThreadCount() throws {
-        let g = ConvGeometry(inHeight: 7, inWidth: 7, inChannels: 32, outChannels: 32, kernelHeight: 2, kernelWidth: 2, stride: 2, depthwise: true)
+        for channels in [16, 32] { try checkPooling(channels: channels) }
+    }
+
+    private func checkPooling(channels: Int) throws {
+        let g = ConvGeometry(inHeight: 11, inWidth: 11, inChannels: channels, outChannels: channels, kernelHeight: 2, kernelWidth: 2, stride: 2, depthwise: true)
         var rng: UInt64 = 5
         func next() -> UInt64 { rng = rng &* 6364136223846793005 &+ 1442695040888963407; return rng >> 33 }
         let kernel = (0..<g.kernelCount).map { _ in Float(Int(next() % 1000) + 1) / 1000 }
@@ -275,9 +280,9 @@ final class StructuredProjectionTests: XCTestCase {
                 expected[((y / 2) * g.outWidth + x / 2) * g.inChannels + c] += Double(kernel[((y % 2) * 2 + x % 2) * g.inChannels + c])
             }
             let v = Array(sim.state(population: 1, variable: 0))
-            for q in 0..<v.count { XCTAssertEqual(Double(v[q]), expected[q], accuracy: 1e-4, "target \(q), \(threads) threads") }
-            XCTAssertGreaterThan(train.count, 1000)
-            XCTAssertEqual(sim.synapticEvents(projection: 0), Int64(train.ids.filter { Int($0) / g.inChannels / g.inWidth < 6 && Int($0) / g.inChannels % g.inWidth < 6 }.count))
+            for q in 0..<v.count { XCTAssertEqual(Double(v[q]), expected[q], accuracy: 1e-4, "target \(q), \(threads) threads, \(channels) channels") }
+            XCTAssertGreaterThan(train.count, 500)
+            XCTAssertEqual(sim.synapticEvents(projection: 0), Int64(train.ids.filter { Int($0) / g.inChannels / g.inWidth < 2 * g.outHeight && Int($0) / g.inChannels % g.inWidth < 2 * g.outWidth }.count))
             finals.append(v)
         }
         XCTAssertEqual(finals[0], finals[1])
