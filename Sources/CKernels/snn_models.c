@@ -73,6 +73,43 @@ static inline int if_scalar(float *v, float *b, const float *ie, int32_t *rf, in
     return sp;
 }
 
+#if defined(__AVX512F__)
+/* The AVX-512 body of upd_if over whole 16-neuron vectors from lo; returns where it stopped. HAS_B
+ * (an input buffer) and HAS_BITS (spike bits for pooling) are constants at each call site. */
+static inline __attribute__((always_inline)) int32_t
+if_avx512(float *restrict v, float *restrict b, const float *restrict ie, uint16_t *restrict bits, int32_t lo,
+          int32_t hi, float vth, float vres, float jump, float i0, float cs, float vmin, __mmask16 sub,
+          int32_t *out, int64_t *cp, const int HAS_B, const int HAS_BITS) {
+    const __m512 Vth = _mm512_set1_ps(vth), Vres = _mm512_set1_ps(vres), Jump = _mm512_set1_ps(jump);
+    const __m512 I0 = _mm512_set1_ps(i0), Cs = _mm512_set1_ps(cs), Vmin = _mm512_set1_ps(vmin);
+    const __m512i Step = _mm512_set1_epi32(16);
+    __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(lo), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    int64_t c = *cp;
+    int32_t i = lo;
+    for (; i + 16 <= hi; i += 16) {
+        __m512 x = _mm512_loadu_ps(v + i);
+        if (HAS_B) {
+            x = _mm512_add_ps(x, _mm512_loadu_ps(b + i));
+            _mm512_storeu_ps(b + i, _mm512_setzero_ps());
+        }
+        x = _mm512_fmadd_ps(_mm512_add_ps(I0, _mm512_loadu_ps(ie + i)), Cs, x);
+        x = _mm512_max_ps(x, Vmin);   /* max(x, vmin) == (x < vmin ? vmin : x) for non-NaN x */
+        __mmask16 sp = _mm512_cmp_ps_mask(x, Vth, _CMP_GE_OQ);
+        /* spiking lanes: x - jump (reset by subtraction) or v_reset */
+        x = _mm512_mask_blend_ps(sp, x, _mm512_mask_blend_ps(sub, Vres, _mm512_sub_ps(x, Jump)));
+        _mm512_storeu_ps(v + i, x);
+        /* compress in a register, then a full store (out has 16 entries of slack): a masked
+         * compress-store to memory is microcoded and slow on AMD Zen 4 */
+        _mm512_storeu_si512((void *)(out + c), _mm512_maskz_compress_epi32(sp, idx));
+        c += __builtin_popcount((unsigned)sp);
+        if (HAS_BITS) bits[i >> 4] = (uint16_t)sp;
+        idx = _mm512_add_epi32(idx, Step);
+    }
+    *cp = c;
+    return i;
+}
+#endif
+
 static int64_t upd_if(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out) {
     float *restrict v = P->var[0];
     float *restrict b = P->has_input ? P->buf[0] + (size_t)(n % e->nslots) * (size_t)P->n : NULL;
@@ -89,28 +126,12 @@ static int64_t upd_if(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n,
     int32_t i = lo;
 #if defined(__AVX512F__)
     if (!use_refr && lo % 16 == 0) {
-        const __m512 Vth = _mm512_set1_ps(vth), Vres = _mm512_set1_ps(vres), Jump = _mm512_set1_ps(jump);
-        const __m512 I0 = _mm512_set1_ps(i0), Cs = _mm512_set1_ps(cs), Vmin = _mm512_set1_ps(vmin);
-        const __m512i Step = _mm512_set1_epi32(16);
-        __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(lo), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-        for (; i + 16 <= hi; i += 16) {
-            __m512 x = _mm512_loadu_ps(v + i);
-            if (b) {
-                x = _mm512_add_ps(x, _mm512_loadu_ps(b + i));
-                _mm512_storeu_ps(b + i, _mm512_setzero_ps());
-            }
-            x = _mm512_fmadd_ps(_mm512_add_ps(I0, _mm512_loadu_ps(ie + i)), Cs, x);
-            x = _mm512_max_ps(x, Vmin);   /* max(x, vmin) == (x < vmin ? vmin : x) for non-NaN x */
-            __mmask16 sp = _mm512_cmp_ps_mask(x, Vth, _CMP_GE_OQ);
-            x = _mm512_mask_blend_ps(sp, x, subtract ? _mm512_sub_ps(x, Jump) : Vres);
-            _mm512_storeu_ps(v + i, x);
-            /* compress in a register, then a full store (out has 16 entries of slack): a masked
-             * compress-store to memory is microcoded and slow on AMD Zen 4 */
-            _mm512_storeu_si512((void *)(out + c), _mm512_maskz_compress_epi32(sp, idx));
-            c += __builtin_popcount((unsigned)sp);
-            if (bits) bits[i >> 4] = (uint16_t)sp;
-            idx = _mm512_add_epi32(idx, Step);
-        }
+        /* the loop-invariant choices (input buffer, spike bits) as four separate loops */
+        const __mmask16 sub = subtract ? 0xFFFF : 0;
+        if (b && bits) i = if_avx512(v, b, ie, bits, lo, hi, vth, vres, jump, i0, cs, vmin, sub, out, &c, 1, 1);
+        else if (b) i = if_avx512(v, b, ie, bits, lo, hi, vth, vres, jump, i0, cs, vmin, sub, out, &c, 1, 0);
+        else if (bits) i = if_avx512(v, b, ie, bits, lo, hi, vth, vres, jump, i0, cs, vmin, sub, out, &c, 0, 1);
+        else i = if_avx512(v, b, ie, bits, lo, hi, vth, vres, jump, i0, cs, vmin, sub, out, &c, 0, 0);
     }
 #endif
     (void)fl;
