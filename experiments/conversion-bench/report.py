@@ -189,9 +189,11 @@ w(f"- The percentile trades spikes for accuracy at small T: at the 99th percenti
   "issue's suggested value.")
 pb = {(b, p): float(x) for b, p, x in probe}
 if ("100", "default") in pb and ("100", "PASSIVE") in pb:
-    w(f"- PyTorch's default OpenMP wait policy collapses on this shared machine: SpikingJelly at batch 100 ran "
-      f"{pb[('100', 'PASSIVE')] / pb[('100', 'default')]:.1f}× faster with OMP_WAIT_POLICY=PASSIVE in the probe; "
-      "the comparison uses SpikingJelly's fastest setting.")
+    r = pb[('100', 'PASSIVE')] / pb[('100', 'default')]
+    w(f"- OpenMP wait policy of SpikingJelly (PyTorch) on this shared machine, batch 100, in the probe: "
+      f"{pb[('100', 'default')]:.0f} images/s with the default policy, {pb[('100', 'PASSIVE')]:.0f} with PASSIVE "
+      f"(PASSIVE/default {r:.2f}×; it varies with the load of the shared machine, hence the probe); the comparison uses "
+      "the fastest setting of the probe.")
 w(f"- Per image, SpikingJelly recomputes the first conv at every step ({sj['macs_per_layer'][0]:,} MACs × T) and runs dense "
   f"convs on spike tensors ({sj['macs_per_image']:,} MACs per step); neuromorph computes the first conv once and then only "
   "delivers events, so its cost follows the spike count (profile below: event delivery and the per-step neuron update).")
