@@ -41,6 +41,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "neuromorph", targets: ["neuromorph"]),
+        .executable(name: "neuromorph-run", targets: ["neuromorph-run"]),
         .library(name: "SNN", targets: ["SNN"]),
         .library(name: "ANN", targets: ["ANN"]),
         .library(name: "Conversion", targets: ["Conversion"]),
@@ -79,6 +80,24 @@ let package = Package(
             "Experiment", "SNN", "ANN", "Conversion", "Datasets", "Common",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // C-only runner of saved networks (no Swift runtime, Foundation or BLAS in the process): compiles
+        // the engine's C files itself, see Sources/neuromorph-run/main.c.
+        .executableTarget(
+            name: "neuromorph-run",
+            cSettings: [
+                .headerSearchPath("../CKernels/include"),
+                .unsafeFlags(["-O3", "-march=native", "-fopenmp", "-idirafter", omp.include,
+                              "-Wall", "-Wno-unknown-pragmas"]),
+            ],
+            linkerSettings: [
+                // SwiftPM links every executable with the Swift runtime; --as-needed drops it (and any
+                // other library) when nothing references it
+                .unsafeFlags(["-L\(omp.lib)", "-static-stdlib"]),
+                .linkedLibrary("omp"),
+                .linkedLibrary("gsl"),
+                .linkedLibrary("m"),
+            ]
+        ),
         // Tests mirror the source tree.
         .testTarget(name: "CommonTests", dependencies: ["Common", "CKernels"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Common"]),

@@ -162,6 +162,8 @@ void nm_engine_free(nm_engine *e) {
     for (int m = 0; m < e->nmons; m++) { free(e->mons[m].idx); free(e->mons[m].data); free(e->mons[m].steps); }
     free(e->mons);
     nm_adex_free_workspace(e);
+    for (int k = 0; k < e->nowned; k++) free(e->owned[k]);
+    free(e->owned);
     free(e);
 }
 

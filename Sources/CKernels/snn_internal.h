@@ -93,6 +93,8 @@ struct nm_engine {
     void *adex_ws;       /* per-thread GSL workspaces */
     int adex_nt;
     int64_t bytes;
+    void **owned;        /* arrays a loaded engine's projections point into (nm_engine_load) */
+    int nowned;
     char err[256];
 };
 

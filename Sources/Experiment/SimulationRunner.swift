@@ -47,6 +47,22 @@ public struct SimulationSummary: Codable, Sendable {
 /// population rates, a raster/rate plot (`raster.svg`) and `summary.json`. The folder appears only when
 /// everything was written (see `AtomicDirectory`).
 public enum SimulationRunner {
+    /// Builds the network of `cfg` and saves it for `neuromorph-run` instead of running it: spike and
+    /// state monitors are kept (the runner writes the same .npy files), per-step counts are not recorded
+    /// (the runner reports totals and mean rates, not rates_<pop>.npy or raster.svg).
+    public static func save(_ cfg: SimulationConfig, configPath: String, to path: String) throws {
+        do {
+            let sim = try Simulator(CompiledNetwork(cfg.network, seed: cfg.seed))
+            for m in cfg.spikeMonitors { try sim.recordSpikes(m.population, neurons: m.neurons) }
+            for m in cfg.stateMonitors {
+                for v in m.variables { try sim.recordState(m.population, variable: v, neurons: m.neurons, everyMs: m.everyMs) }
+            }
+            try sim.saveNetwork(to: path)
+        } catch let e as NetworkError {
+            throw ConfigError(file: configPath, line: nil, key: "", message: e.message)
+        }
+    }
+
     public static func run(_ cfg: SimulationConfig, configPath: String, out: URL?, showProgress: Bool,
                            inspect: ((Simulator) -> [String: String])? = nil) throws -> SimulationSummary {
         let threads = cfg.threads   // 0 = automatic (measured per chunk; results do not depend on it)

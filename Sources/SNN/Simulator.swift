@@ -289,6 +289,28 @@ public final class Simulator: @unchecked Sendable {
     /// Bytes allocated by the engine for state, ring buffers and recordings.
     public var engineBytes: Int64 { nm_engine_bytes(engine) }
 
+    /// Saves the built network before its first run, for `neuromorph-run` (the engine alone, in C):
+    /// populations with their state, currents, rates, spike times and recording choices, projections and
+    /// state monitors (with their variable names and read-out scales). Written to a temporary file, then renamed. Step currents that change after
+    /// t = 0 are applied by this class during a run and cannot be saved.
+    public func saveNetwork(to path: String) throws {
+        guard step == 0 else { throw NetworkError("\(path): a network can only be saved before it runs") }
+        if let c = network.currents.first(where: { $0.times.contains { $0 > 1e-9 } }) {
+            throw NetworkError("\(path): current input '\(c.name.isEmpty ? c.population : c.name)' changes after t = 0; neuromorph-run applies only constant currents (use neuromorph simulate)")
+        }
+        let names = network.populations.map { strdup($0.name) }
+        let monNames = monitors.map { strdup(network.populations[$0.pop].model.variables[$0.variable].name) }
+        defer { (names + monNames).forEach { free($0) } }
+        let scales = monitors.map { Double(network.populations[$0.pop].model.readoutScale($0.variable)) }
+        var err = [CChar](repeating: 0, count: 512)
+        let pn = names.map { UnsafePointer<CChar>($0) }, mn = monNames.map { UnsafePointer<CChar>($0) }
+        let rc = pn.withUnsafeBufferPointer { pb in mn.withUnsafeBufferPointer { mb in scales.withUnsafeBufferPointer { sb in
+            var meta = nm_net_meta(pop_names: pb.baseAddress, mon_names: mb.baseAddress, mon_scales: sb.baseAddress)
+            return nm_engine_save(engine, &meta, path, &err, err.count)
+        } } }
+        guard rc == 0 else { throw NetworkError(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+    }
+
     public func trace(_ monitor: Int) -> StateTrace {
         let m = monitors[monitor]
         let n = Int(nm_state_samples(engine, m.id))

@@ -67,12 +67,17 @@ struct SimulateCommand: ParsableCommand {
     @Flag(name: .long, help: "Print summary.json to stdout instead of the table.")
     var json = false
 
+    @Option(name: .long, help: ArgumentHelp("Build the network and save it to FILE instead of running it; run it with neuromorph-run FILE --duration SECONDS [--threads N] [--out DIR].",
+                                            discussion: "neuromorph-run is the engine alone, in C (no Swift runtime, YAML parser or BLAS in the process): the smallest footprint, like Brian2's compiled ./main. Same seed, same spikes. Spike monitors are kept; state monitors and currents that change after t = 0 are refused.", valueName: "file"))
+    var saveNetwork: String?
+
     func validate() throws {
         _ = try durationMs()
         if let s = seed, s < 0 { throw ValidationError("--seed must be >= 0, got \(s)") }
         _ = try threadCount()
         if image < 0 { throw ValidationError("--image must be >= 0, got \(image)") }
         if timesteps < 1 { throw ValidationError("--timesteps must be >= 1, got \(timesteps)") }
+        if let p = saveNetwork, p.isEmpty { throw ValidationError("--save-network needs a file name") }
     }
 
     func run() throws {
@@ -86,6 +91,12 @@ struct SimulateCommand: ParsableCommand {
             if let d = try durationMs() { cfg.durationMs = d }
             if let s = seed { cfg.seed = UInt64(s) }
             if let t = try threadCount() { cfg.threads = t }
+            if let path = saveNetwork {
+                try SimulationRunner.save(cfg, configPath: config, to: path)
+                let secs = String(format: "%g", cfg.durationMs / 1000)
+                print("saved \(cfg.name) to \(path); run it with: neuromorph-run \(path) --duration \(secs) [--threads N] [--out DIR]")
+                return
+            }
             let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) }, showProgress: true)
             if json {
                 print(String(decoding: try JSONOutput.encode(summary), as: UTF8.self), terminator: "")
@@ -99,6 +110,9 @@ struct SimulateCommand: ParsableCommand {
     /// predicted and true class.
     func runConverted() throws {
         try reportingErrors {
+            if saveNetwork != nil {
+                throw UserError("--save-network: \(config) is a converted network (its input depends on --image); save simulation configs only")
+            }
             let snn = try ConvertedNetwork.load(config)
             let test = try IDXDataset(folder: data).load(.test, normalization: .unit, limit: image + 1)
             guard image < test.count else { throw UserError("--image \(image): the test set has \(test.count) images") }

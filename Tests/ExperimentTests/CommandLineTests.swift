@@ -84,6 +84,73 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(r.err.contains("cannot"), r.err)
     }
 
+    func runTool(_ tool: URL, _ args: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = tool
+        p.arguments = args
+        let o = Pipe(), e = Pipe()
+        p.standardOutput = o
+        p.standardError = e
+        try p.run()
+        let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, out: String(decoding: od, as: UTF8.self), err: String(decoding: ed, as: UTF8.self))
+    }
+
+    /// `simulate --save-network` + `neuromorph-run` (the engine alone, in C) write the same spikes and
+    /// sampled state, byte for byte, as `simulate` with the same seed (on 2 threads vs 1); bad runner
+    /// input gets a clear message: usage errors exit 2, unreadable files exit 1 naming the file.
+    func testSavedNetworkRunsInTheCRunner() throws {
+        let runner = Self.binary.deletingLastPathComponent().appendingPathComponent("neuromorph-run")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: runner.path), "neuromorph-run not built")
+        let cfg = try write("mon.yaml", minimalConfig + """
+
+            monitors:
+              spikes: all
+              state:
+                - {population: exc, variables: [v, g_exc], neurons: [0, 3], every: 0.5 ms}
+            """)
+        let net = tmp.appendingPathComponent("net.nmnet").path
+        let s = try run(["simulate", cfg, "--seed", "9", "--save-network", net])
+        XCTAssertEqual(s.status, 0, s.err)
+        XCTAssertTrue(s.out.contains("neuromorph-run \(net) --duration 0.05"), s.out)
+        let d = try run(["simulate", cfg, "--seed", "9", "--duration", "0.2", "--threads", "1", "--json", "--out", tmp.appendingPathComponent("direct").path])
+        XCTAssertEqual(d.status, 0, d.err)
+        let r = try runTool(runner, [net, "--duration", "0.2", "--threads", "2", "--out", tmp.appendingPathComponent("runner").path])
+        XCTAssertEqual(r.status, 0, r.err)
+        for f in ["spikes_exc_t.npy", "spikes_exc_i.npy", "spikes_ext_i.npy", "state_exc_v.npy", "state_exc_g_exc.npy",
+                  "state_exc_t.npy", "state_exc_neurons.npy"] {
+            let a = try Data(contentsOf: tmp.appendingPathComponent("direct/\(f)"))
+            XCTAssertGreaterThan(a.count, 128, f)   // more than the header
+            XCTAssertEqual(try Data(contentsOf: tmp.appendingPathComponent("runner/\(f)")), a, f)
+        }
+        let js = try JSONSerialization.jsonObject(with: Data(contentsOf: tmp.appendingPathComponent("runner/summary.json"))) as! [String: Any]
+        let jd = try JSONSerialization.jsonObject(with: Data(d.out.utf8)) as! [String: Any]
+        for k in ["spikes", "synapses", "synaptic_events", "neurons"] { XCTAssertEqual(js[k] as? Int, jd[k] as? Int, k) }
+        XCTAssertEqual(js["simulated_seconds"] as? Double, 0.2)
+        XCTAssertGreaterThan(js["peak_rss_bytes"] as? Int ?? 0, 0)
+        // bad input
+        for (args, code, text) in [([net], Int32(2), "missing --duration"), ([net, "--duration", "-1"], 2, "--duration must be a positive"),
+                                   ([net, "--duration", "1", "--threads", "0"], 2, "--threads must be"),
+                                   ([net, "--duration", "1", "--bogus"], 2, "unknown option '--bogus'"),
+                                   ([tmp.appendingPathComponent("nope.nmnet").path, "--duration", "1"], 1, "nope.nmnet: cannot open"),
+                                   ([cfg, "--duration", "1"], 1, "mon.yaml: not a neuromorph network file")] {
+            let b = try runTool(runner, args)
+            XCTAssertEqual(b.status, code, "\(args): \(b.err)")
+            XCTAssertTrue(b.err.contains(text), "\(args): \(b.err)")
+        }
+        // a config whose current changes during the run cannot be saved (the runner applies constant currents)
+        let stepCfg = try write("step.yaml", minimalConfig + """
+
+            inputs:
+              - {kind: step_current, target: exc, times: [0 ms, 20 ms], amplitudes: [100 pA, 0 pA]}
+            """)
+        let bad = try run(["simulate", stepCfg, "--save-network", tmp.appendingPathComponent("step.nmnet").path])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("changes after t = 0"), bad.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("step.nmnet").path))
+    }
+
     /// A good run prints the summary; --json prints summary.json; overrides apply; same seed twice gives
     /// identical spikes; the output folder is complete.
     func testSimulateRunsAndOverridesApply() throws {

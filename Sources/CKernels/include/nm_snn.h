@@ -19,6 +19,7 @@
 #ifndef NM_SNN_H
 #define NM_SNN_H
 #include <stdint.h>
+#include <stddef.h>
 #include "nm_common.h"
 
 #ifdef __cplusplus
@@ -159,6 +160,22 @@ void nm_engine_reset(nm_engine *e);
  * evaluated input its own reproducible streams. */
 void nm_engine_reseed(nm_engine *e, uint64_t seed);
 const char *nm_engine_error(const nm_engine *e);
+/* Names carried by a saved network (for the runner's output files): population names, and per
+ * state monitor its variable name and the factor that converts the stored value to the reported unit. */
+typedef struct nm_net_meta {
+    const char *const *pop_names;   /* [npops] */
+    const char *const *mon_names;   /* [nmons] */
+    const double *mon_scales;       /* [nmons] */
+} nm_net_meta;
+/* Saves a built network before its first run (populations, state, currents, rates, spike times,
+ * recording choices, projections, state monitors; meta may be NULL or have NULL arrays: empty names,
+ * scale 1) to `path` (written to a temporary file, then renamed); 0 on success, else -1 with a
+ * message in err. */
+int nm_engine_save(const nm_engine *e, const nm_net_meta *meta, const char *path, char *err, size_t errlen);
+/* Loads a saved network (replaying the same calls: same seed => same spikes); NULL with a message in
+ * err if the file is missing, truncated, corrupt or not a network file. If meta is not NULL it gets the
+ * saved names and scales (owned by the engine). */
+nm_engine *nm_engine_load(const char *path, nm_net_meta *meta, char *err, size_t errlen);
 /* Bytes allocated by the engine (state, buffers, recordings). */
 int64_t nm_engine_bytes(const nm_engine *e);
 

@@ -1,0 +1,215 @@
+/* neuromorph-run: runs a network saved by `neuromorph simulate CONFIG --save-network FILE` with the
+ * engine alone: no Swift runtime, Foundation, YAML parser or BLAS in the process (the counterpart of
+ * Brian2's compiled standalone `./main`; the Swift command is the code generator). Same seed, same
+ * spikes as `neuromorph simulate`.
+ *
+ *   neuromorph-run FILE --duration SECONDS [--threads N] [--out DIR]
+ *
+ * Writes DIR/summary.json (neurons, synapses, spikes, synaptic_events, simulated_seconds, wall_seconds,
+ * build_seconds (loading), realtime_factor, peak_rss_bytes, threads, seed, dt_ms, populations with
+ * neurons / spikes / mean_rate_hz), for populations whose spikes are recorded spikes_<pop>_t.npy (s,
+ * float64) and spikes_<pop>_i.npy (int32), and for state monitors state_<pop>_<var>.npy (float32,
+ * [samples, neurons]), state_<pop>_t.npy and state_<pop>_neurons.npy, as `neuromorph simulate` does
+ * (not its rates_<pop>.npy and raster.svg). Each file is written to a temporary name and renamed;
+ * summary.json comes last. Without --out the summary goes to stdout.
+ *
+ * The engine's C files are compiled into this executable directly (SwiftPM cannot share a target's
+ * sources with a second product, and depending on the CKernels target would link OpenBLAS and zlib). */
+#include "../CKernels/snn_engine.c"
+#include "../CKernels/snn_models.c"
+#include "../CKernels/snn_connect.c"
+#include "../CKernels/snn_io.c"
+#include "../CKernels/common.c"
+
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int usage(const char *msg) {
+    fprintf(stderr, "neuromorph-run: %s\nusage: neuromorph-run FILE --duration SECONDS [--threads N] [--out DIR]\n"
+            "  FILE      a network saved by: neuromorph simulate CONFIG --save-network FILE\n"
+            "  --duration SECONDS  simulated time (s), > 0\n"
+            "  --threads N         threads, 1..1024 (default: all cores)\n"
+            "  --out DIR           output folder (summary.json, spikes_<pop>_t.npy / _i.npy)\n", msg);
+    return 2;
+}
+
+/* Writes `len` bytes to DIR/name through DIR/.name.tmp and a rename. */
+static int put_file(const char *dir, const char *name, const void *a, size_t alen, const void *b, size_t blen) {
+    char tmp[4096], dst[4096];
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+    snprintf(dst, sizeof dst, "%s/%s", dir, name);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return -1;
+    int ok = (alen == 0 || fwrite(a, 1, alen, f) == alen) && (blen == 0 || fwrite(b, 1, blen, f) == blen);
+    if (fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, dst) != 0) { remove(tmp); return -1; }
+    return 0;
+}
+
+/* NumPy .npy (format 1.0) of a 1-D (cols < 0) or 2-D [n][cols] array: descr "<f8", "<f4" or "<i4". */
+static int put_npy2(const char *dir, const char *name, const char *descr, const void *data, int64_t n, int64_t cols, size_t elsize) {
+    char h[160];
+    int len = cols < 0
+        ? snprintf(h + 10, sizeof h - 10, "{'descr': '%s', 'fortran_order': False, 'shape': (%lld,), }", descr, (long long)n)
+        : snprintf(h + 10, sizeof h - 10, "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %lld), }", descr, (long long)n, (long long)cols);
+    if (cols >= 0) n *= cols;
+    int total = 10 + len + 1;
+    int pad = (64 - total % 64) % 64;
+    for (int k = 0; k < pad; k++) h[10 + len + k] = ' ';
+    h[10 + len + pad] = '\n';
+    int hl = len + pad + 1;
+    memcpy(h, "\x93NUMPY\x01\x00", 8);
+    h[8] = (char)(hl & 0xff);
+    h[9] = (char)(hl >> 8);
+    return put_file(dir, name, h, (size_t)(10 + hl), data, (size_t)n * elsize);
+}
+static int put_npy(const char *dir, const char *name, const char *descr, const void *data, int64_t n, size_t elsize) {
+    return put_npy2(dir, name, descr, data, n, -1, elsize);
+}
+
+static void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int main(int argc, char **argv) {
+    const char *file = NULL, *out = NULL;
+    double duration = -1;
+    int threads = 0;
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) { usage("runs a saved network"); return 0; }
+        if (!strcmp(argv[a], "--duration") || !strcmp(argv[a], "--threads") || !strcmp(argv[a], "--out")) {
+            if (a + 1 >= argc) { char m[128]; snprintf(m, sizeof m, "%s needs a value", argv[a]); return usage(m); }
+            const char *v = argv[++a];
+            char *end = NULL;
+            if (!strcmp(argv[a - 1], "--duration")) {
+                errno = 0;
+                duration = strtod(v, &end);
+                if (errno || end == v || *end || !(duration > 0) || duration > 1e9) {
+                    char m[256]; snprintf(m, sizeof m, "--duration must be a positive number of seconds, got '%s'", v); return usage(m);
+                }
+            } else if (!strcmp(argv[a - 1], "--threads")) {
+                long t = strtol(v, &end, 10);
+                if (end == v || *end || t < 1 || t > 1024) {
+                    char m[256]; snprintf(m, sizeof m, "--threads must be a whole number between 1 and 1024, got '%s'", v); return usage(m);
+                }
+                threads = (int)t;
+            } else out = v;
+        } else if (argv[a][0] == '-') {
+            char m[256]; snprintf(m, sizeof m, "unknown option '%s'", argv[a]); return usage(m);
+        } else if (!file) file = argv[a];
+        else { char m[256]; snprintf(m, sizeof m, "unexpected argument '%s'", argv[a]); return usage(m); }
+    }
+    if (!file) return usage("missing the network file");
+    if (duration < 0) return usage("missing --duration");
+    if (threads == 0) threads = omp_get_max_threads();
+
+    double t0 = now_s();
+    char err[512];
+    nm_net_meta meta;
+    nm_engine *e = nm_engine_load(file, &meta, err, sizeof err);
+    if (!e) { fprintf(stderr, "neuromorph-run: %s\n", err); return 1; }
+    const double build = now_s() - t0;
+    const int64_t steps = (int64_t)llround(duration * 1000.0 / e->dt);
+    if (steps < 1) { fprintf(stderr, "neuromorph-run: --duration %g s is shorter than one step (dt = %g ms)\n", duration, e->dt); return 2; }
+    if (out && mkdir(out, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "neuromorph-run: cannot create the output folder %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    double t1 = now_s();
+    if (nm_engine_run(e, steps, threads) != 0) { fprintf(stderr, "neuromorph-run: engine: %s\n", nm_engine_error(e)); return 1; }
+    const double wall = now_s() - t1;
+    const double sim_s = (double)steps * e->dt / 1000.0;
+
+    /* spikes of recorded populations */
+    if (out) {
+        for (int p = 0; p < e->npops; p++) {
+            const pop_t *P = &e->pops[p];
+            if (!P->record) continue;
+            double *t = malloc(sizeof(double) * (size_t)(P->rec_n ? P->rec_n : 1));
+            if (!t) { fprintf(stderr, "neuromorph-run: out of memory\n"); return 1; }
+            for (int64_t k = 0; k < P->rec_n; k++) t[k] = (double)P->rec_steps[k] * e->dt / 1000.0;
+            char nt[600], ni[600];
+            snprintf(nt, sizeof nt, "spikes_%s_t.npy", meta.pop_names[p]);
+            snprintf(ni, sizeof ni, "spikes_%s_i.npy", meta.pop_names[p]);
+            int bad = put_npy(out, nt, "<f8", t, P->rec_n, 8) || put_npy(out, ni, "<i4", P->rec_ids, P->rec_n, 4);
+            free(t);
+            if (bad) { fprintf(stderr, "neuromorph-run: cannot write %s/%s\n", out, nt); return 1; }
+        }
+    }
+    /* sampled state: state_<pop>_<var>.npy [samples, neurons] (float32, reported unit), and once per
+     * population state_<pop>_t.npy (s) and state_<pop>_neurons.npy, as neuromorph simulate writes them */
+    if (out) {
+        for (int m = 0; m < e->nmons; m++) {
+            const mon_t *M = &e->mons[m];
+            const char *pn = meta.pop_names[M->pop];
+            int first = 1;
+            for (int k = 0; k < m; k++) first &= e->mons[k].pop != M->pop;
+            float *v = malloc(sizeof(float) * (size_t)(M->nsamples * M->nidx + 1));
+            double *t = malloc(sizeof(double) * (size_t)(M->nsamples + 1));
+            if (!v || !t) { fprintf(stderr, "neuromorph-run: out of memory\n"); return 1; }
+            for (int64_t k = 0; k < M->nsamples * M->nidx; k++) v[k] = (float)(M->data[k] * meta.mon_scales[m]);
+            for (int64_t k = 0; k < M->nsamples; k++) t[k] = (double)M->steps[k] * e->dt / 1000.0;
+            char nv[600], nt[600], ni[600];
+            snprintf(nv, sizeof nv, "state_%s_%s.npy", pn, meta.mon_names[m]);
+            snprintf(nt, sizeof nt, "state_%s_t.npy", pn);
+            snprintf(ni, sizeof ni, "state_%s_neurons.npy", pn);
+            int bad = put_npy2(out, nv, "<f4", v, M->nsamples, M->nidx, 4) ||
+                      (first && (put_npy(out, nt, "<f8", t, M->nsamples, 8) || put_npy(out, ni, "<i4", M->idx, M->nidx, 4)));
+            free(v); free(t);
+            if (bad) { fprintf(stderr, "neuromorph-run: cannot write %s/%s\n", out, nv); return 1; }
+        }
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    int64_t neurons = 0, spikes = 0, synapses = 0, events = 0;
+    for (int p = 0; p < e->npops; p++) {
+        if (!e->pops[p].is_source) neurons += e->pops[p].n;
+        spikes += e->pops[p].total;
+    }
+    for (int j = 0; j < e->nprojs; j++) { synapses += e->projs[j].synapses; events += e->projs[j].events; }
+
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *f = open_memstream(&buf, &blen);
+    if (!f) { fprintf(stderr, "neuromorph-run: out of memory\n"); return 1; }
+    fprintf(f, "{\n  \"network_file\": ");
+    json_string(f, file);
+    fprintf(f, ",\n  \"neurons\": %lld,\n  \"synapses\": %lld,\n  \"spikes\": %lld,\n  \"synaptic_events\": %lld,\n",
+            (long long)neurons, (long long)synapses, (long long)spikes, (long long)events);
+    fprintf(f, "  \"simulated_seconds\": %.17g,\n  \"wall_seconds\": %.17g,\n  \"build_seconds\": %.17g,\n"
+               "  \"realtime_factor\": %.17g,\n  \"peak_rss_bytes\": %lld,\n  \"threads\": %d,\n  \"threads_mode\": \"fixed\",\n"
+               "  \"seed\": %llu,\n  \"dt_ms\": %.17g,\n  \"populations\": {",
+            sim_s, wall, build, wall / sim_s, (long long)ru.ru_maxrss * 1024, threads, (unsigned long long)e->seed, e->dt);
+    for (int p = 0; p < e->npops; p++) {
+        const pop_t *P = &e->pops[p];
+        fprintf(f, "%s\n    ", p ? "," : "");
+        json_string(f, meta.pop_names[p]);
+        fprintf(f, ": {\"neurons\": %d, \"spikes\": %lld, \"mean_rate_hz\": %.17g}", P->n, (long long)P->total,
+                (double)P->total / (double)(P->n > 0 ? P->n : 1) / sim_s);
+    }
+    fprintf(f, "\n  }\n}\n");
+    fclose(f);
+    if (out) {
+        if (put_file(out, "summary.json", buf, blen, NULL, 0)) { fprintf(stderr, "neuromorph-run: cannot write %s/summary.json\n", out); return 1; }
+        fprintf(stderr, "neuromorph-run: %lld spikes in %.3f s simulated, wall %.3f s (RTF %.4f); wrote %s\n",
+                (long long)spikes, sim_s, wall, wall / sim_s, out);
+    } else {
+        fwrite(buf, 1, blen, stdout);
+    }
+    free(buf);
+    nm_engine_free(e);
+    return 0;
+}
