@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-echo "quickstart: building neuromorph (release)"
-swift build -c release --product neuromorph 2>&1 | tail -1
+echo "quickstart: building neuromorph and neuromorph-run (release)"
+swift build -c release 2>&1 | tail -1
 NM=.build/release/neuromorph
 OUT=${OUT:-runs/quickstart}
 EPOCHS=${EPOCHS:-2}
