@@ -90,8 +90,10 @@ let package = Package(
                               "-Wall", "-Wno-unknown-pragmas"]),
             ],
             linkerSettings: [
-                // SwiftPM links every executable with the Swift runtime; --as-needed drops it (and any
-                // other library) when nothing references it
+                // SwiftPM links every executable with the Swift runtime (swiftc adds -lswiftCore before any
+                // flag of ours, so --as-needed cannot drop it); linked statically, only its few referenced
+                // pieces come in and libswiftCore.so (2 MB resident) is not loaded: peak RSS 7.0 vs 8.3 MiB
+                // on CUBA-4000
                 .unsafeFlags(["-L\(omp.lib)", "-static-stdlib"]),
                 .linkedLibrary("omp"),
                 .linkedLibrary("gsl"),
