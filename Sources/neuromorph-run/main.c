@@ -5,6 +5,8 @@
  *
  *   neuromorph-run FILE --duration SECONDS [--threads N] [--out DIR]
  *
+ * On a terminal, progress (percent, real-time factor, ETA) goes to stderr.
+ *
  * Writes DIR/summary.json (neurons, synapses, spikes, synaptic_events, simulated_seconds, wall_seconds,
  * build_seconds (loading), realtime_factor, peak_rss_bytes, threads, seed, dt_ms, populations with
  * neurons / spikes / mean_rate_hz), for populations whose spikes are recorded spikes_<pop>_t.npy (s,
@@ -128,8 +130,22 @@ int main(int argc, char **argv) {
         fprintf(stderr, "neuromorph-run: cannot create the output folder %s: %s\n", out, strerror(errno));
         return 1;
     }
+    /* on a terminal: progress (percent, real-time factor, ETA) on stderr, the run in ~100 pieces
+     * (running in pieces gives the same spikes as one run) */
+    const int tty = isatty(2);
+    const int64_t piece = tty ? (steps + 99) / 100 : steps;
     double t1 = now_s();
-    if (nm_engine_run(e, steps, threads) != 0) { fprintf(stderr, "neuromorph-run: engine: %s\n", nm_engine_error(e)); return 1; }
+    for (int64_t done = 0; done < steps; ) {
+        const int64_t k = steps - done < piece ? steps - done : piece;
+        if (nm_engine_run(e, k, threads) != 0) { fprintf(stderr, "\nneuromorph-run: engine: %s\n", nm_engine_error(e)); return 1; }
+        done += k;
+        if (tty) {
+            const double el = now_s() - t1, frac = (double)done / (double)steps;
+            fprintf(stderr, "\rneuromorph-run %s: %3.0f %%  RTF %.3f  ETA %.0f s   ", file, 100 * frac,
+                    el / ((double)done * e->dt / 1000.0), el / frac - el);
+        }
+    }
+    if (tty) fprintf(stderr, "\r%*s\r", 80, "");
     const double wall = now_s() - t1;
     const double sim_s = (double)steps * e->dt / 1000.0;
 
