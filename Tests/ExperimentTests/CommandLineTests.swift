@@ -9,9 +9,11 @@ final class CommandLineTests: XCTestCase {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("neuromorph")
     }
 
-    func run(_ args: [String], cwd: URL? = nil) throws -> Result {
+    func run(_ args: [String], cwd: URL? = nil) throws -> Result { try runTool(Self.binary, args, cwd: cwd) }
+
+    func runTool(_ tool: URL, _ args: [String], cwd: URL? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = Self.binary
+        p.executableURL = tool
         p.arguments = args
         if let cwd { p.currentDirectoryURL = cwd }
         let o = Pipe(), e = Pipe()
@@ -82,19 +84,6 @@ final class CommandLineTests: XCTestCase {
         let r = try run(["simulate", cfg, "--out", blocker + "/run"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.err.contains("cannot"), r.err)
-    }
-
-    func runTool(_ tool: URL, _ args: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = tool
-        p.arguments = args
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        try p.run()
-        let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, out: String(decoding: od, as: UTF8.self), err: String(decoding: ed, as: UTF8.self))
     }
 
     /// `simulate --save-network` + `neuromorph-run` (the engine alone, in C) write the same spikes and

@@ -289,22 +289,11 @@ def fmt(s: dict | None, digits: int = 2, scale: float = 1.0) -> str:
     return f"{s['mean'] * scale:.{digits}f} ± {s['sd'] * scale:.{digits}f} (med {s['median'] * scale:.{digits}f})"
 
 
-def run_neuromorph(nm, model: str, n: int, duration: float, seed: int, threads: int | str, env: dict,
-                   timeout: float) -> dict:
-    """One neuromorph run; failures become {"error": ...} so the benchmark goes on."""
+def guarded(run, timeout: float, *args) -> dict:
+    """One neuromorph run (`nm.run` or `nm.run_saved`); failures become {"error": ...} so the benchmark
+    goes on."""
     try:
-        return nm.run(model, n, duration, seed, threads, env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timeout after {timeout:.0f} s"}
-    except Exception as e:  # noqa: BLE001 - report, do not abort the benchmark
-        return {"error": f"{type(e).__name__}: {e}"}
-
-
-def run_neuromorph_saved(nm, model: str, n: int, duration: float, seed: int, threads: int, env: dict,
-                         timeout: float) -> dict:
-    """One save + neuromorph-run; failures become {"error": ...} so the benchmark goes on."""
-    try:
-        return nm.run_saved(model, n, duration, seed, threads, env)
+        return run(*args)
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {timeout:.0f} s"}
     except Exception as e:  # noqa: BLE001 - report, do not abort the benchmark
@@ -639,14 +628,14 @@ def main() -> int:
                 for peer, label, threads, stem in (("neuromorph", "neuromorph", args.threads, "neuromorph"),
                                                    ("neuromorph-auto", "neuromorph auto", "auto", "neuromorph_auto")):
                     if nm and nm.bin and peer in peers:
-                        r = run_neuromorph(nm, model, n, args.duration, seed, threads, base_env, args.timeout)
+                        r = guarded(nm.run, args.timeout, model, n, args.duration, seed, threads, base_env)
                         nd.write_json(os.path.join(rdir, f"{stem}_s{seed}.json"), r)
                         runs.setdefault(label, []).append(r)
                         log(f"  {label} s{seed}: " + ((r.get("error") or r.get("skipped") or "").splitlines()[0]
                                                       if ("error" in r or "skipped" in r) else
                                                       f"sim {r['simulate_seconds']} ({r.get('threads_used')} threads)"))
                 if nm and nm.bin and "neuromorph-run" in peers:
-                    r = run_neuromorph_saved(nm, model, n, args.duration, seed, args.threads, base_env, args.timeout)
+                    r = guarded(nm.run_saved, args.timeout, model, n, args.duration, seed, args.threads, base_env)
                     nd.write_json(os.path.join(rdir, f"neuromorph_run_s{seed}.json"), r)
                     runs.setdefault("neuromorph-run", []).append(r)
                     log(f"  neuromorph-run s{seed}: " + ((r.get("error") or r.get("skipped") or "").splitlines()[0]
