@@ -8,7 +8,8 @@
  * On a terminal, progress (percent, real-time factor, ETA) goes to stderr.
  *
  * Writes DIR/summary.json (neurons, synapses, spikes, synaptic_events, simulated_seconds, wall_seconds,
- * build_seconds (loading), realtime_factor, peak_rss_bytes, threads, seed, dt_ms, populations with
+ * build_seconds (loading), realtime_factor, peak_rss_bytes, threads, seed, dt_ms, isa (the vector path
+ * that ran, nm_isa.h; NM_ISA chooses it) and cpu (model name), populations with
  * neurons / spikes / mean_rate_hz), for populations whose spikes are recorded spikes_<pop>_t.npy (s,
  * float64) and spikes_<pop>_i.npy (int32), and for state monitors state_<pop>_<var>.npy (float32,
  * [samples, neurons]), state_<pop>_t.npy and state_<pop>_neurons.npy, as `neuromorph simulate` does
@@ -22,6 +23,7 @@
 #include "../CKernels/snn_connect.c"
 #include "../CKernels/snn_io.c"
 #include "../CKernels/common.c"
+#include "../CKernels/nm_isa.c"
 
 #include <errno.h>
 #include <sys/resource.h>
@@ -38,7 +40,8 @@ static int usage(const char *msg) {
             "  FILE      a network saved by: neuromorph simulate CONFIG --save-network FILE\n"
             "  --duration SECONDS  simulated time (s), > 0\n"
             "  --threads N         threads, 1..1024 (default: all cores)\n"
-            "  --out DIR           output folder (summary.json, spikes_<pop>_t.npy / _i.npy)\n", msg);
+            "  --out DIR           output folder (summary.json, spikes_<pop>_t.npy / _i.npy)\n"
+            "  NM_ISA=avx512|avx2|baseline in the environment forces a vector path (default: the CPU's best)\n", msg);
     return 2;
 }
 
@@ -117,6 +120,7 @@ int main(int argc, char **argv) {
     if (!file) return usage("missing the network file");
     if (duration < 0) return usage("missing --duration");
     if (threads == 0) threads = omp_get_max_threads();
+    if (nm_isa_env_error()) { fprintf(stderr, "neuromorph-run: %s\n", nm_isa_env_error()); return 2; }
 
     double t0 = now_s();
     char err[512];
@@ -207,8 +211,11 @@ int main(int argc, char **argv) {
             (long long)neurons, (long long)synapses, (long long)spikes, (long long)events);
     fprintf(f, "  \"simulated_seconds\": %.17g,\n  \"wall_seconds\": %.17g,\n  \"build_seconds\": %.17g,\n"
                "  \"realtime_factor\": %.17g,\n  \"peak_rss_bytes\": %lld,\n  \"threads\": %d,\n  \"threads_mode\": \"fixed\",\n"
-               "  \"seed\": %llu,\n  \"dt_ms\": %.17g,\n  \"populations\": {",
-            sim_s, wall, build, wall / sim_s, (long long)ru.ru_maxrss * 1024, threads, (unsigned long long)e->seed, e->dt);
+               "  \"seed\": %llu,\n  \"dt_ms\": %.17g,\n  \"isa\": \"%s\",\n  \"cpu\": ",
+            sim_s, wall, build, wall / sim_s, (long long)ru.ru_maxrss * 1024, threads, (unsigned long long)e->seed, e->dt,
+            nm_isa_name());
+    json_string(f, nm_cpu_model());
+    fprintf(f, ",\n  \"populations\": {");
     for (int p = 0; p < e->npops; p++) {
         const pop_t *P = &e->pops[p];
         fprintf(f, "%s\n    ", p ? "," : "");
