@@ -1,6 +1,7 @@
 import ArgumentParser
 import Common
 import Foundation
+import SNN
 
 /// The `neuromorph` command line: spiking simulation, ANN training, ANN -> SNN conversion and
 /// comparison. Each subcommand only wires flags to the library and prints results.
@@ -9,13 +10,14 @@ struct Neuromorph: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "neuromorph",
         abstract: "Spiking-network simulation, ANN training, ANN-to-SNN conversion and comparison.",
-        version: "0.1.0",
+        version: "0.1.0 (\(VectorPath.summary))",
         subcommands: [SimulateCommand.self, TrainCommand.self, EvalCommand.self, ConvertCommand.self, CompareCommand.self]
     )
 
     static func main() {
         ThreadPolicy.applyDefaults()
         do {
+            try VectorPath.checkEnvironment()   // NM_ISA: a path this CPU lacks, or no path at all
             var command = try parseAsRoot()
             try command.run()
         } catch {
