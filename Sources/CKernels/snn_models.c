@@ -124,11 +124,12 @@ NM_AI int64_t upd_if_body(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_
     c.vmin = (float)P->p[6]; c.subtract = P->p[2] != 0; c.tref = (int32_t)P->p[5];
     c.jump = c.vth - c.vres;
     const int use_refr = c.tref > 0;
+    const float *ie = P->iext;
+    int32_t *rf = P->refr;
+    uint16_t *bits = P->spk_bits;
     /* the loop-invariant choices as separate loops */
-    if (b) return use_refr ? if_loop(&c, v, b, P->iext, P->refr, P->spk_bits, lo, hi, out, 1, 1)
-                           : if_loop(&c, v, b, P->iext, P->refr, P->spk_bits, lo, hi, out, 1, 0);
-    return use_refr ? if_loop(&c, v, b, P->iext, P->refr, P->spk_bits, lo, hi, out, 0, 1)
-                    : if_loop(&c, v, b, P->iext, P->refr, P->spk_bits, lo, hi, out, 0, 0);
+    if (b) return use_refr ? if_loop(&c, v, b, ie, rf, bits, lo, hi, out, 1, 1) : if_loop(&c, v, b, ie, rf, bits, lo, hi, out, 1, 0);
+    return use_refr ? if_loop(&c, v, b, ie, rf, bits, lo, hi, out, 0, 1) : if_loop(&c, v, b, ie, rf, bits, lo, hi, out, 0, 0);
 }
 NM_UPDATE_KERNEL(upd_if);
 
@@ -165,13 +166,14 @@ NM_AI int64_t upd_lif_exp_body(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, i
     const size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
     float *be = P->buf[0] + off, *bi = P->buf[1] + off;
     const float *ie = P->iext_used ? P->iext : NULL;
+    int32_t *rf = P->refr;
     lif_params c;
     c.el = (float)P->p[0]; c.vth = (float)P->p[1]; c.vres = (float)P->p[2]; c.tref = (int32_t)P->p[3];
     c.p22 = (float)P->p[4]; c.p11e = (float)P->p[5]; c.p11i = (float)P->p[6];
     c.p21e = (float)P->p[7]; c.p21i = (float)P->p[8]; c.rs = (float)P->p[9]; c.i0 = (float)P->p[10];
     int64_t cnt = 0;
-    if (ie) NM_FOR_BLOCKS(lo, hi, out, cnt, lif_block(&c, v, xe, xi, be, bi, ie, P->refr, i, k, 1));
-    else NM_FOR_BLOCKS(lo, hi, out, cnt, lif_block(&c, v, xe, xi, be, bi, ie, P->refr, i, k, 0));
+    if (ie) NM_FOR_BLOCKS(lo, hi, out, cnt, lif_block(&c, v, xe, xi, be, bi, ie, rf, i, k, 1));
+    else NM_FOR_BLOCKS(lo, hi, out, cnt, lif_block(&c, v, xe, xi, be, bi, ie, rf, i, k, 0));
     return cnt;
 }
 NM_UPDATE_KERNEL(upd_lif_exp);
@@ -229,13 +231,15 @@ NM_AI int64_t upd_cond_exp_body(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, 
     float *v = P->var[0], *ge = P->var[1], *gi = P->var[2];
     const size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
     float *be = P->buf[0] + off, *bi = P->buf[1] + off;
+    const float *ie = P->iext;
+    int32_t *rf = P->refr;
     cond_params c;
     const float cm = (float)P->p[0];
     c.gl = (float)P->p[1]; c.ee = (float)P->p[3]; c.ei = (float)P->p[4]; c.vth = (float)P->p[5];
     c.vres = (float)P->p[6]; c.tref = (int32_t)P->p[7]; c.pe = (float)P->p[8]; c.pi = (float)P->p[9];
     c.i0 = (float)P->p[10]; c.dtc = (float)P->p[11] / cm; c.glel = c.gl * (float)P->p[2];
     int64_t cnt = 0;
-    NM_FOR_BLOCKS(lo, hi, out, cnt, cond_block(&c, v, ge, gi, be, bi, P->iext, P->refr, i, k));
+    NM_FOR_BLOCKS(lo, hi, out, cnt, cond_block(&c, v, ge, gi, be, bi, ie, rf, i, k));
     return cnt;
 }
 NM_UPDATE_KERNEL(upd_cond_exp);
@@ -263,11 +267,12 @@ NM_AI uint32_t izh_block(const izh_params *p, float *v, float *u, float *b, cons
 NM_AI int64_t upd_izh_body(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, int32_t *out) {
     float *v = P->var[0], *u = P->var[1];
     float *b = P->buf[0] + (size_t)(n % e->nslots) * (size_t)P->n;
+    const float *ie = P->iext;
     izh_params c;
     c.a = (float)P->p[0]; c.b = (float)P->p[1]; c.c = (float)P->p[2]; c.d = (float)P->p[3];
     c.vth = (float)P->p[4]; c.i0 = (float)P->p[5]; c.h = (float)P->p[6]; c.vmin = (float)P->p[7];
     int64_t cnt = 0;
-    NM_FOR_BLOCKS(lo, hi, out, cnt, izh_block(&c, v, u, b, P->iext, i, k));
+    NM_FOR_BLOCKS(lo, hi, out, cnt, izh_block(&c, v, u, b, ie, i, k));
     return cnt;
 }
 NM_UPDATE_KERNEL(upd_izh);
@@ -328,6 +333,8 @@ NM_AI int64_t upd_hh_body(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_
     float *V = P->var[0], *M = P->var[1], *H = P->var[2], *N = P->var[3], *GE = P->var[4], *GI = P->var[5];
     const size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
     float *be = P->buf[0] + off, *bi = P->buf[1] + off;
+    const float *ie = P->iext;
+    int32_t *rf = P->refr;
     const double *q = P->p;
     hh_params c;
     c.cm = (float)q[0]; c.gl = (float)q[1]; c.el = (float)q[2]; c.gna = (float)q[3]; c.ena = (float)q[4];
@@ -335,7 +342,7 @@ NM_AI int64_t upd_hh_body(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_
     c.pe = (float)q[10]; c.pi = (float)q[11]; c.vsp = (float)q[12]; c.tref = (int32_t)q[13]; c.i0 = (float)q[14];
     c.dt = (float)q[15];
     int64_t cnt = 0;
-    NM_FOR_BLOCKS(lo, hi, out, cnt, hh_block(&c, V, M, H, N, GE, GI, be, bi, P->iext, P->refr, i, k));
+    NM_FOR_BLOCKS(lo, hi, out, cnt, hh_block(&c, V, M, H, N, GE, GI, be, bi, ie, rf, i, k));
     return cnt;
 }
 NM_UPDATE_KERNEL(upd_hh);

@@ -56,10 +56,12 @@ final class VectorPathTests: XCTestCase {
     }
 
     /// Compare masks as bits and their compaction into indices equal a plain loop, for lengths around
-    /// the 16-lane block and thresholds that select none, few, many and all.
+    /// the 16-lane block and thresholds that select none, few, many and all, and for every 16-bit mask.
     func testCompactionAndMaskBitsEqualPlainLoop() throws {
         var rng: UInt64 = 9
         let x: [Float] = (0..<1037).map { _ in rng = rng &* 6364136223846793005 &+ 1442695040888963407; return Float(rng >> 40) / Float(1 << 24) }
+        var all = [Float](repeating: 0, count: 16 << 16), allWant: [Int32] = []
+        for i in 0..<all.count where (i >> 4) >> (i & 15) & 1 == 1 { all[i] = 1; allWant.append(Int32(i)) }
         try onEveryPath("compaction") { path in
             for n in [0, 1, 15, 16, 17, 64, 1000, 1037] {
                 for th: Float in [2, 0.97, 0.5, 0] {
@@ -73,6 +75,12 @@ final class VectorPathTests: XCTestCase {
                     XCTAssertEqual(Array(bits.prefix(wantBits.count)), wantBits, "\(path) n \(n) threshold \(th)")
                 }
             }
+            // every 16-bit mask once: block b spikes where b has bits
+            var out = [Int32](repeating: -1, count: all.count + 16)
+            var bits = [UInt16](repeating: 0, count: 1 << 16)
+            XCTAssertEqual(nm_vec_compact_ge(all, all.count, 0.5, &out, &bits), allWant.count, path)
+            XCTAssertTrue(Array(out.prefix(allWant.count)) == allWant, "\(path): compaction of every mask")
+            XCTAssertTrue(bits.enumerated().allSatisfy { Int($0.element) == $0.offset }, "\(path): mask bits of every mask")
         }
     }
 
