@@ -8,9 +8,14 @@ public enum ModelDirectory {
     public static let specFile = "model.json"
     public static let weightsFile = "model.safetensors"
 
-    /// Writes both files atomically (weights first, then the spec).
+    /// Writes both files atomically (weights first, then the spec) into `dir` (created if needed).
+    /// Output folders of commands go through `TrainingRun` (the output policy); this writes files only.
     public static func save(_ model: Sequential, to dir: String, metadata: [String: String] = [:]) throws {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw IOError.cannotWrite(path: dir, reason: "cannot create the folder (\(IOError.reason(error)))")
+        }
         var meta = metadata
         meta["format"] = "pt"
         try Safetensors.write(model.stateDict(), metadata: meta, to: "\(dir)/\(weightsFile)")

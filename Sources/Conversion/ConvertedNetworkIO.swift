@@ -45,8 +45,13 @@ extension ConvertedNetwork {
         var layers: [LayerRecord]
     }
 
-    /// Writes the folder atomically.
-    public func save(to path: String) throws {
+    /// Writes the folder atomically, under the output policy (`policy`: a `convert` output).
+    public func save(to path: String, policy: OutputPolicy = OutputPolicy(kind: .convert)) throws {
+        try save(into: AtomicDirectory(path, policy: policy))
+    }
+
+    /// Writes the network into a staged folder and commits it.
+    public func save(into dir: AtomicDirectory) throws {
         var firstShape: [Int] = [], st = 1, pad = 0
         switch firstLayer {
         case let .conv2d(i, o, k, s, p, _): firstShape = [o, i, k.h, k.w]; st = s.h; pad = p.h
@@ -72,7 +77,6 @@ extension ConvertedNetwork {
         tensors.append(("first.weight", .float(Tensor(shape: firstShape, values: firstWeights))))
         tensors.append(("first.bias", .float(Tensor(shape: [firstBias.count], values: firstBias))))
         tensors.append(("first.offset", .float(Tensor(shape: [firstLayerOffset.count], values: firstLayerOffset))))
-        let dir = try AtomicDirectory(URL(fileURLWithPath: path))
         try dir.write(JSONOutput.encode(rec), Self.specFile)
         try dir.write(Safetensors.encode(tensors, metadata: ["format": Self.format]), Self.weightsFile)
         try dir.commit()
