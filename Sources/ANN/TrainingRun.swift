@@ -80,14 +80,14 @@ public final class TrainingRun {
         for epoch in start..<max(start, opts.epochs) {
             let label = "epoch \(epoch + 1)/\(opts.epochs)"
             let bar = ProgressReporter(label: label, total: Double(train.count), enabled: progress)
-            let stats = trainer.trainEpoch(epoch, data: train) { p in
+            let stats = try trainer.trainEpoch(epoch, data: train) { p in
                 let rate = p.seconds > 0 ? Double(p.samples) / p.seconds : 0
                 bar.update(Double(p.samples), extra: String(format: "batch %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s",
                                                             p.batch, p.batches, p.meanLoss, 100 * p.accuracy, rate))
             }
             bar.finish()
             let evalBar = ProgressReporter(label: "  test", total: Double(test.count), enabled: progress)
-            let ev = Evaluation.run(model, on: test, batchSize: opts.evalBatchSize, threads: trainer.threads, loss: trainer.loss) {
+            let ev = try Evaluation.run(model, on: test, batchSize: opts.evalBatchSize, threads: trainer.threads, loss: trainer.loss) {
                 evalBar.update(Double($0))
             }
             evalBar.finish()
@@ -111,7 +111,7 @@ public final class TrainingRun {
     func saveCheckpoint(_ path: String, epochsDone: Int, metrics: [EpochMetrics]) throws {
         let entries = model.stateDict().map { (key: "model.\($0.key)", value: $0.value) }
             + trainer.optimizer.state().map { (key: "optimizer.\($0.key)", value: $0.value) }
-        let metricsText = String(data: try JSONEncoder().encode(metrics), encoding: .utf8) ?? "[]"
+        let metricsText = String(data: try JSONOutput.encode(metrics, pretty: false), encoding: .utf8) ?? "[]"
         try Safetensors.write(entries, metadata: ["epochs_done": "\(epochsDone)", "fingerprint": fingerprint, "metrics": metricsText], to: path)
     }
 
