@@ -59,7 +59,9 @@ struct CompareCommand: ParsableCommand {
         _ = try parsedTimesteps()
         if let limit, limit <= 0 { throw ValidationError("--limit must be > 0, got \(limit)") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be > 0, got \(threads)") }
-        guard macPj > 0, addPj > 0 else { throw ValidationError("--mac-pj and --add-pj must be > 0") }
+        for (flag, v) in [("--mac-pj", macPj), ("--add-pj", addPj)] where !(v > 0 && v <= EnergyModel.maxPicojoules) {
+            throw ValidationError("\(flag) must be a finite energy in (0, \(Int(EnergyModel.maxPicojoules))] pJ, got \(v)")
+        }
         guard seed >= 0 else { throw ValidationError("--seed must be >= 0") }
     }
 
