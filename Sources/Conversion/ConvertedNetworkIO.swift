@@ -204,7 +204,7 @@ extension ConvertedNetwork.Record {
             // shapes chain: from the network input (or the previous layer), possibly through a flatten
             let chained = r.input_shape == prevShape || (r.kind == .dense && CheckedMath.product(prevShape) == inSize)
             guard chained else {
-                throw fail("\(key).input_shape", "is \(r.input_shape), but \(k == 0 ? "the network input (input_shape)" : "layers[\(k - 1)] outputs") is \(prevShape)")
+                throw fail("\(key).input_shape", "is \(r.input_shape), but \(k == 0 ? "the network input (input_shape) is" : "layers[\(k - 1)] outputs") \(prevShape)")
             }
             prevShape = r.output_shape
             let outC = r.output_shape[0]
