@@ -80,21 +80,27 @@ public struct TrainingConfig {
         if let n = mm.node("input") { cfg.inputLocation = Location(line: n.line, column: n.column, key: n.path) }
         let cn = mm.node("classes") ?? modelNode
         cfg.classesLocation = Location(line: cn.line, column: cn.column, key: cn.path)
-        try cfg.checkMemory(batchNode: (try trainingNode.mapping()).node("batch_size") ?? trainingNode,
-                            layersNode: mm.node("layers") ?? modelNode)
+        try cfg.checkMemory(trainingNode: trainingNode, layersNode: mm.node("layers") ?? modelNode)
         return cfg
     }
 
     /// Refuses a model whose training would need more memory than this machine has (estimate from
-    /// `ModelSpec.trainingBytes`: weights, gradients, optimizer state, activations of a batch).
-    func checkMemory(batchNode: ConfigNode, layersNode: ConfigNode) throws {
-        let batch = max(options.batchSize, options.evalBatchSize)
+    /// `ModelSpec.trainingBytes`: weights, gradients, optimizer state, activations of a batch), blaming
+    /// the layers (too large even for one sample), `batch_size` or `eval_batch_size`.
+    func checkMemory(trainingNode: ConfigNode, layersNode: ConfigNode) throws {
+        let tm = try trainingNode.mapping()
         let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory)
-        let params = model.storedValueCount ?? Int.max
-        guard let bytes = model.trainingBytes(batchSize: batch), bytes <= memory else {
-            let need = model.trainingBytes(batchSize: batch).map { String(format: "about %.3g GB", Double($0) / 1e9) } ?? "more memory than can be counted"
-            let blame = (model.trainingBytes(batchSize: 1) ?? Int.max) > memory ? layersNode : batchNode
-            throw blame.error("training this model (\(params) parameters) with batches of \(batch) needs \(need), more than this machine's \(String(format: "%.3g", Double(memory) / 1e9)) GB; use smaller layers or batches")
+        let params = model.storedValueCount.map(String.init) ?? "too many"
+        let checks: [(Int, String, ConfigNode)] = [
+            (1, "one sample at a time", layersNode),
+            (options.batchSize, "batches of \(options.batchSize) (batch_size)", tm.node("batch_size") ?? trainingNode),
+            (options.evalBatchSize, "test batches of \(options.evalBatchSize) (eval_batch_size)", tm.node("eval_batch_size") ?? trainingNode),
+        ]
+        for (batch, what, node) in checks {
+            let bytes = model.trainingBytes(batchSize: batch)
+            if let bytes, bytes <= memory { continue }
+            let need = bytes.map { String(format: "about %.3g GB", Double($0) / 1e9) } ?? "more memory than can be counted"
+            throw node.error("training this model (\(params) parameters) with \(what) needs \(need), more than this machine's \(String(format: "%.3g", Double(memory) / 1e9)) GB; use smaller layers or batches")
         }
     }
 
