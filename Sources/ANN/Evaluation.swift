@@ -48,7 +48,7 @@ public struct Evaluation: Sendable {
         let order = (0..<Int64(data.count)).map { $0 }
         var b = 0
         while b < data.count {
-            let e = min(b + batchSize, data.count)
+            let e = b + min(batchSize, data.count - b)
             let (x, y) = Batch.make(data, indices: order[b..<e], threads: threads)
             let t0 = DispatchTime.now().uptimeNanoseconds
             let out = model.predict(x, threads: threads)
