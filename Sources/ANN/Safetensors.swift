@@ -75,7 +75,7 @@ public enum Safetensors {
                 return Int(exactly: d)
             }
             let shape = try shapeAny.map { (x: Any) -> Int in
-                guard let i = size(x, limit: Int(Int32.max)) else { throw fail("tensor '\(key)': shape \(shapeAny) is not a list of sizes (whole numbers >= 0)") }
+                guard let i = size(x, limit: 1 << 53) else { throw fail("tensor '\(key)': shape \(shapeAny) is not a list of sizes (whole numbers >= 0)") }
                 return i
             }
             let offs = try offAny.map { (x: Any) -> Int in

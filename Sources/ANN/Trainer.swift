@@ -131,7 +131,7 @@ public final class Trainer {
         guard let first = firstLoss else { firstLoss = l; return }
         if !warnedExplosion && first > 0 && l > Self.explosionFactor * first {
             warnedExplosion = true
-            warn(String(format: "%@: the training loss exploded to %.3g, %.0fx its first value %.3g; the learning rate %g is probably too high (try a lower one, e.g. 1e-3)",
+            warn(String(format: "%@: the training loss exploded to %.3g, %.2g times its first value %.3g; the learning rate %g is probably too high (try a lower one, e.g. 1e-3)",
                         at, l, l / first, first, optimizer.learningRate))
         }
     }
