@@ -98,14 +98,14 @@ public final class TrainingRun {
         for epoch in start..<max(start, opts.epochs) {
             let label = "epoch \(epoch + 1)/\(opts.epochs)"
             let bar = ProgressReporter(label: label, total: Double(train.count), enabled: progress)
-            let stats = trainer.trainEpoch(epoch, data: train) { p in
+            let stats = try trainer.trainEpoch(epoch, data: train) { p in
                 let rate = p.seconds > 0 ? Double(p.samples) / p.seconds : 0
                 bar.update(Double(p.samples), extra: String(format: "batch %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s",
                                                             p.batch, p.batches, p.meanLoss, 100 * p.accuracy, rate))
             }
             bar.finish()
             let evalBar = ProgressReporter(label: "  test", total: Double(test.count), enabled: progress)
-            let ev = Evaluation.run(model, on: test, batchSize: opts.evalBatchSize, threads: trainer.threads, loss: trainer.loss) {
+            let ev = try Evaluation.run(model, on: test, batchSize: opts.evalBatchSize, threads: trainer.threads, loss: trainer.loss) {
                 evalBar.update(Double($0))
             }
             evalBar.finish()
@@ -158,8 +158,9 @@ public final class TrainingRun {
             problems.append("\(ModelDirectory.specFile) is missing or unreadable")
         }
         let metricsPath = "\(folder)/\(Self.metricsFile)"
-        if let data = FileManager.default.contents(atPath: metricsPath), let m = try? JSONDecoder().decode(TrainingMetrics.self, from: data) {
-            if m.epochs != metrics {
+        if let data = FileManager.default.contents(atPath: metricsPath), let m = try? JSONOutput.decoder.decode(TrainingMetrics.self, from: data) {
+            // compared as written (NaN-safe: a NaN metric equals itself in its JSON form)
+            if (try? JSONOutput.encode(m.epochs)) != (try? JSONOutput.encode(metrics)) {
                 problems.append("\(Self.metricsFile) lists \(m.epochs.count) epoch\(m.epochs.count == 1 ? "" : "s"), the checkpoint \(metrics.count)")
             }
         } else {
@@ -171,7 +172,7 @@ public final class TrainingRun {
     func saveCheckpoint(_ path: String, epochsDone: Int, metrics: [EpochMetrics]) throws {
         let entries = model.stateDict().map { (key: "model.\($0.key)", value: $0.value) }
             + trainer.optimizer.state().map { (key: "optimizer.\($0.key)", value: $0.value) }
-        let metricsText = String(data: try JSONEncoder().encode(metrics), encoding: .utf8) ?? "[]"
+        let metricsText = String(data: try JSONOutput.encode(metrics, pretty: false), encoding: .utf8) ?? "[]"
         try Safetensors.write(entries, metadata: ["epochs_done": "\(epochsDone)", "fingerprint": fingerprint, "metrics": metricsText], to: path)
     }
 
@@ -189,7 +190,7 @@ public final class TrainingRun {
         }
         try model.loadState(modelState, source: path)
         try trainer.optimizer.loadState(optState, parameters: model.namedParameters.map(\.parameter))
-        let metrics = (try? JSONDecoder().decode([EpochMetrics].self, from: Data((meta["metrics"] ?? "[]").utf8))) ?? []
+        let metrics = (try? JSONOutput.decoder.decode([EpochMetrics].self, from: Data((meta["metrics"] ?? "[]").utf8))) ?? []
         guard done >= 0, metrics.count == done else {
             throw ANNError.file(path: path, message: "the checkpoint says \(done) epochs are done but holds metrics of \(metrics.count); it cannot be resumed, pass --force instead of --resume to train again")
         }

@@ -62,8 +62,9 @@ struct CompareCommand: ParsableCommand {
         _ = try parsedTimesteps()
         try FlagChecks.count("--limit", limit, 1...FlagChecks.maxImages)
         try FlagChecks.threads(threads)
-        try FlagChecks.positive("--mac-pj", macPj, max: 1e6, unit: " pJ")
-        try FlagChecks.positive("--add-pj", addPj, max: 1e6, unit: " pJ")
+        for (flag, v) in [("--mac-pj", macPj), ("--add-pj", addPj)] where !(v > 0 && v <= EnergyModel.maxPicojoules) {
+            throw ValidationError("\(flag) must be a finite energy in (0, \(Int(EnergyModel.maxPicojoules))] pJ, got \(v)")
+        }
         try FlagChecks.seed(seed)
         try FlagChecks.outFolder(out)
     }

@@ -40,15 +40,17 @@ struct ConversionFlags: ParsableArguments {
 
     func options() throws -> ConversionOptions {
         var o = ConversionOptions()
-        guard calibration > 0 && calibration <= 1_000_000_000 else { throw ValidationError("--calibration must be a whole number between 1 and 1000000000, got \(calibration)") }
-        guard percentile > 0 && percentile <= 100 else { throw ValidationError("--percentile must be in (0, 100], got \(percentile)") }
+        guard calibration > 0 && calibration <= ConversionOptions.maxCalibrationImages else {
+            throw ValidationError("--calibration must be in 1...\(ConversionOptions.maxCalibrationImages), got \(calibration)")
+        }
+        guard percentile.isFinite && percentile > 0 && percentile <= 100 else { throw ValidationError("--percentile must be in (0, 100], got \(percentile)") }
         guard let po = ConversionOptions.PercentilePopulation(rawValue: percentileOf) else { throw ValidationError("--percentile-of must be positive or all, got '\(percentileOf)'") }
         guard let n = ConversionOptions.NormalizationMode(rawValue: normalization) else { throw ValidationError("--normalization must be layer or channel, got '\(normalization)'") }
         guard reset == "subtract" || reset == "zero" else { throw ValidationError("--reset must be subtract or zero, got '\(reset)'") }
         guard let e = ConversionOptions.InputEncoding(rawValue: encoding) else { throw ValidationError("--encoding must be analog or poisson, got '\(encoding)'") }
         guard let d = ConversionOptions.OutputDecoding(rawValue: decoding) else { throw ValidationError("--decoding must be membrane or spikes, got '\(decoding)'") }
         guard let m = ConversionOptions.MaxPoolStrategy(rawValue: maxpool) else { throw ValidationError("--maxpool must be gate or refuse, got '\(maxpool)'") }
-        guard initialPotential >= 0 && initialPotential < 1 else { throw ValidationError("--initial-potential must be in [0, 1), got \(initialPotential)") }
+        guard initialPotential.isFinite && initialPotential >= 0 && initialPotential < 1 else { throw ValidationError("--initial-potential must be in [0, 1), got \(initialPotential)") }
         o.calibrationImages = calibration
         o.percentile = percentile
         o.percentileOf = po
@@ -58,6 +60,7 @@ struct ConversionFlags: ParsableArguments {
         o.decoding = d
         o.maxPool = m
         o.initialPotential = initialPotential
+        if let p = o.problem { throw ValidationError("conversion flags: \(p)") }
         return o
     }
 }

@@ -29,13 +29,6 @@ enum FlagChecks {
         }
     }
 
-    /// A finite value in (lower, upper].
-    static func positive(_ name: String, _ v: Double, max upper: Double, unit: String = "") throws {
-        guard v.isFinite, v > 0, v <= upper else {
-            throw ValidationError("\(name) must be a number > 0 and at most \(upper)\(unit), got \(v)")
-        }
-    }
-
     static func outFolder(_ out: String?) throws {
         if let out, out.isEmpty { throw ValidationError("--out is empty; name the folder to write, e.g. runs/NAME") }
     }

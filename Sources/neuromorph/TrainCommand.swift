@@ -80,6 +80,7 @@ struct TrainCommand: ParsableCommand {
             let ds = cfg.data.dataset
             let train = try ds.load(.train, normalization: cfg.data.normalization, limit: limitTrain ?? cfg.data.limitTrain, threads: nthreads)
             let test = try ds.load(.test, normalization: cfg.data.normalization, limit: limitTest ?? cfg.data.limitTest, threads: nthreads)
+            try cfg.checkData(train, test)
             let params = try Sequential(spec: cfg.model).namedParameters.reduce(0) { $0 + $1.parameter.value.count }
             printError("train: \(config): \(cfg.model.layers.count) layers, \(params) parameters; \(train.count) training / \(test.count) test images from \(ds.folder); \(cfg.options.epochs) epochs, batch \(cfg.options.batchSize), \(cfg.options.optimizer), seed \(cfg.options.seed), \(nthreads) threads")
             let run = try TrainingRun(spec: cfg.model, options: cfg.options, train: train, test: test, outDir: out, threads: nthreads)

@@ -256,8 +256,8 @@ final class OutputPolicyCLITests: XCTestCase {
             (["eval", "m", "--threads", "-1"], threadsMsg + ", got -1"),
             (["convert", "m", "--out", "c", "--threads", "100000"], threadsMsg),
             (["compare", "m", "--out", "c", "--threads", "0"], threadsMsg),
-            (["compare", "m", "--out", "c", "--mac-pj", "inf"], "--mac-pj must be a number > 0 and at most 1000000.0 pJ, got inf"),
-            (["compare", "m", "--out", "c", "--add-pj", "-1"], "--add-pj must be a number > 0"),
+            (["compare", "m", "--out", "c", "--mac-pj", "inf"], "--mac-pj must be a finite energy in (0, 1000000] pJ, got inf"),
+            (["compare", "m", "--out", "c", "--add-pj", "-1"], "--add-pj must be a finite energy in (0, 1000000] pJ, got -1"),
             (["compare", "m", "--out", "c", "--limit", "-5"], "--limit must be a whole number between 1 and"),
             (["simulate", cfg, "--duration", "1e300"], "--duration must be positive and at most 1e9 s"),
             (["simulate", cfg, "--duration", "-1"], "--duration must be positive"),
@@ -268,7 +268,7 @@ final class OutputPolicyCLITests: XCTestCase {
             (["train", cfg, "--out", "t", "--epochs", "0"], "--epochs must be a whole number between 1 and 100000"),
             (["train", cfg, "--out", "t", "--batch-size", "-3"], "--batch-size must be"),
             (["train", cfg, "--out", "t", "--resume", "--force"], "--resume and --force exclude each other"),
-            (["convert", "m", "--out", "c", "--calibration", "-1"], "--calibration must be a whole number between 1 and"),
+            (["convert", "m", "--out", "c", "--calibration", "-1"], "--calibration must be in 1...100000000, got -1"),
             (["convert", "m", "--out", "c", "--percentile", "-5"], "--percentile must be in (0, 100]"),
         ] {
             assertOneErrorLine(try run(args), code: 2, ["Error: " + needle], args.joined(separator: " "))
