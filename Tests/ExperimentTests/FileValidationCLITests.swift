@@ -94,9 +94,9 @@ final class FileValidationCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("snn").path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("cmp").path))
         for (flag, value) in [("--mac-pj", "inf"), ("--add-pj", "nan"), ("--mac-pj", "0"), ("--add-pj", "1e300")] {
-            try expectRefusal(["compare", dir, "--out", tmp.appendingPathComponent("cmp").path, flag, value], [flag, "finite energy"], status: 64)
+            try expectRefusal(["compare", dir, "--out", tmp.appendingPathComponent("cmp").path, flag, value], [flag, "finite energy"], status: 2)
         }
-        try expectRefusal(["convert", dir, "--out", tmp.appendingPathComponent("snn").path, "--initial-potential", "nan"], ["--initial-potential"], status: 64)
+        try expectRefusal(["convert", dir, "--out", tmp.appendingPathComponent("snn").path, "--initial-potential", "nan"], ["--initial-potential"], status: 2)
     }
 
     /// `classes: 2` with labels up to 2, and 10x10 images into an 8x8 model: refused at the config key,
