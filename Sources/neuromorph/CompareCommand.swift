@@ -23,7 +23,7 @@ struct CompareCommand: ParsableCommand {
     @Argument(help: "Converted network folder (from `neuromorph convert`); converted on the fly when omitted.")
     var snn: String?
 
-    @Option(name: .long, help: "Time-step counts to evaluate, comma-separated.")
+    @Option(name: .long, parsing: .unconditional, help: "Time-step counts to evaluate, comma-separated, each 1 to 100000.")
     var timesteps: String = "8,16,32,64,128"
 
     @Option(name: .long, parsing: .unconditional, help: "Evaluate the first N test images only (default: all).")

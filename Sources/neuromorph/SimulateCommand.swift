@@ -135,7 +135,11 @@ struct SimulateCommand: ParsableCommand {
             guard image < test.count else { throw UserError("--image \(image): the test set has \(test.count) images") }
             guard test.sampleShape == snn.inputShape else { throw UserError("\(data): images are \(test.sampleShape), the network expects \(snn.inputShape)") }
             let u = Array(test.pixels[(image * test.sampleSize)..<((image + 1) * test.sampleSize)])
-            let cfg = try ConvertedSimulation.config(snn, pixels: u, timesteps: try durationMs().map { Int($0.rounded()) } ?? timesteps,
+            let steps = try durationMs().map { Int($0.rounded()) } ?? timesteps   // one step = 1 ms
+            guard steps >= 1 && steps <= 10_000_000 else {
+                throw ValidationError("--duration of a converted network is its time steps (1 ms each) and must be 1 to 10000000 steps, got \(steps)")
+            }
+            let cfg = try ConvertedSimulation.config(snn, pixels: u, timesteps: steps,
                                                      seed: UInt64(seed ?? 1), threads: try threadCount() ?? 1, name: "\(config) image \(image)")
             let label = Int(test.labels[image])
             let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) },

@@ -259,6 +259,7 @@ final class OutputPolicyCLITests: XCTestCase {
             (["compare", "m", "--out", "c", "--mac-pj", "inf"], "--mac-pj must be a finite energy in (0, 1000000] pJ, got inf"),
             (["compare", "m", "--out", "c", "--add-pj", "-1"], "--add-pj must be a finite energy in (0, 1000000] pJ, got -1"),
             (["compare", "m", "--out", "c", "--limit", "-5"], "--limit must be a whole number between 1 and"),
+            (["compare", "m", "--out", "c", "--timesteps", "-8"], "--timesteps must be a comma-separated list of positive whole numbers"),
             (["simulate", cfg, "--duration", "1e300"], "--duration must be positive and at most 1e9 s"),
             (["simulate", cfg, "--duration", "-1"], "--duration must be positive"),
             (["simulate", cfg, "--timesteps", "0"], "--timesteps must be a whole number between 1 and 10000000"),
