@@ -6,4 +6,5 @@
 #include "nm_snn.h"
 #include "nm_ann.h"
 #include "nm_isa.h"
+#include "nm_output.h"
 #endif
