@@ -214,17 +214,18 @@ NM_AI long vec_exp_body(const float *x, float *y, long n) {
 NM_STAMP(long, vec_exp, (const float *x, float *y, long n), (x, y, n));
 void nm_vec_exp(const float *x, float *y, long n) { NM_CALL(vec_exp)(x, y, n); }
 
-NM_AI long vec_compact_ge_body(const float *x, long n, float threshold, int *out, unsigned short *bits) {
+NM_AI long vec_compact_ge_body(const int isa, const float *x, long n, float threshold, int *out, unsigned short *bits) {
     int64_t c = 0;
     for (long i = 0; i < n; i += NM_LANES) {
         const int k = n - i < NM_LANES ? (int)(n - i) : NM_LANES;
         const uint32_t m = vmask_bits(vf_load_n(x + i, k) >= threshold) & lanes_below(k);
         bits[i / NM_LANES] = (unsigned short)m;
-        c = compact_bits(m, (int32_t)i, (int32_t *)out, c);
+        c = (i / NM_LANES) % 2 ? compact_bits(m, (int32_t)i, (int32_t *)out, c, isa)   /* both variants */
+                               : compact_bits_all(m, (int32_t)i, (int32_t *)out, c, isa);
     }
     return (long)c;
 }
-NM_STAMP(long, vec_compact_ge, (const float *x, long n, float threshold, int *out, unsigned short *bits), (x, n, threshold, out, bits));
+NM_STAMP_ISA(long, vec_compact_ge, (const float *x, long n, float threshold, int *out, unsigned short *bits), (x, n, threshold, out, bits));
 long nm_vec_compact_ge(const float *x, long n, float threshold, int *out, unsigned short *bits) {
     return NM_CALL(vec_compact_ge)(x, n, threshold, out, bits);
 }

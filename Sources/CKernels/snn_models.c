@@ -6,8 +6,7 @@
  * (the zero-padded tail included) performs the same operations per neuron, so results are
  * bit-identical whatever the path, the thread count or where a thread's range ends. Equations, units
  * and methods: see nm_snn.h and README's model table. */
-#include "snn_internal.h"
-#include "nm_vec.h"
+#include "snn_kernel.h"
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
 #include <math.h>
@@ -53,36 +52,11 @@ static inline int64_t scan_flags(const uint8_t *flags, int32_t lo, int32_t hi, i
     return c;
 }
 
-/* Runs BLOCK over [lo, hi) in blocks of 16 neurons starting at lo (whole blocks, then the tail with
- * k < 16 lanes) and appends the indices that spiked to out[cnt..]. BLOCK is an expression of the
- * block start i and lane count k that updates the block and returns its spike bits (lanes < k only). */
-#define NM_FOR_BLOCKS(lo, hi, out, cnt, BLOCK)                                  \
-    do {                                                                        \
-        int32_t i = (lo);                                                       \
-        for (; i + NM_LANES <= (hi); i += NM_LANES) {                           \
-            const int k = NM_LANES;                                             \
-            (cnt) = compact_bits((BLOCK), i, (out), (cnt));                     \
-        }                                                                       \
-        if (i < (hi)) {                                                         \
-            const int k = (hi) - i;                                             \
-            (cnt) = compact_bits((BLOCK), i, (out), (cnt));                     \
-        }                                                                       \
-    } while (0)
-
-/* The per-path entry points of an update body NAME##_body(e, P, lo, hi, n, out): NAME##_isa[path]. */
-#define NM_UPDATE_KERNEL(name) \
-    NM_STAMP(int64_t, name, (nm_engine * e, pop_t * P, int32_t lo, int32_t hi, int64_t n, int32_t * out), (e, P, lo, hi, n, out))
-
-/* New refractory counters: t_ref steps after a spike, one less while refractory, else 0. */
-NM_AI nm_vi refr_next(nm_vi r, nm_vi ref, nm_vi sp, int32_t tref) {
-    return sp ? vi_splat(tref) : (ref ? r - 1 : vi_splat(0));
-}
-
 /* ---- IF: v += input + I*dt/C; spike if v >= v_th; reset to v_reset or by subtraction ----
  * x = (v + input) + (i_e + i_ext) dt/C, clamped below at v_min. Populations without incoming synapses
  * (an ANN's first layer driven by a current) skip the ring buffer; without a refractory period the
  * counters are skipped; sources of same-step pooling also leave their spike bits (16 per word). */
-typedef struct { float vth, vres, jump, i0, cs, vmin; int32_t tref; int subtract; } if_params;
+typedef struct { float vth, vres, jump, i0, cs, vmin; int32_t tref; nm_vi subtract; } if_params;
 
 NM_AI uint32_t if_block(const if_params *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits,
                         int32_t i, int k, const int HAS_B, const int USE_REFR) {
@@ -101,7 +75,7 @@ NM_AI uint32_t if_block(const if_params *c, float *v, float *b, const float *ie,
     }
     x = x < c->vmin ? vf_splat(c->vmin) : x;
     const nm_vi sp = (x >= c->vth) & ~ref;
-    x = sp ? (c->subtract ? x - c->jump : vf_splat(c->vres)) : x;
+    x = sp ? (c->subtract ? x - c->jump : vf_splat(c->vres)) : x;   /* subtract: all lanes or none */
     if (USE_REFR) vi_store_n(rf + i, refr_next(r, ref, sp, c->tref), k);
     vf_store_n(v + i, x, k);
     const uint32_t m = vmask_bits(sp) & lanes_below(k);
@@ -109,27 +83,28 @@ NM_AI uint32_t if_block(const if_params *c, float *v, float *b, const float *ie,
     return m;
 }
 
-NM_AI int64_t if_loop(const if_params *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits,
+NM_AI int64_t if_loop(const int isa, const if_params *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits,
                       int32_t lo, int32_t hi, int32_t *out, const int HAS_B, const int USE_REFR) {
     int64_t cnt = 0;
-    NM_FOR_BLOCKS(lo, hi, out, cnt, if_block(c, v, b, ie, rf, bits, i, k, HAS_B, USE_REFR));
+    /* converted networks: most blocks of IF neurons spike every step */
+    NM_FOR_BLOCKS_WITH(compact_bits_all, lo, hi, out, cnt, if_block(c, v, b, ie, rf, bits, i, k, HAS_B, USE_REFR));
     return cnt;
 }
 
-NM_AI int64_t upd_if_body(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, int32_t *out) {
+NM_UPDATE_BODY(upd_if) {
     float *v = P->var[0];
     float *b = P->has_input ? P->buf[0] + (size_t)(n % e->nslots) * (size_t)P->n : NULL;
     if_params c;
     c.vth = (float)P->p[0]; c.vres = (float)P->p[1]; c.cs = (float)P->p[3]; c.i0 = (float)P->p[4];
-    c.vmin = (float)P->p[6]; c.subtract = P->p[2] != 0; c.tref = (int32_t)P->p[5];
+    c.vmin = (float)P->p[6]; c.subtract = vi_splat(P->p[2] != 0 ? -1 : 0); c.tref = (int32_t)P->p[5];
     c.jump = c.vth - c.vres;
     const int use_refr = c.tref > 0;
     const float *ie = P->iext;
     int32_t *rf = P->refr;
     uint16_t *bits = P->spk_bits;
     /* the loop-invariant choices as separate loops */
-    if (b) return use_refr ? if_loop(&c, v, b, ie, rf, bits, lo, hi, out, 1, 1) : if_loop(&c, v, b, ie, rf, bits, lo, hi, out, 1, 0);
-    return use_refr ? if_loop(&c, v, b, ie, rf, bits, lo, hi, out, 0, 1) : if_loop(&c, v, b, ie, rf, bits, lo, hi, out, 0, 0);
+    if (b) return use_refr ? if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 1, 1) : if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 1, 0);
+    return use_refr ? if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 0, 1) : if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 0, 0);
 }
 NM_UPDATE_KERNEL(upd_if);
 
@@ -161,7 +136,7 @@ NM_AI uint32_t lif_block(const lif_params *c, float *v, float *xe, float *xi, fl
     return vmask_bits(sp) & lanes_below(k);
 }
 
-NM_AI int64_t upd_lif_exp_body(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, int32_t *out) {
+NM_UPDATE_BODY(upd_lif_exp) {
     float *v = P->var[0], *xe = P->var[1], *xi = P->var[2];
     const size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
     float *be = P->buf[0] + off, *bi = P->buf[1] + off;
@@ -227,7 +202,7 @@ NM_AI uint32_t cond_block(const cond_params *c, float *v, float *ge, float *gi, 
     return vmask_bits(sp) & lanes_below(k);
 }
 
-NM_AI int64_t upd_cond_exp_body(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, int32_t *out) {
+NM_UPDATE_BODY(upd_cond_exp) {
     float *v = P->var[0], *ge = P->var[1], *gi = P->var[2];
     const size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
     float *be = P->buf[0] + off, *bi = P->buf[1] + off;
@@ -264,7 +239,7 @@ NM_AI uint32_t izh_block(const izh_params *p, float *v, float *u, float *b, cons
     return vmask_bits(sp) & lanes_below(k);
 }
 
-NM_AI int64_t upd_izh_body(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, int32_t *out) {
+NM_UPDATE_BODY(upd_izh) {
     float *v = P->var[0], *u = P->var[1];
     float *b = P->buf[0] + (size_t)(n % e->nslots) * (size_t)P->n;
     const float *ie = P->iext;
@@ -329,7 +304,7 @@ NM_AI uint32_t hh_block(const hh_params *p, float *V, float *M, float *H, float 
     return vmask_bits(sp) & lanes_below(k);
 }
 
-NM_AI int64_t upd_hh_body(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, int32_t *out) {
+NM_UPDATE_BODY(upd_hh) {
     float *V = P->var[0], *M = P->var[1], *H = P->var[2], *N = P->var[3], *GE = P->var[4], *GI = P->var[5];
     const size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
     float *be = P->buf[0] + off, *bi = P->buf[1] + off;
