@@ -10,7 +10,7 @@ candidates.c (ext vectors vs `#pragma omp simd` on the COBA neuron update).
 
 Writes the tables to stdout (Markdown); RESULTS.md holds a run with the machine's load noted.
 """
-import argparse, json, os, re, shutil, statistics, subprocess, sys, tempfile
+import argparse, json, os, re, resource, shutil, statistics, subprocess, sys, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -21,6 +21,15 @@ def sh(cmd, env=None, **kw):
     e = dict(os.environ)
     if env: e.update(env)
     return subprocess.run(cmd, env=e, check=True, capture_output=True, text=True, **kw)
+
+
+def timed(cmd, env=None):
+    """Runs cmd; returns (stdout, CPU seconds of the child: user + sys). On a shared machine the CPU
+    time moves less than wall time (waiting for a core is not counted)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = sh(cmd, env=env).stdout
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return out, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
 def uptime():
@@ -59,12 +68,15 @@ def snn(args, work, paths):
         sh([os.path.join(args.bin, "neuromorph"), "simulate", os.path.join(ROOT, "configs", f"{cfg}.yaml"), "--save-network", net])
         variants = [(p, args.bin, {"NM_ISA": p}) for p in paths] + ([("ref", args.ref, {})] if args.ref else [])
         walls = {v[0]: [] for v in variants}
+        cpus = {v[0]: [] for v in variants}
         spikes = {}
         load = [uptime()]
         for _ in range(args.reps):   # interleaved: load changes hit every variant alike
             for name, b, env in variants:
-                j = json.loads(sh([os.path.join(b, "neuromorph-run"), net, "--duration", str(args.duration), "--threads", "1"], env=env).stdout)
+                out, cpu = timed([os.path.join(b, "neuromorph-run"), net, "--duration", str(args.duration), "--threads", "1"], env=env)
+                j = json.loads(out)
                 walls[name].append(j["wall_seconds"] / j["simulated_seconds"])
+                cpus[name].append(cpu / j["simulated_seconds"])
                 spikes[name] = j["spikes"]
         load.append(uptime())
         counts = {}
@@ -72,7 +84,7 @@ def snn(args, work, paths):
             for p in [p for p in paths if p != "avx512"]:
                 counts[p] = callgrind([os.path.join(args.bin, "neuromorph-run"), net, "--duration", "0.2", "--threads", "1"],
                                       {"NM_ISA": p}, os.path.join(work, f"cg.{cfg}.{p}"))
-        rows.append((cfg, walls, spikes, counts, load))
+        rows.append((cfg, walls, cpus, spikes, counts, load))
     return rows
 
 
@@ -86,13 +98,15 @@ def conversion(args, work, paths):
     sh([os.path.join(args.bin, "neuromorph"), "convert", model, "--out", snn_dir])
     variants = [(p, args.bin, {"NM_ISA": p}) for p in paths] + ([("ref", args.ref, {})] if args.ref else [])
     ips = {v[0]: [] for v in variants}
+    cpus = {v[0]: [] for v in variants}
     acc = {}
     load = [uptime()]
     for r in range(args.reps):
         for name, b, env in variants:
             out = os.path.join(work, f"cmp-{name}-{r}")
-            sh([os.path.join(b, "neuromorph"), "compare", model, snn_dir, "--out", out, "--timesteps", "128",
-                "--limit", str(args.limit), "--threads", "1"], env=env)
+            _, cpu = timed([os.path.join(b, "neuromorph"), "compare", model, snn_dir, "--out", out, "--timesteps", "128",
+                            "--limit", str(args.limit), "--threads", "1"], env=env)
+            cpus[name].append(cpu)
             j = json.load(open(os.path.join(out, "report.json")))
             ips[name].append(j["snn"][-1]["images_per_second"])
             acc[name] = j["snn"][-1]["accuracy"]
@@ -103,7 +117,7 @@ def conversion(args, work, paths):
             out = os.path.join(work, f"cg-cmp-{p}")
             counts[p] = callgrind([os.path.join(args.bin, "neuromorph"), "compare", model, snn_dir, "--out", out, "--timesteps", "128",
                                    "--limit", "20", "--threads", "1"], {"NM_ISA": p}, os.path.join(work, f"cg.cmp.{p}"))
-    return ips, acc, counts, load
+    return ips, cpus, acc, counts, load
 
 
 def main():
@@ -130,24 +144,26 @@ def main():
 
     if "snn" not in skip:
         print("## CUBA / COBA 4000, neuromorph-run, 1 thread: real-time factor (median of interleaved runs)\n")
-        print("| network | variant | RTF median | runs | spikes | Ir total (0.2 s) | Ir neuron update | Ir delivery |")
-        print("|---|---|---:|---|---:|---:|---:|---:|")
-        for cfg, walls, spikes, counts, load in snn(args, work, paths):
+        print("(RTF: wall s per simulated s; CPU: the process's CPU s per simulated s, loading included)\n")
+        print("| network | variant | RTF median | RTF runs | CPU median | spikes | Ir total (0.2 s) | Ir neuron update | Ir delivery |")
+        print("|---|---|---:|---|---:|---:|---:|---:|---:|")
+        for cfg, walls, cpus, spikes, counts, load in snn(args, work, paths):
             for name in walls:
                 c = counts.get(name)
                 cs = f"{c[0]/1e6:.1f} M | {c[1]/1e6:.1f} M | {c[2]/1e6:.1f} M" if c else "– | – | –"
-                print(f"| {cfg} | {name} | {med(walls[name]):.4f} | {' '.join(f'{w:.3f}' for w in walls[name])} | {spikes[name]} | {cs} |")
+                print(f"| {cfg} | {name} | {med(walls[name]):.4f} | {' '.join(f'{w:.3f}' for w in walls[name])} | {med(cpus[name]):.4f} | {spikes[name]} | {cs} |")
             print(f"\n{cfg} load: before `{load[0]}`, after `{load[1]}`\n")
 
     if "conversion" not in skip:
-        ips, acc, counts, load = conversion(args, work, paths)
+        ips, cpus, acc, counts, load = conversion(args, work, paths)
         print(f"\n## Conversion CNN, compare --timesteps 128 --limit {args.limit}, 1 thread: SNN images/s\n")
-        print("| variant | images/s median | runs | accuracy | Ir total (20 images) | Ir neuron update | Ir delivery |")
-        print("|---|---:|---|---:|---:|---:|---:|")
+        print("(images/s: the report's SNN rate (wall); CPU: the whole compare process's CPU s, ANN and loading included)\n")
+        print("| variant | images/s median | runs | CPU s median | accuracy | Ir total (20 images) | Ir neuron update | Ir delivery |")
+        print("|---|---:|---|---:|---:|---:|---:|---:|")
         for name in ips:
             c = counts.get(name)
             cs = f"{c[0]/1e6:.0f} M | {c[1]/1e6:.0f} M | {c[2]/1e6:.0f} M" if c else "– | – | –"
-            print(f"| {name} | {med(ips[name]):.0f} | {' '.join(f'{x:.0f}' for x in ips[name])} | {100*acc[name]:.2f} % | {cs} |")
+            print(f"| {name} | {med(ips[name]):.0f} | {' '.join(f'{x:.0f}' for x in ips[name])} | {med(cpus[name]):.3f} | {100*acc[name]:.2f} % | {cs} |")
         print(f"\nload: before `{load[0]}`, after `{load[1]}`")
     shutil.rmtree(work, ignore_errors=True)
 
