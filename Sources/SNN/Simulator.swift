@@ -157,7 +157,14 @@ public final class Simulator: @unchecked Sendable {
         guard let v = model.variables.firstIndex(where: { $0.name == variable }) else {
             throw NetworkError("state monitor: model \(model.name) has no variable '\(variable)' (has: \(model.variables.map(\.name).joined(separator: ", ")))")
         }
-        let every = Int32(max(1, (everyMs / network.dt).rounded()))
+        let n = network.populations[Int(i)].size
+        guard let steps = network.steps(everyMs), steps <= Int64(Int32.max) else {
+            throw NetworkError("state monitor: sampling interval \(everyMs) ms must be >= 0 and at most 2^31 - 1 steps of \(network.dt) ms")
+        }
+        if let k = neurons.first(where: { $0 < 0 || $0 >= n }) {
+            throw NetworkError("state monitor: neuron \(k) out of range for '\(population)' (size \(n))")
+        }
+        let every = Int32(max(1, steps))
         let idx = neurons.map { Int32($0) }
         let id = idx.withUnsafeBufferPointer { nm_engine_add_state_monitor(engine, i, Int32(v), $0.baseAddress, Int32(idx.count), every) }
         guard id >= 0 else { throw NetworkError(String(cString: nm_engine_error(engine))) }
@@ -176,7 +183,9 @@ public final class Simulator: @unchecked Sendable {
     /// (results never depend on the thread count, so switching is safe). Step currents change at their
     /// times. `progress` is called between chunks with the fraction done.
     public func run(milliseconds: Double, threads: Int = 0, progress: ((Double) -> Void)? = nil) throws {
-        let total = Int64((milliseconds / network.dt).rounded())
+        guard let total = network.steps(milliseconds) else {
+            throw NetworkError("run: \(milliseconds) ms must be >= 0 and at most \(Network.maxSteps) steps of \(network.dt) ms")
+        }
         try run(steps: total, threads: threads, progress: progress)
     }
 
@@ -185,10 +194,11 @@ public final class Simulator: @unchecked Sendable {
 
     public func run(steps total: Int64, threads: Int = 0, progress: ((Double) -> Void)? = nil) throws {
         guard total > 0 else { return }
+        guard total <= Network.maxSteps - step else { throw NetworkError("run: \(total) more steps would pass \(Network.maxSteps) steps") }
         let start = step, end = start + total
         var changes: [Int64] = []
         if hasCurrents {
-            for c in network.currents { for t in c.times { changes.append(Int64((t / network.dt).rounded())) } }
+            for c in network.currents { for t in c.times { changes.append(network.steps(t) ?? Network.maxSteps) } }   // validated
             changes = Array(Set(changes.filter { $0 > start && $0 < end })).sorted()
         }
         var tuner = threads > 0 ? nil : ThreadTuner(maxThreads: Int(nm_max_threads()))

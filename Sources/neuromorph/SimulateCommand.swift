@@ -64,6 +64,17 @@ struct SimulateCommand: ParsableCommand {
         return n
     }
 
+    @Option(name: .long, help: ArgumentHelp("Memory the run may use, e.g. 16G or 512M (default: the memory available now).",
+                                            discussion: "Before anything is allocated the run's memory is estimated (neurons, synapses, ring buffers, monitors); a run that needs more is refused with the estimate.", valueName: "size"))
+    var maxMemory: String?
+
+    /// --max-memory in bytes.
+    func memoryLimit() throws -> Int64? {
+        guard let m = maxMemory else { return nil }
+        guard let b = MemorySize.parse(m) else { throw ValidationError("--max-memory must be a size such as 16G, 512M or 1.5GiB, got '\(m)'") }
+        return b
+    }
+
     @Flag(name: .long, help: "Print summary.json to stdout instead of the table.")
     var json = false
 
@@ -75,6 +86,7 @@ struct SimulateCommand: ParsableCommand {
         _ = try durationMs()
         if let s = seed, s < 0 { throw ValidationError("--seed must be >= 0, got \(s)") }
         _ = try threadCount()
+        _ = try memoryLimit()
         if image < 0 { throw ValidationError("--image must be >= 0, got \(image)") }
         if timesteps < 1 { throw ValidationError("--timesteps must be >= 1, got \(timesteps)") }
         if let p = saveNetwork, p.isEmpty { throw ValidationError("--save-network needs a file name") }
@@ -92,12 +104,13 @@ struct SimulateCommand: ParsableCommand {
             if let s = seed { cfg.seed = UInt64(s) }
             if let t = try threadCount() { cfg.threads = t }
             if let path = saveNetwork {
-                try SimulationRunner.save(cfg, configPath: config, to: path)
+                try SimulationRunner.save(cfg, configPath: config, to: path, memoryLimit: try memoryLimit())
                 let secs = String(format: "%g", cfg.durationMs / 1000)
                 print("saved \(cfg.name) to \(path); run it with: neuromorph-run \(path) --duration \(secs) [--threads N] [--out DIR]")
                 return
             }
-            let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) }, showProgress: true)
+            let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) }, showProgress: true,
+                                                   memoryLimit: try memoryLimit())
             if json {
                 print(String(decoding: try JSONOutput.encode(summary), as: UTF8.self), terminator: "")
             } else {
@@ -121,7 +134,8 @@ struct SimulateCommand: ParsableCommand {
             let cfg = try ConvertedSimulation.config(snn, pixels: u, timesteps: try durationMs().map { Int($0.rounded()) } ?? timesteps,
                                                      seed: UInt64(seed ?? 1), threads: try threadCount() ?? 1, name: "\(config) image \(image)")
             let label = Int(test.labels[image])
-            let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) }, showProgress: true) { sim in
+            let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) }, showProgress: true,
+                                                   memoryLimit: try memoryLimit()) { sim in
                 ["predicted_class": String(ConvertedSimulation.prediction(snn, sim)), "true_class": String(label)]
             }
             if json {
