@@ -92,6 +92,10 @@ public enum SimulationBudget {
     public static func check(_ cfg: SimulationConfig, configPath: String, memoryLimit: Int64?,
                              runs: Bool = true, writesOutput: Bool = true) throws -> [String] {
         if runs { _ = try steps(cfg, configPath: configPath) }
+        if writesOutput, !(cfg.network.steps(cfg.rateBinMs).map { $0 >= 1 } ?? false) {   // configs built in code
+            throw ConfigError(file: configPath, line: nil, key: "monitors.rates.bin",
+                              message: "the rate bin (\(SimulationConfig.fmt(cfg.rateBinMs)) ms) must be at least dt and at most \(Network.maxSteps) steps")
+        }
         let e = estimate(cfg, runs: runs, writesOutput: writesOutput)
         let limit = memoryLimit ?? MemorySize.available()
         if e.total > Double(limit) {

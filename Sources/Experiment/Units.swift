@@ -59,12 +59,15 @@ public enum Dimension: String, CaseIterable, Sendable, CustomStringConvertible {
 struct UnitError: Error { let message: String }
 
 /// Parses quantities such as `20 ms`, `0.6 nS`, `-60 mV`, `1.5e-3 s`, `200 pF`, `10 Hz`, `5 kHz`.
-/// Every quantity must be finite after conversion and at most `maxMagnitude` in its canonical unit
-/// (1e15 ms is 30,000 years, 1e15 pA a kiloampere): beyond that a value is a typo, and refusing it
-/// here keeps every derived number (steps, single-precision engine parameters) finite.
+/// Every quantity must be finite after conversion and 0 or between `minMagnitude` and
+/// `maxMagnitude` in its canonical unit (1e15 ms is 30,000 years, 1e15 pA a kiloampere, 1e-15 ms an
+/// attosecond): beyond that a value is a typo, and refusing it here keeps every derived number (step
+/// counts, ratios such as tau_m/C_m, single-precision engine parameters) finite.
 public enum Units {
     /// Largest magnitude of any config quantity in its canonical unit.
     public static let maxMagnitude = 1e15
+    /// Smallest magnitude of a non-zero config quantity in its canonical unit.
+    public static let minMagnitude = 1e-15
 
     static let prefixes: [String: Int] = ["f": -15, "p": -12, "n": -9, "u": -6, "µ": -6, "μ": -6,
                                           "m": -3, "": 0, "k": 3, "M": 6, "G": 9]
@@ -104,9 +107,9 @@ public enum Units {
     }
 
     static func bounded(_ x: Double, _ text: String, _ dim: Dimension) throws -> Double {
-        guard x.isFinite, abs(x) <= maxMagnitude else {
+        guard x.isFinite, abs(x) <= maxMagnitude, x == 0 || abs(x) >= minMagnitude else {
             let unit = dim.canonicalUnit.isEmpty ? "" : " \(dim.canonicalUnit)"
-            throw UnitError(message: "'\(text)' is out of range: quantities must be at most 1e15\(unit) in magnitude")
+            throw UnitError(message: "'\(text)' is out of range: quantities must be 0 or between 1e-15\(unit) and 1e15\(unit) in magnitude")
         }
         return x
     }

@@ -87,7 +87,12 @@ final class ConfigLimitsTests: XCTestCase {
         refuse(edit("weight: 1 mV", "weight: 1e20 V"), line: 6, key: "projections[0].weight", ["out of range"])
         refuse(edit("weight: 1 mV", "weight: {lognormal: {mu: 80, sigma: 2}}"), line: 6, key: "projections[0].weight",
                ["beyond single precision"])
+        // a positive but vanishing C_m made tau_m/C_m infinite in the engine
+        refuse(edit("model: lif_exp}", "model: lif_exp, params: {C_m: 1e-300 pF}}"), line: 3, key: "populations.a.params.C_m",
+               ["0 or between 1e-15 pF and 1e15 pF"])
         XCTAssertThrowsError(try Units.parse("1e308 kHz", as: .frequency))
+        XCTAssertEqual(try Units.parse("0 pA", as: .current), 0)
+        XCTAssertEqual(try Units.parse("1 fA", as: .current), 1e-3, accuracy: 1e-18)
         XCTAssertEqual(try Units.parse("1e15 ms", as: .time), 1e15)
         // a long text is refused at once (the number/unit split would be quadratic)
         refuse(edit("weight: 1 mV", "weight: \(String(repeating: "1", count: 100_000)) mV"), line: 6, key: nil, ["characters"])
