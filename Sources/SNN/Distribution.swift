@@ -22,7 +22,8 @@ public enum Distribution: Sendable, Equatable {
         switch self {
         case .constant(let v): return v
         case .uniform(let lo, _): return lo
-        case .normal(_, _, let mn, _), .lognormal(_, _, let mn, _): return mn ?? -.infinity
+        case .normal(_, _, let mn, _): return mn ?? -.infinity
+        case .lognormal(_, _, let mn, _): return mn ?? 0   // exp(...) > 0
         case .exponential(_, let mn, _): return mn ?? 0
         }
     }

@@ -98,6 +98,18 @@ final class ConfigLimitsTests: XCTestCase {
         refuse(edit("weight: 1 mV", "weight: \(String(repeating: "1", count: 100_000)) mV"), line: 6, key: nil, ["characters"])
     }
 
+    /// A log-normal is positive: valid as a conductance weight (its lower bound was taken as -inf).
+    func testLognormalConductanceWeightIsAccepted() throws {
+        let text = """
+        populations:
+          a: {size: 5, model: lif_cond_exp}
+        projections:
+          - {pre: a, post: a, connect: {rule: all_to_all}, weight: {lognormal: {mu: 0, sigma: 1}}}
+        """
+        let c = try parse(text)
+        XCTAssertEqual(c.network.projections[0].weight.lowerBound, 0)
+    }
+
     func testListDelaysBeyondSixteenBits() {
         refuse(edit("rule: all_to_all}", "rule: list, pairs: [[0, 1]], delays: [1e10 ms]}"), line: 6,
                key: "projections[0].connect.delays", ["longer than 65534 steps"])

@@ -144,6 +144,19 @@ final class NetworkLimitsTests: XCTestCase {
         }
     }
 
+    /// Vanishing probabilities: the geometric gap between events exceeds 32 bits; it used to become 0
+    /// (generation looped forever, a Poisson source fired every step).
+    func testVanishingProbabilitiesTerminateWithNoEvents() throws {
+        let s = Population(name: "s", size: 300, model: .poisson(rateHz: 1e-12))
+        let t = Population(name: "t", size: 300, model: .lifExp(LIFExpParameters()))
+        let n = Network(dt: 0.1, populations: [s, t], projections: [
+            Projection(pre: "s", post: "t", kind: .sparse(.fixedProbability(1e-300)), weight: .constant(1), delay: .constant(0.1))])
+        let sim = try Simulator(CompiledNetwork(n, seed: 1))
+        XCTAssertEqual(sim.totalSynapses, 0)
+        try sim.run(steps: 1000, threads: 1)
+        XCTAssertEqual(sim.spikeCount("s"), 0)
+    }
+
     func testSimulatorRefusesBadMonitorsAndRunLengths() throws {
         let sim = try Simulator(CompiledNetwork(net(), seed: 1))
         XCTAssertThrowsError(try sim.recordState("a", variable: "v", neurons: [0], everyMs: 1e10)) { e in
