@@ -173,7 +173,8 @@ int64_t nm_engine_step(const nm_engine *e) { return e->step; }
 int32_t nm_engine_interval(const nm_engine *e) { return e->min_delay == INT32_MAX ? 1 : e->min_delay + 1; }
 
 int nm_engine_add_pop(nm_engine *e, int model, int32_t n, const double *params, int nparams) {
-    if (n < 0 || nparams > NM_MAX_PARAMS) return fail(e, "population: bad size or too many parameters");
+    char why[200];
+    if (nm_check_pop(model, n, params, nparams, why, sizeof why)) { snprintf(e->err, sizeof e->err, "population: %s", why); return -1; }
     int nvars;
     switch (model) {
     case NM_MODEL_IF: nvars = 1; break;
@@ -233,8 +234,12 @@ void nm_pop_set_param(nm_engine *e, int pop, int index, double value) {
 }
 
 int nm_pop_set_rates(nm_engine *e, int pop, const float *p) {
+    if (pop < 0 || pop >= e->npops) return fail(e, "set_rates: no such population");
     pop_t *P = &e->pops[pop];
     if (P->model != NM_MODEL_POISSON) return fail(e, "set_rates: not a Poisson population");
+    if (p)
+        for (int32_t i = 0; i < P->n; i++)
+            if (!isfinite(p[i])) { snprintf(e->err, sizeof e->err, "set_rates: the probability of neuron %d is not finite", (int)i); return -1; }
     if (p) {
         if (!P->rate_p) P->rate_p = xcalloc(e, (size_t)P->n, sizeof(float));
         memcpy(P->rate_p, p, sizeof(float) * (size_t)P->n);
@@ -247,8 +252,18 @@ int nm_pop_set_rates(nm_engine *e, int pop, const float *p) {
 }
 
 int nm_pop_set_spike_steps(nm_engine *e, int pop, const int64_t *ptr, const int64_t *steps) {
+    if (pop < 0 || pop >= e->npops) return fail(e, "set_spike_steps: no such population");
     pop_t *P = &e->pops[pop];
     if (P->model != NM_MODEL_SPIKE_SOURCE) return fail(e, "set_spike_steps: not a spike source");
+    if (!ptr || ptr[0] != 0) return fail(e, "spike times: the first neuron's list does not start at 0");
+    for (int32_t i = 0; i < P->n; i++) {
+        if (ptr[i + 1] < ptr[i]) { snprintf(e->err, sizeof e->err, "spike times: the list of neuron %d ends before it starts", (int)i); return -1; }
+        for (int64_t k = ptr[i]; k < ptr[i + 1]; k++)
+            if (steps[k] < 0 || (k > ptr[i] && steps[k] < steps[k - 1])) {
+                snprintf(e->err, sizeof e->err, "spike times: the steps of neuron %d are negative or not ascending", (int)i);
+                return -1;
+            }
+    }
     int64_t total = ptr[P->n];
     free(P->src_ptr); free(P->src_steps); free(P->src_pos);
     P->src_ptr = xcalloc(e, (size_t)P->n + 1, sizeof(int64_t));
@@ -267,8 +282,7 @@ int nm_pop_set_spike_steps(nm_engine *e, int pop, const int64_t *ptr, const int6
 /* ---- projections ---- */
 
 int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
-    if (d->pre < 0 || d->pre >= e->npops || d->post < 0 || d->post >= e->npops)
-        return fail(e, "projection: unknown population");
+    if (nm_check_proj(e, d, e->err, sizeof e->err)) return -1;
     pop_t *Q = &e->pops[d->post];
     if (Q->is_source) return fail(e, "projection: a spike source cannot receive synapses");
     if (d->port < 0 || d->port >= Q->nports) return fail(e, "projection: the target model has no such receptor port");
@@ -392,6 +406,7 @@ int64_t nm_proj_synapses(const nm_engine *e, int proj) { return e->projs[proj].s
 /* ---- recording ---- */
 
 int nm_engine_record_spikes(nm_engine *e, int pop, const uint8_t *mask) {
+    if (pop < 0 || pop >= e->npops) return fail(e, "spike recording: no such population");
     pop_t *P = &e->pops[pop];
     P->record = 1;
     free(P->mask);
@@ -409,7 +424,11 @@ void nm_rec_clear(nm_engine *e) {
     for (int p = 0; p < e->npops; p++) { e->pops[p].rec_n = 0; e->pops[p].cnt_n = 0; }
     for (int m = 0; m < e->nmons; m++) e->mons[m].nsamples = 0;
 }
-int nm_engine_record_counts(nm_engine *e, int pop) { e->pops[pop].count_rec = 1; return 0; }
+int nm_engine_record_counts(nm_engine *e, int pop) {
+    if (pop < 0 || pop >= e->npops) return fail(e, "spike counts: no such population");
+    e->pops[pop].count_rec = 1;
+    return 0;
+}
 int64_t nm_counts_len(const nm_engine *e, int pop) { return e->pops[pop].cnt_n; }
 const int32_t *nm_counts(const nm_engine *e, int pop) { return e->pops[pop].cnt; }
 int64_t nm_pop_spike_total(const nm_engine *e, int pop) { return e->pops[pop].total; }
@@ -427,9 +446,11 @@ int nm_pop_count_per_neuron(nm_engine *e, int pop, int on) {
 }
 
 int nm_engine_add_state_monitor(nm_engine *e, int pop, int var, const int32_t *idx, int32_t nidx, int32_t every) {
+    if (pop < 0 || pop >= e->npops) return fail(e, "state monitor: no such population");
     pop_t *P = &e->pops[pop];
     if (var < 0 || var >= P->nvars) return fail(e, "state monitor: no such variable");
     if (every < 1) return fail(e, "state monitor: sampling interval must be >= 1 step");
+    if (nidx < 0 || (nidx > 0 && !idx)) return fail(e, "state monitor: bad neuron list");
     for (int32_t k = 0; k < nidx; k++) if (idx[k] < 0 || idx[k] >= P->n) return fail(e, "state monitor: neuron index out of range");
     mon_t *nm = realloc(e->mons, sizeof(mon_t) * (size_t)(e->nmons + 1));
     if (!nm) return fail(e, "out of memory");
@@ -438,7 +459,8 @@ int nm_engine_add_state_monitor(nm_engine *e, int pop, int var, const int32_t *i
     memset(M, 0, sizeof *M);
     M->pop = pop; M->var = var; M->nidx = nidx; M->every = every;
     M->idx = malloc(sizeof(int32_t) * (size_t)(nidx ? nidx : 1));
-    memcpy(M->idx, idx, sizeof(int32_t) * (size_t)nidx);
+    if (!M->idx) return fail(e, "out of memory");
+    if (nidx) memcpy(M->idx, idx, sizeof(int32_t) * (size_t)nidx);
     return e->nmons++;
 }
 int64_t nm_state_samples(const nm_engine *e, int mon) { return e->mons[mon].nsamples; }

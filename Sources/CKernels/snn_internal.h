@@ -104,4 +104,11 @@ void nm_poisson_redraw(nm_engine *e, pop_t *P);
 int nm_adex_prepare(nm_engine *e, int nt);
 void nm_adex_free_workspace(nm_engine *e);
 
+/* ---- checks (snn_check.c) ---- */
+/* Validates a population (model, size, parameters) / a projection description against the engine;
+ * 0, or -1 with a message in err. nm_check_proj_shape leaves out what needs the arrays (CSR contents). */
+int nm_check_pop(int model, int32_t n, const double *params, int nparams, char *err, size_t len);
+int nm_check_proj_shape(const nm_engine *e, const nm_proj_desc *d, char *err, size_t len);
+int nm_check_proj(const nm_engine *e, const nm_proj_desc *d, char *err, size_t len);
+
 #endif

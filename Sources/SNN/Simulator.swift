@@ -300,13 +300,22 @@ public final class Simulator: @unchecked Sendable {
         }
         let names = network.populations.map { strdup($0.name) }
         let monNames = monitors.map { strdup(network.populations[$0.pop].model.variables[$0.variable].name) }
-        defer { (names + monNames).forEach { free($0) } }
+        // variable v of population p at p * NM_MAX_VARS + v (names for neuromorph-run's fault messages)
+        let maxVars = Int(NM_MAX_VARS)
+        var varNames = [UnsafeMutablePointer<CChar>?](repeating: nil, count: network.populations.count * maxVars)
+        for (p, pop) in network.populations.enumerated() {
+            for (v, variable) in pop.model.variables.enumerated() where v < maxVars { varNames[p * maxVars + v] = strdup(variable.name) }
+        }
+        defer { (names + monNames + varNames).forEach { free($0) } }
         let scales = monitors.map { Double(network.populations[$0.pop].model.readoutScale($0.variable)) }
         var err = [CChar](repeating: 0, count: 512)
         let pn = names.map { UnsafePointer<CChar>($0) }, mn = monNames.map { UnsafePointer<CChar>($0) }
+        let vn = varNames.map { $0.map { UnsafePointer<CChar>($0) } }
         let rc = pn.withUnsafeBufferPointer { pb in mn.withUnsafeBufferPointer { mb in scales.withUnsafeBufferPointer { sb in
-            var meta = nm_net_meta(pop_names: pb.baseAddress, mon_names: mb.baseAddress, mon_scales: sb.baseAddress)
-            return nm_engine_save(engine, &meta, path, &err, err.count)
+            vn.withUnsafeBufferPointer { vb in
+                var meta = nm_net_meta(pop_names: pb.baseAddress, mon_names: mb.baseAddress, mon_scales: sb.baseAddress, var_names: vb.baseAddress)
+                return nm_engine_save(engine, &meta, path, &err, err.count)
+            }
         } } }
         guard rc == 0 else { throw NetworkError(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
     }

@@ -21,6 +21,7 @@
 #include "../CKernels/snn_models.c"
 #include "../CKernels/snn_connect.c"
 #include "../CKernels/snn_io.c"
+#include "../CKernels/snn_check.c"
 #include "../CKernels/common.c"
 
 #include <errno.h>

@@ -92,7 +92,9 @@ typedef struct nm_engine nm_engine;
 
 nm_engine *nm_engine_new(double dt_ms, uint64_t seed);
 void nm_engine_free(nm_engine *e);
-/* Adds a population; returns its index or -1 (bad model / params). State starts at 0. */
+/* Adds a population; returns its index or -1 (unknown model, size outside [0, 2^30], fewer parameters
+ * than the model has, or a parameter that is NaN, infinite where it must be finite, or out of its
+ * range; see nm_engine_error). State starts at 0. */
 int nm_engine_add_pop(nm_engine *e, int model, int32_t n, const double *params, int nparams);
 int nm_pop_size(const nm_engine *e, int pop);
 int nm_pop_nvars(const nm_engine *e, int pop);
@@ -108,10 +110,15 @@ void nm_pop_set_param(nm_engine *e, int pop, int index, double value);
  * next spike of every neuron from the current step. */
 int nm_pop_set_rates(nm_engine *e, int pop, const float *p_per_step);
 /* Spike source: CSR of emitting update steps per neuron (copied; ascending per neuron). A spike at
- * time t (>= dt) is emitted by update round(t/dt) - 1. */
+ * time t (>= dt) is emitted by update round(t/dt) - 1. Returns -1 if ptr does not start at 0 or
+ * decreases, or a neuron's steps are negative or not ascending. */
 int nm_pop_set_spike_steps(nm_engine *e, int pop, const int64_t *ptr, const int64_t *steps);
 
-/* Adds a projection; returns its index or -1 (inconsistent description; see nm_engine_error). */
+/* Adds a projection; returns its index or -1 (inconsistent description; see nm_engine_error): unknown
+ * populations, kind or port, a delay outside [0, 65535] steps, sparse row pointers that do not start at
+ * 0 or decrease, targets out of range or not ascending within a row, per-synapse delays of 0, conv or
+ * pooling geometry that does not match the population sizes or whose output size is not
+ * (in + 2 pad - kernel) / stride + 1, stride or kernel < 1, padding < 0 or not smaller than the kernel. */
 int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d);
 /* Synaptic events (spike x fan-out actually delivered) counted by projection since the last reset. */
 int64_t nm_proj_events(const nm_engine *e, int proj);
@@ -166,16 +173,28 @@ typedef struct nm_net_meta {
     const char *const *pop_names;   /* [npops] */
     const char *const *mon_names;   /* [nmons] */
     const double *mon_scales;       /* [nmons] */
+    const char *const *var_names;   /* [npops * NM_MAX_VARS]: variable v of population p at p * NM_MAX_VARS + v */
 } nm_net_meta;
 /* Saves a built network before its first run (populations, state, currents, rates, spike times,
  * recording choices, projections, state monitors; meta may be NULL or have NULL arrays: empty names,
  * scale 1) to `path` (written to a temporary file, then renamed); 0 on success, else -1 with a
- * message in err. */
+ * message in err. Names must not contain '/' or control characters (they become file names) and are
+ * at most NM_MAX_NAME bytes. Format version NM_NET_VERSION, with a checksum of everything after the
+ * header (see snn_io.c). */
+#define NM_NET_VERSION 2
+#define NM_MAX_NAME 255
 int nm_engine_save(const nm_engine *e, const nm_net_meta *meta, const char *path, char *err, size_t errlen);
 /* Loads a saved network (replaying the same calls: same seed => same spikes); NULL with a message in
- * err if the file is missing, truncated, corrupt or not a network file. If meta is not NULL it gets the
- * saved names and scales (owned by the engine). */
+ * err naming the file and what is wrong if it is missing, truncated, of another format version, fails
+ * its checksum, or describes an inconsistent network (every count, index, size, geometry and
+ * parameter is checked before it is used). If meta is not NULL it gets the saved names and scales
+ * (owned by the engine). */
 nm_engine *nm_engine_load(const char *path, nm_net_meta *meta, char *err, size_t errlen);
+/* The same from the `size` bytes of a saved file in memory (copied); `name` stands for the file in
+ * messages. */
+nm_engine *nm_engine_load_buffer(const void *data, size_t size, const char *name, nm_net_meta *meta, char *err, size_t errlen);
+/* The checksum of saved networks: a 64-bit hash of `len` bytes (any change of a single byte changes it). */
+uint64_t nm_net_checksum(const void *data, size_t len);
 /* Bytes allocated by the engine (state, buffers, recordings). */
 int64_t nm_engine_bytes(const nm_engine *e);
 
