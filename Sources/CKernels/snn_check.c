@@ -204,3 +204,115 @@ int nm_check_proj(const nm_engine *e, const nm_proj_desc *d, char *err, size_t l
             if (d->delays[k] < 1) { snprintf(err, len, "sparse projection: synapse %lld has a delay of 0 steps (per-synapse delays are >= 1)", (long long)k); return -1; }
     return 0;
 }
+
+/* ---- run-time faults ---- */
+
+int nm_faults_prepare(nm_engine *e, int nt) {
+    memset(&e->fault, 0, sizeof e->fault);
+    if (!e->fslots || e->fslots_nt < nt) {
+        nm_faults_free(e);
+        void *p = NULL;
+        if (posix_memalign(&p, 64, sizeof(nm_fault_slot) * 3 * (size_t)nt)) return -1;
+        e->fslots = p;
+        e->fslots_nt = nt;
+    }
+    memset(e->fslots, 0, sizeof(nm_fault_slot) * 3 * (size_t)e->fslots_nt);
+    return 0;
+}
+
+void nm_faults_free(nm_engine *e) {
+    free(e->fslots);
+    e->fslots = NULL;
+    e->fslots_nt = 0;
+}
+
+/* 1 if every x[0..n) is finite: an exponent field of all ones is NaN or +-inf. Integer operations only,
+ * so the loop vectorizes (an OR reduction) and does not depend on floating-point flags. */
+static int all_finite(const float *x, int32_t n) {
+    uint32_t bad = 0;
+    for (int32_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+    }
+    return !bad;
+}
+
+void nm_faults_publish(nm_engine *e, int nt, int b, int t, int64_t n1, int check, int64_t ok_step) {
+    nm_fault *out = &e->fslots[b * e->fslots_nt + t].f;
+    const nm_fault *own = &e->fslots[2 * e->fslots_nt + t].f;
+    (void)nt;
+    if (own->kind) { *out = *own; return; }
+    out->kind = NM_FAULT_NONE;
+    if (!check) return;
+    for (int p = 0; p < e->npops; p++) {
+        const pop_t *P = &e->pops[p];
+        const int32_t lo = e->range[(t * e->npops + p) * 2], hi = e->range[(t * e->npops + p) * 2 + 1];
+        if (lo >= hi) continue;
+        for (int v = 0; v < P->nvars; v++) {
+            const float *x = P->var[v];
+            if (all_finite(x + lo, hi - lo)) continue;
+            int32_t i = lo;
+            while (isfinite(x[i])) i++;
+            out->kind = NM_FAULT_NONFINITE;
+            out->pop = p; out->var = v; out->neuron = i;
+            out->step_lo = ok_step; out->step_hi = n1;
+            out->value = x[i];
+            return;
+        }
+    }
+}
+
+/* Faults of one interval in a fixed order: earliest step_hi, then a solver fault before a non-finite
+ * state found at the check, then population, variable and neuron. */
+static int before(const nm_fault *a, const nm_fault *b) {
+    if (a->step_hi != b->step_hi) return a->step_hi < b->step_hi;
+    const int sa = a->kind != NM_FAULT_NONFINITE, sb = b->kind != NM_FAULT_NONFINITE;
+    if (sa != sb) return sa;
+    if (a->pop != b->pop) return a->pop < b->pop;
+    if (a->var != b->var) return a->var < b->var;
+    return a->neuron < b->neuron;
+}
+
+int nm_faults_first(const nm_engine *e, int nt, int b, nm_fault *out) {
+    const nm_fault *best = NULL;
+    for (int t = 0; t < nt; t++) {
+        const nm_fault *f = &e->fslots[b * e->fslots_nt + t].f;
+        if (f->kind && (!best || before(f, best))) best = f;
+    }
+    if (best && out) *out = *best;
+    return best != NULL;
+}
+
+int nm_engine_fault(const nm_engine *e, nm_fault *f) {
+    if (f) *f = e->fault;
+    return e->fault.kind;
+}
+
+static const char *value_name(double x) { return isnan(x) ? "NaN" : (x > 0 ? "+inf" : "-inf"); }
+
+int nm_fault_describe(const nm_engine *e, const nm_fault *f, const char *pop_name, const char *var_name, char *buf, size_t len) {
+    char pn[64], vn[64];
+    if (!pop_name || !*pop_name) { snprintf(pn, sizeof pn, "population %d", (int)f->pop); pop_name = pn; }
+    if (!var_name || !*var_name) { snprintf(vn, sizeof vn, "variable %d", (int)f->var); var_name = vn; }
+    const double t0 = (double)f->step_lo * e->dt, t1 = (double)f->step_hi * e->dt;
+    switch (f->kind) {
+    case NM_FAULT_NONFINITE:
+        if (f->step_hi - f->step_lo == 1)
+            return snprintf(buf, len, "%s.%s became %s in the step from t = %g ms to t = %g ms, neuron %d; a weight, input current or "
+                            "parameter is probably far too large", pop_name, var_name, value_name(f->value), t0, t1, (int)f->neuron);
+        return snprintf(buf, len, "%s.%s became %s between t = %g ms and t = %g ms, neuron %d (the first non-finite value; the state "
+                        "is checked every %d steps); a weight, input current or parameter is probably far too large", pop_name, var_name,
+                        value_name(f->value), t0, t1, (int)f->neuron, NM_CHECK_STEPS);
+    case NM_FAULT_SOLVER_STEPS:
+        return snprintf(buf, len, "%s: the AdEx solver needed more than %d internal steps for neuron %d in the step from t = %g ms to "
+                        "t = %g ms (its step size collapsed): the input current, a weight or a parameter is probably far too large "
+                        "(a neuron driven to fire many times per time step)", pop_name, NM_ADEX_MAX_STEPS, (int)f->neuron, t0, t1);
+    case NM_FAULT_SOLVER_FAILED:
+        return snprintf(buf, len, "%s: the AdEx solver failed (GSL status %d) for neuron %d in the step from t = %g ms to t = %g ms: "
+                        "the input current, a weight or a parameter is probably far too large", pop_name, (int)f->value,
+                        (int)f->neuron, t0, t1);
+    default:
+        return snprintf(buf, len, "no fault");
+    }
+}

@@ -162,6 +162,7 @@ void nm_engine_free(nm_engine *e) {
     for (int m = 0; m < e->nmons; m++) { free(e->mons[m].idx); free(e->mons[m].data); free(e->mons[m].steps); }
     free(e->mons);
     nm_adex_free_workspace(e);
+    nm_faults_free(e);
     for (int k = 0; k < e->nowned; k++) free(e->owned[k]);
     free(e->owned);
     free(e);
@@ -484,6 +485,7 @@ void nm_engine_reseed(nm_engine *e, uint64_t seed) {
 
 void nm_engine_reset(nm_engine *e) {
     e->step = 0;
+    e->checked_step = 0;
     for (int p = 0; p < e->npops; p++) {
         pop_t *P = &e->pops[p];
         memset(P->refr, 0, sizeof(int32_t) * (size_t)P->n);
@@ -1029,6 +1031,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
         if (P->model == NM_MODEL_POISSON && P->needs_redraw) { nm_poisson_redraw(e, P); P->needs_redraw = 0; }
     }
     if (nm_adex_prepare(e, nt)) return -1;
+    if (nm_faults_prepare(e, nt)) return fail(e, "out of memory");
     /* state monitors: reserve room for this run's samples */
     for (int m = 0; m < e->nmons; m++) {
         mon_t *M = &e->mons[m];
@@ -1043,6 +1046,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
     const int evs = ev_stride(e);
     const int64_t start = e->step, end = e->step + nsteps;
     int status = 0;
+    int64_t stop = end;   /* where the run ended (earlier if a fault stopped it) */
 
     /* One barrier per interval: thread-local spike lists are double-buffered (interval i writes buffer
      * i % 2), so a thread may start updating interval i+1 while others still deliver interval i; the
@@ -1059,6 +1063,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
         const int t = omp_get_thread_num();
         int sense = 0;
         int64_t iter = 0;
+        int64_t ok_step = e->checked_step;   /* the state was finite after this step */
         for (int64_t n0 = start; n0 < end; n0 += Lfull, iter++) {
             const int Lk = (int)((end - n0) < Lfull ? (end - n0) : Lfull);
             const int b = (int)(iter & 1);
@@ -1105,7 +1110,13 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                     }
                 }
             }
+            /* finiteness check (every NM_CHECK_STEPS steps) and faults raised by the updates: every
+             * thread publishes its own before the barrier and reads all after it (same decision) */
+            const int check = nm_check_due(n0, n0 + Lk, end);
+            nm_faults_publish(e, nt, b, t, n0 + Lk, check, ok_step);
             if (nt > 1) barrier_wait(&bar, &sense, spin);
+            if (nm_faults_first(e, nt, b, t == 0 ? &e->fault : NULL)) { if (t == 0) stop = n0 + Lk; break; }
+            if (check) ok_step = n0 + Lk;
             /* 2. thread 0 counts and records (reads the lists only) */
             if (t == 0 && record_interval(e, b, nt, n0, Lk)) status = -1;
             /* 3. deliver into owned targets */
@@ -1123,9 +1134,11 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
         for (int t = 0; t < nt; t++) e->projs[j].events += e->events_tl[t * evs + j];
     for (int m = 0; m < e->nmons; m++) {
         mon_t *M = &e->mons[m];
-        M->nsamples += end / M->every - start / M->every;
+        M->nsamples += stop / M->every - start / M->every;
     }
-    e->step = end;
+    e->step = stop;
+    if (e->fault.kind) { nm_fault_describe(e, &e->fault, NULL, NULL, e->err, sizeof e->err); return -1; }
+    e->checked_step = stop;
     if (status) return fail(e, "out of memory (spike recording)");
     return 0;
 }

@@ -174,7 +174,8 @@ public final class Simulator: @unchecked Sendable {
     /// Advances the network by `milliseconds` (rounded to whole steps) on `threads` threads; 0 means
     /// automatic: all cores are tried against fewer and the fastest is kept, re-checked as the run goes
     /// (results never depend on the thread count, so switching is safe). Step currents change at their
-    /// times. `progress` is called between chunks with the fraction done.
+    /// times. `progress` is called between chunks with the fraction done. Throws `SimulationFault` when
+    /// the state becomes NaN or infinite or the AdEx solver cannot keep up (the run stops there).
     public func run(milliseconds: Double, threads: Int = 0, progress: ((Double) -> Void)? = nil) throws {
         let total = Int64((milliseconds / network.dt).rounded())
         try run(steps: total, threads: threads, progress: progress)
@@ -201,6 +202,7 @@ public final class Simulator: @unchecked Sendable {
             let nt = tuner?.next() ?? threads
             let t0 = DispatchTime.now().uptimeNanoseconds
             guard nm_engine_run(engine, next - now, Int32(nt)) == 0 else {
+                if let fault = SimulationFault(engine: engine, network: network) { throw fault }
                 throw NetworkError("engine: \(String(cString: nm_engine_error(engine)))")
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

@@ -138,7 +138,19 @@ int main(int argc, char **argv) {
     double t1 = now_s();
     for (int64_t done = 0; done < steps; ) {
         const int64_t k = steps - done < piece ? steps - done : piece;
-        if (nm_engine_run(e, k, threads) != 0) { fprintf(stderr, "\nneuromorph-run: engine: %s\n", nm_engine_error(e)); return 1; }
+        if (nm_engine_run(e, k, threads) != 0) {
+            nm_fault fault;
+            if (nm_engine_fault(e, &fault)) {   /* NaN state, AdEx solver: named with the saved names */
+                char msg[1024];
+                const char *var = fault.var >= 0 ? meta.var_names[fault.pop * NM_MAX_VARS + fault.var] : NULL;
+                nm_fault_describe(e, &fault, meta.pop_names[fault.pop], var, msg, sizeof msg);
+                fprintf(stderr, "%sneuromorph-run: %s: simulation stopped: %s\n", tty ? "\n" : "", file, msg);
+            } else {
+                fprintf(stderr, "%sneuromorph-run: engine: %s\n", tty ? "\n" : "", nm_engine_error(e));
+            }
+            nm_engine_free(e);
+            return 1;
+        }
         done += k;
         if (tty) {
             const double el = now_s() - t1, frac = (double)done / (double)steps;

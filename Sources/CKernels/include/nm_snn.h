@@ -156,8 +156,45 @@ const int64_t *nm_state_steps(const nm_engine *e, int mon); /* [samples], time =
 void nm_set_spin_us(int us);
 int nm_get_spin_us(void);
 
-/* Runs nsteps steps with nthreads threads (<= 0: all cores). Returns 0, or -1 on error. */
+/* Runs nsteps steps with nthreads threads (<= 0: all cores). Returns 0, or -1 on error (then
+ * nm_engine_error says why, and nm_engine_fault tells whether the network itself stopped the run). */
 int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads);
+
+/* ---- run-time faults ----
+ * A run stops with an error when the network cannot be simulated meaningfully:
+ *   - NM_FAULT_NONFINITE: a state variable became NaN or infinite. Every thread checks the state of
+ *     the neurons it owns (one vectorized pass over the state arrays) at the end of every interval that
+ *     reaches a multiple of NM_CHECK_STEPS steps and at the end of each run; the fault names the first
+ *     non-finite (population, variable, neuron) in that order, and the window [step_lo, step_hi] of steps
+ *     between the last check that passed and the one that failed (the AdEx solver reports the exact
+ *     step, step_hi = step_lo + 1).
+ *   - NM_FAULT_SOLVER_STEPS: the AdEx solver (GSL RKF45) needed more than NM_ADEX_MAX_STEPS internal
+ *     steps for one neuron within one time step (its step size collapsed, e.g. a neuron driven to fire
+ *     thousands of times per step); value = the steps taken.
+ *   - NM_FAULT_SOLVER_FAILED: the AdEx solver returned an error; value = the GSL status.
+ * The run stops at the end of the interval in which the fault was found (nm_engine_step says where);
+ * the state is then not meaningful. Which fault is reported does not depend on the thread count. */
+#ifndef NM_CHECK_STEPS
+#define NM_CHECK_STEPS 16
+#endif
+#define NM_ADEX_MAX_STEPS 10000
+enum nm_fault_kind { NM_FAULT_NONE = 0, NM_FAULT_NONFINITE = 1, NM_FAULT_SOLVER_STEPS = 2, NM_FAULT_SOLVER_FAILED = 3 };
+typedef struct nm_fault {
+    int32_t kind;       /* enum nm_fault_kind */
+    int32_t pop;        /* population index */
+    int32_t var;        /* NONFINITE: state variable index; otherwise -1 */
+    int32_t neuron;     /* neuron index within the population */
+    int64_t step_lo;    /* the fault arose after time step_lo*dt ... */
+    int64_t step_hi;    /* ... and by time step_hi*dt */
+    double value;       /* NONFINITE: the value found (NaN, +inf, -inf); SOLVER_*: see above */
+} nm_fault;
+/* What stopped the last run (kind NM_FAULT_NONE if it ended normally or failed for another reason,
+ * e.g. out of memory). Returns the kind. */
+int nm_engine_fault(const nm_engine *e, nm_fault *f);
+/* One sentence describing a fault, with the caller's names for the population and variable (NULL: their
+ * indices), e.g. "exc.v became NaN between t = 3.2 ms and t = 6.4 ms, neuron 17 (...)". Returns the
+ * length written (as snprintf). */
+int nm_fault_describe(const nm_engine *e, const nm_fault *f, const char *pop_name, const char *var_name, char *buf, size_t len);
 int64_t nm_engine_step(const nm_engine *e);
 int32_t nm_engine_interval(const nm_engine *e); /* L = min delay + 1 */
 /* Zeroes ring buffers, refractory counters, external currents, counters, recordings and the step; state variables are
