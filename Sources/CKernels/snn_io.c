@@ -57,8 +57,11 @@ static const uint64_t HK = 0xFF51AFD7ED558CCDull;
 
 static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 static inline uint64_t le64(const uint8_t *p) {
-    uint64_t w = 0;
-    for (int k = 7; k >= 0; k--) w = (w << 8) | p[k];
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
     return w;
 }
 static void hash_init(hash_t *s) { s->h = 0x9E3779B97F4A7C15ull; s->len = 0; s->np = 0; }

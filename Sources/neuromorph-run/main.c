@@ -127,6 +127,18 @@ int main(int argc, char **argv) {
     const double build = now_s() - t0;
     const int64_t steps = (int64_t)llround(duration * 1000.0 / e->dt);
     if (steps < 1) { fprintf(stderr, "neuromorph-run: --duration %g s is shorter than one step (dt = %g ms)\n", duration, e->dt); return 2; }
+    /* state monitors record every sample in memory (and convert it once more for writing): refuse a
+     * duration whose samples cannot fit instead of running until the allocation fails */
+    double mon_bytes = 0;
+    for (int m = 0; m < e->nmons; m++)
+        mon_bytes += ((double)steps / e->mons[m].every + 2) * (8.0 * e->mons[m].nidx + 16);
+    const double mem = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+    if (mem > 0 && mon_bytes > mem) {
+        fprintf(stderr, "neuromorph-run: --duration %g s: the state monitors of %s would need %.1f GB for their samples, more than "
+                "this machine's %.1f GB (shorten the run, or sample fewer neurons or less often)\n", duration, file, mon_bytes / 1e9, mem / 1e9);
+        nm_engine_free(e);
+        return 2;
+    }
     if (out && mkdir(out, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "neuromorph-run: cannot create the output folder %s: %s\n", out, strerror(errno));
         return 1;

@@ -514,6 +514,19 @@ final class SavedNetworkValidationTests: XCTestCase {
         }
     }
 
+    /// A --duration whose state-monitor samples cannot fit in memory (here 2.5e12 samples of 2 neurons)
+    /// is refused up front as a usage error (exit 2) instead of running until an allocation fails.
+    func testRunnerRefusesADurationWhoseSamplesCannotFit() throws {
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("neuromorph-run").path
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: runner), "neuromorph-run not built")
+        _ = try saved()
+        let path = dir.appendingPathComponent("small.nmnet").path
+        let r = try run(runner, [path, "--duration", "1e9"])
+        XCTAssertEqual(r.status, 2, r.err)
+        XCTAssertTrue(r.err.contains("--duration 1e+09 s: the state monitors of \(path) would need"), r.err)
+        XCTAssertEqual(try run(runner, [path, "--duration", "0.005"]).status, 0)
+    }
+
     /// API misuse fails with nm_engine_error instead of crashing: the same checks guard the C API.
     func testEngineAPIRefusesInconsistentDescriptions() throws {
         let e = try XCTUnwrap(nm_engine_new(0.1, 1))
