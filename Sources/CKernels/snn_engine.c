@@ -257,8 +257,9 @@ int nm_pop_set_spike_steps(nm_engine *e, int pop, const int64_t *ptr, const int6
     pop_t *P = &e->pops[pop];
     if (P->model != NM_MODEL_SPIKE_SOURCE) return fail(e, "set_spike_steps: not a spike source");
     if (!ptr || ptr[0] != 0) return fail(e, "spike times: the first neuron's list does not start at 0");
-    for (int32_t i = 0; i < P->n; i++) {
+    for (int32_t i = 0; i < P->n; i++)   /* all lists first: a later one may point back */
         if (ptr[i + 1] < ptr[i]) { snprintf(e->err, sizeof e->err, "spike times: the list of neuron %d ends before it starts", (int)i); return -1; }
+    for (int32_t i = 0; i < P->n; i++) {
         for (int64_t k = ptr[i]; k < ptr[i + 1]; k++)
             if (steps[k] < 0 || (k > ptr[i] && steps[k] < steps[k - 1])) {
                 snprintf(e->err, sizeof e->err, "spike times: the steps of neuron %d are negative or not ascending", (int)i);
@@ -315,16 +316,14 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
             return fail(e, "conv projection: geometry does not match population sizes");
         if (d->stride < 1 || d->k_h < 1 || d->k_w < 1 || (d->depthwise && d->in_c != d->out_c))
             return fail(e, "conv projection: bad geometry");
-        /* count connections exactly (border effects included) */
-        int64_t conns = 0;
+        /* count connections exactly (border effects included); rows and columns are independent, so
+         * the count is (valid (oy, ky) pairs) x (valid (ox, kx) pairs) */
+        int64_t ch = 0, cw = 0;
         for (int32_t oy = 0; oy < d->out_h; oy++)
-            for (int32_t ox = 0; ox < d->out_w; ox++)
-                for (int32_t ky = 0; ky < d->k_h; ky++)
-                    for (int32_t kx = 0; kx < d->k_w; kx++) {
-                        int32_t y = oy * d->stride + ky - d->pad, x = ox * d->stride + kx - d->pad;
-                        if (y >= 0 && y < d->in_h && x >= 0 && x < d->in_w) conns++;
-                    }
-        pr.synapses = conns * (d->depthwise ? d->out_c : (int64_t)d->in_c * d->out_c);
+            for (int32_t ky = 0; ky < d->k_h; ky++) { int64_t y = (int64_t)oy * d->stride + ky - d->pad; ch += y >= 0 && y < d->in_h; }
+        for (int32_t ox = 0; ox < d->out_w; ox++)
+            for (int32_t kx = 0; kx < d->k_w; kx++) { int64_t x = (int64_t)ox * d->stride + kx - d->pad; cw += x >= 0 && x < d->in_w; }
+        pr.synapses = ch * cw * (d->depthwise ? d->out_c : (int64_t)d->in_c * d->out_c);
         break;
     }
     case NM_PROJ_MAXPOOL: {
@@ -1021,6 +1020,7 @@ static int record_interval(nm_engine *e, int b, int nt, int64_t n0, int L) {
 
 int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
     if (nsteps <= 0) return 0;
+    memset(&e->fault, 0, sizeof e->fault);   /* a failure before the loop is no fault of the network */
     if (prepare_buffers(e)) return -1;
     int nt = nthreads > 0 ? nthreads : omp_get_max_threads();
     if (nt < 1) nt = 1;

@@ -276,7 +276,7 @@ static char *take_str(rd_t *r, nm_engine *e, const char *what) {
     const uint8_t *p = take(r, 1, (int64_t)n + 4, what);   /* the length and its bytes are one padded item */
     if (!p) return NULL;
     const char *why = bad_name((const char *)p + 4, (size_t)n);
-    if (why) { bad(r, "%s '%.40s' %s", what, (n > 0 && n <= NM_MAX_NAME) ? (const char *)p + 4 : "", why); return NULL; }
+    if (why) { bad(r, "%s '%.*s' %s", what, n < 40 ? (int)n : 40, (const char *)p + 4, why); return NULL; }
     char *s = malloc((size_t)n + 1);
     if (!s) { bad(r, "out of memory"); return NULL; }
     memcpy(s, p + 4, (size_t)n);

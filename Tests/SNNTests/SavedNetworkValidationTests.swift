@@ -294,6 +294,8 @@ final class SavedNetworkValidationTests: XCTestCase {
         expectRefused(f, "the steps of neuron 0 are negative or not ascending") { $0.set64(cue.srcSteps!, 30) }
         expectRefused(f, "the steps of neuron 1 are negative or not ascending") { $0.set64(cue.srcSteps! + 16, -1) }
         expectRefused(f, "the list of neuron 0 ends before it starts") { $0.set64(cue.srcPtr! + 8, -1) }
+        // neuron 0's list reaching past all spike times is caught by neuron 1's start, before any is read
+        expectRefused(f, "the list of neuron 1 ends before it starts") { $0.set64(cue.srcPtr! + 8, 1000) }
         expectRefused(f, "does not start at 0") { $0.set64(cue.srcPtr!, 1) }
         expectRefused(f, "spike times: ") { $0.set64(cue.srcPtr! + 24, 1 << 40) }
         expectRefused(f, "recording mask of neuron 1 is 2") { $0.bytes[exc.mask! + 1] = 2 }
@@ -589,6 +591,35 @@ final class SavedNetworkValidationTests: XCTestCase {
         XCTAssertEqual(conv { $0.pre = 7 }, -1)
         XCTAssertEqual(conv { $0.port = 1 }, -1); XCTAssertTrue(err().contains("no receptor port 1"), err())
         XCTAssertEqual(conv { _ in }, 1)
+        XCTAssertEqual(nm_proj_synapses(e, 1), 9 * 4, "every output pixel sees a whole 2 x 2 window")
         XCTAssertEqual(nm_engine_run(e, 10, 2), 0, err())
+    }
+
+    /// Conv connection counts (borders included) against a direct count over every output pixel and
+    /// kernel position.
+    func testConvSynapseCountsMatchADirectCount() throws {
+        for (inH, inW, k, s, pad, ic, oc) in [(2, 2, 2, 1, 1, 2, 1), (5, 7, 3, 2, 1, 1, 3), (6, 6, 2, 2, 0, 4, 4), (9, 4, 4, 3, 3, 2, 2)] {
+            let outH = (inH + 2 * pad - k) / s + 1, outW = (inW + 2 * pad - k) / s + 1
+            var direct = 0
+            for oy in 0..<outH { for ox in 0..<outW { for ky in 0..<k { for kx in 0..<k {
+                let y = oy * s + ky - pad, x = ox * s + kx - pad
+                if y >= 0, y < inH, x >= 0, x < inW { direct += 1 }
+            } } } }
+            let e = try XCTUnwrap(nm_engine_new(1, 1))
+            defer { nm_engine_free(e) }
+            let ifp: [Double] = [1, 0, 1, 1, 0, 0, -.infinity]
+            XCTAssertEqual(nm_engine_add_pop(e, Int32(NM_MODEL_IF.rawValue), Int32(inH * inW * ic), ifp, 7), 0)
+            XCTAssertEqual(nm_engine_add_pop(e, Int32(NM_MODEL_IF.rawValue), Int32(outH * outW * oc), ifp, 7), 1)
+            let kernel = [Float](repeating: 1, count: k * k * ic * oc)
+            let j = kernel.withUnsafeBufferPointer { kp in
+                var d = nm_proj_desc()
+                d.kind = Int32(NM_PROJ_CONV.rawValue); d.pre = 0; d.post = 1; d.delay = 1; d.w = kp.baseAddress
+                d.in_h = Int32(inH); d.in_w = Int32(inW); d.in_c = Int32(ic); d.out_h = Int32(outH); d.out_w = Int32(outW); d.out_c = Int32(oc)
+                d.k_h = Int32(k); d.k_w = Int32(k); d.stride = Int32(s); d.pad = Int32(pad)
+                return nm_engine_add_proj(e, &d)   // counted here; the engine is freed before the kernel
+            }
+            XCTAssertEqual(j, 0, String(cString: nm_engine_error(e)))
+            XCTAssertEqual(nm_proj_synapses(e, 0), Int64(direct * ic * oc), "\(inH)x\(inW) k \(k) s \(s) pad \(pad)")
+        }
     }
 }
