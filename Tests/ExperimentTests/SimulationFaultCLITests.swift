@@ -50,7 +50,7 @@ final class SimulationFaultCLITests: XCTestCase {
     /// The minimal config with 3e38 nS synapses: two inputs within a few steps overflow a conductance.
     /// `simulate` exits non-zero naming the config, exc and a neuron, and writes no output folder;
     /// `neuromorph-run` on the saved network reports the same fault (same names, from the file) with
-    /// exit 1.
+    /// exit 1 and leaves no output folder either.
     func testNonFiniteStateStopsSimulateAndTheRunner() throws {
         let cfg = try write("huge.yaml", variant("weight: 20 nS", "weight: 3e38 nS"))
         let out = tmp.appendingPathComponent("out").path
@@ -69,8 +69,11 @@ final class SimulationFaultCLITests: XCTestCase {
 
         let net = tmp.appendingPathComponent("huge.nmnet").path
         XCTAssertEqual(try run("neuromorph", ["simulate", cfg, "--save-network", net]).status, 0)
-        let r = try run("neuromorph-run", [net, "--duration", "0.05", "--threads", "2"])
+        let rout = tmp.appendingPathComponent("rout").path
+        let r = try run("neuromorph-run", [net, "--duration", "0.05", "--threads", "2", "--out", rout])
         XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path).sorted(), ["huge.nmnet", "huge.yaml"],
+                       "no output folder, staging folder or lock left behind")
         XCTAssertTrue(r.err.contains("neuromorph-run: \(net): simulation stopped: "), r.err)
         let g = try XCTUnwrap(nonFinite(r.err), r.err)
         XCTAssertEqual(g.pop, "exc")
