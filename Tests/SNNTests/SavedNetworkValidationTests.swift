@@ -507,7 +507,7 @@ final class SavedNetworkValidationTests: XCTestCase {
         let ok = tool == runner ? probe : try memcheck(tool, intact)
         XCTAssertEqual(ok.status, 0, "the intact file under valgrind: \(ok.err)")
         XCTAssertTrue(ok.out.contains("\"spikes\""), ok.out)
-        for (path, needle) in paths {
+        for (path, needle) in paths.dropFirst() {   // the checksum refusal reads nothing past the header: not repeated under valgrind
             let r = try memcheck(tool, path)
             XCTAssertEqual(r.status, 1, "exit 99 = memcheck found errors: \(r.err)")
             XCTAssertFalse(r.signaled, r.err)
