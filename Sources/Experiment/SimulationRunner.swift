@@ -66,15 +66,17 @@ public enum SimulationRunner {
         }
     }
 
-    /// Runs `cfg` and writes its output folder (with `out`). Before anything is allocated, the run is
-    /// refused when its memory estimate (`SimulationBudget`) exceeds `memoryLimit` (nil: the memory
-    /// available); warnings about it (a very long run) go to stderr.
-    public static func run(_ cfg: SimulationConfig, configPath: String, out: URL?, showProgress: Bool,
-                           memoryLimit: Int64? = nil,
+    /// Runs `cfg`. Before anything is allocated, the run is refused when its memory estimate
+    /// (`SimulationBudget`) exceeds `memoryLimit` (nil: the memory available); warnings about it (a
+    /// very long run) go to stderr. Then, with `out`, claims that folder under `output` (the output
+    /// policy) before anything runs, so a refused or locked destination fails at once.
+    public static func run(_ cfg: SimulationConfig, configPath: String, out: URL?, output: OutputPolicy = OutputPolicy(kind: .simulate),
+                           showProgress: Bool, memoryLimit: Int64? = nil,
                            inspect: ((Simulator) -> [String: String])? = nil) throws -> SimulationSummary {
-        let threads = cfg.threads   // 0 = automatic (measured per chunk; results do not depend on it)
         let warnings = try SimulationBudget.check(cfg, configPath: configPath, memoryLimit: memoryLimit, writesOutput: out != nil)
         for w in warnings { FileHandle.standardError.write(Data("warning: \(configPath): \(w)\n".utf8)) }
+        let dir = try out.map { try AtomicDirectory($0, policy: output) }
+        let threads = cfg.threads   // 0 = automatic (measured per chunk; results do not depend on it)
         let t0 = Date()
         let compiled: CompiledNetwork
         let sim: Simulator
@@ -103,7 +105,12 @@ public enum SimulationRunner {
                 let rtf = frac > 0 ? wall / (frac * simulatedSeconds) : 0
                 progress.update(frac, extra: String(format: "RTF %.3f", rtf))
             }
+        } catch var fault as SimulationFault {   // NaN state, AdEx solver: name the config too
+            progress.finish()
+            fault.input = configPath
+            throw fault
         } catch let e as NetworkError {
+            progress.finish()
             throw ConfigError(file: configPath, line: nil, key: "", message: e.message)
         }
         let wall = Date().timeIntervalSince(t1)
@@ -133,8 +140,7 @@ public enum SimulationRunner {
             threads_mode: threads > 0 ? "fixed" : "auto", seed: cfg.seed, dt_ms: cfg.network.dt,
             populations: pops, projections: projs, files: [], extra: inspect?(sim) ?? [:])
 
-        guard let out else { return summary }
-        let dir = try AtomicDirectory(out)
+        guard let dir else { return summary }
         var files: [String] = []
         func put(_ data: Data, _ name: String) throws { try dir.write(data, name); files.append(name) }
         for m in cfg.spikeMonitors {

@@ -59,13 +59,13 @@ public enum Dimension: String, CaseIterable, Sendable, CustomStringConvertible {
 struct UnitError: Error { let message: String }
 
 /// Parses quantities such as `20 ms`, `0.6 nS`, `-60 mV`, `1.5e-3 s`, `200 pF`, `10 Hz`, `5 kHz`.
-/// Every quantity must be finite after conversion and 0 or between `minMagnitude` and
-/// `maxMagnitude` in its canonical unit (1e15 ms is 30,000 years, 1e15 pA a kiloampere, 1e-15 ms an
-/// attosecond): beyond that a value is a typo, and refusing it here keeps every derived number (step
-/// counts, ratios such as tau_m/C_m, single-precision engine parameters) finite.
+/// Every quantity must be 0 or between `minMagnitude` and `maxMagnitude` in its canonical unit after
+/// conversion: finite in the single precision the engine computes in (`C_m: 1e300 GF` would be +inf),
+/// and not vanishing (1e-15 ms is an attosecond; a positive C_m of 1e-300 pF made tau_m/C_m
+/// infinite). Whatever becomes a step count or a size is checked again where it is converted.
 public enum Units {
-    /// Largest magnitude of any config quantity in its canonical unit.
-    public static let maxMagnitude = 1e15
+    /// Largest magnitude of any config quantity in its canonical unit (Float's largest, 3.4e38).
+    public static let maxMagnitude = Double(Float.greatestFiniteMagnitude)
     /// Smallest magnitude of a non-zero config quantity in its canonical unit.
     public static let minMagnitude = 1e-15
 
@@ -109,7 +109,7 @@ public enum Units {
     static func bounded(_ x: Double, _ text: String, _ dim: Dimension) throws -> Double {
         guard x.isFinite, abs(x) <= maxMagnitude, x == 0 || abs(x) >= minMagnitude else {
             let unit = dim.canonicalUnit.isEmpty ? "" : " \(dim.canonicalUnit)"
-            throw UnitError(message: "'\(text)' is out of range: quantities must be 0 or between 1e-15\(unit) and 1e15\(unit) in magnitude")
+            throw UnitError(message: "'\(text)' is out of range: quantities must be 0 or between 1e-15\(unit) and 3.4e38\(unit) in magnitude")
         }
         return x
     }

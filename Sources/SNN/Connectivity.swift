@@ -1,3 +1,5 @@
+import Common
+
 /// How a projection connects its presynaptic to its postsynaptic population (NEST's connection rules;
 /// Brian2's `connect(p=...)`). Generation is deterministic for a seed, whatever the thread count.
 public enum Connectivity: Sendable, Equatable {
@@ -58,15 +60,7 @@ public struct ConvGeometry: Sendable, Equatable {
         guard kernelHeight <= inHeight + 2 * padding, kernelWidth <= inWidth + 2 * padding else {
             return "a \(kernelHeight)x\(kernelWidth) kernel does not fit a \(inHeight)x\(inWidth) input with padding \(padding)"
         }
-        func product(_ xs: [Int]) -> Int? {
-            var r = 1
-            for x in xs {
-                let (m, o) = r.multipliedReportingOverflow(by: x)
-                if o || m > Int(Int32.max) { return nil }
-                r = m
-            }
-            return r
-        }
+        func product(_ xs: [Int]) -> Int? { CheckedMath.product(xs).flatMap { $0 <= Int(Int32.max) ? $0 : nil } }
         guard product([inHeight, inWidth, inChannels]) != nil, product([outHeight, outWidth, outChannels]) != nil,
               product([kernelHeight, kernelWidth, inChannels, depthwise ? 1 : outChannels]) != nil else {
             return "the sizes of this geometry exceed 2^31 - 1 elements"

@@ -57,10 +57,10 @@ final class ConfigLimitsTests: XCTestCase {
     }
 
     func testHugeTimesAndSamplingIntervals() {
-        refuse(edit("duration: 10 ms", "duration: 1e300 s"), line: 1, key: "run.duration", ["out of range", "1e15 ms"])
+        refuse(edit("duration: 10 ms", "duration: 1e300 s"), line: 1, key: "run.duration", ["out of range", "3.4e38 ms"])
         // within the magnitude bound but more steps than a run may have
         refuse(edit("duration: 10 ms", "duration: 1e15 ms"), line: 1, key: "run.duration", ["at most 1000000000000000 steps"])
-        refuse(edit("[[1 ms]]", "[[1e20 s]]"), line: 4, key: "populations.s.params.spike_times[0][0]", ["out of range"])
+        refuse(edit("[[1 ms]]", "[[1e20 s]]"), line: 4, key: "populations.s.params.spike_times[0][0]", ["spike times must be at most 1000000000000000 steps"])
         refuse(edit("dt: 0.1 ms}", "dt: 1e-6 ms}").replacingOccurrences(of: "[[1 ms]]", with: "[[1e12 ms]]"), line: 4,
                key: "populations.s.params.spike_times[0][0]", ["spike times must be at most"])
         refuse(Self.base + "monitors:\n  state: [{population: a, variables: [v], neurons: [0], every: 1e10 ms}]\n", line: 8,
@@ -83,17 +83,18 @@ final class ConfigLimitsTests: XCTestCase {
     func testEveryQuantityIsFiniteAfterConversion() {
         // 1e300 GF = 1e321 pF is +inf in Double: it used to pass "C_m > 0"
         refuse(edit("model: lif_exp}", "model: lif_exp, params: {C_m: 1e300 GF}}"), line: 3, key: "populations.a.params.C_m",
-               ["'1e300 GF' is out of range", "1e15 pF"])
-        refuse(edit("weight: 1 mV", "weight: 1e20 V"), line: 6, key: "projections[0].weight", ["out of range"])
+               ["'1e300 GF' is out of range", "3.4e38 pF"])
+        refuse(edit("weight: 1 mV", "weight: 1e36 V"), line: 6, key: "projections[0].weight", ["out of range"])
         refuse(edit("weight: 1 mV", "weight: {lognormal: {mu: 80, sigma: 2}}"), line: 6, key: "projections[0].weight",
                ["beyond single precision"])
         // a positive but vanishing C_m made tau_m/C_m infinite in the engine
         refuse(edit("model: lif_exp}", "model: lif_exp, params: {C_m: 1e-300 pF}}"), line: 3, key: "populations.a.params.C_m",
-               ["0 or between 1e-15 pF and 1e15 pF"])
+               ["0 or between 1e-15 pF and 3.4e38 pF"])
         XCTAssertThrowsError(try Units.parse("1e308 kHz", as: .frequency))
         XCTAssertEqual(try Units.parse("0 pA", as: .current), 0)
         XCTAssertEqual(try Units.parse("1 fA", as: .current), 1e-3, accuracy: 1e-18)
         XCTAssertEqual(try Units.parse("1e15 ms", as: .time), 1e15)
+        XCTAssertEqual(try Units.parse("3e38 nS", as: .conductance), 3e38)   // finite in single precision
         // a long text is refused at once (the number/unit split would be quadratic)
         refuse(edit("weight: 1 mV", "weight: \(String(repeating: "1", count: 100_000)) mV"), line: 6, key: nil, ["characters"])
     }
