@@ -31,6 +31,8 @@ import time
 
 import netdefs as nd
 
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
 NE, NI = 3200, 800
 P_CONN = 0.02
 W_EXC, W_INH = 0.4, 5.1          # units of g_leak (10 nS): 4 nS, 51 nS
@@ -99,6 +101,11 @@ class Auryn:
                 "--fee", wm["ee"], "--fei", wm["ei"], "--fie", wm["ie"], "--fii", wm["ii"]]
         return cmd + (["--fast"] if fast else [])
 
+    def display(self, cmd: list[str]) -> str:
+        """The command as recorded in results: the binary as AURYN_BIN, work files relative to the repo."""
+        return " ".join("AURYN_BIN" if c == self.bin else os.path.relpath(c, REPO) if c.startswith(self.work) else
+                        os.path.basename(c) if c == self.mpirun else c for c in cmd)
+
     def one(self, ranks: int, simtime: float, fast: bool, wm: dict, tag: str) -> dict:
         outdir = os.path.join(self.work, "runs", tag)
         shutil.rmtree(outdir, ignore_errors=True)
@@ -108,13 +115,13 @@ class Auryn:
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            return {"error": f"timeout after {self.timeout:.0f} s: {' '.join(cmd)}"}
+            return {"error": f"timeout after {self.timeout:.0f} s: {self.display(cmd)}"}
         wall = time.perf_counter() - t0
         with open(os.path.join(outdir, "stdout.txt"), "w") as f:
             f.write(r.stdout + "\n--- stderr ---\n" + r.stderr)
         if r.returncode != 0:
-            return {"error": f"exit {r.returncode}: {' '.join(cmd)}\n{(r.stderr or r.stdout)[-600:]}"}
-        out = dict(wall_seconds=wall, command=" ".join(cmd), outdir=outdir, loadavg=nd.loadavg())
+            return {"error": f"exit {r.returncode}: {self.display(cmd)}\n{(r.stderr or r.stdout)[-600:]}"}
+        out = dict(wall_seconds=wall, command=self.display(cmd), outdir=outdir, loadavg=nd.loadavg())
         try:
             out["auryn_elapsed_whole_seconds"] = float(open(os.path.join(outdir, "elapsed.dat")).read().split()[0])
         except (OSError, ValueError, IndexError):
@@ -171,11 +178,11 @@ def run_block(args, nm, seeds: list[int], ranks_list: list[int], isas: list[str]
     if not (os.path.isfile(args.auryn_bin) and os.access(args.auryn_bin, os.X_OK)):
         blk["note"] = f"Auryn block skipped: --auryn-bin {args.auryn_bin} is not an executable file."
         return blk
-    au = Auryn(args.auryn_bin, os.path.dirname(rdir.rstrip("/")), args.timeout)
+    au = Auryn(args.auryn_bin, os.path.dirname(os.path.dirname(rdir.rstrip("/"))), args.timeout)
     if not au.mpirun:
         blk["note"] = "Auryn block skipped: `mpirun` not on PATH (Debian: openmpi-bin)."
         return blk
-    blk["auryn_bin"] = args.auryn_bin
+    blk["auryn_bin"] = os.path.basename(args.auryn_bin)   # no machine path in results.json
     blk["auryn_commit"] = au.commit
     cfg_ok = nm is not None and nm.bin and nm.config_for(MODEL, NE + NI) is not None
     if nm is None:
@@ -237,7 +244,7 @@ def report_section(blk: dict) -> list[str]:
     L = [f"## Auryn COBA network (Zenke & Gerstner 2014; configs/auryn-coba.yaml), N = {blk['n']}\n"]
     if blk.get("note"):
         return L + [f"**{blk['note']}**\n"]
-    L.append(f"- Auryn binary: `{os.path.basename(blk['auryn_bin'])}` built from fzenke/auryn at {blk['auryn_commit']} "
+    L.append(f"- Auryn binary: `{blk['auryn_bin']}` built from fzenke/auryn at {blk['auryn_commit']} "
              "(Release: `-O3 -march=native -ffast-math`, Open MPI)")
     L.append(f"- {blk['duration']:g} s simulated, seeds {blk['seeds']}, Auryn ranks = neuromorph threads: {blk['ranks']}; "
              f"load average before `{blk['uptime_before']}`, after `{blk['uptime_after']}` ({blk['minutes']:.1f} min)")

@@ -82,6 +82,19 @@ def isa_offered(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
     return out + ["scalar"]
 
 
+def display_argv(argv: list[str], auryn_bin: str | None) -> str:
+    """The command line for the report without this machine's paths: paths inside the repository become
+    relative, Auryn's binary (built outside it) becomes AURYN_BIN."""
+    out = []
+    for a in argv:
+        if auryn_bin and a in (auryn_bin, f"--auryn-bin={auryn_bin}"):
+            a = a.replace(auryn_bin, "AURYN_BIN")
+        elif os.path.isabs(a) and os.path.abspath(a).startswith(REPO + os.sep):
+            a = os.path.relpath(a, REPO)
+        out.append(shlex.quote(a))
+    return " ".join(out)
+
+
 def isa_env(env: dict, isa: str | None) -> dict:
     env = dict(env)
     env.pop("NM_ISA", None)
@@ -717,7 +730,7 @@ def main() -> int:
     import importlib.metadata as im
     t_start = time.perf_counter()
     meta = dict(
-        date=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"), argv=" ".join(map(shlex.quote, sys.argv[1:])),
+        date=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"), argv=display_argv(sys.argv[1:], args.auryn_bin),
         cpu=nd.cpu_model(), nproc=os.cpu_count(),
         memory=sh("free -g | awk '/Mem:/{print $2\" GiB\"}'"),
         python=sys.version.split()[0], brian2=im.version("brian2"), nest=im.version("nest-simulator"),
