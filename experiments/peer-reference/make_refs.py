@@ -146,6 +146,8 @@ def nest_run(model: str, params: dict, init: dict, duration: float, inputs=(), r
              "archiver_length", "node_uses_wfr", "t_spike", "post_trace", "Ca", "beta_Ca", "tau_Ca",
              "tau_minus", "tau_minus_triplet", "ignore_and_spike", "ignore_and_spike_interval",
              "ignore_and_spike_offset")}
+    # strict JSON (the Swift tests use JSONSerialization): NEST's unbounded V_min is -inf -> "-inf"
+    used = {k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in used.items()}
     # the multimeter hands over its samples one min-delay slice late: simulate a little longer for the
     # trace, keep only spikes within `duration`
     nest.Simulate(duration + (5.0 if mm is not None else 0.0))
@@ -644,7 +646,7 @@ def main() -> int:
     )
     tmp = args.out + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(refs, f, separators=(",", ":"))
+        json.dump(refs, f, separators=(",", ":"), allow_nan=False)
         f.write("\n")
     os.replace(tmp, args.out)
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1024:.0f} KiB, {len(cases)} cases)")
