@@ -83,7 +83,7 @@ UPT="$WORK/uptime.tsv"
 : > "$WORK/sj.log"
 up() { printf '%s\t%s\n' "$1" "$(uptime)" >> "$UPT"; }
 {
-    echo "model: $(lscpu | sed -n 's/^Model name: *//p')"
+    echo "model: $(lscpu | sed -n 's/^Model name: *//p') (family $(lscpu | sed -n 's/^CPU family: *//p'), model $(lscpu | sed -n 's/^Model: *//p'))"
     echo "cores: $(nproc)"
     echo "commit: $(cd "$ROOT" && git rev-parse HEAD)"
     echo "dirty_sources: $(cd "$ROOT" && git status --short Sources Package.swift | wc -l)"

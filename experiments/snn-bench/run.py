@@ -95,6 +95,17 @@ def display_argv(argv: list[str], auryn_bin: str | None) -> str:
     return " ".join(out)
 
 
+def cpu_ids() -> str:
+    """' (family F, model M, stepping S)' from /proc/cpuinfo: VMs often show a bare 'AMD EPYC'."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            kv = dict(line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines() if ":" in line)
+        kv = {k.strip(): v.strip() for k, v in kv.items()}
+        return f" (family {kv['cpu family']}, model {kv['model']}, stepping {kv['stepping']})"
+    except (OSError, KeyError):
+        return ""
+
+
 def isa_env(env: dict, isa: str | None) -> dict:
     env = dict(env)
     env.pop("NM_ISA", None)
@@ -731,7 +742,7 @@ def main() -> int:
     t_start = time.perf_counter()
     meta = dict(
         date=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"), argv=display_argv(sys.argv[1:], args.auryn_bin),
-        cpu=nd.cpu_model(), nproc=os.cpu_count(),
+        cpu=nd.cpu_model() + cpu_ids(), nproc=os.cpu_count(),
         memory=sh("free -g | awk '/Mem:/{print $2\" GiB\"}'"),
         python=sys.version.split()[0], brian2=im.version("brian2"), nest=im.version("nest-simulator"),
         gxx=sh(["g++", "--version"]).splitlines()[0] if shutil.which("g++") else "missing",
