@@ -2,6 +2,7 @@
 #include <omp.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_randist.h>
+#include <math.h>
 #include <stdlib.h>
 
 /* libomp extensions (declared in omp.h as kmp_*). */
@@ -41,7 +42,16 @@ void nm_rng_free(nm_rng *r) { if (r) { gsl_rng_free(r->g); free(r); } }
 double nm_rng_uniform(nm_rng *r) { return gsl_rng_uniform(r->g); }
 double nm_rng_uniform_pos(nm_rng *r) { return gsl_rng_uniform_pos(r->g); }
 double nm_rng_gaussian(nm_rng *r, double sigma) { return gsl_ran_gaussian_ziggurat(r->g, sigma); }
-unsigned int nm_rng_geometric(nm_rng *r, double p) { return gsl_ran_geometric(r->g, p); }
+/* gsl_ran_geometric's formula, saturated: for tiny p (a rate of 1e-15 Hz, p = 1e-300 in a config)
+ * log(u)/log(1-p) exceeds UINT_MAX and GSL's conversion to unsigned int is undefined (0 on x86,
+ * which made connectivity generation loop forever and Poisson sources fire every step). Same
+ * values as GSL (same draw, same arithmetic, truncation) whenever they fit. */
+unsigned int nm_rng_geometric(nm_rng *r, double p) {
+    double u = gsl_rng_uniform_pos(r->g);
+    if (p == 1) return 1;
+    double k = log(u) / log(1 - p) + 1;
+    return k < 4294967295.0 ? (unsigned int)k : 4294967295u;
+}
 unsigned int nm_rng_poisson(nm_rng *r, double mu) { return gsl_ran_poisson(r->g, mu); }
 unsigned long nm_rng_uniform_int(nm_rng *r, unsigned long n) { return gsl_rng_uniform_int(r->g, n); }
 double nm_rng_exponential(nm_rng *r, double mu) { return gsl_ran_exponential(r->g, mu); }

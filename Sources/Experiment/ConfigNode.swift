@@ -1,3 +1,4 @@
+import Common
 import Foundation
 import Yams
 
@@ -24,20 +25,39 @@ public struct ConfigNode {
     public var line: Int? { node.mark?.line }
     public var column: Int? { node.mark?.column }
 
-    /// Reads and parses a YAML file. A missing file, an empty file or a YAML syntax error becomes a
-    /// `ConfigError` with the location.
-    public static func load(path: String) throws -> ConfigNode {
-        guard let data = FileManager.default.contents(atPath: path) else {
+    /// Reads and parses a YAML file. A missing file, a folder, an empty file, a file beyond the
+    /// budget's size or a YAML syntax error becomes a `ConfigError` with the location. At most
+    /// `budget.maxBytes + 1` bytes are read, so a huge file or a device costs nothing.
+    public static func load(path: String, budget: YAMLBudget = .default) throws -> ConfigNode {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw ConfigError(file: path, line: nil, key: "", message: "cannot read the file (does it exist?)")
+        }
+        guard !isDir.boolValue else {
+            throw ConfigError(file: path, line: nil, key: "", message: "is a folder; expected a YAML config file")
+        }
+        let data: Data
+        do {
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            data = try handle.read(upToCount: budget.maxBytes + 1) ?? Data()
+        } catch {
+            throw ConfigError(file: path, line: nil, key: "", message: "cannot read the file (\((error as NSError).localizedDescription))")
+        }
+        guard data.count <= budget.maxBytes else {
+            throw ConfigError(file: path, line: nil, key: "", message: "the file is larger than \(MemorySize.format(Int64(budget.maxBytes))), the limit for configs")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, line: nil, key: "", message: "the file is not UTF-8 text")
         }
-        return try parse(text, file: path)
+        return try parse(text, file: path, budget: budget)
     }
 
-    /// Parses YAML text; `file` is used in error messages.
-    public static func parse(_ text: String, file: String) throws -> ConfigNode {
+    /// Parses YAML text; `file` is used in error messages. The text is first checked against `budget`
+    /// (size, node count with aliases expanded, depth, duplicate keys; see `YAMLBudget`), so composing
+    /// it is bounded work.
+    public static func parse(_ text: String, file: String, budget: YAMLBudget = .default) throws -> ConfigNode {
+        try budget.check(text, file: file)
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 throw ConfigError(file: file, line: nil, key: "", message: "the file is empty; expected a YAML mapping")
@@ -46,14 +66,20 @@ public struct ConfigNode {
         } catch let e as ConfigError {
             throw e
         } catch let e as YamlError {
+            // never the error's own description: several cases embed the whole document
             switch e {
             case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
                  let .composer(context, problem, mark, _):
                 let ctx = context.map { " (\($0.text))" } ?? ""
                 throw ConfigError(file: file, line: mark.line, column: mark.column, key: "",
                                   message: "YAML syntax error: \(problem)\(ctx)")
+            case let .duplicatedKeysInMapping(duplicates, context):
+                throw ConfigError(file: file, line: context.mark.line, column: context.mark.column, key: "",
+                                  message: "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", "))")
+            case let .reader(problem, _, _, _):
+                throw ConfigError(file: file, line: nil, key: "", message: "cannot read the YAML text: \(problem)")
             default:
-                throw ConfigError(file: file, line: nil, key: "", message: "YAML error: \(e)")
+                throw ConfigError(file: file, line: nil, key: "", message: "the YAML text could not be parsed")
             }
         }
     }
@@ -65,7 +91,7 @@ public struct ConfigNode {
 
     var kindName: String {
         switch node {
-        case .scalar(let s): return "the scalar '\(s.string)'"
+        case .scalar(let s): return "the scalar '\(Self.clip(s.string))'"
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         case .alias: return "an alias"
@@ -100,7 +126,12 @@ public struct ConfigNode {
     public var isMapping: Bool { if case .mapping = node { return true } else { return false } }
     public var isScalar: Bool { if case .scalar = node { return true } else { return false } }
 
-    func join(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    func join(_ key: String) -> String { path.isEmpty ? key : "\(path).\(Self.clip(key))" }
+
+    /// `s`, shortened for messages when it is long (a config value may be megabytes long).
+    static func clip(_ s: String) -> String {
+        s.count <= 60 ? s : "\(s.prefix(40))… (\(s.count) characters)"
+    }
 
     // MARK: scalars
 
@@ -114,7 +145,7 @@ public struct ConfigNode {
 
     public func double() throws -> Double {
         let t = try scalarText().trimmingCharacters(in: .whitespaces)
-        guard let v = Double(t), v.isFinite else { throw error("expected a number, found '\(t)'") }
+        guard let v = Double(t), v.isFinite else { throw error("expected a number, found '\(Self.clip(t))'") }
         return v
     }
 
@@ -122,7 +153,7 @@ public struct ConfigNode {
         let t = try scalarText().trimmingCharacters(in: .whitespaces)
         if let v = Int(t) { return v }
         if let d = Double(t), d.isFinite, d == d.rounded(), abs(d) < 9e15 { return Int(d) }
-        throw error("expected a whole number, found '\(t)'")
+        throw error("expected a whole number, found '\(Self.clip(t))'")
     }
 
     public func bool() throws -> Bool {
@@ -130,7 +161,7 @@ public struct ConfigNode {
         switch t {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
-        default: throw error("expected true or false, found '\(t)'")
+        default: throw error("expected true or false, found '\(Self.clip(t))'")
         }
     }
 
@@ -149,7 +180,7 @@ public struct ConfigNode {
     public func choice(_ options: [String]) throws -> String {
         let t = try scalarText().trimmingCharacters(in: .whitespaces)
         guard options.contains(t) else {
-            throw error("unknown value '\(t)'; expected one of: \(options.joined(separator: ", "))\(Suggest.hint(t, options))")
+            throw error("unknown value '\(Self.clip(t))'; expected one of: \(options.joined(separator: ", "))\(Suggest.hint(t, options))")
         }
         return t
     }
@@ -207,7 +238,7 @@ public final class ConfigMapping {
         for e in entries where !used.contains(e.key) {
             let n = ConfigNode(node: e.keyNode, file: owner.file, path: owner.join(e.key))
             let expected = known.sorted().joined(separator: ", ")
-            throw n.error("unknown key '\(e.key)'\(Suggest.hint(e.key, known)); known keys here: \(expected)")
+            throw n.error("unknown key '\(ConfigNode.clip(e.key))'\(Suggest.hint(e.key, known)); known keys here: \(expected)")
         }
     }
 
@@ -235,13 +266,15 @@ public final class ConfigMapping {
 
     /// A number that must satisfy `check`, else `message` (e.g. "must be > 0").
     public func checked(_ key: String, _ value: Double, _ ok: Bool, _ message: String) throws {
-        if !ok { throw (node(key) ?? owner).error("\(message), found \(value)") }
+        let shown = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+        if !ok { throw (node(key) ?? owner).error("\(message), found \(shown)") }
     }
 }
 
 /// "Did you mean" suggestions by edit distance.
 enum Suggest {
     static func hint(_ word: String, _ options: [String]) -> String {
+        guard word.count <= 64 else { return "" }   // edit distance is quadratic
         let best = options.map { ($0, distance($0.lowercased(), word.lowercased())) }.min { $0.1 < $1.1 }
         guard let (w, d) = best, d <= max(2, word.count / 3) else { return "" }
         return " (did you mean '\(w)'?)"

@@ -142,10 +142,17 @@ extension SimulationConfig {
                 for (k, t) in ts.enumerated() where t < dt - 1e-9 {
                     throw try l.sequence()[k].error("spike times must be >= dt (\(fmt(dt)) ms): a spike is stamped at the end of a step")
                 }
+                for (k, t) in ts.enumerated() where !fitsSteps(t, dt, Network.maxSteps) {
+                    throw try l.sequence()[k].error("spike times must be at most \(Network.maxSteps) steps of dt (\(fmt(dt)) ms)")
+                }
                 times.append(ts)
             }
             try pm.finish()
             model = .spikeSource(times: times)
+        }
+        // the engine counts the refractory period in 32-bit steps
+        if let tr = try params?.mapping().node("t_ref"), let t = try? tr.quantity(.time), !fitsSteps(t, dt, Int64(Int32.max)) {
+            throw tr.error("t_ref must be at most 2^31 - 1 steps of dt (\(fmt(dt)) ms)")
         }
 
         // initial values
@@ -166,6 +173,7 @@ extension SimulationConfig {
                 default: dim = .dimensionless
                 }
                 initial[vname] = try parseDistribution(vnode, dim)
+                if let why = initial[vname]?.problem { throw vnode.error(why) }
             }
         }
         try m.finish()

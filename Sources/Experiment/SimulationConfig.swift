@@ -46,6 +46,8 @@ public struct SimulationConfig: Sendable {
             try run.checked("dt", dt, dt > 0 && dt <= 10, "dt must be > 0 ms and at most 10 ms")
             duration = try run.quantity("duration", .time, default: 1000)
             try run.checked("duration", duration, duration > 0, "duration must be > 0")
+            try run.checked("duration", duration, fitsSteps(duration, dt, Network.maxSteps),
+                            "duration must be at most \(Network.maxSteps) steps of dt (\(fmt(dt)) ms)")
             if let s = run.node("seed") {
                 let v = try s.int()
                 guard v >= 0 else { throw s.error("seed must be a whole number >= 0, found \(v)") }
@@ -96,11 +98,13 @@ public struct SimulationConfig: Sendable {
                 let conn = try parseConnectivity(try m.require("connect", "a connection rule, e.g. {rule: fixed_probability, p: 0.02}"), pre: pre, post: post, dt: dt, weightDim: weightDimensions(post.model), weightScale: weightScale(post.model))
                 let weightNode = try m.require("weight", "a weight in \(post.model.weightUnit), e.g. '\(post.model.weightUnit == "nS" ? "6 nS" : "1.6 mV")' or a distribution")
                 let weight = try parseWeight(weightNode, post.model)
+                if let why = weight.problem { throw weightNode.error("weight: \(why)") }
                 if post.model.weightUnit == "nS", weight.lowerBound < 0 {
                     throw weightNode.error("conductance weights must be >= 0 (use receptor: inh for inhibition)")
                 }
                 let delayNode = m.node("delay")
                 let delay = try delayNode.map { try parseDistribution($0, .time) } ?? .constant(dt)
+                if let why = delay.problem { throw (delayNode ?? pn).error("delay: \(why)") }
                 if delay.lowerBound < dt - 1e-9 {
                     throw (delayNode ?? pn).error("delays must be >= dt (\(fmt(dt)) ms); found a minimum of \(fmt(delay.lowerBound)) ms")
                 }
@@ -121,7 +125,7 @@ public struct SimulationConfig: Sendable {
                 let tnode = try m.require("target", "a population name")
                 let target = try population(tnode)
                 if target.model.isSource { throw tnode.error("'\(target.name)' is a spike source; currents need a neuron model") }
-                let neurons = try m.node("neurons").map { try parseNeurons($0, size: target.size) }
+                let neurons = try m.node("neurons").flatMap { try parseNeuronSelection($0, size: target.size) }
                 var times: [Double] = [], amps: [Double] = []
                 if kind == "constant_current" {
                     let amp = try m.quantity("amplitude", .current)
@@ -134,6 +138,11 @@ public struct SimulationConfig: Sendable {
                         times.append(stop); amps.append(0)
                     }
                     if start > 0 { times.insert(0, at: 0); amps.insert(0, at: 0) }
+                    for key in ["start", "stop"] {
+                        if let tn = m.node(key), let t = try? tn.quantity(.time), !fitsSteps(t, dt, Network.maxSteps) {
+                            throw tn.error("\(key) must be at most \(Network.maxSteps) steps of dt (\(fmt(dt)) ms)")
+                        }
+                    }
                 } else {
                     let tn = try m.require("times", "a list of times, e.g. [0 ms, 50 ms]")
                     let an = try m.require("amplitudes", "a list of currents, e.g. [100 pA, 0 pA]")
@@ -141,6 +150,9 @@ public struct SimulationConfig: Sendable {
                     amps = try an.sequence().map { try $0.quantity(.current) }
                     guard times.count == amps.count, !times.isEmpty else { throw an.error("needs as many amplitudes as times (\(times.count)), at least one") }
                     guard zip(times, times.dropFirst()).allSatisfy({ $0 < $1 }), times[0] >= 0 else { throw tn.error("times must be >= 0 and strictly increasing") }
+                    guard fitsSteps(times[times.count - 1], dt, Network.maxSteps) else {
+                        throw tn.error("times must be at most \(Network.maxSteps) steps of dt (\(fmt(dt)) ms)")
+                    }
                 }
                 let cname = try m.string("name", default: "input\(k)")
                 try m.finish()
@@ -166,7 +178,7 @@ public struct SimulationConfig: Sendable {
                         else {
                             let em = try e.mapping()
                             let p = try population(try em.require("population"))
-                            let ns = try em.node("neurons").map { try parseNeurons($0, size: p.size) }
+                            let ns = try em.node("neurons").flatMap { try parseNeuronSelection($0, size: p.size) }
                             try em.finish()
                             spikeMons.append(SpikeMonitorSpec(population: p.name, neurons: ns))
                         }
@@ -187,6 +199,7 @@ public struct SimulationConfig: Sendable {
                     let ns = try parseNeurons(try em.require("neurons", "a list of neuron indices or a range 'a:b'"), size: p.size)
                     let every = try em.quantity("every", .time, default: dt)
                     try em.checked("every", every, every >= dt - 1e-9, "the sampling interval must be >= dt (\(fmt(dt)) ms)")
+                    try em.checked("every", every, fitsSteps(every, dt, Int64(Int32.max)), "the sampling interval must be at most 2^31 - 1 steps of dt (\(fmt(dt)) ms)")
                     try em.finish()
                     stateMons.append(StateMonitorSpec(population: p.name, variables: vars, neurons: ns, everyMs: every))
                 }
@@ -195,6 +208,7 @@ public struct SimulationConfig: Sendable {
                 let rm = try rn.mapping()
                 rateBin = try rm.quantity("bin", .time, default: 1)
                 try rm.checked("bin", rateBin, rateBin >= dt - 1e-9, "the rate bin must be >= dt")
+                try rm.checked("bin", rateBin, fitsSteps(rateBin, dt, Network.maxSteps), "the rate bin must be at most \(Network.maxSteps) steps of dt (\(fmt(dt)) ms)")
                 try rm.finish()
             }
             try mm.finish()
@@ -213,6 +227,19 @@ public struct SimulationConfig: Sendable {
 
     static func fmt(_ x: Double) -> String { String(format: "%g", x) }
 
+    /// `ms` is a whole number of at most `max` steps of `dt`.
+    static func fitsSteps(_ ms: Double, _ dt: Double, _ max: Int64) -> Bool {
+        let s = (ms / dt).rounded()
+        return s.isFinite && s <= Double(max)
+    }
+
+    /// Neuron indices; nil for `all` (every neuron, without listing them).
+    static func parseNeuronSelection(_ n: ConfigNode, size: Int) throws -> [Int]? {
+        if n.isScalar, try n.string().trimmingCharacters(in: .whitespaces) == "all" { return nil }
+        return try parseNeurons(n, size: size)
+    }
+
+    /// Neuron indices: a list, a range `a:b` (checked against `size` before it is expanded) or `all`.
     static func parseNeurons(_ n: ConfigNode, size: Int) throws -> [Int] {
         var out: [Int] = []
         if n.isScalar {
@@ -220,8 +247,9 @@ public struct SimulationConfig: Sendable {
             if t == "all" { return Array(0..<size) }
             let parts = t.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count == 2, let a = Int(parts[0].trimmingCharacters(in: .whitespaces)), let b = Int(parts[1].trimmingCharacters(in: .whitespaces)), a < b else {
-                throw n.error("expected a list of indices, 'all', or a range 'a:b' (a < b, b excluded), found '\(t)'")
+                throw n.error("expected a list of indices, 'all', or a range 'a:b' (a < b, b excluded), found '\(ConfigNode.clip(t))'")
             }
+            guard a >= 0, b <= size else { throw n.error("the range \(a):\(b) is out of range 0..<\(size) (b is excluded)") }
             out = Array(a..<b)
         } else {
             out = try n.sequence().map { try $0.int() }
@@ -316,6 +344,7 @@ public struct SimulationConfig: Sendable {
             let aut = try m.bool("autapses", default: false)
             let limit = rule == "fixed_indegree" ? pre.size : post.size
             try m.checked("k", Double(k), k >= 0, "k must be >= 0")
+            try m.checked("k", Double(k), k <= Int(Int32.max), "k must be at most 2^31 - 1")
             if !multi && k > limit { throw (m.node("k") ?? n).error("k = \(k) exceeds the \(limit) available neurons without multapses") }
             if limit == 0 && k > 0 { throw (m.node("k") ?? n).error("k = \(k) but the population is empty") }
             c = rule == "fixed_indegree" ? .fixedIndegree(k, autapses: aut, multapses: multi) : .fixedOutdegree(k, autapses: aut, multapses: multi)
@@ -337,6 +366,7 @@ public struct SimulationConfig: Sendable {
                     var got: Double? = nil
                     for d in weightDim { if let v = try? e.quantity(d) { got = v * weightScale(d); break } }
                     guard let v = got else { throw e.error("expected a weight with a unit (\(weightDim.map(\.canonicalUnit).joined(separator: " or ")))") }
+                    if let why = Distribution.constant(v).problem { throw e.error("weight: \(why)") }
                     ws.append(v)
                 }
                 guard ws.count == pairs.count else { throw wn.error("\(ws.count) weights for \(pairs.count) pairs") }
@@ -347,6 +377,7 @@ public struct SimulationConfig: Sendable {
                 let ds = try dn.sequence().map { try $0.quantity(.time) }
                 guard ds.count == pairs.count else { throw dn.error("\(ds.count) delays for \(pairs.count) pairs") }
                 if let bad = ds.first(where: { $0 < dt - 1e-9 }) { throw dn.error("delay \(fmt(bad)) ms is shorter than dt (\(fmt(dt)) ms)") }
+                if let bad = ds.first(where: { $0 / dt >= 65535 }) { throw dn.error("delay \(fmt(bad)) ms is longer than 65534 steps (\(fmt(65534 * dt)) ms)") }
                 delays = ds
             }
             c = .list(pairs: pairs, weights: weights, delays: delays)

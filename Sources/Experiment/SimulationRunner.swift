@@ -54,9 +54,12 @@ public enum SimulationRunner {
     /// Builds the network of `cfg` and saves it for `neuromorph-run` instead of running it: spike and
     /// state monitors are kept (the runner writes the same .npy files), per-step counts are not recorded
     /// (the runner reports totals and mean rates, not rates_<pop>.npy or raster.svg).
-    public static func save(_ cfg: SimulationConfig, configPath: String, to path: String) throws {
+    /// Refused before anything is allocated when the estimate (`SimulationBudget`) exceeds
+    /// `memoryLimit` (nil: the memory available).
+    public static func save(_ cfg: SimulationConfig, configPath: String, to path: String, memoryLimit: Int64? = nil) throws {
+        try SimulationBudget.check(cfg, configPath: configPath, memoryLimit: memoryLimit, runs: false, writesOutput: false)
         do {
-            let sim = try Simulator(CompiledNetwork(cfg.network, seed: cfg.seed))
+            let sim = try Simulator(CompiledNetwork(cfg.network, seed: cfg.seed, memoryLimit: memoryLimit ?? Int64.max))
             for m in cfg.spikeMonitors { try sim.recordSpikes(m.population, neurons: m.neurons) }
             for m in cfg.stateMonitors {
                 for v in m.variables { try sim.recordState(m.population, variable: v, neurons: m.neurons, everyMs: m.everyMs) }
@@ -67,37 +70,52 @@ public enum SimulationRunner {
         }
     }
 
-    /// Runs `cfg`; with `out`, claims that folder under `output` (the output policy) before anything
-    /// runs, so a refused or locked destination fails at once.
+    /// Runs `cfg`. Before anything is allocated, the run is refused when its memory estimate
+    /// (`SimulationBudget`) exceeds `memoryLimit` (nil: the memory available); warnings about it (a
+    /// very long run) go to stderr. Then, with `out`, claims that folder under `output` (the output
+    /// policy) before anything runs, so a refused or locked destination fails at once.
     public static func run(_ cfg: SimulationConfig, configPath: String, out: URL?, output: OutputPolicy = OutputPolicy(kind: .simulate),
-                           showProgress: Bool, inspect: ((Simulator) -> [String: String])? = nil) throws -> SimulationSummary {
+                           showProgress: Bool, memoryLimit: Int64? = nil,
+                           inspect: ((Simulator) -> [String: String])? = nil) throws -> SimulationSummary {
+        let warnings = try SimulationBudget.check(cfg, configPath: configPath, memoryLimit: memoryLimit, writesOutput: out != nil)
+        for w in warnings { FileHandle.standardError.write(Data("warning: \(configPath): \(w)\n".utf8)) }
         let dir = try out.map { try AtomicDirectory($0, policy: output) }
         let threads = cfg.threads   // 0 = automatic (measured per chunk; results do not depend on it)
         let t0 = Date()
         let compiled: CompiledNetwork
         let sim: Simulator
+        var monitorIds: [(spec: SimulationConfig.StateMonitorSpec, variable: String, id: Int)] = []
         do {
-            compiled = try CompiledNetwork(cfg.network, seed: cfg.seed)
+            // the whole run was checked above; the network's own check must not refuse a part of it
+            compiled = try CompiledNetwork(cfg.network, seed: cfg.seed, memoryLimit: memoryLimit ?? Int64.max)
             sim = try Simulator(compiled)
             for m in cfg.spikeMonitors { try sim.recordSpikes(m.population, neurons: m.neurons) }
-            for p in cfg.network.populations { try sim.recordCounts(p.name) }
+            if out != nil { for p in cfg.network.populations { try sim.recordCounts(p.name) } }   // only rates_<pop>.npy reads them
+            for m in cfg.stateMonitors {
+                for v in m.variables {
+                    monitorIds.append((m, v, try sim.recordState(m.population, variable: v, neurons: m.neurons, everyMs: m.everyMs)))
+                }
+            }
         } catch let e as NetworkError {
             throw ConfigError(file: configPath, line: nil, key: "", message: e.message)
-        }
-        var monitorIds: [(spec: SimulationConfig.StateMonitorSpec, variable: String, id: Int)] = []
-        for m in cfg.stateMonitors {
-            for v in m.variables {
-                monitorIds.append((m, v, try sim.recordState(m.population, variable: v, neurons: m.neurons, everyMs: m.everyMs)))
-            }
         }
         let buildSeconds = Date().timeIntervalSince(t0)
         let simulatedSeconds = cfg.durationMs / 1000
         let progress = ProgressReporter(label: "simulate \(cfg.name)", total: 1, enabled: showProgress && isatty(2) != 0)
         let t1 = Date()
-        try sim.run(milliseconds: cfg.durationMs, threads: threads) { frac in
-            let wall = Date().timeIntervalSince(t1)
-            let rtf = frac > 0 ? wall / (frac * simulatedSeconds) : 0
-            progress.update(frac, extra: String(format: "RTF %.3f", rtf))
+        do {
+            try sim.run(milliseconds: cfg.durationMs, threads: threads) { frac in
+                let wall = Date().timeIntervalSince(t1)
+                let rtf = frac > 0 ? wall / (frac * simulatedSeconds) : 0
+                progress.update(frac, extra: String(format: "RTF %.3f", rtf))
+            }
+        } catch var fault as SimulationFault {   // NaN state, AdEx solver: name the config too
+            progress.finish()
+            fault.input = configPath
+            throw fault
+        } catch let e as NetworkError {
+            progress.finish()
+            throw ConfigError(file: configPath, line: nil, key: "", message: e.message)
         }
         let wall = Date().timeIntervalSince(t1)
         progress.finish()

@@ -1,4 +1,5 @@
 import CKernels
+import Common
 import Foundation
 
 /// A network with its connectivity generated: CSR synapse arrays, weight and delay arrays, structured
@@ -37,9 +38,13 @@ public final class CompiledNetwork: @unchecked Sendable {
     /// Bytes of connectivity storage.
     public var connectivityBytes: Int64 { storages.reduce(0) { $0 + $1.bytes } }
 
-    /// Validates the network and generates its connectivity with `seed`.
-    public init(_ network: Network, seed: UInt64) throws {
+    /// Validates the network, checks that its estimated memory (`MemoryEstimate.network`) fits in
+    /// `memoryLimit` bytes (default: what the machine has available, `MemorySize.available()`) and
+    /// generates its connectivity with `seed`. Throws `NetworkError` for an invalid network, one that
+    /// does not fit (the message gives the estimate and its largest parts), or a failed allocation.
+    public init(_ network: Network, seed: UInt64, memoryLimit: Int64? = nil) throws {
         try network.validate()
+        try MemoryEstimate.network(network).check(limit: memoryLimit ?? MemorySize.available())
         self.network = network
         self.seed = seed
         let t0 = Date()
@@ -53,7 +58,7 @@ public final class CompiledNetwork: @unchecked Sendable {
             if case .spikeSource(let times) = p.model {
                 var ptr: [Int64] = [0], steps: [Int64] = []
                 for tl in times {
-                    let s = tl.map { Int64(($0 / network.dt).rounded()) - 1 }.sorted()
+                    let s = tl.map { (network.steps($0) ?? 1) - 1 }.sorted()   // validated: in 1...maxSteps
                     steps.append(contentsOf: s)
                     ptr.append(Int64(steps.count))
                 }
@@ -74,9 +79,19 @@ public final class CompiledNetwork: @unchecked Sendable {
         }
     }
 
+    /// `count` elements of `T` from malloc (freed with free/nm_free), or a `NetworkError` naming
+    /// `what` when the size overflows or the allocation fails.
+    static func allocate<T>(_ count: Int, _ type: T.Type, _ what: String) throws -> UnsafeMutablePointer<T> {
+        let (bytes, overflow) = max(1, count).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+        guard count >= 0, !overflow, let p = malloc(bytes) else {
+            throw NetworkError("\(what): out of memory (\(count) elements of \(MemoryLayout<T>.stride) B)")
+        }
+        return p.bindMemory(to: T.self, capacity: max(1, count))
+    }
+
     /// Draws `count` values of `d` in row-block streams (rows given by `rowptr`), deterministic.
-    static func draw(_ d: Distribution, rows: Int, rowptr: UnsafePointer<Int64>, count: Int64, seed: UInt64, stream: UInt64) -> UnsafeMutablePointer<Float> {
-        let out = UnsafeMutablePointer<Float>(OpaquePointer(malloc(max(1, Int(count)) * MemoryLayout<Float>.stride)))!
+    static func draw(_ d: Distribution, rows: Int, rowptr: UnsafePointer<Int64>, count: Int64, seed: UInt64, stream: UInt64, what: String) throws -> UnsafeMutablePointer<Float> {
+        let out = try allocate(Int(count), Float.self, what)
         let (code, a, b, lo, hi) = distCode(d)
         nm_draw_values(Int64(rows), rowptr, code, a, b, lo, hi, seed, stream, out)
         return out
@@ -89,13 +104,12 @@ public final class CompiledNetwork: @unchecked Sendable {
         let samePop = a == b
         let dt = network.dt
         let stream = UInt64(j + 1) << 32
-        func malloced<T>(_ n: Int, _ t: T.Type) -> UnsafeMutablePointer<T> {
-            UnsafeMutablePointer<T>(OpaquePointer(malloc(max(1, n) * MemoryLayout<T>.stride)))!
-        }
+        let what = "projection '\(pr.name)'"
+        func malloced<T>(_ n: Int, _ t: T.Type) throws -> UnsafeMutablePointer<T> { try allocate(n, t, what) }
         var listWeights: [Double]? = nil, listDelays: [Double]? = nil
         switch pr.kind {
         case .dense(let w):
-            let p = malloced(w.count, Float.self)
+            let p = try malloced(w.count, Float.self)
             w.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: w.count) }
             s.weights = p
             s.synapses = Int64(npre) * Int64(npost)
@@ -103,7 +117,7 @@ public final class CompiledNetwork: @unchecked Sendable {
             s.d0 = Int32((pr.delay.constantValue! / dt).rounded())
             return s
         case .conv(_, let k):
-            let p = malloced(k.count, Float.self)
+            let p = try malloced(k.count, Float.self)
             k.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: k.count) }
             s.weights = p
             s.bytes = Int64(k.count) * 4
@@ -128,22 +142,28 @@ public final class CompiledNetwork: @unchecked Sendable {
             case .allToAll(let aut):
                 let skipSelf = samePop && !aut
                 let total = Int64(npre) * Int64(npost) - (skipSelf ? Int64(min(npre, npost)) : 0)
-                let rp = malloced(npre + 1, Int64.self), cl = malloced(Int(total), Int32.self)
+                let rp = try malloced(npre + 1, Int64.self)
+                let cl: UnsafeMutablePointer<Int32>
+                do { cl = try malloced(Int(total), Int32.self) } catch { free(rp); throw error }
                 var w: Int64 = 0
                 for i in 0..<npre {
                     rp[i] = w
-                    for k in 0..<npost where !(skipSelf && k == i) { cl[Int(w)] = Int32(k); w += 1 }
+                    for k in 0..<npost where !(skipSelf && k == i) { cl[Int(w)] = Int32(truncatingIfNeeded: k); w += 1 }
                 }
                 rp[npre] = w
                 rowptr = rp; col = cl; nnz = w
             case .oneToOne:
-                let rp = malloced(npre + 1, Int64.self), cl = malloced(npre, Int32.self)
-                for i in 0..<npre { rp[i] = Int64(i); cl[i] = Int32(i) }
+                let rp = try malloced(npre + 1, Int64.self)
+                let cl: UnsafeMutablePointer<Int32>
+                do { cl = try malloced(npre, Int32.self) } catch { free(rp); throw error }
+                for i in 0..<npre { rp[i] = Int64(i); cl[i] = Int32(truncatingIfNeeded: i) }
                 rp[npre] = Int64(npre)
                 rowptr = rp; col = cl; nnz = Int64(npre)
             case .list(let pairs, let w, let d):
                 let order = pairs.indices.sorted { pairs[$0] < pairs[$1] || (pairs[$0] == pairs[$1] && $0 < $1) }
-                let rp = malloced(npre + 1, Int64.self), cl = malloced(pairs.count, Int32.self)
+                let rp = try malloced(npre + 1, Int64.self)
+                let cl: UnsafeMutablePointer<Int32>
+                do { cl = try malloced(pairs.count, Int32.self) } catch { free(rp); throw error }
                 var counts = [Int64](repeating: 0, count: npre + 1)
                 for (i, _) in pairs { counts[i + 1] += 1 }
                 for i in 0..<npre { counts[i + 1] += counts[i] }
@@ -153,36 +173,36 @@ public final class CompiledNetwork: @unchecked Sendable {
                 listWeights = w.map { ws in order.map { ws[$0] } }
                 listDelays = d.map { ds in order.map { ds[$0] } }
             }
-            guard rc == 0, let rowptr else { throw NetworkError("projection '\(pr.name)': out of memory generating connectivity") }
-            s.rowptr = rowptr
+            guard rc == 0, let rowptr else { throw NetworkError("\(what): out of memory generating connectivity") }
+            s.rowptr = rowptr   // owned by `s` from here: freed with it on any error below
             s.col = col
             s.synapses = nnz
             s.bytes = Int64(npre + 1) * 8 + nnz * 4
             // weights
             if let lw = listWeights {
-                let p = malloced(lw.count, Float.self)
-                for (k, x) in lw.enumerated() { p[k] = Float(x) }
+                let p = try malloced(lw.count, Float.self)
                 s.weights = p
+                for (k, x) in lw.enumerated() { p[k] = Float(x) }
                 s.bytes += nnz * 4
             } else if let w = pr.weight.constantValue {
                 s.w0 = Float(w)
             } else {
-                s.weights = draw(pr.weight, rows: npre, rowptr: rowptr, count: nnz, seed: seed, stream: stream | 1)
+                s.weights = try draw(pr.weight, rows: npre, rowptr: rowptr, count: nnz, seed: seed, stream: stream | 1, what: what)
                 s.bytes += nnz * 4
             }
             // delays
             if let ld = listDelays {
-                let p = malloced(ld.count, UInt16.self)
-                for (k, x) in ld.enumerated() { p[k] = UInt16(max(1, (x / dt).rounded())) }
+                let p = try malloced(ld.count, UInt16.self)
                 s.delays = p
+                for (k, x) in ld.enumerated() { p[k] = UInt16(max(1, min(Double(Network.maxDelaySteps), (x / dt).rounded()))) }
                 s.bytes += nnz * 2
             } else if let d = pr.delay.constantValue {
                 s.d0 = d == 0 ? 0 : Int32(max(1, (d / dt).rounded()))
             } else {
-                let f = draw(pr.delay, rows: npre, rowptr: rowptr, count: nnz, seed: seed, stream: stream | 2)
-                let p = malloced(Int(nnz), UInt16.self)
-                for k in 0..<Int(nnz) { p[k] = UInt16(max(1, min(65534, (Double(f[k]) / dt).rounded()))) }
-                free(f)
+                let f = try draw(pr.delay, rows: npre, rowptr: rowptr, count: nnz, seed: seed, stream: stream | 2, what: what)
+                defer { free(f) }
+                let p = try malloced(Int(nnz), UInt16.self)
+                for k in 0..<Int(nnz) { p[k] = UInt16(max(1, min(Double(Network.maxDelaySteps), (Double(f[k]) / dt).rounded()))) }
                 s.delays = p
                 s.bytes += nnz * 2
             }

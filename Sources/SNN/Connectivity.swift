@@ -1,3 +1,5 @@
+import Common
+
 /// How a projection connects its presynaptic to its postsynaptic population (NEST's connection rules;
 /// Brian2's `connect(p=...)`). Generation is deterministic for a seed, whatever the thread count.
 public enum Connectivity: Sendable, Equatable {
@@ -44,6 +46,27 @@ public struct ConvGeometry: Sendable, Equatable {
         self.inHeight = inHeight; self.inWidth = inWidth; self.inChannels = inChannels
         self.outChannels = outChannels; self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
         self.stride = stride; self.padding = padding; self.depthwise = depthwise
+    }
+
+    /// Why this geometry cannot be used, or nil: every size >= 1 (padding >= 0), the kernel fits the
+    /// padded input, image sides and channels at most 65535 (the engine keeps coordinates in 16 bits),
+    /// and no size product overflows. Check before using the derived sizes below.
+    public var problem: String? {
+        let fields = [("input height", inHeight), ("input width", inWidth), ("input channels", inChannels),
+                      ("output channels", outChannels), ("kernel height", kernelHeight), ("kernel width", kernelWidth),
+                      ("stride", stride)]
+        for (name, v) in fields where v < 1 || v > 65535 { return "\(name) \(v) must be in 1...65535" }
+        guard padding >= 0, padding <= 65535 else { return "padding \(padding) must be in 0...65535" }
+        guard kernelHeight <= inHeight + 2 * padding, kernelWidth <= inWidth + 2 * padding else {
+            return "a \(kernelHeight)x\(kernelWidth) kernel does not fit a \(inHeight)x\(inWidth) input with padding \(padding)"
+        }
+        func product(_ xs: [Int]) -> Int? { CheckedMath.product(xs).flatMap { $0 <= Int(Int32.max) ? $0 : nil } }
+        guard product([inHeight, inWidth, inChannels]) != nil, product([outHeight, outWidth, outChannels]) != nil,
+              product([kernelHeight, kernelWidth, inChannels, depthwise ? 1 : outChannels]) != nil else {
+            return "the sizes of this geometry exceed 2^31 - 1 elements"
+        }
+        if depthwise && inChannels != outChannels { return "a depthwise geometry needs as many output as input channels" }
+        return nil
     }
 
     public var outHeight: Int { (inHeight + 2 * padding - kernelHeight) / stride + 1 }

@@ -117,7 +117,27 @@ public struct Network: Sendable, Equatable {
 
     public func populationIndex(_ name: String) -> Int? { populations.firstIndex { $0.name == name } }
 
-    /// Checks names, sizes, receptors, delays and structured geometries.
+    /// Longest run, latest spike or current change, in steps (10^15: beyond any real run, and
+    /// far from overflowing the engine's 64-bit step counters).
+    public static let maxSteps: Int64 = 1_000_000_000_000_000
+
+    /// `ms` as a whole number of steps of `dt`, or nil when it is not finite, negative or beyond
+    /// `maxSteps` (so that no conversion to an integer can trap).
+    public func steps(_ ms: Double) -> Int64? {
+        let s = (ms / dt).rounded()
+        guard s.isFinite, s >= 0, s <= Double(Self.maxSteps) else { return nil }
+        return Int64(s)
+    }
+
+    /// Longest delay of a projection in steps: the engine keeps per-synapse delays in 16 bits.
+    public static let maxDelaySteps = 65534
+
+    /// Checks everything the engine relies on, so that building and running a network never traps
+    /// on values that came from a file: names, sizes (< 2^31), no model parameter NaN, the
+    /// refractory period, spike times and current times as step counts in range, receptors, delays
+    /// (>= dt, at most 65534 steps), connection-rule parameters (k < 2^31, p in [0, 1], list indices
+    /// in range), weights and initial values finite in single precision, structured geometries
+    /// (see `ConvGeometry.problem`) and current inputs.
     public func validate() throws {
         guard dt > 0, dt.isFinite else { throw NetworkError("dt must be > 0 ms, got \(dt)") }
         var names = Set<String>()
@@ -125,14 +145,21 @@ public struct Network: Sendable, Equatable {
             guard !p.name.isEmpty else { throw NetworkError("a population has an empty name") }
             guard names.insert(p.name).inserted else { throw NetworkError("duplicate population name '\(p.name)'") }
             guard p.size >= 0, p.size < Int(Int32.max) else { throw NetworkError("population '\(p.name)': size \(p.size) out of range") }
+            try Self.checkParameters(p, dt: dt)
             let vars = Set(p.model.variables.map(\.name))
-            for k in p.initial.keys where !vars.contains(k) {
-                throw NetworkError("population '\(p.name)': model \(p.model.name) has no variable '\(k)' (has: \(vars.sorted().joined(separator: ", ")))")
+            for (k, d) in p.initial {
+                guard vars.contains(k) else {
+                    throw NetworkError("population '\(p.name)': model \(p.model.name) has no variable '\(k)' (has: \(vars.sorted().joined(separator: ", ")))")
+                }
+                if let why = d.problem { throw NetworkError("population '\(p.name)': initial \(k): \(why)") }
             }
             if case .spikeSource(let times) = p.model {
                 guard times.count == p.size else { throw NetworkError("population '\(p.name)': spike_times has \(times.count) neurons, size is \(p.size)") }
                 for tl in times { for t in tl where !(t >= dt - 1e-9) || !t.isFinite {
                     throw NetworkError("population '\(p.name)': spike time \(t) ms is before the first step end (dt = \(dt) ms)")
+                } }
+                for tl in times { for t in tl where steps(t) == nil {
+                    throw NetworkError("population '\(p.name)': spike time \(t) ms is beyond \(Self.maxSteps) steps of \(dt) ms")
                 } }
             }
             if case .poisson(let r) = p.model {
@@ -152,6 +179,8 @@ public struct Network: Sendable, Equatable {
             guard post.model.receptors.contains(pr.receptor) else {
                 throw NetworkError("projection '\(pr.name)': model \(post.model.name) has no \(pr.receptor.rawValue) receptor")
             }
+            if let why = pr.weight.problem { throw NetworkError("projection '\(pr.name)': weight: \(why)") }
+            if let why = pr.delay.problem { throw NetworkError("projection '\(pr.name)': delay: \(why)") }
             if pr.delay == .constant(0) {
                 // same-step delivery (time-stepped ANN->SNN semantics): feed-forward only
                 guard b > a else {
@@ -162,7 +191,9 @@ public struct Network: Sendable, Equatable {
                     throw NetworkError("projection '\(pr.name)': delays must be >= dt (\(dt) ms), got a minimum of \(pr.delay.lowerBound) ms")
                 }
             }
-            guard pr.delay.upperBound / dt < 65535 else { throw NetworkError("projection '\(pr.name)': delay too long (max 65534 steps)") }
+            guard pr.delay.upperBound / dt < Double(Self.maxDelaySteps + 1) else {
+                throw NetworkError("projection '\(pr.name)': delay too long (max \(Self.maxDelaySteps) steps)")
+            }
             switch pr.kind {
             case .sparse(let c):
                 switch c {
@@ -170,31 +201,46 @@ public struct Network: Sendable, Equatable {
                     guard pre.size == post.size else { throw NetworkError("projection '\(pr.name)': one_to_one needs equal sizes (\(pre.size) vs \(post.size))") }
                 case .fixedProbability(let p, _):
                     guard p >= 0, p <= 1 else { throw NetworkError("projection '\(pr.name)': p must be in [0, 1], got \(p)") }
-                case .fixedIndegree(let k, _, let m):
-                    guard k >= 0, m || k <= pre.size else { throw NetworkError("projection '\(pr.name)': indegree \(k) impossible for \(pre.size) sources") }
-                case .fixedOutdegree(let k, _, let m):
-                    guard k >= 0, m || k <= post.size else { throw NetworkError("projection '\(pr.name)': outdegree \(k) impossible for \(post.size) targets") }
+                case .fixedIndegree(let k, let aut, let m), .fixedOutdegree(let k, let aut, let m):
+                    let indegree: Bool
+                    if case .fixedIndegree = c { indegree = true } else { indegree = false }
+                    let sources = indegree ? pre.size : post.size
+                    let available = sources - (a == b && !aut ? 1 : 0)
+                    guard k >= 0, k <= Int(Int32.max) else {
+                        throw NetworkError("projection '\(pr.name)': \(indegree ? "indegree" : "outdegree") \(k) must be in 0...\(Int32.max)")
+                    }
+                    guard k == 0 || (available > 0 && (m || k <= available)) else {
+                        throw NetworkError("projection '\(pr.name)': \(indegree ? "indegree" : "outdegree") \(k) impossible for \(max(0, available)) \(indegree ? "sources" : "targets")\(m ? "" : " without multapses")")
+                    }
                 case .list(let pairs, let w, let d):
                     for (i, j) in pairs where i < 0 || i >= pre.size || j < 0 || j >= post.size {
                         throw NetworkError("projection '\(pr.name)': pair (\(i), \(j)) out of range for sizes \(pre.size) x \(post.size)")
                     }
-                    if let w, w.count != pairs.count { throw NetworkError("projection '\(pr.name)': \(w.count) weights for \(pairs.count) pairs") }
+                    if let w {
+                        guard w.count == pairs.count else { throw NetworkError("projection '\(pr.name)': \(w.count) weights for \(pairs.count) pairs") }
+                        if let x = w.first(where: { Distribution.constant($0).problem != nil }) { throw NetworkError("projection '\(pr.name)': weight \(x) is not a finite single-precision number") }
+                    }
                     if let d {
                         guard d.count == pairs.count else { throw NetworkError("projection '\(pr.name)': \(d.count) delays for \(pairs.count) pairs") }
-                        for x in d where x < dt - 1e-9 { throw NetworkError("projection '\(pr.name)': delay \(x) ms < dt") }
+                        for x in d where !(x >= dt - 1e-9) { throw NetworkError("projection '\(pr.name)': delay \(x) ms < dt") }
+                        for x in d where !(x / dt < Double(Self.maxDelaySteps + 1)) { throw NetworkError("projection '\(pr.name)': delay \(x) ms is longer than \(Self.maxDelaySteps) steps") }
                     }
                 case .allToAll: break
                 }
             case .dense(let w):
                 guard w.count == pre.size * post.size else { throw NetworkError("projection '\(pr.name)': dense weights have \(w.count) values, need \(pre.size) x \(post.size)") }
                 guard pr.delay.constantValue != nil else { throw NetworkError("projection '\(pr.name)': structured projections take a constant delay") }
+                if let k = w.firstIndex(where: { !$0.isFinite }) { throw NetworkError("projection '\(pr.name)': dense weight \(k) is \(w[k])") }
             case .conv(let g, let k):
+                if let why = g.problem { throw NetworkError("projection '\(pr.name)': conv geometry: \(why)") }
                 guard g.inputSize == pre.size, g.outputSize == post.size else {
                     throw NetworkError("projection '\(pr.name)': conv geometry \(g.inputSize) -> \(g.outputSize) does not match sizes \(pre.size) -> \(post.size)")
                 }
                 guard k.count == g.kernelCount else { throw NetworkError("projection '\(pr.name)': kernel has \(k.count) values, need \(g.kernelCount)") }
                 guard pr.delay.constantValue != nil else { throw NetworkError("projection '\(pr.name)': structured projections take a constant delay") }
+                if let i = k.firstIndex(where: { !$0.isFinite }) { throw NetworkError("projection '\(pr.name)': kernel value \(i) is \(k[i])") }
             case .maxPool(let g):
+                if let why = g.problem { throw NetworkError("projection '\(pr.name)': max-pool geometry: \(why)") }
                 guard g.depthwise, g.padding == 0, g.inChannels == g.outChannels, g.inputSize == pre.size, g.outputSize == post.size else {
                     throw NetworkError("projection '\(pr.name)': max pooling needs a depthwise geometry without padding matching sizes \(pre.size) -> \(post.size)")
                 }
@@ -206,12 +252,48 @@ public struct Network: Sendable, Equatable {
             guard !populations[i].model.isSource else { throw NetworkError("current '\(c.name)': '\(c.population)' is a spike source") }
             guard c.times.count == c.amplitudes.count, !c.times.isEmpty else { throw NetworkError("current '\(c.name)': times and amplitudes must be non-empty and of equal length") }
             guard zip(c.times, c.times.dropFirst()).allSatisfy({ $0 < $1 }) else { throw NetworkError("current '\(c.name)': times must increase") }
+            for t in c.times where steps(t) == nil {
+                throw NetworkError("current '\(c.name)': time \(t) ms must be >= 0 and at most \(Self.maxSteps) steps")
+            }
+            for a in c.amplitudes where Distribution.constant(a).problem != nil {
+                throw NetworkError("current '\(c.name)': amplitude \(a) is not a finite single-precision number")
+            }
             if let ns = c.neurons { for n in ns where n < 0 || n >= populations[i].size {
                 throw NetworkError("current '\(c.name)': neuron \(n) out of range 0..<\(populations[i].size)")
             } }
-            if let f = c.perNeuron, f.count != (c.neurons?.count ?? populations[i].size) {
-                throw NetworkError("current '\(c.name)': \(f.count) per-neuron factors for \(c.neurons?.count ?? populations[i].size) neurons")
+            if let f = c.perNeuron {
+                guard f.count == (c.neurons?.count ?? populations[i].size) else {
+                    throw NetworkError("current '\(c.name)': \(f.count) per-neuron factors for \(c.neurons?.count ?? populations[i].size) neurons")
+                }
+                if let q = f.firstIndex(where: { !$0.isFinite }) { throw NetworkError("current '\(c.name)': per-neuron factor \(q) is \(f[q])") }
             }
+        }
+    }
+
+    /// No model parameter NaN, raw or as the engine receives it (propagators and other derived
+    /// constants for `dt`); infinities stay allowed where they mean "never" (a threshold of +inf: the
+    /// output layer of a converted network never fires; a lower bound of -inf). The refractory period
+    /// must be a step count the engine can hold (32 bits). Read generically from the parameter struct,
+    /// so that it holds for every model.
+    static func checkParameters(_ p: Population, dt: Double) throws {
+        for case let (_, payload) in Mirror(reflecting: p.model).children {
+            let fields = Mirror(reflecting: payload).children
+            if fields.isEmpty, let x = payload as? Double, x.isNaN {   // poisson(rateHz:)
+                throw NetworkError("population '\(p.name)': model \(p.model.name): a parameter is NaN")
+            }
+            for case let (name?, value) in fields {
+                let x: Double? = (value as? Double) ?? ((value as? Double?) ?? nil)
+                guard let x else { continue }
+                guard !x.isNaN else {
+                    throw NetworkError("population '\(p.name)': model \(p.model.name): parameter \(name) is NaN")
+                }
+                if name == "refractoryPeriod", !((x / dt).rounded() <= Double(Int32.max)) {
+                    throw NetworkError("population '\(p.name)': refractory period \(x) ms is longer than 2^31 - 1 steps of \(dt) ms")
+                }
+            }
+        }
+        if let k = p.model.cParameters(dt: dt).firstIndex(where: \.isNaN) {
+            throw NetworkError("population '\(p.name)': model \(p.model.name): engine parameter \(k) is NaN for dt = \(dt) ms (check infinite or zero parameters)")
         }
     }
 }

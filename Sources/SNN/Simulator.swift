@@ -157,7 +157,14 @@ public final class Simulator: @unchecked Sendable {
         guard let v = model.variables.firstIndex(where: { $0.name == variable }) else {
             throw NetworkError("state monitor: model \(model.name) has no variable '\(variable)' (has: \(model.variables.map(\.name).joined(separator: ", ")))")
         }
-        let every = Int32(max(1, (everyMs / network.dt).rounded()))
+        let n = network.populations[Int(i)].size
+        guard let steps = network.steps(everyMs), steps <= Int64(Int32.max) else {
+            throw NetworkError("state monitor: sampling interval \(everyMs) ms must be >= 0 and at most 2^31 - 1 steps of \(network.dt) ms")
+        }
+        if let k = neurons.first(where: { $0 < 0 || $0 >= n }) {
+            throw NetworkError("state monitor: neuron \(k) out of range for '\(population)' (size \(n))")
+        }
+        let every = Int32(max(1, steps))
         let idx = neurons.map { Int32($0) }
         let id = idx.withUnsafeBufferPointer { nm_engine_add_state_monitor(engine, i, Int32(v), $0.baseAddress, Int32(idx.count), every) }
         guard id >= 0 else { throw NetworkError(String(cString: nm_engine_error(engine))) }
@@ -174,9 +181,12 @@ public final class Simulator: @unchecked Sendable {
     /// Advances the network by `milliseconds` (rounded to whole steps) on `threads` threads; 0 means
     /// automatic: all cores are tried against fewer and the fastest is kept, re-checked as the run goes
     /// (results never depend on the thread count, so switching is safe). Step currents change at their
-    /// times. `progress` is called between chunks with the fraction done.
+    /// times. `progress` is called between chunks with the fraction done. Throws `SimulationFault` when
+    /// the state becomes NaN or infinite or the AdEx solver cannot keep up (the run stops there).
     public func run(milliseconds: Double, threads: Int = 0, progress: ((Double) -> Void)? = nil) throws {
-        let total = Int64((milliseconds / network.dt).rounded())
+        guard let total = network.steps(milliseconds) else {
+            throw NetworkError("run: \(milliseconds) ms must be >= 0 and at most \(Network.maxSteps) steps of \(network.dt) ms")
+        }
         try run(steps: total, threads: threads, progress: progress)
     }
 
@@ -185,10 +195,11 @@ public final class Simulator: @unchecked Sendable {
 
     public func run(steps total: Int64, threads: Int = 0, progress: ((Double) -> Void)? = nil) throws {
         guard total > 0 else { return }
+        guard total <= Network.maxSteps - step else { throw NetworkError("run: \(total) more steps would pass \(Network.maxSteps) steps") }
         let start = step, end = start + total
         var changes: [Int64] = []
         if hasCurrents {
-            for c in network.currents { for t in c.times { changes.append(Int64((t / network.dt).rounded())) } }
+            for c in network.currents { for t in c.times { changes.append(network.steps(t) ?? Network.maxSteps) } }   // validated
             changes = Array(Set(changes.filter { $0 > start && $0 < end })).sorted()
         }
         var tuner = threads > 0 ? nil : ThreadTuner(maxThreads: Int(nm_max_threads()))
@@ -201,6 +212,7 @@ public final class Simulator: @unchecked Sendable {
             let nt = tuner?.next() ?? threads
             let t0 = DispatchTime.now().uptimeNanoseconds
             guard nm_engine_run(engine, next - now, Int32(nt)) == 0 else {
+                if let fault = SimulationFault(engine: engine, network: network) { throw fault }
                 throw NetworkError("engine: \(String(cString: nm_engine_error(engine)))")
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
@@ -300,13 +312,22 @@ public final class Simulator: @unchecked Sendable {
         }
         let names = network.populations.map { strdup($0.name) }
         let monNames = monitors.map { strdup(network.populations[$0.pop].model.variables[$0.variable].name) }
-        defer { (names + monNames).forEach { free($0) } }
+        // variable v of population p at p * NM_MAX_VARS + v (names for neuromorph-run's fault messages)
+        let maxVars = Int(NM_MAX_VARS)
+        var varNames = [UnsafeMutablePointer<CChar>?](repeating: nil, count: network.populations.count * maxVars)
+        for (p, pop) in network.populations.enumerated() {
+            for (v, variable) in pop.model.variables.enumerated() where v < maxVars { varNames[p * maxVars + v] = strdup(variable.name) }
+        }
+        defer { (names + monNames + varNames).forEach { free($0) } }
         let scales = monitors.map { Double(network.populations[$0.pop].model.readoutScale($0.variable)) }
         var err = [CChar](repeating: 0, count: 512)
         let pn = names.map { UnsafePointer<CChar>($0) }, mn = monNames.map { UnsafePointer<CChar>($0) }
+        let vn = varNames.map { $0.map { UnsafePointer<CChar>($0) } }
         let rc = pn.withUnsafeBufferPointer { pb in mn.withUnsafeBufferPointer { mb in scales.withUnsafeBufferPointer { sb in
-            var meta = nm_net_meta(pop_names: pb.baseAddress, mon_names: mb.baseAddress, mon_scales: sb.baseAddress)
-            return nm_engine_save(engine, &meta, path, &err, err.count)
+            vn.withUnsafeBufferPointer { vb in
+                var meta = nm_net_meta(pop_names: pb.baseAddress, mon_names: mb.baseAddress, mon_scales: sb.baseAddress, var_names: vb.baseAddress)
+                return nm_engine_save(engine, &meta, path, &err, err.count)
+            }
         } } }
         guard rc == 0 else { throw NetworkError(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
     }

@@ -68,6 +68,17 @@ struct SimulateCommand: ParsableCommand {
         return n
     }
 
+    @Option(name: .long, help: ArgumentHelp("Memory the run may use, e.g. 16G or 512M (default: the memory available now).",
+                                            discussion: "Before anything is allocated the run's memory is estimated (neurons, synapses, ring buffers, monitors); a run that needs more is refused with the estimate.", valueName: "size"))
+    var maxMemory: String?
+
+    /// --max-memory in bytes.
+    func memoryLimit() throws -> Int64? {
+        guard let m = maxMemory else { return nil }
+        guard let b = MemorySize.parse(m) else { throw ValidationError("--max-memory must be a size such as 16G, 512M or 1.5GiB, got '\(m)'") }
+        return b
+    }
+
     @Flag(name: .long, help: "Print summary.json to stdout instead of the table.")
     var json = false
 
@@ -79,6 +90,7 @@ struct SimulateCommand: ParsableCommand {
         _ = try durationMs()
         try FlagChecks.seed(seed)
         _ = try threadCount()
+        _ = try memoryLimit()
         try FlagChecks.count("--image", image, 0...999_999_999)
         try FlagChecks.count("--timesteps", timesteps, 1...10_000_000)
         try FlagChecks.outFolder(out)
@@ -99,13 +111,14 @@ struct SimulateCommand: ParsableCommand {
             if let t = try threadCount() { cfg.threads = t }
             if let path = saveNetwork {
                 let file = try OutputFile(path, option: "--save-network", format: .savedNetwork, force: force, inputs: [config])
-                try SimulationRunner.save(cfg, configPath: config, to: file.url.path)
+                try SimulationRunner.save(cfg, configPath: config, to: file.url.path, memoryLimit: try memoryLimit())
                 let secs = String(format: "%g", cfg.durationMs / 1000)
                 print("saved \(cfg.name) to \(path); run it with: neuromorph-run \(path) --duration \(secs) [--threads N] [--out DIR]")
                 return
             }
             let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) },
-                                                   output: OutputPolicy(kind: .simulate, force: force, inputs: [config]), showProgress: true)
+                                                   output: OutputPolicy(kind: .simulate, force: force, inputs: [config]), showProgress: true,
+                                                   memoryLimit: try memoryLimit())
             if json {
                 print(String(decoding: try JSONOutput.encode(summary), as: UTF8.self), terminator: "")
             } else {
@@ -143,7 +156,8 @@ struct SimulateCommand: ParsableCommand {
                                                      seed: UInt64(seed ?? 1), threads: try threadCount() ?? 1, name: "\(config) image \(image)")
             let label = Int(test.labels[image])
             let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) },
-                                                   output: OutputPolicy(kind: .simulate, force: force, inputs: [config, data]), showProgress: true) { sim in
+                                                   output: OutputPolicy(kind: .simulate, force: force, inputs: [config, data]), showProgress: true,
+                                                   memoryLimit: try memoryLimit()) { sim in
                 ["predicted_class": String(ConvertedSimulation.prediction(snn, sim)), "true_class": String(label)]
             }
             if json {

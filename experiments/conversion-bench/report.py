@@ -223,6 +223,69 @@ w("- **SOPs for SpikingJelly** (per-spike, event-driven accounting): each IF spi
 w("- **neuromorph SOPs** are the engine's synaptic-event counters of each projection (spikes × fan-out of the "
   "weight-shared conv/dense/pool projection), from the same run.")
 w("")
+isas = os.environ.get("ISAS", "").split()
+isa_threads = [int(x) for x in os.environ.get("ISA_THREADS", "").split()]
+if isas:
+    # issue 11: every kernel path (NM_ISA forces it; report.json's "isa" says which ran, "unknown" before the
+    # kernels land), identical accuracies and spikes, images/s on 1 and 2 threads each against SpikingJelly
+    used = lambda rep: str(rep.get("isa") or "unknown")
+    w("## Kernel paths\n")
+    w("Each path forced with `NM_ISA=<path>`; *ran* is the path the report.json of that run names (`unknown`: the "
+      "binary does not record it and ignores NM_ISA, so every row ran the same code and no path target is checked).\n")
+    ref = nm["default"]
+    w("| path | ran | " + " | ".join(f"T = {t}" for t in ts) + f" | spikes/image at T = {tmax} | identical to the default run |")
+    w("|---|---|" + "---|" * len(ts) + "---|---|")
+    for isa in isas:
+        path = os.path.join(work, f"nm-compare-isa-{isa}", "report.json")
+        if not os.path.exists(path):
+            w(f"| {isa} | – | " + " | ".join("–" for _ in ts) + " | – | run failed (see work/nm-compare-isa-" + isa + ".log) |")
+            continue
+        rep = J(f"nm-compare-isa-{isa}", "report.json")
+        same = all(at(rep, t)["accuracy"] == at(ref, t)["accuracy"] and at(rep, t)["spikes_per_image"] == at(ref, t)["spikes_per_image"]
+                   and at(rep, t)["sops_per_image"] == at(ref, t)["sops_per_image"] for t in ts)
+        w(f"| {isa} | {used(rep)} | " + " | ".join(pct(at(rep, t)["accuracy"]) for t in ts)
+          + f" | {at(rep, tmax)['spikes_per_image']:,.2f} | {'yes (accuracy, spikes, SOPs at every T)' if same else '**NO**'} |")
+    w("")
+    rows, ips = [], {}
+    for th in isa_threads:
+        sj_v = [J(f"sj-isa-time-{r}-t{th}.json")["images_per_second"] for r in range(1, runs + 1)
+                if os.path.exists(os.path.join(work, f"sj-isa-time-{r}-t{th}.json"))]
+        for isa in isas:
+            reps = [J(f"isa-time-{r}-t{th}-{isa}", "report.json") for r in range(1, runs + 1)
+                    if os.path.exists(os.path.join(work, f"isa-time-{r}-t{th}-{isa}", "report.json"))]
+            if not reps or not sj_v:
+                rows.append(f"| {isa} | – | {th} | – | – | – | run failed |")
+                continue
+            v = [x["snn"][-1]["images_per_second"] for x in reps]
+            ran = sorted({used(x) for x in reps})
+            confirmed = ran == [isa]
+            if confirmed:
+                ips[(isa, th)] = med(v)
+            ratio = med(v) / med(sj_v)
+            tgt = ("–" if isa != "avx2" else "not checked: path not confirmed" if not confirmed
+                   else "met" if ratio >= 10 else "NOT met")
+            rows.append(f"| {isa} | {', '.join(ran)} | {th} | {med(v):,.1f} ({', '.join(f'{x:.0f}' for x in v)}) | "
+                        f"{med(sj_v):,.1f} ({', '.join(f'{x:.0f}' for x in sj_v)}) | {ratio:.2f}× | {tgt} |")
+    n_isa = next((J(f"isa-time-1-t{th}-{isas[0]}", "report.json")["images"] for th in isa_threads
+                  if os.path.exists(os.path.join(work, f"isa-time-1-t{th}-{isas[0]}", "report.json"))), None)
+    w(f"Images/s at T = {tmax} (median of {runs} runs{f', the first {n_isa} test images' if n_isa else ''}; neuromorph runs the "
+      f"network converted once, SpikingJelly `torch.set_num_threads(threads)`, batch {sj_batch}, OMP_WAIT_POLICY={sj_policy}; "
+      "each run interleaves SpikingJelly and every path on the same thread count):\n")
+    w("| path | ran | threads | neuromorph images/s (runs) | SpikingJelly images/s (runs) | neuromorph / SJ | target ≥ 10× (AVX2) |")
+    w("|---|---|---|---|---|---|---|")
+    for line in rows:
+        w(line)
+    w("")
+    lines = []
+    for a, c, lim, what in (("avx2", "avx512", 1.6, "AVX2 / AVX-512"), ("scalar", "avx2", 3.0, "scalar / AVX2")):
+        for th in isa_threads:
+            if (a, th) in ips and (c, th) in ips:
+                r = ips[(c, th)] / ips[(a, th)]   # time ratio = inverse images/s ratio
+                lines.append(f"{what} on {th} thread{'s' if th > 1 else ''}: {r:.2f}× the time (target ≤ {lim:g}×: "
+                             f"{'met' if r <= lim else 'NOT met'})")
+    if lines:
+        w("Per-core ratios between paths (only paths the reports confirm): " + "; ".join(lines) + ".\n")
+
 perf = os.path.join(work, "perf-top.txt")
 if os.path.exists(perf) and os.path.getsize(perf) > 0:
     w("## Profile of neuromorph's SNN run\n")

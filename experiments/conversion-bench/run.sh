@@ -8,6 +8,8 @@
 #   TIMING_LIMIT=5000 (test images per timing run; LIMIT wins when set) TS=8,16,32,64,128
 #   SJ_BATCHES="100 500" SJ_POLICIES="default PASSIVE" PROBE_IMAGES=500 PERF=1 PERF_IMAGES=2000
 #   RESULTS=<this folder>/RESULTS.md
+#   ISAS=auto (kernel paths: auto = every path this CPU offers, avx512 avx2 scalar; or a list; none = skip)
+#   ISA_THREADS="1 2" (thread counts of the per-path timing; SpikingJelly on as many threads)
 # Needs: bash scripts/setup.sh (OpenBLAS, libomp, GSL, Fashion-MNIST) and pyenv's Python 3.11.7 (the
 # torch 2.13.0+cpu wheel on these machines is for CPython 3.11).
 set -euo pipefail
@@ -26,6 +28,17 @@ SJ_POLICIES="${SJ_POLICIES:-default PASSIVE}"
 PERF="${PERF:-1}"
 PERF_IMAGES="${PERF_IMAGES:-2000}"
 RESULTS="${RESULTS:-$HERE/RESULTS.md}"
+ISA_THREADS="${ISA_THREADS:-1 2}"
+ISAS="${ISAS:-auto}"
+if [ "$ISAS" = auto ]; then   # issue 11: NM_ISA forces a kernel path; report.json's "isa" says which ran
+    FLAGS="$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)"
+    ISAS=""
+    [[ " $FLAGS " == *" avx512f "* ]] && ISAS="avx512"
+    [[ " $FLAGS " == *" avx2 "* && " $FLAGS " == *" fma "* ]] && ISAS="$ISAS avx2"
+    ISAS="${ISAS# } scalar"
+    ISAS="${ISAS# }"
+fi
+[ "$ISAS" = none ] && ISAS=""
 PY="${PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3}"
 WORK="$HERE/work"
 VENV="$HERE/.venv"
@@ -70,7 +83,7 @@ UPT="$WORK/uptime.tsv"
 : > "$WORK/sj.log"
 up() { printf '%s\t%s\n' "$1" "$(uptime)" >> "$UPT"; }
 {
-    echo "model: $(lscpu | sed -n 's/^Model name: *//p')"
+    echo "model: $(lscpu | sed -n 's/^Model name: *//p') (family $(lscpu | sed -n 's/^CPU family: *//p'), model $(lscpu | sed -n 's/^Model: *//p'))"
     echo "cores: $(nproc)"
     echo "commit: $(cd "$ROOT" && git rev-parse HEAD)"
     echo "dirty_sources: $(cd "$ROOT" && git status --short Sources Package.swift | wc -l)"
@@ -78,6 +91,8 @@ up() { printf '%s\t%s\n' "$1" "$(uptime)" >> "$UPT"; }
     echo "python: $("$VPY" -c 'import sys; print(sys.version.split()[0])')"
     echo "env: OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset} KMP_BLOCKTIME=${KMP_BLOCKTIME:-unset}"
     echo "settings: epochs=$EPOCHS calibration=$CAL runs=$RUNS threads=$THREADS accuracy images=${LIMIT:-all} timing images=$TIMING_LIMIT timesteps=$TS"
+    echo "isa_paths: ${ISAS:-none}"
+    echo "isa_threads: $ISA_THREADS"
 } > "$WORK/machine.txt"
 up start
 
@@ -96,6 +111,12 @@ up nm-compare;        nm_compare nm-compare
 up nm-compare-layer;  nm_compare nm-compare-layer --normalization layer
 up nm-compare-p99;    nm_compare nm-compare-p99 --percentile 99
 up nm-compare-all;    nm_compare nm-compare-all --percentile-of all
+# every kernel path: the same conversion and accuracy run with NM_ISA forced (results must be identical)
+rm -rf "$WORK"/nm-compare-isa-*
+for isa in $ISAS; do
+    up "nm-compare-isa $isa"
+    NM_ISA="$isa" nm_compare "nm-compare-isa-$isa"
+done
 
 # 5. SpikingJelly: pick batch size x OpenMP wait policy on a short probe (500 images, T = 32), then the
 #    accuracy run (hooks for spikes/SOPs) with the chosen setting.
@@ -155,6 +176,27 @@ for r in $(seq 1 "$RUNS"); do
     done
     echo "[time] run $r: neuromorph $("$VPY" -c "import json; print(round(json.load(open('$WORK/nm-time-$r/report.json'))['snn'][-1]['images_per_second'],1))") images/s (p99 $("$VPY" -c "import json; print(round(json.load(open('$WORK/nm-time-p99-$r/report.json'))['snn'][-1]['images_per_second'],1))")), SpikingJelly $("$VPY" -c "import json; print(round(json.load(open('$WORK/sj-time-$r.json'))['images_per_second'],1))") images/s at T=$TMAX ($(uptime | sed 's/.*load/load/'))"
 done
+
+# 6b. Every kernel path on every thread count of ISA_THREADS, against SpikingJelly on as many threads, at
+#     T = T_max, interleaved per run (same load for all). Uses the network converted above (default path).
+rm -rf "$WORK"/isa-time-* "$WORK"/sj-isa-time-*
+if [ -n "$ISAS" ]; then
+    for r in $(seq 1 "$RUNS"); do
+        for th in $ISA_THREADS; do
+            up "sj-isa-time r$r threads=$th"
+            sj "$SJP" timing "$MODEL" --calibration "$CAL" --batch "$SJB" --threads "$th" --limit "$TIMING_LIMIT" --timesteps "$TMAX" \
+                --out "$WORK/sj-isa-time-$r-t$th.json" 2>> "$WORK/sj.log" > /dev/null
+            line="[isa] run $r, $th thread(s): SpikingJelly $("$VPY" -c "import json; print(round(json.load(open('$WORK/sj-isa-time-$r-t$th.json'))['images_per_second'],1))")"
+            for isa in $ISAS; do
+                up "nm-isa-time r$r threads=$th $isa"
+                NM_ISA="$isa" "$NM" compare "$MODEL" "$WORK/nm-snn" --timesteps "$TMAX" --out "$WORK/isa-time-$r-t$th-$isa" \
+                    --threads "$th" --limit "$TIMING_LIMIT" > /dev/null 2>&1
+                line="$line, $isa $("$VPY" -c "import json; r = json.load(open('$WORK/isa-time-$r-t$th-$isa/report.json')); print(round(r['snn'][-1]['images_per_second'], 1), '(ran', str(r.get('isa') or 'unknown') + ')')")"
+            done
+            echo "$line images/s at T=$TMAX"
+        done
+    done
+fi
 up end
 
 # 7. Optional profile of the neuromorph run (top symbols).
@@ -170,7 +212,7 @@ fi
 
 # 8. Report.
 rc=0
-PERF_IMAGES="$PERF_IMAGES" "$VPY" "$HERE/report.py" "$WORK" "$TS" "$RUNS" "$SJB" "$SJP" > "$RESULTS.tmp" || rc=$?
+PERF_IMAGES="$PERF_IMAGES" ISAS="$ISAS" ISA_THREADS="$ISA_THREADS" "$VPY" "$HERE/report.py" "$WORK" "$TS" "$RUNS" "$SJB" "$SJP" > "$RESULTS.tmp" || rc=$?
 mv "$RESULTS.tmp" "$RESULTS"
 echo "wrote $RESULTS"
 exit "$rc"

@@ -7,7 +7,8 @@ Cases (see README.md):
  1 nest_iaf_psc_exp_const_current   2 nest_iaf_psc_exp_spike_input   3 nest_iaf_cond_exp_spike_input
  4 nest_izhikevich_rs               5 nest_aeif_cond_exp_800pA        6 nest_hh_cond_exp_traub_500pA +
    brian2_cobahh_single_500pA       7 brian2_lif_psc_exact_* and brian2_lif_cond_expeuler_* (same
-   neurons and inputs as 1-3, Brian semantics).
+   neurons and inputs as 1-3, Brian semantics)
+ 8 nest_iaf_psc_alpha_{const_current,spike_input}   9 nest_iaf_psc_delta_{const_current,spike_input}.
 Every case carries its parameters, simulator + version and semantics notes. Some cases are also
 checked against an independent re-implementation here (closed-form propagator / forward Euler) and
 the script fails if they disagree.
@@ -65,6 +66,26 @@ def hh_rates(v: float, vt: float) -> dict:
 
 HH_GATES0 = hh_rates(HH["E_L"], HH["V_T"])  # true equilibrium at V = E_L (u = V - V_T = 3 mV)
 HH_INIT = dict(V_m=HH["E_L"], Act_m=HH_GATES0["m"], Inact_h=HH_GATES0["h"], Act_n=HH_GATES0["n"])
+
+
+# cases 8 and 9: NEST's default neuron iaf_psc_alpha and Brunel's (2000) iaf_psc_delta (issue 11's
+# lif_alpha and lif_delta). NEST defaults, except t_ref 5 ms in the spike-input cases (so that inputs arrive
+# while the neuron is refractory) and tau_syn_in 5 ms for the alpha neuron (so that a test can tell the two
+# synaptic ports apart).
+ALPHA = dict(C_m=250.0, tau_m=10.0, t_ref=2.0, E_L=-70.0, V_th=-55.0, V_reset=-70.0, tau_syn_ex=2.0, tau_syn_in=2.0)
+DELTA = dict(C_m=250.0, tau_m=10.0, t_ref=2.0, E_L=-70.0, V_th=-55.0, V_reset=-70.0)
+LIF_INIT = dict(V_m=-70.0)
+CONST_I_E = 450.0     # pA: V_inf = E_L + I_e tau_m / C_m = -52 mV > V_th, regular firing with t_ref in the ISI
+MIX_I_E = 200.0       # pA: V_inf = -62 mV, subthreshold; inputs make the spikes
+MIX_T_REF = 5.0
+# Two excitatory generators (A, B: same weight) give simultaneous arrivals (30, 70, 110 ms + delay); the
+# inhibitory one (delay 1.5 ms) arrives together with A at 51 and 91 ms; A at 34 and 71 ms arrives while the
+# neuron is refractory after the spikes the pairs cause.
+MIX_EXC_A = [10.0, 30.0, 34.0, 50.0, 70.0, 71.0, 90.0, 110.0]
+MIX_EXC_B = [30.0, 70.0, 110.0]
+MIX_INH = [49.5, 89.5, 110.5]
+MIX_DELAY_EXC, MIX_DELAY_INH = 1.0, 1.5
+MIX_W = {"iaf_psc_alpha": (600.0, -800.0), "iaf_psc_delta": (4.5, -3.0)}  # pA (peak current) / mV (jump of V)
 
 
 def r6(xs) -> list[float]:
@@ -125,6 +146,8 @@ def nest_run(model: str, params: dict, init: dict, duration: float, inputs=(), r
              "archiver_length", "node_uses_wfr", "t_spike", "post_trace", "Ca", "beta_Ca", "tau_Ca",
              "tau_minus", "tau_minus_triplet", "ignore_and_spike", "ignore_and_spike_interval",
              "ignore_and_spike_offset")}
+    # strict JSON (the Swift tests use JSONSerialization): NEST's unbounded V_min is -inf -> "-inf"
+    used = {k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in used.items()}
     # the multimeter hands over its samples one min-delay slice late: simulate a little longer for the
     # trace, keep only spikes within `duration`
     nest.Simulate(duration + (5.0 if mm is not None else 0.0))
@@ -269,6 +292,76 @@ def lif_psc_exact_nest_semantics(duration, i_e, ex_events=(), in_events=(), p=PS
         ii *= P11i
         ie += arr_e[k + 1]
         ii += arr_i[k + 1]
+        if y >= theta:
+            r, y = R, vr
+            spikes.append((k + 1) * h)
+        vs.append(y + p["E_L"])
+    return np.asarray(vs), spikes
+
+
+def _arrivals(events, nsteps):
+    """Arrival time -> the step that ends there (NEST: the input is read in the step ending at ts + d)."""
+    arr = np.zeros(nsteps + 2)
+    for t, w in events:
+        arr[int(round(t / DT))] += w
+    return arr
+
+
+def lif_alpha_exact_nest_semantics(duration, i_e, p, ex_events=(), in_events=(), v0=-70.0):
+    """iaf_psc_alpha written from its equations (not NEST code): x' = -x/tau_s, I' = -I/tau_s + x (a spike
+    of weight w adds w e/tau_s to x, so I peaks at w after tau_s), C V' = -C (V - E_L)/tau_m + I_ex + I_in +
+    I_e; exact propagators over h; NEST's order: V from the old currents, then the currents, then this
+    step's arrivals (into x), then threshold and reset; V held for round(t_ref/h) steps after a spike."""
+    h, tm, C = DT, p["tau_m"], p["C_m"]
+    Em = math.exp(-h / tm)
+    P30 = tm / C * (1 - Em)
+
+    def props(ts):
+        Es = math.exp(-h / ts)
+        a = 1 / ts - 1 / tm
+        P31 = Em / C * (1 - math.exp(-a * h) * (1 + a * h)) / (a * a)     # V from x
+        P32 = Em / C * (1 - math.exp(-a * h)) / a                          # V from I
+        return Es, h * Es, P31, P32, math.e / ts
+    Ee, P21e, P31e, P32e, ke = props(p["tau_syn_ex"])
+    Ei, P21i, P31i, P32i, ki = props(p["tau_syn_in"])
+    n = int(round(duration / h))
+    arr_e, arr_i = _arrivals(ex_events, n), _arrivals(in_events, n)
+    R = int(round(p["t_ref"] / h))
+    y, xe, Ie, xi, Ii, r = v0 - p["E_L"], 0.0, 0.0, 0.0, 0.0, 0
+    theta, vr = p["V_th"] - p["E_L"], p["V_reset"] - p["E_L"]
+    vs, spikes = [v0], []
+    for k in range(n):
+        if r == 0:
+            y = Em * y + P30 * i_e + P31e * xe + P32e * Ie + P31i * xi + P32i * Ii
+        else:
+            r -= 1
+        Ie, xe = P21e * xe + Ee * Ie, Ee * xe + ke * arr_e[k + 1]
+        Ii, xi = P21i * xi + Ei * Ii, Ei * xi + ki * arr_i[k + 1]
+        if y >= theta:
+            r, y = R, vr
+            spikes.append((k + 1) * h)
+        vs.append(y + p["E_L"])
+    return np.asarray(vs), spikes
+
+
+def lif_delta_exact_nest_semantics(duration, i_e, p, events=(), v0=-70.0):
+    """iaf_psc_delta written from its equations: C V' = -C (V - E_L)/tau_m + I_e, a spike of weight w moves V
+    by w mV in the step it arrives in; exact over h; while refractory (round(t_ref/h) steps after a spike)
+    V is held at V_reset and arriving spikes are dropped (NEST's default refractory_input = false)."""
+    h, tm, C = DT, p["tau_m"], p["C_m"]
+    P33 = math.exp(-h / tm)
+    P30 = tm / C * (1 - P33)
+    n = int(round(duration / h))
+    arr = _arrivals(events, n)
+    R = int(round(p["t_ref"] / h))
+    y, r = v0 - p["E_L"], 0
+    theta, vr = p["V_th"] - p["E_L"], p["V_reset"] - p["E_L"]
+    vs, spikes = [v0], []
+    for k in range(n):
+        if r == 0:
+            y = P33 * y + P30 * i_e + arr[k + 1]
+        else:
+            r -= 1
         if y >= theta:
             r, y = R, vr
             spikes.append((k + 1) * h)
@@ -468,6 +561,80 @@ def main() -> int:
             print(f"     case 7/3: NEST spikes {ns3[:4]}..., Brian(shifted) {bs3[:4]}... (max |dt| over first {n}: "
                   f"{max(abs(a - b) for a, b in zip(ns3[:n], bs3[:n])):.1f} ms)")
 
+    # 8, 9 -------------------------------------------------------------------------------------
+    alpha_sem = NEST_SEMANTICS[:2] + [
+        "iaf_psc_alpha: a spike_generator spike at ts with delay d is added at the end of the step ending at "
+        "ts + d (after the V update) to dI/dt's state x (by w e/tau_syn, so the current peaks at w pA tau_syn "
+        "later); V first moves at ts + d + dt. A positive weight goes to the excitatory port, a negative one "
+        "to the inhibitory port (tau_syn_in), as in NEST.",
+        NEST_SEMANTICS[3]]
+    delta_sem = NEST_SEMANTICS[:2] + [
+        "iaf_psc_delta: a spike_generator spike at ts with delay d moves V by its weight (mV) in the step ending "
+        "at ts + d: the V_m sample at ts + d already includes the jump (one step earlier than iaf_psc_exp/alpha's "
+        "first change). Two spikes arriving in the same step add their weights.",
+        "Threshold: V >= V_th. Refractory: for R = round(t_ref/dt) steps after the spike step V is held at "
+        "V_reset and spikes arriving meanwhile are DROPPED (refractory_input = false, NEST's default).",
+    ]
+    for model, par, impl in (("iaf_psc_alpha", ALPHA, "alpha"), ("iaf_psc_delta", DELTA, "delta")):
+        case = 8 if impl == "alpha" else 9
+        integ = ("exact propagators for the alpha current (Rotter & Diesmann 1999): x, I and V advanced by "
+                 "exp(-h/tau) factors and the closed-form V response to x and I over h" if impl == "alpha" else
+                 "exact: V relaxes towards E_L + I_e tau_m/C_m by exp(-h/tau_m) each step; spikes are jumps of V")
+        sem = alpha_sem if impl == "alpha" else delta_sem
+        # (a) constant current
+        r = nest_run(model, dict(par, I_e=CONST_I_E), LIF_INIT, 200.0, record_until=50.0)
+        cases[f"nest_{model}_const_current"] = dict(
+            case=case, simulator=sim_nest, model=model, params=dict(par, I_e=CONST_I_E),
+            initial=dict(LIF_INIT, **({"I_ex": 0.0, "dI_ex": 0.0, "I_in": 0.0, "dI_in": 0.0} if impl == "alpha" else {})),
+            input=f"constant I_e = {CONST_I_E:g} pA", duration_ms=200.0, spike_times_ms=r["spike_times_ms"],
+            V_m_first_50ms=trace(r["V_m"]), nest_status_before_run=r["nest_status_before_run"],
+            integration=integ, semantics=sem)
+        if impl == "alpha":
+            v_ind, s_ind = lif_alpha_exact_nest_semantics(200.0, CONST_I_E, dict(par))
+        else:
+            v_ind, s_ind = lif_delta_exact_nest_semantics(200.0, CONST_I_E, dict(par))
+        check(np.max(np.abs(v_ind[:501] - r["V_m"])) < 1e-9 and r6(s_ind) == r["spike_times_ms"] and len(s_ind) >= 5,
+              f"case {case}a: NEST {model} (I_e {CONST_I_E:g} pA) == closed form ({len(s_ind)} spikes, first {r['spike_times_ms'][:2]})",
+              failures)
+        # (b) spike input: simultaneous spikes, exc + inh in the same step, input while refractory, I_e
+        we, wi = MIX_W[model]
+        mp = dict(par, t_ref=MIX_T_REF, I_e=MIX_I_E, **({"tau_syn_in": 5.0} if impl == "alpha" else {}))
+        gens = [(MIX_EXC_A, dict(weight=we, delay=MIX_DELAY_EXC)), (MIX_EXC_B, dict(weight=we, delay=MIX_DELAY_EXC)),
+                (MIX_INH, dict(weight=wi, delay=MIX_DELAY_INH))]
+        r = nest_run(model, mp, LIF_INIT, 150.0, inputs=gens, record_until=150.0)
+        unit = "pA" if impl == "alpha" else "mV"
+        wkey = "weight_pA" if impl == "alpha" else "weight_mV"
+        cases[f"nest_{model}_spike_input"] = dict(
+            case=case, simulator=sim_nest, model=model, params=mp,
+            initial=dict(LIF_INIT, **({"I_ex": 0.0, "dI_ex": 0.0, "I_in": 0.0, "dI_in": 0.0} if impl == "alpha" else {})),
+            input=dict(excitatory_a=dict(spike_generator_times_ms=MIX_EXC_A, **{wkey: we}, delay_ms=MIX_DELAY_EXC),
+                       excitatory_b=dict(spike_generator_times_ms=MIX_EXC_B, **{wkey: we}, delay_ms=MIX_DELAY_EXC),
+                       inhibitory=dict(spike_generator_times_ms=MIX_INH, **{wkey: wi}, delay_ms=MIX_DELAY_INH),
+                       note=(f"three spike_generators onto one neuron; weights in {unit} "
+                             + ("(peak of the alpha current)" if impl == "alpha" else "(jump of V)")
+                             + "; A and B arrive together at 31, 71 and 111 ms, A and the inhibitory one at 51 and "
+                             "91 ms; A's spikes at 34 and 71 ms arrive while the neuron is refractory after the "
+                             "spike the pair before caused")),
+            duration_ms=150.0, spike_times_ms=r["spike_times_ms"], V_m=trace(r["V_m"]),
+            nest_status_before_run=r["nest_status_before_run"], integration=integ, semantics=sem)
+        ev_e = [(t + MIX_DELAY_EXC, we) for t in MIX_EXC_A + MIX_EXC_B]
+        ev_i = [(t + MIX_DELAY_INH, wi) for t in MIX_INH]
+        if impl == "alpha":
+            v_ind, s_ind = lif_alpha_exact_nest_semantics(150.0, MIX_I_E, mp, ev_e, ev_i)
+            v_noref, _ = lif_alpha_exact_nest_semantics(150.0, MIX_I_E, mp, [e for e in ev_e if abs(e[0] - 35.0) > 1e-9], ev_i)
+            k_after = int(round((r["spike_times_ms"][0] + MIX_T_REF + 1.0) / DT))
+            extra = (len(r["spike_times_ms"]) >= 2 and r["spike_times_ms"][0] < 35.0 < r["spike_times_ms"][0] + MIX_T_REF
+                     and v_ind[k_after] - v_noref[k_after] > 0.5)
+            what = "the input arriving at 35 ms while refractory still raises V after t_ref (its current kept evolving)"
+        else:
+            v_ind, s_ind = lif_delta_exact_nest_semantics(150.0, MIX_I_E, mp, ev_e + ev_i)
+            v_noref, _ = lif_delta_exact_nest_semantics(150.0, MIX_I_E, mp, [e for e in ev_e if abs(e[0] - 35.0) > 1e-9] + ev_i)
+            extra = (len(r["spike_times_ms"]) >= 2 and r["spike_times_ms"][0] < 35.0 < r["spike_times_ms"][0] + MIX_T_REF
+                     and np.max(np.abs(v_ind - v_noref)) == 0.0 and r["V_m"][int(round(31.0 / DT))] == -70.0)
+            what = "the input arriving at 35 ms while refractory is dropped (same trace without it)"
+        check(np.max(np.abs(v_ind - r["V_m"])) < 1e-9 and r6(s_ind) == r["spike_times_ms"] and extra,
+              f"case {case}b: NEST {model} spike input == closed form (spikes {r['spike_times_ms']}); {what}", failures)
+
     refs = dict(
         generator="experiments/peer-reference/make_refs.py", created=_dt.datetime.now().strftime("%Y-%m-%d"),
         dt_ms=DT, simulators=dict(nest=nest_v, brian2=brian2.__version__, numpy=np.__version__,
@@ -479,7 +646,7 @@ def main() -> int:
     )
     tmp = args.out + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(refs, f, separators=(",", ":"))
+        json.dump(refs, f, separators=(",", ":"), allow_nan=False)
         f.write("\n")
     os.replace(tmp, args.out)
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1024:.0f} KiB, {len(cases)} cases)")

@@ -9,9 +9,11 @@ under experiments/snn-bench/work/results/, and writes experiments/snn-bench/RESU
 results.json (aggregates). Brian2 runs twice per seed: default OpenMP wait policy and
 OMP_WAIT_POLICY=PASSIVE (spinning OpenMP threads collapse when other processes share the 2 cores);
 at N <= --nest-large-n also on 1 thread (its best setting may be 1 thread on a small network).
-neuromorph runs twice per seed: --threads T (fixed) and --threads auto (its default: it times chunks
-on all cores and on one and keeps the faster). The targets are checked for neuromorph's default
-against Brian2's fastest setting.
+neuromorph runs per seed on every kernel path the CPU offers (NM_ISA=avx512|avx2|scalar; the path
+that ran is read back from summary.json's `isa`, "unknown" when absent) on 1 and 2 threads, and with
+--threads auto (its default: it times chunks on all cores and on one and keeps the faster). The
+targets are checked against Brian2's fastest setting (per thread count for the kernel paths). With
+--auryn-bin, a last block times Auryn's COBA benchmark against neuromorph (auryn_block.py).
 
 neuromorph: `swift build -c release --product neuromorph` (repo root), then
   <bin>/neuromorph simulate <config.yaml> --duration <D> --seed <S> --threads <T> --out <dir>
@@ -37,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 import netdefs as nd  # noqa: E402
+import auryn_block  # noqa: E402
 
 WORK = os.path.join(HERE, "work")
 PY = sys.executable
@@ -56,6 +59,66 @@ def uptime() -> str:
 
 def log(msg: str) -> None:
     print(f"[{_dt.datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# kernel paths (issue 11): NM_ISA=scalar|avx2|avx512 forces one; summary.json's `isa` says which ran
+# ----------------------------------------------------------------------------------------------
+ISA_PATHS = ("avx512", "avx2", "scalar")   # widest first
+
+
+def isa_offered(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
+    """The kernel paths this CPU can run: avx512 (avx512f), avx2 (avx2 + fma), scalar (always)."""
+    try:
+        with open(cpuinfo) as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    out = []
+    if "avx512f" in flags:
+        out.append("avx512")
+    if "avx2" in flags and "fma" in flags:
+        out.append("avx2")
+    return out + ["scalar"]
+
+
+def display_argv(argv: list[str], auryn_bin: str | None) -> str:
+    """The command line for the report without this machine's paths: paths inside the repository become
+    relative, Auryn's binary (built outside it) becomes AURYN_BIN."""
+    out = []
+    for a in argv:
+        if auryn_bin and a in (auryn_bin, f"--auryn-bin={auryn_bin}"):
+            a = a.replace(auryn_bin, "AURYN_BIN")
+        elif os.path.isabs(a) and os.path.abspath(a).startswith(REPO + os.sep):
+            a = os.path.relpath(a, REPO)
+        out.append(shlex.quote(a))
+    return " ".join(out)
+
+
+def cpu_ids() -> str:
+    """' (family F, model M, stepping S)' from /proc/cpuinfo: VMs often show a bare 'AMD EPYC'."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            kv = dict(line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines() if ":" in line)
+        kv = {k.strip(): v.strip() for k, v in kv.items()}
+        return f" (family {kv['cpu family']}, model {kv['model']}, stepping {kv['stepping']})"
+    except (OSError, KeyError):
+        return ""
+
+
+def isa_env(env: dict, isa: str | None) -> dict:
+    env = dict(env)
+    env.pop("NM_ISA", None)
+    if isa:
+        env["NM_ISA"] = isa
+    return env
+
+
+def isa_used(summary: dict) -> str:
+    """The path a run used, from its summary.json / report.json; binaries before the kernels branch
+    do not record it (and ignore NM_ISA): "unknown"."""
+    v = summary.get("isa")
+    return str(v) if v else "unknown"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -181,17 +244,21 @@ class Neuromorph:
             load_seconds=s.get("build_seconds"), simulate_seconds=s.get("wall_seconds"),
             realtime_factor=s.get("realtime_factor"), peak_rss_bytes=rss_run, peak_rss_bytes_self_reported=s.get("peak_rss_bytes"),
             peak_rss_bytes_workflow=max(rss_run or 0, tva.get("peak_rss_bytes") or 0) or None,
-            peak_rss_bytes_save=tva.get("peak_rss_bytes"), process_wall_seconds=run_wall, time_v=tvb,
+            peak_rss_bytes_save=tva.get("peak_rss_bytes"), process_wall_seconds=run_wall, time_v=tvb, isa=isa_used(s),
             populations=pops, config=os.path.relpath(cfg, REPO), network_file_bytes=os.path.getsize(net),
             loadavg=nd.loadavg(), omp_wait_policy=env.get("OMP_WAIT_POLICY", "default"),
         )
 
-    def run(self, model: str, n: int, duration: float, seed: int, threads: int | str, env: dict) -> dict:
+    def run(self, model: str, n: int, duration: float, seed: int, threads: int | str, env: dict,
+            isa: str | None = None) -> dict:
+        """One `neuromorph simulate` run; `isa` forces a kernel path through NM_ISA (None = the binary's
+        own choice). The path that actually ran is read back from summary.json's `isa`."""
         cfg = self.config_for(model, n)
         settle()
         if cfg is None:
             return {"skipped": f"{os.path.relpath(os.path.join(self.args.configs_dir, model + '.yaml'), REPO)} does not exist yet"}
-        outdir = os.path.join(WORK, "neuromorph_out", f"{model}_{n}_s{seed}_t{threads}")
+        env = isa_env(env, isa)
+        outdir = os.path.join(WORK, "neuromorph_out", f"{model}_{n}_s{seed}_t{threads}" + (f"_{isa}" if isa else ""))
         shutil.rmtree(outdir, ignore_errors=True)
         os.makedirs(os.path.dirname(outdir), exist_ok=True)
         timefile = outdir + ".time_v.txt"
@@ -227,6 +294,7 @@ class Neuromorph:
             peak_rss_bytes_self_reported=s.get("peak_rss_bytes"), process_wall_seconds=wall, time_v=tv,
             populations=pops, config=os.path.relpath(cfg, REPO), loadavg=nd.loadavg(),
             omp_wait_policy=env.get("OMP_WAIT_POLICY", "default"),
+            isa_requested=isa or "default", isa=isa_used(s),
         )
         if res["realtime_factor"] is None and res["simulate_seconds"] and res["duration_s"]:
             res["realtime_factor"] = res["simulate_seconds"] / res["duration_s"]
@@ -316,6 +384,8 @@ def aggregate(runs: list[dict]) -> dict:
     agg["duration_s"] = ok[0].get("duration_s")
     agg["rss_workflow_mib"] = stats([r["peak_rss_bytes_workflow"] / 2**20 for r in ok if r.get("peak_rss_bytes_workflow")])
     agg["threads_used"] = sorted(int(r["threads_used"]) for r in ok if r.get("threads_used"))
+    agg["isa_used"] = sorted({str(r["isa"]) for r in ok if r.get("isa")})
+    agg["spikes_by_seed"] = {str(r["seed"]): r.get("spikes") for r in ok if r.get("seed") is not None}
     pops = {}
     windows: dict = {}
     for name in ("exc", "inh"):
@@ -355,13 +425,101 @@ def rel_diff(a: dict | None, b: dict | None) -> float | None:
     return (a["mean"] - b["mean"]) / b["mean"]
 
 
-def write_report(path: str, meta: dict, blocks: list[dict], nm_note: str | None, tol: float) -> None:
+def is_isa_row(key: str) -> bool:
+    parts = key.split()
+    return len(parts) == 3 and parts[0] == "neuromorph" and parts[1] in ISA_PATHS and parts[2].endswith("t")
+
+
+def brian2_fastest(sims: dict, threads: int | None) -> tuple[str, dict] | None:
+    """Brian2's fastest setting (lowest median RTF): on `threads` threads (1: `brian2 1 thread`; more: the
+    default and PASSIVE wait policies), or over every setting when threads is None."""
+    if threads is None:
+        keys = [k for k in sims if k.startswith("brian2")]
+    elif threads == 1:
+        keys = ["brian2 1 thread"]
+    else:
+        keys = ["brian2", "brian2 PASSIVE"]
+    ok = {k: sims[k] for k in keys if k in sims and sims[k].get("ok") and sims[k].get("rtf")}
+    if not ok:
+        return None
+    k = min(ok, key=lambda x: ok[x]["rtf"]["median"])
+    return k, ok[k]
+
+
+ISA_TARGET_BRIAN2 = 4.0      # issue 11: AVX2 path >= 4x Brian2's fastest setting, 1 thread each and 2 each
+ISA_TARGET_AVX2_VS_512 = 1.6  # AVX2 per core within 1.6x of AVX-512
+ISA_TARGET_SCALAR_VS_AVX2 = 3.0
+
+
+def isa_section(b: dict) -> list[str]:
+    """Per kernel path and thread count: neuromorph against Brian2's fastest setting, the per-core ratios
+    between paths, and whether every path gave the same spike count for each seed."""
+    rows = {k: v for k, v in b["sims"].items() if is_isa_row(k)}
+    if not rows:
+        return []
+    L = ["Kernel paths (`NM_ISA` forces a path; *used* is what summary.json reports: `unknown` = a binary that "
+         "does not record it, and then ignores NM_ISA). Speed-up = Brian2's fastest setting on the same thread "
+         "count / neuromorph (median RTF; Brian2 on 1 thread = `brian2 1 thread`, on 2 = the faster of its "
+         "default and PASSIVE wait policies):\n",
+         "| path | used | threads | simulate (s), median | RTF | Brian2 fastest, same threads | speed-up | "
+         "vs Brian2's fastest overall | target ≥ 4× (AVX2) |",
+         "|---|---|---|---|---|---|---|---|---|"]
+    med: dict[tuple[str, int], float] = {}
+    for k, v in rows.items():
+        _, isa, t = k.split()
+        th = int(t[:-1])
+        if not v.get("ok"):
+            why = "; ".join(sorted({(e or "").splitlines()[0] for e in v.get("errors", [])}))[:200]
+            L.append(f"| {isa} | – | {th} | – | – | – | – | – | failed: {why} |")
+            continue
+        rtf = v["rtf"]["median"]
+        ran_it = (v.get("isa_used") or []) == [isa]   # the binary says it ran the path we asked for
+        if ran_it:
+            med[(isa, th)] = rtf
+        same, best = brian2_fastest(b["sims"], th), brian2_fastest(b["sims"], None)
+        sp = same[1]["rtf"]["median"] / rtf if same else None
+        spb = best[1]["rtf"]["median"] / rtf if best else None
+        tgt = ("–" if isa != "avx2" or sp is None else
+               "not checked: path not confirmed" if not ran_it else
+               "met" if sp >= ISA_TARGET_BRIAN2 else "NOT met")
+        same_s = f"{same[0]} ({same[1]['rtf']['median']:.4f})" if same else "–"
+        sp_s = f"{sp:.1f}×" if sp else "–"
+        spb_s = f"{spb:.1f}× ({best[0]})" if spb else "–"
+        used = ", ".join(v.get("isa_used") or ["unknown"])
+        L.append(f"| {isa} | {used} | {th} | {v['simulate']['median']:.3f} | {rtf:.4f} | {same_s} | {sp_s} | {spb_s} | {tgt} |")
+    L.append("")
+    lines = []
+    for a, c, lim, what in (("avx2", "avx512", ISA_TARGET_AVX2_VS_512, "AVX2 / AVX-512"),
+                            ("scalar", "avx2", ISA_TARGET_SCALAR_VS_AVX2, "scalar / AVX2")):
+        for th in sorted({t for (_, t) in med}):
+            if (a, th) in med and (c, th) in med:
+                r = med[(a, th)] / med[(c, th)]
+                lines.append(f"{what} on {th} thread{'s' if th > 1 else ''}: {r:.2f}× the time (target ≤ {lim:g}×: "
+                             f"{'met' if r <= lim else 'NOT met'})")
+    if lines:
+        L.append("Per-core ratios between paths (median RTF; only rows whose summary.json confirms the path): "
+                 + "; ".join(lines) + ".\n")
+    used = {u for v in rows.values() for u in (v.get("isa_used") or [])}
+    if used <= {"unknown"}:
+        L.append("**The binary does not report its kernel path (no `isa` in summary.json): NM_ISA was most likely "
+                 "ignored, so these rows all ran the same code; no path target is checked.**\n")
+    # same seed => same spikes on every path and thread count (issue 11: bit-identical across paths)
+    seeds = sorted({s for v in rows.values() for s in (v.get("spikes_by_seed") or {})}, key=int)
+    diff = [s for s in seeds if len({v["spikes_by_seed"][s] for v in rows.values() if s in (v.get("spikes_by_seed") or {})}) > 1]
+    if seeds:
+        L.append(f"Spike counts per seed across every path and thread count: "
+                 + ("identical for every seed." if not diff else f"**differ for seed(s) {', '.join(diff)}**.") + "\n")
+    return L
+
+
+def write_report(path: str, meta: dict, blocks: list[dict], nm_note: str | None, tol: float,
+                 auryn: dict | None = None) -> None:
     L = []
     L.append("# snn-bench results: neuromorph vs Brian2 (C++ standalone, OpenMP) vs NEST 3\n")
     L.append(f"Generated {meta['date']} by `bash experiments/snn-bench/run.sh {meta['argv']}` "
              f"(total {meta.get('total_minutes', 0):.1f} min).\n")
     L.append("## Machine and versions\n")
-    for k in ("cpu", "nproc", "memory", "python", "brian2", "nest", "gxx", "swift", "neuromorph_commit"):
+    for k in ("cpu", "isa_offered", "nproc", "memory", "python", "brian2", "nest", "gxx", "swift", "neuromorph_commit"):
         L.append(f"- {k}: {meta.get(k)}")
     L.append(f"- threads: {meta['threads']}, seeds: {meta['seeds']} (Brian2 PASSIVE and NEST: "
              f"{meta.get('slow_seeds', meta['seeds'])}), dt = {nd.DT_MS} ms, delay = {nd.DELAY_MS} ms")
@@ -408,7 +566,7 @@ def write_report(path: str, meta: dict, blocks: list[dict], nm_note: str | None,
                      f"{fmt(agg.get('rtf'), 3)} | {fmt(agg.get('rss_mib'), 0)} | – | {fmt(agg['rate'].get('exc'))} | "
                      f"{fmt(agg['rate'].get('inh'))} | {agg['ok']}/{agg['runs']} |")
         L.append("")
-        nm_keys = [k for k in b["sims"] if k.startswith("neuromorph")]
+        nm_keys = [k for k in b["sims"] if k.startswith("neuromorph") and not is_isa_row(k)]
         peers = [k for k in b["sims"] if not k.startswith("neuromorph")]
         for nk in nm_keys:
             nm = b["sims"][nk]
@@ -431,6 +589,7 @@ def write_report(path: str, meta: dict, blocks: list[dict], nm_note: str | None,
                          f"{ratio(nm.get('rss_mib'), pa.get('rss_mib'))} | "
                          f"{'–' if de is None else f'{de * 100:+.1f} %'} | {'–' if di is None else f'{di * 100:+.1f} %'} |")
             L.append("")
+        L.extend(isa_section(b))
         na = b["sims"].get("neuromorph auto")
         if na and na.get("ok") and na.get("threads_used"):
             tu = na["threads_used"]
@@ -498,6 +657,8 @@ def write_report(path: str, meta: dict, blocks: list[dict], nm_note: str | None,
             L.append(f"OMP_WAIT_POLICY: Brian2 simulate median default {bp['simulate']['median']:.2f} s vs "
                      f"PASSIVE {bq['simulate']['median']:.2f} s (PASSIVE/default = "
                      f"{bq['simulate']['median'] / bp['simulate']['median']:.2f}; load: see uptime).\n")
+    if auryn is not None:
+        L.extend(auryn_block.report_section(auryn))
     L.append("Raw per-run JSON: experiments/snn-bench/work/results/ (git-ignored); aggregates: results.json.\n")
     with open(path + ".tmp", "w") as f:
         f.write("\n".join(L))
@@ -517,10 +678,25 @@ def main() -> int:
     ap.add_argument("--nest-large-duration", type=float, default=1.0,
                     help="NEST simulated seconds when N > --nest-large-n (bounds total time)")
     ap.add_argument("--nest-large-n", type=int, default=4000)
-    ap.add_argument("--peers", default="brian2,brian2-1t,brian2-passive,nest,neuromorph,neuromorph-auto,neuromorph-run",
-                    help="subset of brian2,brian2-1t,brian2-passive,nest,nest-passive,neuromorph,neuromorph-auto "
-                         "(brian2-1t = Brian2 on 1 thread, only at N <= --nest-large-n; neuromorph-auto = "
-                         "neuromorph --threads auto; nest-passive = NEST with OMP_WAIT_POLICY=PASSIVE, not run by default)")
+    ap.add_argument("--peers", default="brian2,brian2-1t,brian2-passive,nest,neuromorph-isa,neuromorph-auto,neuromorph-run",
+                    help="subset of brian2,brian2-1t,brian2-passive,nest,nest-passive,neuromorph,neuromorph-isa,"
+                         "neuromorph-auto,neuromorph-run (brian2-1t = Brian2 on 1 thread; neuromorph = --threads "
+                         "--threads on the binary's own path; neuromorph-isa = every path of --isa on every thread count "
+                         "of --isa-threads, forced with NM_ISA; neuromorph-auto = neuromorph --threads auto; nest-passive "
+                         "= NEST with OMP_WAIT_POLICY=PASSIVE, not run by default)")
+    ap.add_argument("--isa", default="auto",
+                    help="kernel paths for neuromorph-isa: 'auto' = every path this CPU offers (%s here), or a comma "
+                         "list of avx512,avx2,scalar" % ",".join(isa_offered()))
+    ap.add_argument("--isa-threads", default="1,2", help="thread counts for neuromorph-isa (comma list)")
+    ap.add_argument("--brian2-1t-max-n", type=int, default=0,
+                    help="run brian2-1t only at N <= this (0 = every size; the 1-thread targets need it everywhere)")
+    ap.add_argument("--auryn-bin", default=None,
+                    help="Auryn's sim_coba_benchmark binary (built by the user from fzenke/auryn, outside this "
+                         "repository): adds the Auryn COBA block; without it the block is skipped with a note")
+    ap.add_argument("--auryn-seeds", default=None, help="seeds of the Auryn block (default: --seeds)")
+    ap.add_argument("--auryn-duration", type=float, default=None, help="simulated seconds of the Auryn block (default: --duration)")
+    ap.add_argument("--auryn-ranks", default="1,2", help="Auryn MPI ranks (= neuromorph threads) per comparison")
+    ap.add_argument("--no-auryn", action="store_true", help="leave the Auryn block out (no note)")
     ap.add_argument("--neuromorph-bin", default=None, help="use this binary instead of building")
     ap.add_argument("--configs-dir", default=os.path.join(REPO, "configs"),
                     help="where <model>.yaml (N = 4000) live (default: configs/)")
@@ -541,9 +717,23 @@ def main() -> int:
         if m not in nd.MODELS:
             ap.error(f"--models: unknown model '{m}' (expected {', '.join(nd.MODELS)})")
     for p in peers:
-        if p not in ("brian2", "brian2-1t", "brian2-passive", "nest", "nest-passive", "neuromorph", "neuromorph-auto",
-                     "neuromorph-run"):
+        if p not in ("brian2", "brian2-1t", "brian2-passive", "nest", "nest-passive", "neuromorph", "neuromorph-isa",
+                     "neuromorph-auto", "neuromorph-run"):
             ap.error(f"--peers: unknown peer '{p}'")
+    offered = isa_offered()
+    isas = offered if args.isa == "auto" else [x for x in args.isa.split(",") if x]
+    for x in isas:
+        if x not in ISA_PATHS:
+            ap.error(f"--isa: unknown path '{x}' (expected auto or a comma list of {', '.join(ISA_PATHS)})")
+        if x not in offered:
+            ap.error(f"--isa: this CPU does not offer '{x}' (it offers {', '.join(offered)})")
+    try:
+        isa_threads = [int(x) for x in args.isa_threads.split(",") if x]
+        auryn_ranks = [int(x) for x in args.auryn_ranks.split(",") if x]
+    except ValueError:
+        ap.error("--isa-threads and --auryn-ranks take comma lists of integers")
+    if not isa_threads or min(isa_threads) < 1 or not auryn_ranks or min(auryn_ranks) < 1:
+        ap.error("--isa-threads and --auryn-ranks need at least one count >= 1")
     os.makedirs(os.path.join(WORK, "results"), exist_ok=True)
     if not os.access("/usr/bin/time", os.X_OK):
         ap.error("/usr/bin/time missing: run setup_venv.sh (installs Debian package `time`)")
@@ -551,18 +741,20 @@ def main() -> int:
     import importlib.metadata as im
     t_start = time.perf_counter()
     meta = dict(
-        date=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"), argv=" ".join(map(shlex.quote, sys.argv[1:])),
-        cpu=nd.cpu_model(), nproc=os.cpu_count(),
+        date=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"), argv=display_argv(sys.argv[1:], args.auryn_bin),
+        cpu=nd.cpu_model() + cpu_ids(), nproc=os.cpu_count(),
         memory=sh("free -g | awk '/Mem:/{print $2\" GiB\"}'"),
         python=sys.version.split()[0], brian2=im.version("brian2"), nest=im.version("nest-simulator"),
         gxx=sh(["g++", "--version"]).splitlines()[0] if shutil.which("g++") else "missing",
         swift=(sh(["swift", "--version"]).splitlines() or ["?"])[0] if shutil.which("swift") else "missing",
         neuromorph_commit=sh(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]),
+        isa_offered=", ".join(offered), isa_paths=isas, isa_threads=isa_threads,
         threads=args.threads, seeds=seeds, slow_seeds=seeds[:args.slow_seeds], settle=args.settle, uptime_start=uptime(),
     )
     log(f"start; uptime: {meta['uptime_start']}")
 
-    nm = Neuromorph(args) if {"neuromorph", "neuromorph-auto", "neuromorph-run"} & set(peers) else None
+    nm = Neuromorph(args) if ({"neuromorph", "neuromorph-isa", "neuromorph-auto", "neuromorph-run"} & set(peers)
+                              or (args.auryn_bin and not args.no_auryn)) else None
     nm_note = None
     if nm:
         nm.prepare()
@@ -574,6 +766,7 @@ def main() -> int:
 
     base_env = dict(os.environ)
     base_env.pop("OMP_WAIT_POLICY", None)
+    base_env.pop("NM_ISA", None)   # the default rows run the binary's own choice
     blocks = []
     for model in models:
         for n in sizes:
@@ -596,7 +789,7 @@ def main() -> int:
                     runs.setdefault("brian2", []).append(r)
                     log(f"  brian2 s{seed}: " + (r.get("error", "").splitlines()[0] if "error" in r else
                                                 f"sim {r['simulate_seconds']:.2f}s rates {r['populations']['exc']['mean_rate_hz']:.2f}/{r['populations']['inh']['mean_rate_hz']:.2f}"))
-                if "brian2-1t" in peers and n <= args.nest_large_n and args.threads != 1:
+                if "brian2-1t" in peers and (not args.brian2_1t_max_n or n <= args.brian2_1t_max_n) and args.threads != 1:
                     r = run_peer("brian2_net.py", model, n, args.duration, seed, 1, base_env,
                                  os.path.join(rdir, f"brian2t1_s{seed}.json"), args.timeout,
                                  ["--build-dir", os.path.join(WORK, "brian2", f"{model}_{n}_t1")] + bextra[2:])
@@ -634,6 +827,16 @@ def main() -> int:
                         log(f"  {label} s{seed}: " + ((r.get("error") or r.get("skipped") or "").splitlines()[0]
                                                       if ("error" in r or "skipped" in r) else
                                                       f"sim {r['simulate_seconds']} ({r.get('threads_used')} threads)"))
+                if nm and nm.bin and "neuromorph-isa" in peers:
+                    for isa in isas:
+                        for th in isa_threads:
+                            label = f"neuromorph {isa} {th}t"
+                            r = guarded(nm.run, args.timeout, model, n, args.duration, seed, th, base_env, isa)
+                            nd.write_json(os.path.join(rdir, f"neuromorph_{isa}_t{th}_s{seed}.json"), r)
+                            runs.setdefault(label, []).append(r)
+                            log(f"  {label} s{seed}: " + ((r.get("error") or r.get("skipped") or "").splitlines()[0]
+                                                          if ("error" in r or "skipped" in r) else
+                                                          f"sim {r['simulate_seconds']} (path used: {r['isa']})"))
                 if nm and nm.bin and "neuromorph-run" in peers:
                     r = guarded(nm.run_saved, args.timeout, model, n, args.duration, seed, args.threads, base_env)
                     nd.write_json(os.path.join(rdir, f"neuromorph_run_s{seed}.json"), r)
@@ -650,11 +853,21 @@ def main() -> int:
             write_report(args.report, meta, blocks, nm_note, args.rate_tolerance)  # partial report
             nd.write_json(os.path.join(os.path.dirname(args.report), "results.json"),
                           dict(meta=meta, blocks=blocks, neuromorph_note=nm_note))
+    auryn = None
+    if not args.no_auryn:
+        aseeds = [int(x) for x in (args.auryn_seeds or args.seeds).split(",") if x]
+        adur = args.auryn_duration or args.duration
+        log(f"block auryn-coba; uptime: {uptime()}")
+        auryn = auryn_block.run_block(args, nm if (nm and nm.bin and "neuromorph-isa" in peers) else None,
+                                      aseeds, auryn_ranks, isas, adur, base_env, settle, log, guarded,
+                                      os.path.join(WORK, "results", "auryn-coba"))
+        if auryn.get("note"):
+            log(auryn["note"])
     meta["uptime_end"] = uptime()
     meta["total_minutes"] = (time.perf_counter() - t_start) / 60
-    write_report(args.report, meta, blocks, nm_note, args.rate_tolerance)
+    write_report(args.report, meta, blocks, nm_note, args.rate_tolerance, auryn)
     nd.write_json(os.path.join(os.path.dirname(args.report), "results.json"),
-                  dict(meta=meta, blocks=blocks, neuromorph_note=nm_note))
+                  dict(meta=meta, blocks=blocks, auryn=auryn, neuromorph_note=nm_note))
     log(f"done in {meta['total_minutes']:.1f} min; report: {args.report}")
     return 0
 
