@@ -64,8 +64,12 @@ def callgrind(cmd, env, out_file):
 def snn(args, work, paths):
     rows = []
     for cfg in ["cuba", "coba"]:
-        net = os.path.join(work, f"{cfg}.nmnet")
-        sh([os.path.join(args.bin, "neuromorph"), "simulate", os.path.join(ROOT, "configs", f"{cfg}.yaml"), "--save-network", net])
+        # each build saves the network itself (the saved-network format may differ between builds)
+        nets = {}
+        for b in [args.bin] + ([args.ref] if args.ref else []):
+            nets[b] = os.path.join(work, f"{cfg}-{len(nets)}.nmnet")
+            sh([os.path.join(b, "neuromorph"), "simulate", os.path.join(ROOT, "configs", f"{cfg}.yaml"), "--save-network", nets[b]])
+        net = nets[args.bin]
         variants = [(p, args.bin, {"NM_ISA": p}) for p in paths] + ([("ref", args.ref, {})] if args.ref else [])
         walls = {v[0]: [] for v in variants}
         cpus = {v[0]: [] for v in variants}
@@ -73,7 +77,7 @@ def snn(args, work, paths):
         load = [uptime()]
         for _ in range(args.reps):   # interleaved: load changes hit every variant alike
             for name, b, env in variants:
-                out, cpu = timed([os.path.join(b, "neuromorph-run"), net, "--duration", str(args.duration), "--threads", "1"], env=env)
+                out, cpu = timed([os.path.join(b, "neuromorph-run"), nets[b], "--duration", str(args.duration), "--threads", "1"], env=env)
                 j = json.loads(out)
                 walls[name].append(j["wall_seconds"] / j["simulated_seconds"])
                 cpus[name].append(cpu / j["simulated_seconds"])
