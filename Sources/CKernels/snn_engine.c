@@ -90,7 +90,7 @@ static void *acalloc(size_t n, size_t sz) {
     return p;
 }
 
-static void *xcalloc(nm_engine *e, size_t n, size_t sz) {
+void *nm_calloc(nm_engine *e, size_t n, size_t sz) {
     void *p = acalloc(n ? n : 1, sz);
     if (p) e->bytes += (int64_t)(n * sz);
     return p;
@@ -112,13 +112,10 @@ nm_engine *nm_engine_new(double dt_ms, uint64_t seed) {
 }
 
 static void free_pop(pop_t *P) {
+    if (P->model && P->model->release) P->model->release(P);
     for (int v = 0; v < NM_MAX_VARS; v++) free(P->var[v]);
     for (int b = 0; b < NM_MAX_PORTS; b++) free(P->buf[b]);
-    free(P->refr); free(P->iext); free(P->rate_p); free(P->next);
-    if (P->rng) for (int i = 0; i < P->nrng; i++) nm_rng_free(P->rng[i]);
-    free(P->rng);
-    free(P->src_ptr); free(P->src_steps); free(P->src_pos);
-    free(P->dstate); free(P->hstep);
+    free(P->params); free(P->refr); free(P->iext);
     free(P->mask); free(P->rec_steps); free(P->rec_ids); free(P->cnt); free(P->per_neuron); free(P->spk_bits);
 }
 
@@ -157,7 +154,6 @@ void nm_engine_free(nm_engine *e) {
     free(e->projs);
     for (int m = 0; m < e->nmons; m++) { free(e->mons[m].idx); free(e->mons[m].data); free(e->mons[m].steps); }
     free(e->mons);
-    nm_adex_free_workspace(e);
     nm_faults_free(e);
     for (int k = 0; k < e->nowned; k++) free(e->owned[k]);
     free(e->owned);
@@ -169,112 +165,85 @@ int64_t nm_engine_bytes(const nm_engine *e) { return e->bytes; }
 int64_t nm_engine_step(const nm_engine *e) { return e->step; }
 int32_t nm_engine_interval(const nm_engine *e) { return e->min_delay == INT32_MAX ? 1 : e->min_delay + 1; }
 
-int nm_engine_add_pop(nm_engine *e, int model, int32_t n, const double *params, int nparams) {
+int nm_engine_add_pop(nm_engine *e, const char *model, int32_t n, int nparams, const char *const *names, const double *values) {
     char why[200];
-    if (nm_check_pop(model, n, params, nparams, why, sizeof why)) { snprintf(e->err, sizeof e->err, "population: %s", why); return -1; }
-    int nvars;
-    switch (model) {
-    case NM_MODEL_IF: nvars = 1; break;
-    case NM_MODEL_LIF_EXP: nvars = 3; break;
-    case NM_MODEL_LIF_COND_EXP: nvars = 3; break;
-    case NM_MODEL_IZHIKEVICH: nvars = 2; break;
-    case NM_MODEL_ADEX: nvars = 4; break;
-    case NM_MODEL_HH: nvars = 6; break;
-    case NM_MODEL_POISSON: case NM_MODEL_SPIKE_SOURCE: nvars = 0; break;
-    default: return fail(e, "population: unknown model");
+    const nm_model *M = nm_model_find(model);
+    void *params = calloc(1, M && M->params_size ? M->params_size : 1);   /* the model's parameter struct */
+    if (!params) return fail(e, "out of memory");
+    if (nm_check_pop(model, n, nparams, names, values, &M, params, why, sizeof why)) {
+        free(params);
+        snprintf(e->err, sizeof e->err, "population: %s", why);
+        return -1;
     }
     pop_t *np = realloc(e->pops, sizeof(pop_t) * (size_t)(e->npops + 1));
-    if (!np) return fail(e, "out of memory");
+    if (!np) { free(params); return fail(e, "out of memory"); }
     e->pops = np;
     pop_t *P = &e->pops[e->npops];
     memset(P, 0, sizeof *P);
-    P->model = model;
+    P->model = M;
+    P->params = params;
     P->n = n;
-    P->nvars = nvars;
-    for (int i = 0; i < nparams; i++) P->p[i] = params[i];
-    for (int v = 0; v < nvars; v++) if (!(P->var[v] = xcalloc(e, (size_t)n, sizeof(float)))) return fail(e, "out of memory");
-    P->refr = xcalloc(e, (size_t)n, sizeof(int32_t));
-    P->iext = xcalloc(e, (size_t)n, sizeof(float));
-    P->per_neuron = xcalloc(e, (size_t)n, sizeof(int32_t));
+    P->nvars = M->nvars;
+    P->nports = M->nports;
+    P->is_source = M->nports == 0;
+    P->granularity = M->granularity;
+    e->npops++;   /* from here on freed with the engine, even if incomplete */
+    for (int v = 0; v < P->nvars; v++) if (!(P->var[v] = nm_calloc(e, (size_t)n, sizeof(float)))) return fail(e, "out of memory");
+    P->refr = nm_calloc(e, (size_t)n, sizeof(int32_t));
+    P->iext = nm_calloc(e, (size_t)n, sizeof(float));
+    P->per_neuron = nm_calloc(e, (size_t)n, sizeof(int32_t));
     if (!P->refr || !P->iext || !P->per_neuron) return fail(e, "out of memory");
-    P->is_source = (model == NM_MODEL_POISSON || model == NM_MODEL_SPIKE_SOURCE);
-    P->granularity = P->is_source || model == NM_MODEL_ADEX ? NM_RNG_BLOCK : 64;
-    if (model == NM_MODEL_POISSON) {
-        P->nrng = (n + NM_RNG_BLOCK - 1) / NM_RNG_BLOCK;
-        P->rng = calloc((size_t)(P->nrng ? P->nrng : 1), sizeof(nm_rng *));
-        for (int b = 0; b < P->nrng; b++) P->rng[b] = nm_rng_new(e->seed, ((uint64_t)(e->npops + 1) << 40) | (uint64_t)b);
-        P->next = xcalloc(e, (size_t)n, sizeof(int64_t));
-        P->needs_redraw = 1;
-    }
-    if (model == NM_MODEL_ADEX) {
-        P->dstate = xcalloc(e, (size_t)n * 4, sizeof(double));
-        P->hstep = xcalloc(e, (size_t)n, sizeof(double));
-        P->adex_fresh = 1;
-    }
-    P->nports = (model == NM_MODEL_IF || model == NM_MODEL_IZHIKEVICH) ? 1 : 2;
-    if (P->is_source) P->nports = 0;
-    return e->npops++;
+    if (M->init && M->init(e, P)) return fail(e, "out of memory");
+    return e->npops - 1;
 }
 
 int nm_pop_size(const nm_engine *e, int pop) { return e->pops[pop].n; }
 int nm_pop_nvars(const nm_engine *e, int pop) { return e->pops[pop].nvars; }
+const char *nm_pop_model(const nm_engine *e, int pop) { return pop >= 0 && pop < e->npops ? e->pops[pop].model->name : NULL; }
+const char *nm_pop_var_name(const nm_engine *e, int pop, int var) {
+    if (pop < 0 || pop >= e->npops || var < 0 || var >= e->pops[pop].nvars) return NULL;
+    return e->pops[pop].model->vars[var].name;
+}
 float *nm_pop_var(nm_engine *e, int pop, int var) {
     pop_t *P = &e->pops[pop];
     if (var < 0 || var >= P->nvars) return NULL;
-    if (P->model == NM_MODEL_ADEX) P->adex_fresh = 1; /* caller may write: resync the double state */
+    if (P->model->state_written) P->model->state_written(P);   /* the caller may write: e.g. AdEx resyncs its double state */
     return P->var[var];
 }
 float *nm_pop_iext(nm_engine *e, int pop) { e->pops[pop].iext_used = 1; return e->pops[pop].iext; }
 int32_t *nm_pop_refractory(nm_engine *e, int pop) { return e->pops[pop].refr; }
-void nm_pop_set_param(nm_engine *e, int pop, int index, double value) {
-    if (index >= 0 && index < NM_MAX_PARAMS) e->pops[pop].p[index] = value;
-}
 
-int nm_pop_set_rates(nm_engine *e, int pop, const float *p) {
-    if (pop < 0 || pop >= e->npops) return fail(e, "set_rates: no such population");
+int nm_pop_set_param(nm_engine *e, int pop, const char *name, double value) {
+    if (pop < 0 || pop >= e->npops) return fail(e, "set_param: no such population");
     pop_t *P = &e->pops[pop];
-    if (P->model != NM_MODEL_POISSON) return fail(e, "set_rates: not a Poisson population");
-    if (p)
-        for (int32_t i = 0; i < P->n; i++)
-            if (!isfinite(p[i])) { snprintf(e->err, sizeof e->err, "set_rates: the probability of neuron %d is not finite", (int)i); return -1; }
-    if (p) {
-        if (!P->rate_p) P->rate_p = xcalloc(e, (size_t)P->n, sizeof(float));
-        memcpy(P->rate_p, p, sizeof(float) * (size_t)P->n);
-    } else {
-        free(P->rate_p);
-        P->rate_p = NULL;
+    const nm_param *p = nm_model_param(P->model, name);
+    if (!p) { snprintf(e->err, sizeof e->err, "set_param: model %s has no parameter '%.64s'", P->model->name, name ? name : ""); return -1; }
+    void *trial = malloc(P->model->params_size ? P->model->params_size : 1);
+    if (!trial) return fail(e, "out of memory");
+    memcpy(trial, P->params, P->model->params_size);
+    const char *why = nm_param_set(p, trial, value);
+    char cross[160];
+    if (!why && P->model->check) why = P->model->check(trial, cross, sizeof cross);
+    if (why) {
+        free(trial);
+        snprintf(e->err, sizeof e->err, "set_param: model %s: parameter %s = %g: %s", P->model->name, p->name, value, why);
+        return -1;
     }
-    P->needs_redraw = 1;
+    memcpy(P->params, trial, P->model->params_size);
+    free(trial);
     return 0;
 }
 
-int nm_pop_set_spike_steps(nm_engine *e, int pop, const int64_t *ptr, const int64_t *steps) {
-    if (pop < 0 || pop >= e->npops) return fail(e, "set_spike_steps: no such population");
+int nm_pop_set_block(nm_engine *e, int pop, const char *name, const void *data, int64_t count) {
+    if (pop < 0 || pop >= e->npops) return fail(e, "set_block: no such population");
     pop_t *P = &e->pops[pop];
-    if (P->model != NM_MODEL_SPIKE_SOURCE) return fail(e, "set_spike_steps: not a spike source");
-    if (!ptr || ptr[0] != 0) return fail(e, "spike times: the first neuron's list does not start at 0");
-    for (int32_t i = 0; i < P->n; i++)   /* all lists first: a later one may point back */
-        if (ptr[i + 1] < ptr[i]) { snprintf(e->err, sizeof e->err, "spike times: the list of neuron %d ends before it starts", (int)i); return -1; }
-    for (int32_t i = 0; i < P->n; i++) {
-        for (int64_t k = ptr[i]; k < ptr[i + 1]; k++)
-            if (steps[k] < 0 || (k > ptr[i] && steps[k] < steps[k - 1])) {
-                snprintf(e->err, sizeof e->err, "spike times: the steps of neuron %d are negative or not ascending", (int)i);
-                return -1;
-            }
-    }
-    int64_t total = ptr[P->n];
-    free(P->src_ptr); free(P->src_steps); free(P->src_pos);
-    P->src_ptr = xcalloc(e, (size_t)P->n + 1, sizeof(int64_t));
-    P->src_steps = xcalloc(e, (size_t)total, sizeof(int64_t));
-    P->src_pos = xcalloc(e, (size_t)P->n, sizeof(int64_t));
-    memcpy(P->src_ptr, ptr, sizeof(int64_t) * ((size_t)P->n + 1));
-    if (total) memcpy(P->src_steps, steps, sizeof(int64_t) * (size_t)total);
-    for (int32_t i = 0; i < P->n; i++) {
-        int64_t k = P->src_ptr[i];
-        while (k < P->src_ptr[i + 1] && P->src_steps[k] < e->step) k++;
-        P->src_pos[i] = k;
-    }
-    return 0;
+    for (int k = 0; k < P->model->nblocks; k++)
+        if (name && !strcmp(P->model->blocks[k].name, name)) {
+            if (count < 0) return fail(e, "set_block: negative count");
+            return P->model->set_block(e, P, k, data, count);
+        }
+    snprintf(e->err, sizeof e->err, "model %s has no data block '%.64s'", P->model->name, name ? name : "");
+    return -1;
 }
 
 /* ---- projections ---- */
@@ -373,8 +342,8 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
             /* same-step pooling of whole 16-channel blocks from IF neurons: the source's update
              * also leaves one bit per neuron (spiked this step), read by deliver_pool_bits */
             pop_t *S = &e->pops[d->pre];
-            if (pr.same_step && d->in_c % 16 == 0 && S->model == NM_MODEL_IF) {
-                if (!S->spk_bits && !(S->spk_bits = xcalloc(e, (size_t)(npre + 15) / 16, sizeof(uint16_t)))) {
+            if (pr.same_step && d->in_c % 16 == 0 && S->model->spike_bits) {
+                if (!S->spk_bits && !(S->spk_bits = nm_calloc(e, (size_t)(npre + 15) / 16, sizeof(uint16_t)))) {
                     free(pr.coord); free(pr.pool_tgt);
                     return fail(e, "out of memory");
                 }
@@ -386,7 +355,9 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
     if (!np) { free(pr.coord); free(pr.pool_tgt); return fail(e, "out of memory"); }
     e->projs = np;
     e->projs[e->nprojs] = pr;
-    if (!pr.same_step && dmin < e->min_delay) e->min_delay = dmin;
+    /* a target model with input_lead applies an input in the step ending at its arrival: one step less
+     * between a spike and its effect, so one step less in the interval */
+    if (!pr.same_step && dmin - Q->model->input_lead < e->min_delay) e->min_delay = dmin - Q->model->input_lead;
     e->pops[d->post].has_input = 1;
     if (pr.same_step) e->pops[d->pre].same_step_out = 1;
     if (dmax > e->max_delay) e->max_delay = dmax;
@@ -406,7 +377,7 @@ int nm_engine_record_spikes(nm_engine *e, int pop, const uint8_t *mask) {
     free(P->mask);
     P->mask = NULL;
     if (mask) {
-        P->mask = xcalloc(e, (size_t)P->n, 1);
+        P->mask = nm_calloc(e, (size_t)P->n, 1);
         memcpy(P->mask, mask, (size_t)P->n);
     }
     return 0;
@@ -465,15 +436,8 @@ const int64_t *nm_state_steps(const nm_engine *e, int mon) { return e->mons[mon]
 
 void nm_engine_reseed(nm_engine *e, uint64_t seed) {
     e->seed = seed;
-    for (int p = 0; p < e->npops; p++) {
-        pop_t *P = &e->pops[p];
-        if (P->model != NM_MODEL_POISSON) continue;
-        for (int b = 0; b < P->nrng; b++) {
-            nm_rng_free(P->rng[b]);
-            P->rng[b] = nm_rng_new(seed, ((uint64_t)(p + 1) << 40) | (uint64_t)b);
-        }
-        P->needs_redraw = 1;
-    }
+    for (int p = 0; p < e->npops; p++)
+        if (e->pops[p].model->reseed) e->pops[p].model->reseed(e, &e->pops[p], seed);
 }
 
 void nm_engine_reset(nm_engine *e) {
@@ -486,10 +450,7 @@ void nm_engine_reset(nm_engine *e) {
         if (P->iext_used) memset(P->iext, 0, sizeof(float) * (size_t)P->n);
         for (int b = 0; b < P->nports; b++) if (P->buf[b]) memset(P->buf[b], 0, sizeof(float) * (size_t)P->n * (size_t)e->nslots);
         P->total = 0; P->rec_n = 0; P->cnt_n = 0;
-        if (P->model == NM_MODEL_POISSON) P->needs_redraw = 1;
-        if (P->model == NM_MODEL_SPIKE_SOURCE && P->src_pos)
-            for (int32_t i = 0; i < P->n; i++) P->src_pos[i] = P->src_ptr[i];
-        if (P->model == NM_MODEL_ADEX) P->adex_fresh = 1;
+        if (P->model->reset) P->model->reset(e, P);
     }
     for (int j = 0; j < e->nprojs; j++) e->projs[j].events = 0;
     for (int m = 0; m < e->nmons; m++) e->mons[m].nsamples = 0;
@@ -825,9 +786,11 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
     const int32_t npost = Q->n;
     float *buf = Q->buf[d->port];
     const int nslots = e->nslots;
-    /* arrival: spike time t_{n+1} + delay, i.e. slot n + 1 + d; same-step projections feed slot n,
-     * which the (later) target population reads in this very update */
-    float *slot = buf + (size_t)((pr->same_step ? n : n + 1 + d->delay) % nslots) * (size_t)npost;
+    /* arrival: spike time t_{n+1} + delay, i.e. slot n + 1 + d (n + d for a model with input_lead, which
+     * reads it in the step ending at the arrival); same-step projections feed slot n, which the (later)
+     * target population reads in this very update */
+    const int64_t n1 = n + 1 - Q->model->input_lead;
+    float *slot = buf + (size_t)((pr->same_step ? n : n1 + d->delay) % nslots) * (size_t)npost;
     int64_t ev = 0;
     switch (d->kind) {
     case NM_PROJ_SPARSE: {
@@ -850,7 +813,7 @@ static int64_t deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int
             ev += b - a;
             if (d->delays) {
                 for (int64_t q = a; q < b; q++) {
-                    float *sl = buf + (size_t)((n + 1 + d->delays[q]) % nslots) * (size_t)npost;
+                    float *sl = buf + (size_t)((n1 + d->delays[q]) % nslots) * (size_t)npost;
                     sl[col[q]] += d->w ? d->w[q] : d->w0;
                 }
             } else if (d->w) {
@@ -1039,9 +1002,8 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
     if (prepare_threads(e, nt, Lfull)) return -1;
     for (int p = 0; p < e->npops; p++) {
         pop_t *P = &e->pops[p];
-        if (P->model == NM_MODEL_POISSON && P->needs_redraw) { nm_poisson_redraw(e, P); P->needs_redraw = 0; }
+        if (P->model->prepare && P->model->prepare(e, P, nt)) return fail(e, "out of memory (model state)");
     }
-    if (nm_adex_prepare(e, nt)) return -1;
     if (nm_faults_prepare(e, nt)) return fail(e, "out of memory");
     /* state monitors: reserve room for this run's samples */
     for (int m = 0; m < e->nmons; m++) {
@@ -1088,7 +1050,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                     int32_t lo = e->range[(t * e->npops + p) * 2], hi = e->range[(t * e->npops + p) * 2 + 1];
                     if (k == 0) T->ptr[0] = 0;
                     int64_t cnt = 0;
-                    if (lo < hi) cnt = nm_update_pop(e, P, lo, hi, n, e->scratch[t], T->ids + T->ptr[k], t);
+                    if (lo < hi) cnt = nm_update_pop(e, P, lo, hi, n, T->ids + T->ptr[k], t);
                     if (!P->no_per_neuron)
                         for (int64_t q = T->ptr[k]; q < T->ptr[k] + cnt; q++) P->per_neuron[T->ids[q]]++;  /* owner counts */
                     T->ptr[k + 1] = T->ptr[k] + cnt;

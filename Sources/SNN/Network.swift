@@ -292,8 +292,8 @@ public struct Network: Sendable, Equatable {
                 }
             }
         }
-        if let k = p.model.cParameters(dt: dt).firstIndex(where: \.isNaN) {
-            throw NetworkError("population '\(p.name)': model \(p.model.name): engine parameter \(k) is NaN for dt = \(dt) ms (check infinite or zero parameters)")
+        if let k = p.model.cParameters(dt: dt).first(where: \.value.isNaN) {
+            throw NetworkError("population '\(p.name)': model \(p.model.name): engine parameter \(k.name) is NaN for dt = \(dt) ms (check infinite or zero parameters)")
         }
     }
 }

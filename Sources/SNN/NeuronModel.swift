@@ -83,53 +83,44 @@ public enum NeuronModel: Sendable, Equatable {
         return 1
     }
 
-    var cModel: Int32 {
-        switch self {
-        case .integrateAndFire: return Int32(NM_MODEL_IF.rawValue)
-        case .lifExp: return Int32(NM_MODEL_LIF_EXP.rawValue)
-        case .lifCondExp: return Int32(NM_MODEL_LIF_COND_EXP.rawValue)
-        case .izhikevich: return Int32(NM_MODEL_IZHIKEVICH.rawValue)
-        case .adex: return Int32(NM_MODEL_ADEX.rawValue)
-        case .hodgkinHuxley: return Int32(NM_MODEL_HH.rawValue)
-        case .poisson: return Int32(NM_MODEL_POISSON.rawValue)
-        case .spikeSource: return Int32(NM_MODEL_SPIKE_SOURCE.rawValue)
-        }
-    }
-
-    /// Engine parameters (propagators precomputed for the time step `dt` in ms).
-    func cParameters(dt: Double) -> [Double] {
+    /// Engine parameters by name (the model's C parameter struct; propagators precomputed for the time
+    /// step `dt` in ms).
+    func cParameters(dt: Double) -> [(name: String, value: Double)] {
         func steps(_ t: Double) -> Double { (t / dt).rounded() }
         switch self {
         case .integrateAndFire(let p):
-            return [p.threshold, p.resetPotential, p.resetBySubtraction ? 1 : 0, dt / p.capacitance,
-                    p.biasCurrent, steps(p.refractoryPeriod), p.lowerBound ?? -Double.infinity]
+            return [("v_th", p.threshold), ("v_reset", p.resetPotential), ("reset_mode", p.resetBySubtraction ? 1 : 0),
+                    ("current_scale", dt / p.capacitance), ("i_e", p.biasCurrent), ("t_ref_steps", steps(p.refractoryPeriod)),
+                    ("v_min", p.lowerBound ?? -Double.infinity)]
         case .lifExp(let p):
             let p22 = exp(-dt / p.tauMembrane)
             func p21(_ ts: Double) -> Double {
                 if abs(ts - p.tauMembrane) < 1e-12 { return dt / p.tauMembrane * exp(-dt / p.tauMembrane) }
                 return ts / (ts - p.tauMembrane) * (exp(-dt / ts) - exp(-dt / p.tauMembrane))
             }
-            return [p.restingPotential, p.threshold, p.resetPotential, steps(p.refractoryPeriod), p22,
-                    exp(-dt / p.tauExc), exp(-dt / p.tauInh), p21(p.tauExc), p21(p.tauInh),
-                    p.tauMembrane / p.capacitance, p.biasCurrent]
+            return [("e_l", p.restingPotential), ("v_th", p.threshold), ("v_reset", p.resetPotential),
+                    ("t_ref_steps", steps(p.refractoryPeriod)), ("p22", p22), ("p11e", exp(-dt / p.tauExc)), ("p11i", exp(-dt / p.tauInh)),
+                    ("p21e", p21(p.tauExc)), ("p21i", p21(p.tauInh)), ("r_scale", p.tauMembrane / p.capacitance), ("i_e", p.biasCurrent)]
         case .lifCondExp(let p):
-            return [p.capacitance, p.leakConductance, p.restingPotential, p.reversalExc, p.reversalInh,
-                    p.threshold, p.resetPotential, steps(p.refractoryPeriod), exp(-dt / p.tauExc),
-                    exp(-dt / p.tauInh), p.biasCurrent, dt]
+            return [("c_m", p.capacitance), ("g_l", p.leakConductance), ("e_l", p.restingPotential), ("e_e", p.reversalExc),
+                    ("e_i", p.reversalInh), ("v_th", p.threshold), ("v_reset", p.resetPotential), ("t_ref_steps", steps(p.refractoryPeriod)),
+                    ("pe", exp(-dt / p.tauExc)), ("pi", exp(-dt / p.tauInh)), ("i_e", p.biasCurrent)]
         case .izhikevich(let p):
-            return [p.a, p.b, p.c, p.d, p.peak, p.biasCurrent, dt, p.lowerBound ?? -Double.infinity]
+            return [("a", p.a), ("b", p.b), ("c", p.c), ("d", p.d), ("v_th", p.peak), ("i_e", p.biasCurrent),
+                    ("v_min", p.lowerBound ?? -Double.infinity)]
         case .adex(let p):
-            return [p.capacitance, p.leakConductance, p.restingPotential, p.slopeThreshold, p.slopeFactor,
-                    p.tauAdaptation, p.subthresholdAdaptation, p.spikeAdaptation, p.resetPotential,
-                    steps(p.refractoryPeriod), p.peak, p.reversalExc, p.reversalInh, p.tauExc, p.tauInh,
-                    p.biasCurrent, dt, p.absoluteTolerance, p.relativeTolerance]
+            return [("c_m", p.capacitance), ("g_l", p.leakConductance), ("e_l", p.restingPotential), ("v_th", p.slopeThreshold),
+                    ("delta_t", p.slopeFactor), ("tau_w", p.tauAdaptation), ("a", p.subthresholdAdaptation), ("b", p.spikeAdaptation),
+                    ("v_reset", p.resetPotential), ("t_ref_steps", steps(p.refractoryPeriod)), ("v_peak", p.peak), ("e_e", p.reversalExc),
+                    ("e_i", p.reversalInh), ("tau_e", p.tauExc), ("tau_i", p.tauInh), ("i_e", p.biasCurrent),
+                    ("eps_abs", p.absoluteTolerance), ("eps_rel", p.relativeTolerance)]
         case .hodgkinHuxley(let p):
-            return [p.capacitance, p.leakConductance, p.restingPotential, p.sodiumConductance,
-                    p.sodiumReversal, p.potassiumConductance, p.potassiumReversal, p.vT, p.reversalExc,
-                    p.reversalInh, exp(-dt / p.tauExc), exp(-dt / p.tauInh), p.spikeThreshold,
-                    steps(p.refractoryPeriod), p.biasCurrent, dt]
+            return [("c_m", p.capacitance), ("g_l", p.leakConductance), ("e_l", p.restingPotential), ("g_na", p.sodiumConductance),
+                    ("e_na", p.sodiumReversal), ("g_k", p.potassiumConductance), ("e_k", p.potassiumReversal), ("v_t", p.vT),
+                    ("e_e", p.reversalExc), ("e_i", p.reversalInh), ("pe", exp(-dt / p.tauExc)), ("pi", exp(-dt / p.tauInh)),
+                    ("v_spike", p.spikeThreshold), ("t_ref_steps", steps(p.refractoryPeriod)), ("i_e", p.biasCurrent)]
         case .poisson(let rate):
-            return [rate * dt / 1000]
+            return [("p", rate * dt / 1000)]
         case .spikeSource:
             return []
         }

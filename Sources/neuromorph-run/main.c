@@ -23,6 +23,16 @@
  * sources with a second product, and depending on the CKernels target would link OpenBLAS and zlib). */
 #include "../CKernels/snn_engine.c"
 #include "../CKernels/snn_models.c"
+#include "../CKernels/snn_model.c"
+#include "../CKernels/models/registry.c"
+#include "../CKernels/models/if.c"
+#include "../CKernels/models/lif_exp.c"
+#include "../CKernels/models/lif_cond_exp.c"
+#include "../CKernels/models/izhikevich.c"
+#include "../CKernels/models/adex.c"
+#include "../CKernels/models/hh.c"
+#include "../CKernels/models/poisson.c"
+#include "../CKernels/models/spike_source.c"
 #include "../CKernels/snn_connect.c"
 #include "../CKernels/snn_io.c"
 #include "../CKernels/snn_check.c"
@@ -185,7 +195,7 @@ int main(int argc, char **argv) {
             nm_fault fault;
             if (nm_engine_fault(e, &fault)) {   /* NaN state, AdEx solver: named with the saved names */
                 char msg[1024];
-                const char *var = fault.var >= 0 ? meta.var_names[fault.pop * NM_MAX_VARS + fault.var] : NULL;
+                const char *var = fault.var >= 0 ? nm_pop_var_name(e, fault.pop, fault.var) : NULL;
                 nm_fault_describe(e, &fault, meta.pop_names[fault.pop], var, msg, sizeof msg);
                 fprintf(stderr, "%sneuromorph-run: %s: simulation stopped: %s\n", tty ? "\n" : "", file, msg);
             } else {
