@@ -213,6 +213,14 @@ float *nm_pop_var(nm_engine *e, int pop, int var) {
 float *nm_pop_iext(nm_engine *e, int pop) { e->pops[pop].iext_used = 1; return e->pops[pop].iext; }
 int32_t *nm_pop_refractory(nm_engine *e, int pop) { return e->pops[pop].refr; }
 
+int nm_pop_param(const nm_engine *e, int pop, const char *name, double *value) {
+    if (pop < 0 || pop >= e->npops) return -1;
+    const nm_param *p = nm_model_param(e->pops[pop].model, name);
+    if (!p) return -1;
+    *value = nm_param_get(p, e->pops[pop].params);
+    return 0;
+}
+
 int nm_pop_set_param(nm_engine *e, int pop, const char *name, double value) {
     if (pop < 0 || pop >= e->npops) return fail(e, "set_param: no such population");
     pop_t *P = &e->pops[pop];

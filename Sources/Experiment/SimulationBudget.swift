@@ -56,20 +56,7 @@ public enum SimulationBudget {
         var spikes = 0.0, largestSpikes = 0.0
         for m in cfg.spikeMonitors {
             guard let p = net.populations.first(where: { $0.name == m.population }), runs else { continue }
-            let fraction = Double(m.neurons?.count ?? p.size) / Double(max(1, p.size))
-            var expected = 0.0
-            switch p.model {
-            case .poisson(let rate):
-                let total = p.rates?.reduce(0, +) ?? rate * Double(p.size)
-                expected = total * fraction * steps * net.dt / 1000
-            case .spikeSource(let times):
-                let end = steps * net.dt
-                let selected = m.neurons.map { Set($0) }
-                for (i, ts) in times.enumerated() where selected?.contains(i) ?? true {
-                    expected += Double(ts.reduce(0) { $0 + ($1 <= end ? 1 : 0) })
-                }
-            default: continue
-            }
+            let expected = p.model.parameters.expectedSpikes(size: p.size, neurons: m.neurons, rates: p.rates, steps: steps, dt: net.dt)
             spikes += expected
             largestSpikes = max(largestSpikes, expected)
         }

@@ -53,8 +53,10 @@ public final class Simulator: @unchecked Sendable {
                 }
             }
             guard idx == i else { throw NetworkError("population '\(p.name)': \(String(cString: nm_engine_error(e)))") }
-            if let (ptr, steps) = compiled.sourceSteps[i] {
-                _ = nm_pop_set_spike_steps(e, Int32(i), ptr, steps)
+            for b in compiled.engineBlocks[i] ?? [] {
+                guard nm_pop_set_block(e, Int32(i), b.name, b.values, Int64(b.values.count)) == 0 else {
+                    throw NetworkError("population '\(p.name)': \(String(cString: nm_engine_error(e)))")
+                }
             }
         }
         for (j, pr) in net.projections.enumerated() {
@@ -104,7 +106,7 @@ public final class Simulator: @unchecked Sendable {
         for (i, p) in net.populations.enumerated() {
             for (v, variable) in p.model.variables.enumerated() {
                 guard let ptr = nm_pop_var(engine, Int32(i), Int32(v)) else { continue }
-                let dist = p.initial[variable.name] ?? .constant(Self.defaultInitial(p.model, v))
+                let dist = p.initial[variable.name] ?? .constant(p.model.parameters.initialValue(of: v))
                 let scale = Double(p.model.readoutScale(v))
                 let d = scale == 1 ? dist : dist.scaled(1 / scale)
                 if let c = d.constantValue {
@@ -118,18 +120,6 @@ public final class Simulator: @unchecked Sendable {
             }
         }
         if hasCurrents { applyCurrents(atStep: 0) }
-    }
-
-    static func defaultInitial(_ m: NeuronModel, _ v: Int) -> Double {
-        switch m {
-        case .integrateAndFire(let p): return p.resetPotential
-        case .lifExp(let p): return v == 0 ? p.restingPotential : 0
-        case .lifCondExp(let p): return v == 0 ? p.restingPotential : 0
-        case .izhikevich(let p): return v == 0 ? -65 : p.b * -65
-        case .adex(let p): return v == 0 ? p.restingPotential : 0
-        case .hodgkinHuxley(let p): return v == 0 ? p.restingPotential : 0
-        case .poisson, .spikeSource: return 0
-        }
     }
 
     // MARK: monitors
@@ -362,17 +352,6 @@ public final class Simulator: @unchecked Sendable {
     /// Per-neuron extra input current (pA, or model units) of population `i`, writable between runs.
     public func externalCurrent(population i: Int) -> UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: nm_pop_iext(engine, Int32(i)), count: network.populations[i].size)
-    }
-    /// Per-neuron Poisson rates (Hz) for a Poisson population; nil restores the model rate.
-    public func setPoissonRates(population i: Int, hz: [Float]?) throws {
-        let rc: Int32
-        if let hz {
-            let p = hz.map { $0 * Float(network.dt / 1000) }
-            rc = nm_pop_set_rates(engine, Int32(i), p)
-        } else {
-            rc = nm_pop_set_rates(engine, Int32(i), nil)
-        }
-        guard rc == 0 else { throw NetworkError(String(cString: nm_engine_error(engine))) }
     }
     /// Zeroes buffers, external currents, counters, recordings and time; state variables are left as they are.
     public func resetCounters() { nm_engine_reset(engine) }

@@ -98,6 +98,9 @@ int32_t *nm_pop_refractory(nm_engine *e, int pop);
 /* The population's model name, and the name of its state variable `var` (NULL if none). */
 const char *nm_pop_model(const nm_engine *e, int pop);
 const char *nm_pop_var_name(const nm_engine *e, int pop, int var);
+/* The engine's value of parameter `name` of population `pop` (steps and flags as doubles); 0, or -1 if
+ * there is no such population or parameter. */
+int nm_pop_param(const nm_engine *e, int pop, const char *name, double *value);
 /* Replaces a parameter (by name, checked like nm_engine_add_pop) between runs; 0 or -1. */
 int nm_pop_set_param(nm_engine *e, int pop, const char *name, double value);
 /* Sets the data block `name` of a population (an array of `count` elements of the block's type, copied
