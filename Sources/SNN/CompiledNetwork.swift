@@ -1,4 +1,4 @@
-import CKernels
+import CEngine
 import Common
 import Foundation
 

@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 import Common
 import Foundation
 

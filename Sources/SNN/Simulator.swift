@@ -1,4 +1,5 @@
-import CKernels
+import CCore
+import CEngine
 import Foundation
 
 /// Recorded spikes of one population: times (ms, on the grid: a spike found in update n has time

@@ -1,4 +1,4 @@
-import CKernels
+import CEngine
 import Foundation
 
 /// `poisson`: a Poisson spike source: every neuron spikes in a step with probability p = rate·dt

@@ -51,6 +51,21 @@
     NM_STAMP_ISA(int64_t, name, (nm_engine * e, pop_t * P, int32_t lo, int32_t hi, int64_t n, int32_t * out, int thread), \
                  (e, P, lo, hi, n, out, thread))
 
+/* Scalar kernels: collects the indices lo + q whose flag[q] is set (flags are 0 or 1). Spikes are rare
+ * in most networks, so whole 8-byte words of zeros are skipped. */
+static inline int64_t nm_scan_flags(const uint8_t *flags, int32_t lo, int32_t hi, int32_t *out) {
+    int64_t c = 0;
+    int32_t n = hi - lo, k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w;
+        memcpy(&w, flags + k, 8);
+        if (!w) continue;
+        for (int32_t q = k; q < k + 8; q++) { out[c] = lo + q; c += flags[q]; }
+    }
+    for (; k < n; k++) { out[c] = lo + k; c += flags[k]; }
+    return c;
+}
+
 /* New refractory counters: t_ref steps after a spike, one less while refractory, else 0. */
 NM_AI nm_vi refr_next(nm_vi r, nm_vi ref, nm_vi sp, int32_t tref) {
     return sp ? vi_splat(tref) : (ref ? r - 1 : vi_splat(0));

@@ -108,6 +108,48 @@ static inline int64_t nm_update_pop(nm_engine *e, pop_t *P, int32_t lo, int32_t 
  * it. NULL if out of memory. */
 void *nm_calloc(nm_engine *e, size_t n, size_t size);
 
+/* ---- shared by the engine's files ---- */
+/* nm_calloc without the accounting (cache-line aligned, zeroed, whole lines; free() frees it). */
+void *nm_acalloc(size_t n, size_t size);
+/* Sets the engine's error message; returns -1. */
+int nm_fail(nm_engine *e, const char *msg);
+/* Frees the thread layout of the last run (snn_run.c). */
+void nm_free_threads(nm_engine *e);
+/* Grows *p (realloc) to at least `need` elements of `size` bytes, doubling; 0 or -1. */
+int nm_grow(void **p, int64_t *cap, int64_t need, size_t size);
+/* After the barrier, thread 0 counts and records the interval's spikes (buffer b, nt threads, L steps
+ * from n0); 0 or -1 (out of memory). */
+int nm_record_interval(nm_engine *e, int b, int nt, int64_t n0, int L);
+/* The first index in [lo, hi) of the ascending a[] whose value is >= key. */
+static inline int64_t nm_lower_bound32(const int32_t *a, int64_t lo, int64_t hi, int32_t key) {
+    while (lo < hi) {
+        int64_t mid = lo + ((hi - lo) >> 1);
+        if (a[mid] < key) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+/* ---- delivery (snn_deliver*.c) ---- */
+/* Where one step's spikes through a projection land: the target's ring buffer of the projection's port. */
+typedef struct nm_dest {
+    float *buf;      /* ring buffer [nslots][npost] */
+    float *slot;     /* the slot of the projection's constant delay (or of the same step) */
+    int32_t npost;
+    int nslots;
+    int64_t n1;      /* the arrival slot of a delay of 0 steps: n + 1 - the target model's input_lead */
+} nm_dest;
+/* Delivers one step's spikes (ids[0..cnt), emitted by update n) through projection pr into the targets
+ * [tlo, thi) owned by the calling thread t; returns the synaptic events delivered. */
+int64_t nm_deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int32_t *ids, int64_t cnt, int32_t tlo, int32_t thi, int t);
+/* The same per projection kind. */
+int64_t nm_deliver_sparse(const nm_engine *e, const proj_t *pr, const nm_dest *to, const int32_t *ids, int64_t cnt,
+                          int32_t tlo, int32_t thi, int t);
+int64_t nm_deliver_dense(const proj_t *pr, const nm_dest *to, const int32_t *ids, int64_t cnt, int32_t tlo, int32_t thi);
+int64_t nm_deliver_conv(const nm_engine *e, const proj_t *pr, const nm_dest *to, const int32_t *ids, int64_t cnt,
+                        int32_t tlo, int32_t thi, int t);
+int64_t nm_deliver_maxpool(const nm_engine *e, const proj_t *pr, const nm_dest *to, const int32_t *ids, int64_t cnt,
+                           int32_t tlo, int32_t thi);
+
 /* ---- checks (snn_check.c) ---- */
 /* Validates a population: its model (by name), size and parameters (names and values, every parameter
  * of the model exactly once), filling `params` (the model's struct, model->params_size bytes) and *model;

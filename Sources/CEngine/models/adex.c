@@ -152,21 +152,6 @@ static int adex_fault(nm_engine *e, pop_t *P, int thread, int kind, int var, int
     return 1;
 }
 
-/* Collects the indices whose flag is set (flags are 0 or 1). Spikes are rare in most networks, so whole
- * 8-byte words of zeros are skipped. */
-static inline int64_t scan_flags(const uint8_t *flags, int32_t lo, int32_t hi, int32_t *out) {
-    int64_t c = 0;
-    int32_t n = hi - lo, k = 0;
-    for (; k + 8 <= n; k += 8) {
-        uint64_t w;
-        memcpy(&w, flags + k, 8);
-        if (!w) continue;
-        for (int32_t q = k; q < k + 8; q++) { out[c] = lo + q; c += flags[q]; }
-    }
-    for (; k < n; k++) { out[c] = lo + k; c += flags[k]; }
-    return c;
-}
-
 static int64_t upd_adex(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, int32_t *out, int thread) {
     if (nm_thread_fault(e, thread)->kind) return 0;   /* this thread already stopped the run */
     adex_data *d = P->ext;
@@ -212,7 +197,7 @@ static int64_t upd_adex(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t 
         fl[i - lo] = (uint8_t)sp;
         if (stop) { memset(fl + (i - lo), 0, (size_t)(hi - i)); break; }
     }
-    return scan_flags(fl, lo, hi, out);
+    return nm_scan_flags(fl, lo, hi, out);
 }
 NM_SCALAR_KERNEL(upd_adex);
 
