@@ -8,6 +8,8 @@ public enum NeuronModels {
         IFParameters.self,
         LIFExpParameters.self,
         LIFCondExpParameters.self,
+        LIFAlphaParameters.self,
+        LIFDeltaParameters.self,
         IzhikevichParameters.self,
         AdExParameters.self,
         HHParameters.self,
