@@ -537,22 +537,13 @@ final class SavedNetworkValidationTests: XCTestCase {
             try run(valgrind, ["--error-exitcode=99", "--leak-check=no", "-q", tool, path, "--duration", "0.002", "--threads", "2"])
         }
         var tool = runner
-        var probe = try memcheck(tool, intact)
-        if probe.err.contains("debuginfo reader"), let strip = executable("strip") {
-            // valgrind 3.19 cannot read the DWARF 5 of a debug build with several C targets: the same
-            // executable without its debug info
-            let stripped = dir.appendingPathComponent("neuromorph-run-stripped").path
-            if try run(strip, ["--strip-debug", "-o", stripped, runner]).status == 0 {
-                tool = stripped
-                probe = try memcheck(tool, intact)
-            }
-        }
-        if (probe.signaled && probe.status == SIGILL) || probe.err.contains("unhandled instruction") || probe.err.contains("debuginfo reader") {
-            print("valgrind cannot decode this build of neuromorph-run (e.g. AVX-512): checking a baseline build of the same source")
+        let probe = try memcheck(tool, intact)
+        if (probe.signaled && probe.status == SIGILL) || probe.err.contains("unhandled instruction") {
+            print("valgrind cannot decode this build of neuromorph-run (e.g. AVX-512 from -march=native): checking a baseline build of the same source")
             guard let b = try baselineRunner() else { throw XCTSkip("valgrind cannot run this neuromorph-run build and no clang/OpenMP was found to build another") }
             tool = b
         }
-        let ok = tool == runner || tool.hasSuffix("-stripped") ? probe : try memcheck(tool, intact)
+        let ok = tool == runner ? probe : try memcheck(tool, intact)
         XCTAssertEqual(ok.status, 0, "the intact file under valgrind: \(ok.err)")
         XCTAssertTrue(ok.out.contains("\"spikes\""), ok.out)
         for (path, needle) in paths.dropFirst() {   // the checksum refusal reads nothing past the header: not repeated under valgrind
