@@ -1,4 +1,4 @@
-/* What the neuron models share: the engine's scalar exp (the models themselves live in models/, one
+/* The engine's scalar exp, shared by the models and the tests (the models themselves live in models/, one
  * file each; snn_kernel.h is the shape of their update kernels). */
 #include "snn_kernel.h"
 #include <math.h>
