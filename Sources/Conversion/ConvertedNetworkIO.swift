@@ -43,6 +43,8 @@ extension ConvertedNetwork {
         var first_layer_stride: Int
         var first_layer_padding: Int
         var layers: [LayerRecord]
+        /// How the scales were chosen; absent in files written before QCFS conversion (= percentile).
+        var recipe: ConversionRecipe?
     }
 
     /// Writes the folder atomically, under the output policy (`policy`: a `convert` output).
@@ -68,7 +70,7 @@ extension ConvertedNetwork {
                                          neurons: $0.size,
                                          synapses_note: $0.kind == .dense ? "weights [in][out], inputs in engine (HWC) order"
                                              : $0.kind == .conv ? "kernel [kh][kw][in][out]" : $0.kind == .avgPool ? "depthwise kernel [kh][kw][C]" : "spike-count gate, weight 1")
-                         })
+                         }, recipe: recipe)
         var tensors: [(key: String, value: StateValue)] = []
         for (k, l) in layers.enumerated() {
             if !l.weights.isEmpty { tensors.append(("layers.\(k).weight", .float(Tensor(shape: [l.weights.count], values: l.weights)))) }
@@ -139,7 +141,8 @@ extension ConvertedNetwork {
                                    inputNormalization: rec.input_normalization, firstLayer: first,
                                    firstWeights: try floats("first.weight", counts.firstWeights),
                                    firstBias: try floats("first.bias", fs[0]),
-                                   firstLayerOffset: try floats("first.offset", layers[0].size), source: rec.source)
+                                   firstLayerOffset: try floats("first.offset", layers[0].size), source: rec.source,
+                                   recipe: rec.recipe ?? .percentile)
         if let extra = tensors.keys.filter({ !used.contains($0) }).sorted().first {
             throw ConversionError("\(weightsPath): unexpected tensor '\(extra)': \(specFile) describes no such weights")
         }

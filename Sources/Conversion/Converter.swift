@@ -70,6 +70,25 @@ public struct ConvertedNetwork: Sendable {
     public var firstLayerOffset: [Float]
     /// Where the model came from (for reports).
     public var source: String
+    /// How the scales were chosen (percentile calibration or QCFS thresholds).
+    public var recipe: ConversionRecipe = .percentile
+}
+
+/// How the scales (thresholds) of a converted network were chosen.
+public enum ConversionRecipe: String, Codable, Sendable {
+    /// Data-based normalization: a percentile of calibration activations (ReLU-trained nets).
+    case percentile
+    /// QCFS-trained nets (Bu et al. 2022): threshold = the trained λ of each layer or channel, no
+    /// calibration; initial membrane and reset from the options (defaults θ/2, subtraction, as in the paper).
+    case qcfs
+
+    /// One line for reports.
+    public var summary: String {
+        switch self {
+        case .percentile: return "percentile normalization (ReLU-trained ANN; scales from calibration activations)"
+        case .qcfs: return "QCFS (Bu et al. 2022): threshold = trained λ per layer/channel, no calibration"
+        }
+    }
 }
 
 /// ANN → SNN conversion (rate coding with integrate-and-fire neurons).
@@ -89,6 +108,8 @@ public enum Converter {
         var index: Int
         var bn: Int? = nil
         var relu: Int? = nil
+        /// The QCFS activation of this group (its threshold is the group's scale; QCFS recipe).
+        var qcfs: Int? = nil
         var absorbed: [Int] = []
         var flattenBefore = false
         /// Index of the ANN layer whose output is this group's activation.
@@ -139,6 +160,11 @@ public enum Converter {
                     case .relu:
                         if g.relu == nil { g.relu = j; g.activationIndex = j }
                         g.absorbed.append(j)
+                    case .qcfs:
+                        guard g.qcfs == nil else { throw ConversionError("\(name(j)): a second QCFS activation after \(name(i)) cannot be converted") }
+                        if g.relu == nil { g.relu = j }
+                        g.qcfs = j; g.activationIndex = j
+                        g.absorbed.append(j)
                     case .dropout:
                         g.absorbed.append(j)
                     default:
@@ -146,6 +172,7 @@ public enum Converter {
                     }
                     if case .batchNorm = layers[j] { j += 1; continue }
                     if case .relu = layers[j] { j += 1; continue }
+                    if case .qcfs = layers[j] { j += 1; continue }
                     if case .dropout = layers[j] { j += 1; continue }
                     break
                 }
@@ -180,6 +207,8 @@ public enum Converter {
                 continue
             case .relu:
                 throw ConversionError("\(name(i)): a ReLU must follow a conv/dense layer (or its BatchNorm)")
+            case .qcfs:
+                throw ConversionError("\(name(i)): a QCFS activation must directly follow a conv/dense layer (or its BatchNorm)")
             case .batchNorm:
                 throw ConversionError("\(name(i)): BatchNorm can only be folded when it directly follows a conv or dense layer")
             }
@@ -194,6 +223,11 @@ public enum Converter {
         }
         for g in groups.dropLast() where (g.kind == .conv || g.kind == .dense) && g.relu == nil {
             throw ConversionError("\(name(g.index)) is not followed by a ReLU: IF neurons can only carry non-negative activations (only the last layer may be linear)")
+        }
+        if let q = last.qcfs { throw ConversionError("\(name(q)): the output layer must be linear (no QCFS after the classifier)") }
+        let hidden = groups.dropLast().filter { $0.kind == .conv || $0.kind == .dense }
+        if hidden.contains(where: { $0.qcfs != nil }), let g = hidden.first(where: { $0.qcfs == nil }) {
+            throw ConversionError("\(name(g.index)) is followed by a ReLU while other layers use QCFS: train every hidden layer with QCFS (or none) to choose one conversion recipe")
         }
         return groups
     }
@@ -278,10 +312,30 @@ public enum Converter {
         func name(_ g: Group) -> String { "layer \(g.index) (\(model.layers[g.index].spec.typeName))" }
         func inShape(_ i: Int) -> [Int] { i == 0 ? model.inputShape : shapes[i - 1] }
 
+        // QCFS recipe (Bu et al. 2022): a hidden layer's scale is its trained threshold λ (per layer or
+        // channel); the output layer needs no scale when read out by membrane potential (argmax).
+        let recipe: ConversionRecipe = groups.contains { $0.qcfs != nil } ? .qcfs : .percentile
+        var fixedScales: [Int: [Float]] = [:]
+        if recipe == .qcfs {
+            for (gi, g) in groups.enumerated() {
+                if let q = g.qcfs {
+                    guard let layer = model.layers[q] as? QCFS else { throw ConversionError("layer \(q) (qcfs): expected a QCFS object") }
+                    let lam = layer.threshold.value.scalars
+                    if let j = lam.firstIndex(where: { !($0 > 0 && $0.isFinite) }) {
+                        throw ConversionError("layer \(q) (qcfs): threshold \(j) is \(lam[j]); QCFS thresholds must be finite and > 0 to convert")
+                    }
+                    fixedScales[gi] = lam
+                } else if gi == groups.count - 1 && options.decoding == .membrane {
+                    fixedScales[gi] = [1]
+                }
+            }
+        }
+        func calibrated(_ gi: Int) -> Bool { (groups[gi].kind == .conv || groups[gi].kind == .dense) && fixedScales[gi] == nil }
+
         // 1. Calibration: percentile of the activations per group (per channel or per layer): the
         // positive values are kept, the others only counted (they are zeros of the rate code).
-        let nCal = min(options.calibrationImages, calibration.count)
-        guard nCal > 0 else { throw ConversionError("no calibration images (--calibration must be > 0)") }
+        let nCal = groups.indices.contains(where: calibrated) ? min(options.calibrationImages, calibration.count) : 0
+        guard nCal > 0 || !groups.indices.contains(where: calibrated) else { throw ConversionError("no calibration images (--calibration must be > 0)") }
         // The output layer always has one scale: per-class scales would reorder its outputs.
         func channelWise(_ gi: Int) -> Bool { options.normalization == .channel && gi < groups.count - 1 }
         var positives: [[[Float]]] = groups.enumerated().map { gi, g in
@@ -296,7 +350,7 @@ public enum Converter {
             let x = Tensor(shape: [n] + model.inputShape,
                            values: Array(calibration.pixels[(start * calibration.sampleSize)..<((start + n) * calibration.sampleSize)]))
             let acts = model.activations(x, threads: threads)
-            for (gi, g) in groups.enumerated() where g.kind == .conv || g.kind == .dense {
+            for (gi, g) in groups.enumerated() where calibrated(gi) {
                 let a = acts[g.activationIndex]
                 let sh = shapes[g.activationIndex]
                 let per = sh.dropFirst().reduce(1, *)   // spatial size (1 for dense)
@@ -319,6 +373,11 @@ public enum Converter {
         for (gi, g) in groups.enumerated() {
             switch g.kind {
             case .conv, .dense:
+                if let f = fixedScales[gi] {
+                    scales.append(f)
+                    prevScale = f
+                    continue
+                }
                 let all = options.percentileOf == .all
                 var sc = positives[gi].indices.map {
                     percentile(positives[gi][$0], options.percentile, zeros: all ? nonPositive[gi][$0] : 0)
@@ -413,7 +472,7 @@ public enum Converter {
         // 3. First-layer offset for u = 0 (Poisson encoding), exact including zero padding.
         let conv = ConvertedNetwork(layers: out, options: options, inputShape: model.inputShape, classes: model.classes,
                                     inputNormalization: model.normalization, firstLayer: firstSpec,
-                                    firstWeights: firstW, firstBias: firstB, firstLayerOffset: [], source: source)
+                                    firstWeights: firstW, firstBias: firstB, firstLayerOffset: [], source: source, recipe: recipe)
         var result = conv
         let zero = [Float](repeating: 0, count: model.inputShape.reduce(1, *))
         result.firstLayerOffset = conv.firstLayerCurrents(pixels: zero, count: 1, threads: 1)
