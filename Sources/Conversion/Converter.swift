@@ -101,6 +101,10 @@ public enum ConversionRecipe: String, Codable, Sendable {
 ///   become `W λ_prev/λ`, biases `b/λ`, thresholds stay 1, so rates are activations/λ, clipped at 1.
 /// - Average pooling is a fixed depthwise projection (weights 1/k²); max pooling gates spikes by spike
 ///   count (`ConversionOptions.maxPool`).
+/// - QCFS-trained models (`ConversionRecipe.qcfs`, Bu et al. 2022): the scale of a hidden layer (or
+///   channel) is its trained threshold λ instead of a percentile, so IF threshold = λ with membranes
+///   starting at θ/2 (`initialPotential` 0.5) and reset by subtraction; no calibration image is read
+///   (only the output layer under spike decoding is calibrated). Every hidden layer must use QCFS.
 /// - Anything else is refused with the layer's index, type and the reason.
 public enum Converter {
     struct Group {
