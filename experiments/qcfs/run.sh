@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# QCFS-trained vs ReLU-trained Fashion-MNIST CNN (configs/fmnist-cnn.yaml and fmnist-cnn-qcfs.yaml):
+# trains both per seed, compares ANN and converted SNN on the test set at small T under every energy
+# profile, and writes RESULTS.md (report.py). Settings (environment):
+#   EPOCHS (5)  SEEDS ("1 2 3")  TS (1,2,4,8,16,32,64)  LIMIT (all test images)  THREADS (2)
+#   BIN (.build/release/neuromorph; built when missing)  RESULTS (experiments/qcfs/RESULTS.md)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+EPOCHS=${EPOCHS:-5}
+SEEDS=${SEEDS:-"1 2 3"}
+TS=${TS:-1,2,4,8,16,32,64}
+THREADS=${THREADS:-2}
+BIN=${BIN:-.build/release/neuromorph}
+RESULTS=${RESULTS:-experiments/qcfs/RESULTS.md}
+WORK=experiments/qcfs/work
+mkdir -p "$WORK"
+[ -x "$BIN" ] || swift build -c release
+LIM=()
+[ -n "${LIMIT:-}" ] && LIM=(--limit "$LIMIT")
+for seed in $SEEDS; do
+  for kind in relu qcfs; do
+    cfg=configs/fmnist-cnn.yaml
+    [ "$kind" = qcfs ] && cfg=configs/fmnist-cnn-qcfs.yaml
+    model="$WORK/$kind-e$EPOCHS-s$seed"
+    if [ ! -f "$model/model.safetensors" ]; then
+      "$BIN" train "$cfg" --out "$model" --epochs "$EPOCHS" --seed "$seed" --threads "$THREADS" --force
+    fi
+    "$BIN" compare "$model" --timesteps "$TS" "${LIM[@]}" --threads "$THREADS" --out "$WORK/compare-$kind-e$EPOCHS-s$seed" --force
+  done
+done
+python3 experiments/qcfs/report.py "$WORK" "$EPOCHS" "$SEEDS" "$(git rev-parse --short HEAD)" > "$RESULTS.tmp"
+mv "$RESULTS.tmp" "$RESULTS"
+echo "wrote $RESULTS"
