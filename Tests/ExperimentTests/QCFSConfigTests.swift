@@ -27,9 +27,9 @@ final class QCFSConfigTests: XCTestCase {
         XCTAssertEqual(d.model.layers[1], .qcfs(levels: 8, thresholds: 1, initialThreshold: QCFS.defaultThreshold))
         let shipped = try TrainingConfig.load(path: "\(TrainingConfigTests.configsDir)/fmnist-cnn-qcfs.yaml")
         let relu = try TrainingConfig.load(path: "\(TrainingConfigTests.configsDir)/fmnist-cnn.yaml")
-        XCTAssertEqual(shipped.model.layers.map { $0 == .relu ? .qcfs(levels: 4, thresholds: 1, initialThreshold: 8) : $0 },
+        XCTAssertEqual(shipped.model.layers.map { $0 == .relu ? .qcfs(levels: 4, thresholds: 1, initialThreshold: 2) : $0 },
                        shipped.model.layers)
-        XCTAssertEqual(relu.model.layers.map { $0 == .relu ? .qcfs(levels: 4, thresholds: 1, initialThreshold: 8) : $0 }, shipped.model.layers,
+        XCTAssertEqual(relu.model.layers.map { $0 == .relu ? .qcfs(levels: 4, thresholds: 1, initialThreshold: 2) : $0 }, shipped.model.layers,
                        "the same CNN with every ReLU replaced by QCFS")
         XCTAssertEqual(relu.options, shipped.options)
     }
