@@ -51,6 +51,7 @@ struct ConvertCommand: ParsableCommand {
             let snn = try Converter.convert(net, calibration: cal, options: options, threads: nthreads, source: model)
             try snn.save(into: dir)
             print("converted \(model) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s -> \(out)/ (\(ConvertedNetwork.specFile), \(ConvertedNetwork.weightsFile))")
+            print("  recipe: \(snn.recipe.rawValue) — \(snn.recipe.summary)")
             for l in snn.layers {
                 let sc = l.scale.reduce(0, +) / Float(l.scale.count)
                 print("  \(l.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(l.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(String(format: "%6d", l.size)) neurons  shape \(l.outputShape)  scale \(String(format: "%.3g", sc))\(l.isOutput ? "  (output)" : "")")
