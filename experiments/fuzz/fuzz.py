@@ -132,6 +132,8 @@ def signature(res, finding):
             return "unclear: no 'Error:' line (%s)" % res.case.tag
         if "raw Foundation" in r:
             return "unclear: " + r.split(":")[0]
+        if "runs to" in r:
+            return "unclear: multi-line error (%s)" % res.case.tag
         return "unclear: error does not name the input (%s)" % res.case.tag
     norm = re.sub(r"'[^']*'", "'…'", r)
     norm = re.sub(r"(?<!exit )\b\d+(\.\d+)?(e[-+]?\d+)?\b", "N", norm)

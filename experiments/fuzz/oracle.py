@@ -281,11 +281,25 @@ def error_text(stderr):
         if ERROR_LINE_RE.match(line):
             out = [line]
             for nxt in lines[i + 1:i + 6]:
-                if not nxt.strip() or nxt.startswith(("Usage:", "Help:", "  See '")):
+                if not nxt.strip() or nxt.startswith(("Usage:", "usage:", "Help:", "  See '")):
                     break
                 out.append(nxt)
             return "\n".join(out)
     return None
+
+
+def error_lines(stderr):
+    """How many lines the error message runs to (from its first line; argument-parser help excluded)."""
+    lines = stderr.splitlines()
+    for i, line in enumerate(lines):
+        if ERROR_LINE_RE.match(line):
+            n = 0
+            for nxt in lines[i:]:
+                if nxt.startswith(("Usage:", "usage:", "Help:", "  See '")):
+                    break
+                n += 1 if nxt.strip() else 0
+            return n
+    return 0
 
 
 def names_input(text, names):
@@ -391,6 +405,9 @@ def judge_step(step, res, cwd, dest_before):
             out.append(Finding("unclear", "raw Foundation/Swift error text (%s): %s" % (dumps[0], first_line(text))))
         elif step.names and not names_input(text, step.names):
             out.append(Finding("unclear", "error names none of %s: %s" % (" / ".join(step.names[:4]), first_line(text))))
+        elif error_lines(res.stderr) > 3:
+            out.append(Finding("unclear", "error message runs to %d lines (expected one sentence): %s" % (
+                error_lines(res.stderr), first_line(text))))
     if full is not None and not dest_before and path not in ("", ".", "..") and os.path.exists(full):
         problems, _ = check_output(full, kind)
         if problems:

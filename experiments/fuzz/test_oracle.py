@@ -170,6 +170,10 @@ class OracleTests(unittest.TestCase):
         dump = self.run_steps([Step(fake("import sys; sys.stderr.write('Error: cfg.yaml: Error Domain=NSCocoaErrorDomain Code=4\\n'); sys.exit(1)"),
                                     names=["cfg.yaml"])])
         self.assertEqual(self.kinds(dump), ["unclear"])
+        dump_config = self.run_steps([Step(fake("import sys; sys.stderr.write(\"Error: cfg.yaml: duplicate key 'a'. Context:\\na: 1\\na: 1\\nb: 2\\nc: 3\\n\"); sys.exit(1)"),
+                                           names=["cfg.yaml"])])
+        self.assertEqual(self.kinds(dump_config), ["unclear"])
+        self.assertIn("5 lines", dump_config.findings[0].reason)
 
     def test_accepting_what_must_be_refused_is_wrong(self):
         r = self.run_steps([Step(self.good(), out=("outdir", "sim"), must_refuse="duplicate key 'size'")])
