@@ -223,7 +223,7 @@ def config_case(fx, rng, cid):
         steps = [Step(["neuromorph", "simulate", CFG, "--json"], names=names, must_refuse=must)]
     else:
         steps = [Step(["neuromorph", "simulate", CFG, "--out", OUT], out=(OUT, "sim"), names=names, must_refuse=must)]
-    return Case(cid, "config", "%s: %s" % (base, tag), "%s.yaml: %s" % (base, desc), files, steps)
+    return Case(cid, "config", tag, "%s.yaml: %s" % (base, desc), files, steps)
 
 
 # ---- model folders and converted-network folders ----------------------------------------------------
@@ -346,28 +346,28 @@ def safetensors_mutation(data, rng, nan_ok=False, strict_shapes=True):
         h[name]["shape"] = shape
         changed = shape != t["shape"] and (strict_shapes or product(shape) != product(t["shape"]))
         return formats.build_safetensors(h, body), "%s shape %s -> %s" % (name, t["shape"], shape), name, \
-            "shape of %s changed" % name if changed else None
+            "a tensor shape changed" if changed else None
     if op == "offsets":
         lo, hi = t["data_offsets"]
         new = rng.choice([[hi, lo], [lo, hi + 4], [lo, len(body) + 64], [0, 0], [-4, hi], [lo + 4, hi + 4], [lo, 2 ** 63],
                           [lo, 2 ** 64 + 8], [lo + 0.5, hi]])
         h[name]["data_offsets"] = new
         return formats.build_safetensors(h, body), "%s data_offsets %s -> %s" % (name, [lo, hi], new), name, \
-            None if new == [lo, hi] or new == [lo + 4, hi + 4] else "data_offsets of %s inconsistent" % name
+            None if new == [lo, hi] or new == [lo + 4, hi + 4] else "inconsistent data_offsets"
     if op == "dtype":
         dt = rng.choice(["F16", "F64", "I32", "BF16", "U8", "BOGUS", "", 7])
         h[name]["dtype"] = dt
-        return formats.build_safetensors(h, body), "%s dtype F32 -> %s" % (name, dt), name, "dtype of %s is not F32" % name
+        return formats.build_safetensors(h, body), "%s dtype F32 -> %s" % (name, dt), name, "a tensor's dtype changed"
     if op == "hlen":
         n = struct.unpack("<Q", data[:8])[0]
         v = rng.choice([0, 1, 7, n - 1, n + 1, len(data), 2 ** 63, 2 ** 64 - 1, n * 1000])
         return struct.pack("<Q", v) + data[8:], "header length %d -> %d" % (n, v), "", "header length field wrong"
     if op == "drop":
         del h[name]
-        return formats.build_safetensors(h, body), "tensor %s removed" % name, name, "tensor %s missing" % name
+        return formats.build_safetensors(h, body), "tensor %s removed" % name, name, "a tensor is missing"
     if op == "rename":
         h[name + "_x"] = h.pop(name)
-        return formats.build_safetensors(h, body), "tensor %s renamed %s_x" % (name, name), name, "tensor %s missing" % name
+        return formats.build_safetensors(h, body), "tensor %s renamed %s_x" % (name, name), name, "a tensor is missing (renamed)"
     if op == "nan":
         name = rng.choice([n for n in names if header[n]["dtype"] == "F32"] or [name])
         t = header[name]
@@ -378,7 +378,7 @@ def safetensors_mutation(data, rng, nan_ok=False, strict_shapes=True):
         i = rng.randrange(count) if count else 0
         if count:
             struct.pack_into("<f", b, lo + 4 * i, val)
-        why = None if nan_ok or not count else "non-finite weight in %s" % name
+        why = None if nan_ok or not count else "a non-finite weight"
         return formats.build_safetensors(header, bytes(b)), "%s[%d] = %s" % (name, i, val), name, why
     if op == "flip":
         nb, where = mu.flip_bytes(body, rng, rng.choice([1, 2, 8]))
@@ -403,7 +403,7 @@ def safetensors_mutation(data, rng, nan_ok=False, strict_shapes=True):
     lo = header[other]["data_offsets"][0]
     h[name]["data_offsets"] = [lo, lo + t["data_offsets"][1] - t["data_offsets"][0]]
     return formats.build_safetensors(h, body), "%s data overlaps %s" % (name, other), name, \
-        None if other == name else "tensor data overlap (%s, %s)" % (name, other)
+        None if other == name else "overlapping tensor data"
 
 
 MODEL_GEOMETRY = SHAPE_KEYS | {"format", "version", "type", "layers"}
@@ -629,7 +629,7 @@ def saved_case(fx, rng, cid):
             struct.pack_into(fmt, b, off + size * i, new)
             desc = "%s[%d] = %r (was %r)" % (name, i, new, old)
             tag = "field " + re.sub(r"(pop|proj|mon)\d+", r"\1", name)
-            must = "edited %s accepted: validation or the payload checksum (issue item 5) must catch it" % tag[6:]
+            must = "an edited field: validation or a payload checksum must catch it"
     else:
         raise ValueError(op)
     files = {w(NET): bytes(b)}

@@ -222,7 +222,9 @@ def write_reports(results, args, clean, seconds, report_dir):
     recs = failure_records(results, args, clean)
     grp = groups(results, clean)
     with open(os.path.join(report_dir, "failures.json"), "w") as f:
-        json.dump({"budget": args.budget, "seed": args.seed, "commit": commit(), "failures": recs}, f, indent=1)
+        f.write('{"budget": %s, "seed": %d, "commit": %s, "failures": [\n' % (json.dumps(args.budget), args.seed, json.dumps(commit())))
+        f.write(",\n".join(json.dumps(rec, ensure_ascii=False) for rec in recs))
+        f.write("\n]}\n")
     md = ["# Fuzz failures (budget %s, seed %d, commit %s)" % (args.budget, args.seed, commit()), "",
           "Grouped by family and by problem (the same crash site, the same kind of mutation). Every case has a one-line",
           "repro; `failures.json` holds all of them with each step's command, exit status and stderr excerpt.", ""]
