@@ -217,8 +217,9 @@ class NetLayout:
                 self._f("mon%d.%s" % (m, name), o + 4 * k, "<i", 1)
             o += 16
             self._f("mon%d.idx" % m, o, "<i", nidx); o += 4 * nidx
-        if data[o:o + 5] != b"NMEND" or o + 8 != len(data):
+        if data[o:o + 5] != b"NMEND" or not o + 8 <= len(data) <= o + 8 + 64:
             raise ValueError("layout not recognised (end marker not where expected)")
+        # (up to 64 bytes after the end marker are tolerated: room for a checksum trailer)
         self._f("end", o, "<B", 8)
 
     def _f(self, name, offset, fmt, count):

@@ -224,7 +224,9 @@ class FormatTests(unittest.TestCase):
         self.assertEqual(struct.unpack_from("<3q", data, off), (0, 1, 2))
         self.assertEqual(struct.unpack_from("<2i", data, lay.fields["proj0.col"][0]), (1, 0))
         with self.assertRaises(ValueError):
-            formats.NetLayout(data + b"x")
+            formats.NetLayout(data[:-8] + b"NMENX\0\0\0")
+        with self.assertRaises(ValueError):
+            formats.NetLayout(data + b"x" * 65)
 
     def test_idx(self):
         data = formats.idx_bytes([2, 1, 1], b"\x01\x02")
