@@ -1,4 +1,5 @@
 import CKernels
+import Common
 import Datasets
 import Foundation
 
@@ -19,11 +20,23 @@ public struct Evaluation: Sendable {
     public var accuracy: Double { count > 0 ? Double(correct) / Double(count) : 0 }
     public var imagesPerSecond: Double { seconds > 0 ? Double(count) / seconds : 0 }
 
-    /// Runs `model` in evaluation mode over `data` in batches.
+    /// Runs `model` in evaluation mode over `data` in batches. Refuses data that does not fit the
+    /// model (image shape; a label outside 0..<classes, naming the labels file and index) and outputs
+    /// that are not finite (naming the image and the first layer that overflows): an accuracy computed
+    /// from NaN outputs would be meaningless.
     public static func run(_ model: Sequential, on data: LabeledImages, batchSize: Int = 1000, threads: Int = 1,
                            loss: Loss = SoftmaxCrossEntropy(), keepOutputs: Bool = false,
-                           progress: ((Int) -> Void)? = nil) -> Evaluation {
+                           progress: ((Int) -> Void)? = nil) throws -> Evaluation {
         let k = model.classes
+        guard data.sampleShape == model.inputShape else {
+            throw ANNError.shape("\(data.source.isEmpty ? "the data" : data.source): images have shape \(data.sampleShape), the model expects \(model.inputShape)")
+        }
+        try data.checkLabels(classes: k, model: "the model")
+        let outShape = try? model.spec.shapes().last
+        guard outShape == [k] else {
+            throw ANNError.shape("the model outputs \(outShape ?? []) per sample, expected [\(k)] (one value per class)")
+        }
+        let batchSize = max(1, batchSize)
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
         var correct = 0
         var lossSum = 0.0
@@ -35,11 +48,14 @@ public struct Evaluation: Sendable {
         let order = (0..<Int64(data.count)).map { $0 }
         var b = 0
         while b < data.count {
-            let e = min(b + batchSize, data.count)
+            let e = b + min(batchSize, data.count - b)
             let (x, y) = Batch.make(data, indices: order[b..<e], threads: threads)
             let t0 = DispatchTime.now().uptimeNanoseconds
             let out = model.predict(x, threads: threads)
             seconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            if let j = out.withUnsafeBufferPointer({ FiniteCheck.firstNonFinite($0) }) {
+                throw ANNError.nonFinite("image \(b + j / k) of \(data.source.isEmpty ? "the data" : data.source): \(overflowSource(model, x, threads: threads)); the model's outputs are not finite, so no accuracy can be computed")
+            }
             let r = loss.evaluate(out, labels: y, gradient: false)
             lossSum += r.loss * Double(e - b)
             var pred = [Int32](repeating: 0, count: e - b)
@@ -56,6 +72,21 @@ public struct Evaluation: Sendable {
         }
         return Evaluation(count: data.count, correct: correct, loss: data.count > 0 ? lossSum / Double(data.count) : 0,
                           confusion: confusion, seconds: seconds, predictions: predictions, outputs: outputs)
+    }
+
+    /// The first layer whose output is not finite for batch `x` (or the first non-finite weight).
+    static func overflowSource(_ model: Sequential, _ x: Tensor, threads: Int) -> String {
+        for (key, p) in model.namedParameters {
+            if let j = p.value.withUnsafeBufferPointer({ FiniteCheck.firstNonFinite($0) }) {
+                return "weight '\(key)' holds \(FiniteCheck.describe(p.value[flat: j])) at index \(j)"
+            }
+        }
+        for (i, a) in model.activations(x, threads: threads).enumerated() {
+            if let j = a.withUnsafeBufferPointer({ FiniteCheck.firstNonFinite($0) }) {
+                return "the output of layer \(i) (\(model.layers[i].spec.typeName)) overflows to \(FiniteCheck.describe(a[flat: j]))"
+            }
+        }
+        return "the output overflows"
     }
 
     /// The confusion matrix as aligned text (rows: true class, columns: predicted class).

@@ -75,17 +75,23 @@ public enum StateValue: Equatable {
     }
 }
 
-/// Errors of the ANN module: invalid shapes or models, bad model files. Each names what it expected.
+/// Errors of the ANN module: invalid shapes or models, bad model files, and training or inference
+/// that produced NaN or infinity. Each names what it expected (and where: file, tensor, epoch, batch,
+/// layer).
 public enum ANNError: Error, CustomStringConvertible, Equatable {
     case invalidModel(String)
     case shape(String)
     case file(path: String, message: String)
+    /// A loss, gradient, weight or output became NaN or infinite; the message names the epoch,
+    /// batch and layer (or image) and what to change.
+    case nonFinite(String)
 
     public var description: String {
         switch self {
         case .invalidModel(let m): return "invalid model: \(m)"
         case .shape(let m): return m
         case let .file(path, message): return "\(path): \(message)"
+        case .nonFinite(let m): return m
         }
     }
 }

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// A (height, width) pair: kernel sizes, strides, paddings (in pixels).
@@ -48,8 +49,12 @@ public enum LayerSpec: Equatable, Sendable {
         }
     }
 
+    /// Largest size of any dimension, channel or feature count, kernel, stride or padding (2^24):
+    /// beyond any real network, small enough that shape arithmetic cannot overflow.
+    public static let maxSize = 1 << 24
+
     /// Output shape for a per-sample input shape (without the batch dimension), or an error that says
-    /// what the layer expected.
+    /// what the layer expected. Call `validate()` first (sizes in range).
     public func outputShape(_ s: [Int]) throws -> [Int] {
         func need3() throws -> (Int, Int, Int) {
             guard s.count == 3 else { throw ANNError.shape("\(typeName) expects an image input [C, H, W], got \(s)") }
@@ -62,11 +67,10 @@ public enum LayerSpec: Equatable, Sendable {
         case let .conv2d(inC, outC, k, st, p, _):
             let (c, h, w) = try need3()
             guard c == inC else { throw ANNError.shape("conv2d expects \(inC) input channels, got \(c)") }
-            let oh = (h + 2 * p.h - k.h) / st.h + 1, ow = (w + 2 * p.w - k.w) / st.w + 1
-            guard h + 2 * p.h >= k.h, w + 2 * p.w >= k.w, oh > 0, ow > 0 else {
+            guard h + 2 * p.h >= k.h, w + 2 * p.w >= k.w else {
                 throw ANNError.shape("conv2d kernel \(k) is larger than its padded input \(h + 2 * p.h)x\(w + 2 * p.w)")
             }
-            return [outC, oh, ow]
+            return [outC, (h + 2 * p.h - k.h) / st.h + 1, (w + 2 * p.w - k.w) / st.w + 1]
         case let .avgPool2d(k, st), let .maxPool2d(k, st):
             let (c, h, w) = try need3()
             guard h >= k.h, w >= k.w else { throw ANNError.shape("\(typeName) kernel \(k) is larger than its input \(h)x\(w)") }
@@ -74,7 +78,10 @@ public enum LayerSpec: Equatable, Sendable {
         case .relu, .dropout:
             return s
         case .flatten:
-            return [s.reduce(1, *)]
+            guard let n = CheckedMath.product(s), n <= Self.maxSize else {
+                throw ANNError.shape("flatten of \(s) gives more than \(Self.maxSize) features")
+            }
+            return [n]
         case let .batchNorm(f, spatial, _, _):
             if spatial {
                 let (c, _, _) = try need3()
@@ -86,24 +93,41 @@ public enum LayerSpec: Equatable, Sendable {
         }
     }
 
-    /// Checks hyper-parameters (positive sizes, 0 ≤ p < 1, eps > 0, ...).
+    /// Checks hyper-parameters: sizes in 1...`maxSize` (padding 0...`maxSize`), 0 ≤ p < 1,
+    /// eps finite and > 0, momentum in [0, 1].
     public func validate() throws {
-        func pos(_ v: Int, _ what: String) throws { if v <= 0 { throw ANNError.invalidModel("\(typeName) \(what) must be > 0, found \(v)") } }
+        func pos(_ v: Int, _ what: String) throws {
+            if v <= 0 { throw ANNError.invalidModel("\(typeName) \(what) must be > 0, found \(v)") }
+            if v > Self.maxSize { throw ANNError.invalidModel("\(typeName) \(what) must be at most \(Self.maxSize), found \(v)") }
+        }
         switch self {
         case let .dense(i, o, _): try pos(i, "in_features"); try pos(o, "out_features")
         case let .conv2d(i, o, k, s, p, _):
             try pos(i, "in_channels"); try pos(o, "out_channels"); try pos(k.h, "kernel_size"); try pos(k.w, "kernel_size")
             try pos(s.h, "stride"); try pos(s.w, "stride")
-            if p.h < 0 || p.w < 0 { throw ANNError.invalidModel("conv2d padding must be >= 0, found \(p)") }
+            if p.h < 0 || p.w < 0 || p.h > Self.maxSize || p.w > Self.maxSize {
+                throw ANNError.invalidModel("conv2d padding must be in 0...\(Self.maxSize), found \(p)")
+            }
         case let .avgPool2d(k, s), let .maxPool2d(k, s):
             try pos(k.h, "kernel_size"); try pos(k.w, "kernel_size"); try pos(s.h, "stride"); try pos(s.w, "stride")
         case .relu, .flatten: break
         case let .batchNorm(f, _, eps, m):
             try pos(f, "num_features")
-            if !(eps > 0) { throw ANNError.invalidModel("\(typeName) eps must be > 0, found \(eps)") }
+            if !(eps > 0 && eps.isFinite) { throw ANNError.invalidModel("\(typeName) eps must be a finite number > 0, found \(eps)") }
             if !(m >= 0 && m <= 1) { throw ANNError.invalidModel("\(typeName) momentum must be in [0, 1], found \(m)") }
         case let .dropout(p):
             if !(p >= 0 && p < 1) { throw ANNError.invalidModel("dropout p must be in [0, 1), found \(p)") }
+        }
+    }
+
+    /// The float32 tensors a layer of this kind saves (parameters, then buffers), with PyTorch names
+    /// and shapes; BatchNorm also saves the int64 scalar `num_batches_tracked` (not listed).
+    public var tensorShapes: [(name: String, shape: [Int])] {
+        switch self {
+        case let .dense(i, o, b): return [("weight", [o, i])] + (b ? [("bias", [o])] : [])
+        case let .conv2d(i, o, k, _, _, b): return [("weight", [o, i, k.h, k.w])] + (b ? [("bias", [o])] : [])
+        case let .batchNorm(f, _, _, _): return [("weight", [f]), ("bias", [f]), ("running_mean", [f]), ("running_var", [f])]
+        case .avgPool2d, .maxPool2d, .relu, .flatten, .dropout: return []
         }
     }
 

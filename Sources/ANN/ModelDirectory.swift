@@ -8,9 +8,14 @@ public enum ModelDirectory {
     public static let specFile = "model.json"
     public static let weightsFile = "model.safetensors"
 
-    /// Writes both files atomically (weights first, then the spec).
+    /// Writes both files atomically (weights first, then the spec) into `dir` (created if needed).
+    /// Output folders of commands go through `TrainingRun` (the output policy); this writes files only.
     public static func save(_ model: Sequential, to dir: String, metadata: [String: String] = [:]) throws {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw IOError.cannotWrite(path: dir, reason: "cannot create the folder (\(IOError.reason(error)))")
+        }
         var meta = metadata
         meta["format"] = "pt"
         try Safetensors.write(model.stateDict(), metadata: meta, to: "\(dir)/\(weightsFile)")
@@ -25,7 +30,7 @@ public enum ModelDirectory {
         }
         do {
             let spec = try JSONDecoder().decode(ModelSpec.self, from: data)
-            _ = try spec.shapes()
+            try spec.validate()
             return spec
         } catch let e as DecodingError {
             throw ANNError.file(path: specPath, message: describe(e))
@@ -34,14 +39,18 @@ public enum ModelDirectory {
         }
     }
 
-    /// Loads a model folder (or a model.json path with model.safetensors beside it): builds the
-    /// architecture and loads the weights, checking every tensor's presence and shape.
+    /// Loads a model folder (or a model.json path with model.safetensors beside it). Both files are
+    /// checked for meaning before anything is built: the architecture (`ModelSpec.validate`: shapes
+    /// chain, sizes in range, one output of `classes` values, normalization std > 0), the safetensors
+    /// header (`Safetensors.decode`), and every tensor (`ModelSpec.checkState`: present, float32 with
+    /// the layer's shape, finite, BatchNorm variances >= 0). Errors name the file and the key or tensor.
     public static func load(_ path: String) throws -> Sequential {
         let spec = try loadSpec(path)
         let dir = path.hasSuffix(".json") ? (path as NSString).deletingLastPathComponent : path
         let weights = "\(dir.isEmpty ? "." : dir)/\(weightsFile)"
-        let model = try Sequential(spec: spec, initializer: .heNormal, seed: 0)
         let (tensors, _) = try Safetensors.read(path: weights)
+        try spec.checkState(tensors, source: weights)
+        let model = try Sequential(spec: spec, initializer: .heNormal, seed: 0)
         try model.loadState(tensors, source: weights)
         return model
     }

@@ -68,12 +68,20 @@ public enum Safetensors {
                   let offAny = e["data_offsets"] as? [Any], offAny.count == 2 else {
                 throw fail("tensor '\(key)': entry needs dtype, shape and data_offsets [begin, end]")
             }
+            /// A JSON number that is a whole number in 0...limit (not a fraction, a negative or a huge
+            /// number; limit < 2^53, so the double is exact).
+            func size(_ x: Any, limit: Int) -> Int? {
+                guard let d = (x as? NSNumber)?.doubleValue, d.isFinite, d >= 0, d <= Double(limit) else { return nil }
+                return Int(exactly: d)
+            }
             let shape = try shapeAny.map { (x: Any) -> Int in
-                guard let i = (x as? NSNumber)?.intValue, i >= 0 else { throw fail("tensor '\(key)': shape \(shapeAny) is not a list of sizes") }
+                guard let i = size(x, limit: 1 << 53) else { throw fail("tensor '\(key)': shape \(shapeAny) is not a list of sizes (whole numbers >= 0)") }
                 return i
             }
             let offs = try offAny.map { (x: Any) -> Int in
-                guard let i = (x as? NSNumber)?.intValue, i >= 0 else { throw fail("tensor '\(key)': bad data_offsets \(offAny)") }
+                guard let i = size(x, limit: bodySize) else {
+                    throw fail("tensor '\(key)': data_offsets \(offAny) must be whole numbers within the data (\(bodySize) bytes): truncated or corrupt file")
+                }
                 return i
             }
             let size: Int
@@ -82,12 +90,11 @@ public enum Safetensors {
             case "I64": size = 8
             default: throw fail("tensor '\(key)' has dtype \(dtype); neuromorph reads F32 weights and I64 counters (save float32 tensors)")
             }
-            let count = shape.reduce(1, *)
-            guard offs[1] >= offs[0], offs[1] - offs[0] == count * size else {
-                throw fail("tensor '\(key)': shape \(shape) of \(dtype) needs \(count * size) bytes, data_offsets \(offs) give \(offs[1] - offs[0])")
+            guard let count = CheckedMath.product(shape), let bytes = CheckedMath.multiply(count, size) else {
+                throw fail("tensor '\(key)': shape \(shape) has more elements than any file can hold (corrupt header)")
             }
-            guard offs[1] <= bodySize else {
-                throw fail("tensor '\(key)': data_offsets \(offs) run past the end of the data (\(bodySize) bytes): truncated file")
+            guard offs[1] >= offs[0], offs[1] - offs[0] == bytes else {
+                throw fail("tensor '\(key)': shape \(shape) of \(dtype) needs \(bytes) bytes, data_offsets \(offs) give \(offs[1] - offs[0])")
             }
             ranges.append((offs[0], offs[1], key))
             let start = data.startIndex + bodyStart + offs[0]

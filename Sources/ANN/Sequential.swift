@@ -97,37 +97,23 @@ public final class Sequential {
         }
     }
 
-    /// Restores a state dict. Strict: every expected key must be present with the right shape (except
-    /// BatchNorm's `num_batches_tracked`, which defaults to 0), and no unknown key may remain.
-    /// Errors name `source` and the tensor.
+    /// Restores a state dict. Strict (see `ModelSpec.checkState`): every expected key must be present
+    /// with the right shape and finite values (except BatchNorm's `num_batches_tracked`, which defaults
+    /// to 0), and no unknown key may remain. Errors name `source` and the tensor; nothing is changed
+    /// when the state is refused.
     public func loadState(_ state: [String: StateValue], source: String = "state") throws {
-        var used = Set<String>()
+        try spec.checkState(state, source: source)
         for (i, l) in layers.enumerated() {
             for p in l.parameters {
-                let key = "\(i).\(p.name)"
-                guard let v = state[key] else {
-                    throw ANNError.file(path: source, message: "missing tensor '\(key)' (\(l.spec.typeName) expects float32 \(p.value.shape))")
-                }
-                guard case .float(let t) = v, t.shape == p.value.shape else {
-                    throw ANNError.file(path: source, message: "tensor '\(key)' has shape \(v.shape), expected float32 \(p.value.shape) for layer \(i) (\(l.spec.typeName))")
-                }
+                guard case .float(let t)? = state["\(i).\(p.name)"] else { continue }
                 p.value = t
-                used.insert(key)
             }
             for b in l.buffers {
                 let key = "\(i).\(b.name)"
-                guard let v = state[key] else {
-                    if b.name == "num_batches_tracked" { try l.setBuffer(b.name, .int64(0)); continue }
-                    throw ANNError.file(path: source, message: "missing tensor '\(key)' (\(l.spec.typeName) expects \(b.value.shape))")
-                }
-                do { try l.setBuffer(b.name, v) } catch let e as ANNError {
+                do { try l.setBuffer(b.name, state[key] ?? .int64(0)) } catch let e as ANNError {
                     throw ANNError.file(path: source, message: "tensor '\(key)': \(e.description)")
                 }
-                used.insert(key)
             }
-        }
-        if let extra = state.keys.filter({ !used.contains($0) }).sorted().first {
-            throw ANNError.file(path: source, message: "unexpected tensor '\(extra)': the architecture has no such parameter")
         }
     }
 }

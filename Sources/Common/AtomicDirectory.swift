@@ -1,64 +1,58 @@
+import CKernels
 import Foundation
 
 /// Produces an output folder all at once: files are written into a hidden staging folder next to the
-/// destination, which replaces the destination only when everything succeeded (rename). A failure
-/// leaves the previous folder (if any) untouched and removes the staging folder.
+/// destination (`.NAME.partial-PID-RAND`, with the marker file), which becomes the destination in one
+/// rename when everything succeeded. The destination is claimed first (`OutputClaim`: the output
+/// policy, a lock against concurrent writers); a previous output is replaced only as the policy allows
+/// (same kind, `force`). A failure, or SIGINT/SIGTERM/SIGHUP, leaves the destination as it was and
+/// removes the staging folder.
 public final class AtomicDirectory {
-    public let destination: URL
+    public let claim: OutputClaim
+    /// Where the folder appears on commit (resolved path).
+    public var destination: URL { claim.destination }
     /// Where files go while the folder is being produced.
     public let staging: URL
     private var committed = false
 
-    public init(_ destination: URL) throws {
-        self.destination = destination.standardizedFileURL
-        let parent = self.destination.deletingLastPathComponent()
-        do {
-            try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-        } catch {
-            throw IOError.cannotWrite(path: self.destination.path, reason: "cannot create its parent folder \(parent.path) (is part of the path a file?)")
-        }
-        staging = parent.appendingPathComponent(".\(self.destination.lastPathComponent).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
-        } catch {
-            throw IOError.cannotWrite(path: parent.path, reason: "cannot create a folder there (\(error.localizedDescription))")
-        }
+    /// Stages a folder for `claim` (the claim must not have staged before).
+    public init(claim: OutputClaim) throws {
+        self.claim = claim
+        var err = [CChar](repeating: 0, count: 2048)
+        guard let s = nm_out_stage(claim.handle, &err, err.count) else { throw OutputError(cString(err)) }
+        staging = URL(fileURLWithPath: String(cString: s), isDirectory: true)
     }
 
-    deinit { if !committed { try? FileManager.default.removeItem(at: staging) } }
+    /// Claims `path` under `policy` and stages a folder for it.
+    public convenience init(_ path: String, policy: OutputPolicy) throws {
+        try self.init(claim: OutputClaim(path, policy: policy))
+    }
+
+    /// Claims `destination` under `policy` and stages a folder for it (a URL made from a relative path
+    /// keeps it, unresolved, for the policy and messages: `..` is resolved after symlinks, not lexically).
+    public convenience init(_ destination: URL, policy: OutputPolicy) throws {
+        let relative = destination.baseURL.map { $0.path == FileManager.default.currentDirectoryPath } ?? true
+        try self.init(claim: OutputClaim(relative ? destination.relativePath : destination.path, policy: policy))
+    }
 
     /// URL of a file inside the staging folder.
     public func file(_ name: String) -> URL { staging.appendingPathComponent(name) }
 
     public func write(_ data: Data, _ name: String) throws {
         do { try data.write(to: file(name)) } catch {
-            throw IOError.cannotWrite(path: destination.appendingPathComponent(name).path, reason: error.localizedDescription)
+            throw IOError.cannotWrite(path: claim.path + "/" + name, reason: IOError.reason(error))
         }
     }
 
     public func write(_ text: String, _ name: String) throws { try write(Data(text.utf8), name) }
 
-    /// Moves the staging folder into place (replacing an older destination folder).
+    /// Moves the staging folder into place (replacing a previous output of the same kind when the
+    /// claim allows it). The claim keeps its lock until it is released.
     public func commit() throws {
-        let fm = FileManager.default
-        var old: URL? = nil
-        var isDir: ObjCBool = false
-        if fm.fileExists(atPath: destination.path, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw IOError.cannotWrite(path: destination.path, reason: "exists and is not a folder") }
-            let o = destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).old-\(getpid())")
-            try? fm.removeItem(at: o)
-            guard rename(destination.path, o.path) == 0 else {
-                throw IOError.cannotWrite(path: destination.path, reason: String(cString: strerror(errno)))
-            }
-            old = o
-        }
-        guard rename(staging.path, destination.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            if let old { _ = rename(old.path, destination.path) }
-            throw IOError.cannotWrite(path: destination.path, reason: reason)
-        }
+        guard !committed else { return }
+        var err = [CChar](repeating: 0, count: 2048)
+        guard nm_out_commit(claim.handle, &err, err.count) == 0 else { throw OutputError(cString(err)) }
         committed = true
-        if let old { try? fm.removeItem(at: old) }
     }
 }
 

@@ -1,4 +1,5 @@
 import ANN
+import Common
 import Datasets
 import Foundation
 
@@ -55,6 +56,17 @@ public struct Comparison: Codable, Sendable {
                            timesteps: [Int], threads: Int, energy: EnergyModel = EnergyModel(), seed: UInt64 = 1,
                            progress: ((String, Double) -> Void)? = nil) throws -> Comparison {
         let n = images.count
+        if let p = energy.problem { throw ConversionError("energy model: \(p)") }
+        guard converted.inputShape == model.inputShape, images.sampleShape == model.inputShape else {
+            throw ConversionError("shapes differ: the model expects \(model.inputShape), the converted network \(converted.inputShape), the images are \(images.sampleShape)")
+        }
+        guard converted.classes == model.classes, converted.layers.last?.size == model.classes else {
+            throw ConversionError("the converted network has \(converted.layers.last?.size ?? 0) output neurons (classes \(converted.classes)), the model \(model.classes) classes: was it converted from another model?")
+        }
+        guard rawPixels.count == images.pixels.count else {
+            throw ConversionError("\(rawPixels.count) raw pixels for \(images.count) images of \(images.sampleShape)")
+        }
+        try images.checkLabels(classes: model.classes, model: "the model")
         // ANN
         let t0 = Date()
         var annPred = [Int32](repeating: 0, count: n)
@@ -65,6 +77,9 @@ public struct Comparison: Codable, Sendable {
             let m = min(batch, n - s)
             let x = Tensor(shape: [m] + images.sampleShape, values: Array(images.pixels[(s * images.sampleSize)..<((s + m) * images.sampleSize)]))
             let y = model.predict(x, threads: threads)
+            if let j = y.withUnsafeBufferPointer({ FiniteCheck.firstNonFinite($0) }) {
+                throw ConversionError("image \(s + j / max(y.shape[1], 1)): the model's output is not finite (its weights overflow); no comparison is possible")
+            }
             let c = y.shape[1]
             y.withUnsafeBufferPointer { p in
                 for i in 0..<m {

@@ -57,6 +57,20 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
              maxPool, initialPotential
     }
 
+    /// Largest calibration image count (far beyond any data set in IDX form).
+    public static let maxCalibrationImages = 100_000_000
+
+    /// What is out of range (nil when the options are usable): the percentile in (0, 100], at least one
+    /// calibration image, the initial potential a finite fraction in [0, 1).
+    public var problem: String? {
+        if !(percentile > 0 && percentile <= 100) { return "percentile must be in (0, 100], found \(percentile)" }
+        if !(calibrationImages > 0 && calibrationImages <= Self.maxCalibrationImages) {
+            return "calibrationImages must be in 1...\(Self.maxCalibrationImages), found \(calibrationImages)"
+        }
+        if !(initialPotential >= 0 && initialPotential < 1) { return "initialPotential must be a fraction of the threshold in [0, 1), found \(initialPotential)" }
+        return nil
+    }
+
     /// Keys missing from a file written by an older version take their defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -82,6 +96,17 @@ public struct EnergyModel: Codable, Equatable, Sendable {
     public init(macPicojoules: Double = 4.6, addPicojoules: Double = 0.9) {
         self.macPicojoules = macPicojoules
         self.addPicojoules = addPicojoules
+    }
+
+    /// Largest energy per operation accepted (1 µJ: six orders of magnitude above any real chip).
+    public static let maxPicojoules = 1e6
+
+    /// What is out of range (nil when usable): both energies finite, > 0 and at most `maxPicojoules`.
+    public var problem: String? {
+        for (name, v) in [("MAC", macPicojoules), ("add", addPicojoules)] where !(v > 0 && v <= Self.maxPicojoules) {
+            return "the energy per \(name) must be a finite number in (0, \(Int(Self.maxPicojoules))] pJ, found \(v)"
+        }
+        return nil
     }
 }
 

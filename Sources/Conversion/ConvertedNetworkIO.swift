@@ -45,8 +45,13 @@ extension ConvertedNetwork {
         var layers: [LayerRecord]
     }
 
-    /// Writes the folder atomically.
-    public func save(to path: String) throws {
+    /// Writes the folder atomically, under the output policy (`policy`: a `convert` output).
+    public func save(to path: String, policy: OutputPolicy = OutputPolicy(kind: .convert)) throws {
+        try save(into: AtomicDirectory(path, policy: policy))
+    }
+
+    /// Writes the network into a staged folder and commits it.
+    public func save(into dir: AtomicDirectory) throws {
         var firstShape: [Int] = [], st = 1, pad = 0
         switch firstLayer {
         case let .conv2d(i, o, k, s, p, _): firstShape = [o, i, k.h, k.w]; st = s.h; pad = p.h
@@ -72,13 +77,17 @@ extension ConvertedNetwork {
         tensors.append(("first.weight", .float(Tensor(shape: firstShape, values: firstWeights))))
         tensors.append(("first.bias", .float(Tensor(shape: [firstBias.count], values: firstBias))))
         tensors.append(("first.offset", .float(Tensor(shape: [firstLayerOffset.count], values: firstLayerOffset))))
-        let dir = try AtomicDirectory(URL(fileURLWithPath: path))
         try dir.write(JSONOutput.encode(rec), Self.specFile)
         try dir.write(Safetensors.encode(tensors, metadata: ["format": Self.format]), Self.weightsFile)
         try dir.commit()
     }
 
-    /// Reads a folder written by `save`, checking the format and every tensor's size.
+    /// Reads a folder written by `save`. Both files are checked for meaning before anything is built:
+    /// the format, the options (`ConversionOptions.problem`), the input shape and normalization, every
+    /// layer's geometry (sizes, kernel, stride > 0, padding; output = (in + 2p − k)/s + 1; shapes chain
+    /// from the input through the layers; neurons = output size; scales finite and > 0), exactly one
+    /// output layer (the last, with `classes` neurons), the first layer's ANN form against layer 0, and
+    /// every tensor (present, the size the geometry needs, finite). Errors name the file and the key.
     public static func load(_ path: String) throws -> ConvertedNetwork {
         let specPath = (path as NSString).appendingPathComponent(specFile)
         let weightsPath = (path as NSString).appendingPathComponent(weightsFile)
@@ -91,61 +100,50 @@ extension ConvertedNetwork {
         }
         guard rec.format == format else { throw ConversionError("\(specPath): format is '\(rec.format)', expected '\(format)'") }
         guard rec.version == 1 else { throw ConversionError("\(specPath): version \(rec.version) is not supported (expected 1)") }
+        let counts = try rec.check(specPath)
         let tensors: [String: StateValue]
         do { tensors = try Safetensors.read(path: weightsPath).tensors } catch {
             throw ConversionError("\(error)")
         }
+        var used = Set<String>()
         func floats(_ key: String, _ count: Int) throws -> [Float] {
-            guard let v = tensors[key] else { throw ConversionError("\(weightsPath): missing tensor '\(key)'") }
+            guard let v = tensors[key] else { throw ConversionError("\(weightsPath): missing tensor '\(key)' (expected \(count) float32 values)") }
             guard case .float(let t) = v, t.count == count else {
                 throw ConversionError("\(weightsPath): tensor '\(key)' has shape \(v.shape), expected \(count) float32 values")
             }
+            if let j = t.withUnsafeBufferPointer({ FiniteCheck.firstNonFinite($0) }) {
+                throw ConversionError("\(weightsPath): tensor '\(key)' holds \(FiniteCheck.describe(t[flat: j])) at index \(j); a converted network needs finite weights (was the model's training unstable?)")
+            }
+            used.insert(key)
             return t.scalars
         }
         var layers: [SpikingLayer] = []
         for (k, r) in rec.layers.enumerated() {
-            let size = r.output_shape.reduce(1, *)
-            guard size == r.neurons, size > 0 else { throw ConversionError("\(specPath): layer \(k) has inconsistent shapes") }
             var l = SpikingLayer(name: r.name, kind: r.kind, annIndex: r.ann_index, absorbed: r.absorbed, inputShape: r.input_shape,
                                  outputShape: r.output_shape, kernel: r.kernel, stride: r.stride, padding: r.padding,
                                  weights: [], bias: [], scale: r.scale, isOutput: r.is_output)
-            let inC = r.input_shape.first ?? 0, outC = r.output_shape.first ?? 0
-            switch r.kind {
-            case .conv:
-                guard r.kernel.count == 2 else { throw ConversionError("\(specPath): layer \(k) (conv) needs a kernel [kh, kw]") }
-                l.weights = try floats("layers.\(k).weight", r.kernel[0] * r.kernel[1] * inC * outC)
-                l.bias = try floats("layers.\(k).bias", outC)
-            case .dense:
-                l.weights = try floats("layers.\(k).weight", r.input_shape.reduce(1, *) * outC)
-                l.bias = try floats("layers.\(k).bias", outC)
-            case .avgPool:
-                guard r.kernel.count == 2 else { throw ConversionError("\(specPath): layer \(k) (avgPool) needs a kernel") }
-                l.weights = try floats("layers.\(k).weight", r.kernel[0] * r.kernel[1] * inC)
-            case .maxPool:
-                guard r.kernel.count == 2 else { throw ConversionError("\(specPath): layer \(k) (maxPool) needs a kernel") }
-            }
-            guard l.scale.count == 1 || l.scale.count == outC else { throw ConversionError("\(specPath): layer \(k) has \(l.scale.count) scales for \(outC) channels") }
+            if let w = counts.weights[k] { l.weights = try floats("layers.\(k).weight", w) }
+            if let b = counts.bias[k] { l.bias = try floats("layers.\(k).bias", b) }
             layers.append(l)
         }
-        guard !layers.isEmpty, layers.last!.isOutput else { throw ConversionError("\(specPath): no output layer") }
         let fs = rec.first_layer_shape
         let first: LayerSpec
         switch rec.first_layer {
         case "conv2d":
-            guard fs.count == 4 else { throw ConversionError("\(specPath): first_layer_shape must be [out, in, kh, kw]") }
             first = .conv2d(inChannels: fs[1], outChannels: fs[0], kernel: Size2(fs[2], fs[3]), stride: Size2(rec.first_layer_stride),
                             padding: Size2(rec.first_layer_padding), bias: true)
-        case "dense":
-            guard fs.count == 2 else { throw ConversionError("\(specPath): first_layer_shape must be [out, in]") }
-            first = .dense(inFeatures: fs[1], outFeatures: fs[0], bias: true)
         default:
-            throw ConversionError("\(specPath): first_layer '\(rec.first_layer)' must be conv2d or dense")
+            first = .dense(inFeatures: fs[1], outFeatures: fs[0], bias: true)
         }
-        return ConvertedNetwork(layers: layers, options: rec.options, inputShape: rec.input_shape, classes: rec.classes,
-                                inputNormalization: rec.input_normalization, firstLayer: first,
-                                firstWeights: try floats("first.weight", fs.reduce(1, *)),
-                                firstBias: try floats("first.bias", fs[0]),
-                                firstLayerOffset: try floats("first.offset", layers[0].size), source: rec.source)
+        let net = ConvertedNetwork(layers: layers, options: rec.options, inputShape: rec.input_shape, classes: rec.classes,
+                                   inputNormalization: rec.input_normalization, firstLayer: first,
+                                   firstWeights: try floats("first.weight", counts.firstWeights),
+                                   firstBias: try floats("first.bias", fs[0]),
+                                   firstLayerOffset: try floats("first.offset", layers[0].size), source: rec.source)
+        if let extra = tensors.keys.filter({ !used.contains($0) }).sorted().first {
+            throw ConversionError("\(weightsPath): unexpected tensor '\(extra)': \(specFile) describes no such weights")
+        }
+        return net
     }
 
     static func describe(_ e: Error) -> String {
@@ -156,5 +154,137 @@ extension ConvertedNetwork {
         case DecodingError.dataCorrupted(let c): return c.debugDescription
         default: return "\(e)"
         }
+    }
+}
+
+extension ConvertedNetwork.Record {
+    /// Element counts of the tensors a valid record needs (per layer index; nil = the layer has none).
+    struct TensorCounts {
+        var weights: [Int: Int] = [:]
+        var bias: [Int: Int] = [:]
+        var firstWeights = 0
+    }
+
+    /// Checks network.json for meaning (see `ConvertedNetwork.load`) and returns the tensor sizes
+    /// the geometry implies. Every error names `path`, the key and what was expected.
+    func check(_ path: String) throws -> TensorCounts {
+        func fail(_ key: String, _ m: String) -> ConversionError { ConversionError("\(path): \(key): \(m)") }
+        let maxSize = LayerSpec.maxSize
+        func sizes(_ s: [Int], _ key: String, rank: [Int]) throws -> Int {
+            guard rank.contains(s.count) else {
+                throw fail(key, "expected \(rank.map { "\($0)" }.joined(separator: " or ")) dimensions, found \(s)")
+            }
+            guard s.allSatisfy({ $0 > 0 && $0 <= maxSize }), let n = CheckedMath.product(s) else {
+                throw fail(key, "sizes must be in 1...\(maxSize) (with a product that fits), found \(s)")
+            }
+            return n
+        }
+        func count(_ dims: [Int], _ key: String) throws -> Int {
+            guard let n = CheckedMath.product(dims) else { throw fail(key, "the tensor size \(dims) overflows") }
+            return n
+        }
+        if let p = options.problem { throw fail("options", p) }
+        let inputSize = try sizes(input_shape, "input_shape", rank: [3])
+        if let p = input_normalization.problem { throw fail("input_normalization", p) }
+        guard classes >= 2 && classes <= ModelSpec.maxClasses else {
+            throw fail("classes", "must be in 2...\(ModelSpec.maxClasses), found \(classes)")
+        }
+        guard !layers.isEmpty else { throw fail("layers", "the network has no layers") }
+        var counts = TensorCounts()
+        var names = Set<String>()
+        var prevShape = input_shape
+        for (k, r) in layers.enumerated() {
+            let key = "layers[\(k)]"
+            guard !r.name.isEmpty, !names.contains(r.name), r.name != ConvertedNetwork.inputPopulation else {
+                throw fail("\(key).name", "'\(r.name)' must be a unique, non-empty name other than '\(ConvertedNetwork.inputPopulation)'")
+            }
+            names.insert(r.name)
+            let isImage = r.kind != .dense
+            let inSize = try sizes(r.input_shape, "\(key).input_shape", rank: isImage ? [3] : [1])
+            let outSize = try sizes(r.output_shape, "\(key).output_shape", rank: isImage ? [3] : [1])
+            guard r.neurons == outSize else {
+                throw fail("\(key).neurons", "is \(r.neurons), but output_shape \(r.output_shape) has \(outSize) neurons")
+            }
+            // shapes chain: from the network input (or the previous layer), possibly through a flatten
+            let chained = r.input_shape == prevShape || (r.kind == .dense && CheckedMath.product(prevShape) == inSize)
+            guard chained else {
+                throw fail("\(key).input_shape", "is \(r.input_shape), but \(k == 0 ? "the network input (input_shape) is" : "layers[\(k - 1)] outputs") \(prevShape)")
+            }
+            prevShape = r.output_shape
+            let outC = r.output_shape[0]
+            if isImage {
+                guard r.kernel.count == 2, r.kernel.allSatisfy({ $0 > 0 && $0 <= maxSize }) else {
+                    throw fail("\(key).kernel", "must be [kh, kw] with sizes in 1...\(maxSize), found \(r.kernel)")
+                }
+                guard r.stride > 0 && r.stride <= maxSize else { throw fail("\(key).stride", "must be in 1...\(maxSize), found \(r.stride)") }
+                let maxPad = r.kind == .conv ? maxSize : 0
+                guard r.padding >= 0 && r.padding <= maxPad else {
+                    throw fail("\(key).padding", r.kind == .conv ? "must be in 0...\(maxSize), found \(r.padding)" : "pooling has no padding, found \(r.padding)")
+                }
+                let (c, h, w) = (r.input_shape[0], r.input_shape[1], r.input_shape[2])
+                guard h + 2 * r.padding >= r.kernel[0], w + 2 * r.padding >= r.kernel[1] else {
+                    throw fail("\(key).kernel", "\(r.kernel) is larger than the padded input \(h + 2 * r.padding)x\(w + 2 * r.padding)")
+                }
+                let oh = (h + 2 * r.padding - r.kernel[0]) / r.stride + 1, ow = (w + 2 * r.padding - r.kernel[1]) / r.stride + 1
+                guard r.output_shape[1] == oh, r.output_shape[2] == ow else {
+                    throw fail("\(key).output_shape", "is \(r.output_shape), but input \(r.input_shape) with kernel \(r.kernel), stride \(r.stride), padding \(r.padding) gives [\(outC), \(oh), \(ow)]")
+                }
+                switch r.kind {
+                case .conv:
+                    counts.weights[k] = try count([r.kernel[0], r.kernel[1], c, outC], "\(key).kernel")
+                    counts.bias[k] = outC
+                case .avgPool, .maxPool:
+                    guard outC == c else { throw fail("\(key).output_shape", "pooling keeps the \(c) channels of its input, found \(outC)") }
+                    if r.kind == .avgPool { counts.weights[k] = try count([r.kernel[0], r.kernel[1], c], "\(key).kernel") }
+                case .dense: break
+                }
+            } else {
+                counts.weights[k] = try count([inSize, outC], "\(key).output_shape")
+                counts.bias[k] = outC
+            }
+            guard r.scale.count == 1 || r.scale.count == outC else {
+                throw fail("\(key).scale", "has \(r.scale.count) values, expected 1 or one per output channel (\(outC))")
+            }
+            if let j = r.scale.firstIndex(where: { !($0 > 0 && $0.isFinite) }) {
+                throw fail("\(key).scale", "value \(j) is \(r.scale[j]); normalization scales must be finite and > 0")
+            }
+            let last = k == layers.count - 1
+            guard r.is_output == last else {
+                throw fail("\(key).is_output", last ? "the last layer must be the network's single output layer" : "only the last layer may be the output (exactly one output layer)")
+            }
+            if k == 0 && !(r.kind == .conv || r.kind == .dense) {
+                throw fail("\(key).kind", "the first layer must be conv or dense (it receives the input), found \(r.kind.rawValue)")
+            }
+            if last {
+                guard r.kind == .conv || r.kind == .dense else { throw fail("\(key).kind", "the output layer must be conv or dense, found \(r.kind.rawValue)") }
+                guard r.output_shape == [classes] else {
+                    throw fail("\(key).output_shape", "the output layer gives \(r.output_shape), expected [\(classes)] (one neuron per class)")
+                }
+            }
+        }
+        // the first layer in ANN form must be layer 0 (same geometry), fed by the network input
+        let l0 = layers[0]
+        let fs = first_layer_shape
+        switch first_layer {
+        case "conv2d":
+            let want = [l0.output_shape[0], input_shape[0]] + l0.kernel
+            guard l0.kind == .conv, fs == want else {
+                throw fail("first_layer_shape", "must be [out, in, kh, kw] = \(l0.kind == .conv ? "\(want)" : "that of a conv layer 0") , found \(fs)")
+            }
+            guard first_layer_stride == l0.stride else {
+                throw fail("first_layer_stride", "must be layers[0].stride (\(l0.stride)), found \(first_layer_stride)")
+            }
+            guard first_layer_padding == l0.padding else {
+                throw fail("first_layer_padding", "must be layers[0].padding (\(l0.padding)), found \(first_layer_padding)")
+            }
+        case "dense":
+            guard l0.kind == .dense, fs == [l0.neurons, inputSize] else {
+                throw fail("first_layer_shape", "must be [out, in] = [\(l0.neurons), \(inputSize)] for a dense layer 0, found \(fs)")
+            }
+        default:
+            throw fail("first_layer", "'\(first_layer)' must be conv2d or dense")
+        }
+        counts.firstWeights = try count(fs, "first_layer_shape")
+        return counts
     }
 }

@@ -1,4 +1,5 @@
 import ANN
+import Common
 import Datasets
 import Foundation
 
@@ -257,12 +258,24 @@ public enum Converter {
         guard options.percentile > 0 && options.percentile <= 100 else {
             throw ConversionError("the normalization percentile must be in (0, 100], got \(options.percentile)")
         }
+        if let p = options.problem { throw ConversionError("conversion options: \(p)") }
+        // a model with NaN or infinite weights converts to nonsense: refuse it, naming the tensor
+        for (i, l) in model.layers.enumerated() {
+            let floats = l.parameters.map { ("\(i).\($0.name)", $0.value) }
+                + l.buffers.compactMap { b -> (String, Tensor)? in if case .float(let t) = b.value { return ("\(i).\(b.name)", t) } else { return nil } }
+            for (key, t) in floats {
+                if let j = t.withUnsafeBufferPointer({ FiniteCheck.firstNonFinite($0) }) {
+                    throw ConversionError("\(source.isEmpty ? "the model" : source): tensor '\(key)' (layer \(i), \(l.spec.typeName)) holds \(FiniteCheck.describe(t[flat: j])) at index \(j); only a model with finite weights can be converted")
+                }
+            }
+        }
         guard model.inputShape.count == 3 else { throw ConversionError("the model input must be an image [C, H, W], got \(model.inputShape)") }
         guard calibration.sampleShape == model.inputShape else {
             throw ConversionError("calibration images have shape \(calibration.sampleShape), the model expects \(model.inputShape)")
         }
         let groups = try plan(model, options: options)
         let shapes = try model.spec.shapes()   // output shape of every ANN layer
+        func name(_ g: Group) -> String { "layer \(g.index) (\(model.layers[g.index].spec.typeName))" }
         func inShape(_ i: Int) -> [Int] { i == 0 ? model.inputShape : shapes[i - 1] }
 
         // 1. Calibration: percentile of the activations per group (per channel or per layer): the
@@ -309,6 +322,9 @@ public enum Converter {
                 let all = options.percentileOf == .all
                 var sc = positives[gi].indices.map {
                     percentile(positives[gi][$0], options.percentile, zeros: all ? nonPositive[gi][$0] : 0)
+                }
+                if let j = sc.firstIndex(where: { !$0.isFinite }) {
+                    throw ConversionError("\(name(g)): the calibration activations of channel \(j) are not finite (the model overflows on the calibration images)")
                 }
                 // a channel that never fired in calibration: keep its weights unscaled
                 let fallback = sc.filter { $0 > 0 }.max() ?? 1
@@ -386,6 +402,12 @@ public enum Converter {
                 layer.weights = [Float](repeating: 1 / Float(k.h * k.w), count: k.h * k.w * c)
             }
             out.append(layer)
+        }
+
+        for (gi, l) in out.enumerated() {
+            if let j = FiniteCheck.firstNonFinite(l.weights) ?? FiniteCheck.firstNonFinite(l.bias) {
+                throw ConversionError("\(name(groups[gi])): normalized weights overflow at index \(j) (a calibration scale is too small); try --normalization layer or a higher --percentile")
+            }
         }
 
         // 3. First-layer offset for u = 0 (Poisson encoding), exact including zero padding.

@@ -30,11 +30,12 @@ public struct BatchSchedule: Sendable {
         return p
     }
 
-    public var batchCount: Int { dropLast ? order.count / batchSize : (order.count + batchSize - 1) / batchSize }
+    /// Number of batches (no overflow for any batch size, e.g. `--batch-size` 2^63 − 1).
+    public var batchCount: Int { order.count / batchSize + (!dropLast && order.count % batchSize > 0 ? 1 : 0) }
 
     /// Indices of batch `b`.
     public func batch(_ b: Int) -> ArraySlice<Int64> {
         let s = b * batchSize
-        return order[s..<min(s + batchSize, order.count)]
+        return order[s..<s + min(batchSize, order.count - s)]
     }
 }

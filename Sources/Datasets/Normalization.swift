@@ -18,4 +18,12 @@ public struct Normalization: Codable, Equatable, Sendable {
     public static let unit = Normalization()
     /// Fashion-MNIST's training-set mean and standard deviation.
     public static let fashionMNIST = Normalization(mean: 0.2860, std: 0.3530)
+
+    /// What is wrong with these values (nil when usable): std and scale must be finite and > 0, mean finite.
+    public var problem: String? {
+        if !(std > 0 && std.isFinite) { return "std must be a finite number > 0, found \(std)" }
+        if !mean.isFinite { return "mean must be finite, found \(mean)" }
+        if !(scale > 0 && scale.isFinite) { return "scale must be a finite number > 0, found \(scale)" }
+        return nil
+    }
 }

@@ -84,9 +84,13 @@ public enum ComparisonReport {
         return ["accuracy.svg": acc.render(), "spikes_per_layer.svg": spkSVG, "energy.svg": en.render()]
     }
 
-    /// Writes report.md, report.json and the plots into `dir` (atomically).
-    public static func write(_ c: Comparison, to dir: URL) throws {
-        let d = try AtomicDirectory(dir)
+    /// Writes report.md, report.json and the plots into `dir` (atomically, under the output policy).
+    public static func write(_ c: Comparison, to dir: URL, policy: OutputPolicy = OutputPolicy(kind: .compare)) throws {
+        try write(c, into: AtomicDirectory(dir, policy: policy))
+    }
+
+    /// Writes report.md, report.json and the plots into a staged folder and commits it.
+    public static func write(_ c: Comparison, into d: AtomicDirectory) throws {
         try d.write(markdown(c), "report.md")
         try d.write(JSONOutput.encode(c), "report.json")
         for (name, svg) in plots(c) { try d.write(svg, name) }

@@ -63,8 +63,11 @@ public enum SimulationRunner {
         }
     }
 
-    public static func run(_ cfg: SimulationConfig, configPath: String, out: URL?, showProgress: Bool,
-                           inspect: ((Simulator) -> [String: String])? = nil) throws -> SimulationSummary {
+    /// Runs `cfg`; with `out`, claims that folder under `output` (the output policy) before anything
+    /// runs, so a refused or locked destination fails at once.
+    public static func run(_ cfg: SimulationConfig, configPath: String, out: URL?, output: OutputPolicy = OutputPolicy(kind: .simulate),
+                           showProgress: Bool, inspect: ((Simulator) -> [String: String])? = nil) throws -> SimulationSummary {
+        let dir = try out.map { try AtomicDirectory($0, policy: output) }
         let threads = cfg.threads   // 0 = automatic (measured per chunk; results do not depend on it)
         let t0 = Date()
         let compiled: CompiledNetwork
@@ -119,8 +122,7 @@ public enum SimulationRunner {
             threads_mode: threads > 0 ? "fixed" : "auto", seed: cfg.seed, dt_ms: cfg.network.dt,
             populations: pops, projections: projs, files: [], extra: inspect?(sim) ?? [:])
 
-        guard let out else { return summary }
-        let dir = try AtomicDirectory(out)
+        guard let dir else { return summary }
         var files: [String] = []
         func put(_ data: Data, _ name: String) throws { try dir.write(data, name); files.append(name) }
         for m in cfg.spikeMonitors {

@@ -37,10 +37,26 @@ public struct TrainingConfig {
         public var dataset: IDXDataset { IDXDataset(folder: folder, prefix: prefix) }
     }
 
+    /// A place in the config file (for errors found later, e.g. data that does not fit the model).
+    public struct Location: Equatable, Sendable {
+        public var line: Int?
+        public var column: Int?
+        public var key: String
+    }
+
     public var file: String
     public var data: DataSettings
     public var model: ModelSpec
     public var options: TrainingOptions
+    /// Where `model.input` and `model.classes` (or `model`, when classes is not given) are written.
+    public var inputLocation = Location(line: nil, column: nil, key: "model.input")
+    public var classesLocation = Location(line: nil, column: nil, key: "model.classes")
+
+    /// Largest epoch count, batch size, step size (larger values are typing mistakes, not runs).
+    public static let maxEpochs = 1_000_000
+    public static let maxBatchSize = 1 << 20
+    /// Largest sample limit (`limit_train`, `limit_test`).
+    public static let maxSamples = 1 << 31
 
     public static func load(path: String) throws -> TrainingConfig {
         try build(try ConfigNode.load(path: path))
@@ -53,17 +69,62 @@ public struct TrainingConfig {
     static func build(_ root: ConfigNode) throws -> TrainingConfig {
         let top = try root.mapping()
         let data = try parseData(top.node("data"))
-        let (spec, initializer) = try parseModel(try top.require("model", "the network: input and layers"), normalization: data.normalization)
-        var options = try parseTraining(try top.require("training", "epochs, batch_size, optimizer, ..."))
+        let modelNode = try top.require("model", "the network: input and layers")
+        let (spec, initializer) = try parseModel(modelNode, normalization: data.normalization)
+        let trainingNode = try top.require("training", "epochs, batch_size, optimizer, ...")
+        var options = try parseTraining(trainingNode)
         options.initializer = initializer
         try top.finish()
-        return TrainingConfig(file: root.file, data: data, model: spec, options: options)
+        var cfg = TrainingConfig(file: root.file, data: data, model: spec, options: options)
+        let mm = try modelNode.mapping()
+        if let n = mm.node("input") { cfg.inputLocation = Location(line: n.line, column: n.column, key: n.path) }
+        let cn = mm.node("classes") ?? modelNode
+        cfg.classesLocation = Location(line: cn.line, column: cn.column, key: cn.path)
+        try cfg.checkMemory(trainingNode: trainingNode, layersNode: mm.node("layers") ?? modelNode)
+        return cfg
     }
 
-    static func positive(_ m: ConfigMapping, _ key: String, default d: Int? = nil) throws -> Int? {
+    /// Refuses a model whose training would need more memory than this machine has (estimate from
+    /// `ModelSpec.trainingBytes`: weights, gradients, optimizer state, activations of a batch), blaming
+    /// the layers (too large even for one sample), `batch_size` or `eval_batch_size`.
+    func checkMemory(trainingNode: ConfigNode, layersNode: ConfigNode) throws {
+        let tm = try trainingNode.mapping()
+        let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        let params = model.storedValueCount.map(String.init) ?? "too many"
+        let checks: [(Int, String, ConfigNode)] = [
+            (1, "one sample at a time", layersNode),
+            (options.batchSize, "batches of \(options.batchSize) (batch_size)", tm.node("batch_size") ?? trainingNode),
+            (options.evalBatchSize, "test batches of \(options.evalBatchSize) (eval_batch_size)", tm.node("eval_batch_size") ?? trainingNode),
+        ]
+        for (batch, what, node) in checks {
+            let bytes = model.trainingBytes(batchSize: batch)
+            if let bytes, bytes <= memory { continue }
+            let need = bytes.map { String(format: "about %.3g GB", Double($0) / 1e9) } ?? "more memory than can be counted"
+            throw node.error("training this model (\(params) parameters) with \(what) needs \(need), more than this machine's \(String(format: "%.3g", Double(memory) / 1e9)) GB; use smaller layers or batches")
+        }
+    }
+
+    /// Checks that data sets fit the model: every image of shape `model.input` and every label a
+    /// class (below `model.classes`). Errors point at those keys and name the data file and index.
+    public func checkData(_ sets: LabeledImages...) throws {
+        for d in sets {
+            guard d.sampleShape == model.inputShape else {
+                throw ConfigError(file: file, line: inputLocation.line, column: inputLocation.column, key: inputLocation.key,
+                                  message: "the model input is \(model.inputShape), but \(d.source) holds images of shape \(d.sampleShape); set model.input to \(d.sampleShape) (and the layers to match) or use other data")
+            }
+            if let (i, l) = d.firstLabel(notBelow: model.classes) {
+                let most = Int(d.labels.max() ?? 0) + 1
+                throw ConfigError(file: file, line: classesLocation.line, column: classesLocation.column, key: classesLocation.key,
+                                  message: "the model has \(model.classes) classes (labels 0...\(model.classes - 1)), but \(d.labelsSource) has label \(l) at index \(i); set model.classes to at least \(most) and the last layer's out to match")
+            }
+        }
+    }
+
+    static func positive(_ m: ConfigMapping, _ key: String, default d: Int? = nil, max: Int = Int.max) throws -> Int? {
         guard let n = m.node(key) else { return d }
         let v = try n.int()
         if v <= 0 { throw n.error("must be > 0, found \(v)") }
+        if v > max { throw n.error("must be at most \(max), found \(v)") }
         return v
     }
 
@@ -89,8 +150,8 @@ public struct TrainingConfig {
                 s.normalization = Normalization(mean: mean, std: std)
             }
         }
-        s.limitTrain = try positive(m, "limit_train")
-        s.limitTest = try positive(m, "limit_test")
+        s.limitTrain = try positive(m, "limit_train", max: maxSamples)
+        s.limitTest = try positive(m, "limit_test", max: maxSamples)
         try m.finish()
         return s
     }
@@ -99,9 +160,15 @@ public struct TrainingConfig {
         if n.isSequence {
             let v = try n.sequence()
             guard v.count == 2 else { throw n.error("expected one number or a list [height, width], found \(v.count) values") }
+            for x in v {
+                let i = try x.int()
+                if abs(i) > LayerSpec.maxSize { throw x.error("must be at most \(LayerSpec.maxSize), found \(i)") }
+            }
             return Size2(try v[0].int(), try v[1].int())
         }
-        return Size2(try n.int())
+        let i = try n.int()
+        if abs(i) > LayerSpec.maxSize { throw n.error("must be at most \(LayerSpec.maxSize), found \(i)") }
+        return Size2(i)
     }
 
     static func parseModel(_ node: ConfigNode, normalization: Normalization) throws -> (ModelSpec, WeightInit) {
@@ -109,9 +176,11 @@ public struct TrainingConfig {
         let inputNode = try m.require("input", "per-sample input shape, e.g. [1, 28, 28]")
         let input = try inputNode.sequence().map { try $0.int() }
         if input.isEmpty || input.contains(where: { $0 <= 0 }) { throw inputNode.error("input shape must be positive sizes, e.g. [1, 28, 28], found \(input)") }
+        if input.count != 1 && input.count != 3 { throw inputNode.error("input shape must be [channels, height, width] or [features], found \(input)") }
+        if input.contains(where: { $0 > LayerSpec.maxSize }) { throw inputNode.error("input sizes must be at most \(LayerSpec.maxSize), found \(input)") }
         let classesNode = m.node("classes")
         let classes = try classesNode?.int() ?? 10
-        if classes < 2 { throw (classesNode ?? node).error("classes must be >= 2, found \(classes)") }
+        if classes < 2 || classes > ModelSpec.maxClasses { throw (classesNode ?? node).error("classes must be in 2...\(ModelSpec.maxClasses), found \(classes)") }
         let initName = try m.choice("init", WeightInit.allCases.map(\.rawValue), default: WeightInit.heNormal.rawValue)
         let layersNode = try m.require("layers", "a list of layers")
         let items = try layersNode.sequence()
@@ -167,6 +236,7 @@ public struct TrainingConfig {
         func posInt(_ n: ConfigNode) throws -> Int {
             let v = try n.int()
             if v <= 0 { throw n.error("must be > 0, found \(v)") }
+            if v > LayerSpec.maxSize { throw n.error("must be at most \(LayerSpec.maxSize), found \(v)") }
             return v
         }
         func posPair(_ n: ConfigNode, allowZero: Bool = false) throws -> Size2 {
@@ -179,9 +249,8 @@ public struct TrainingConfig {
         switch type {
         case "dense":
             let out = try posInt(try req("out", "number of output features"))
-            let inF = input.count == 1 ? input[0] : input.reduce(1, *)
             if input.count != 1 { throw item.error("dense needs a flat input, got \(input) (add a flatten layer before it)") }
-            spec = .dense(inFeatures: inF, outFeatures: out, bias: try bias())
+            spec = .dense(inFeatures: input[0], outFeatures: out, bias: try bias())
         case "conv2d":
             let out = try posInt(try req("out", "number of output channels"))
             let k = try posPair(try req("kernel", "kernel size, e.g. 5 or [5, 5]"))
@@ -219,8 +288,8 @@ public struct TrainingConfig {
     static func parseTraining(_ node: ConfigNode) throws -> TrainingOptions {
         let m = try node.mapping()
         var o = TrainingOptions()
-        o.epochs = try positive(m, "epochs", default: 10)!
-        o.batchSize = try positive(m, "batch_size", default: 64)!
+        o.epochs = try positive(m, "epochs", default: 10, max: maxEpochs)!
+        o.batchSize = try positive(m, "batch_size", default: 64, max: maxBatchSize)!
         if let n = m.node("seed") {
             let v = try n.int()
             if v < 0 { throw n.error("must be >= 0, found \(v)") }
@@ -228,7 +297,7 @@ public struct TrainingConfig {
         }
         o.loss = LossKind(rawValue: try m.choice("loss", LossKind.allCases.map(\.rawValue), default: "cross_entropy"))!
         o.shuffle = try m.bool("shuffle", default: true)
-        o.evalBatchSize = try positive(m, "eval_batch_size", default: 1000)!
+        o.evalBatchSize = try positive(m, "eval_batch_size", default: 1000, max: maxBatchSize)!
         o.optimizer = try parseOptimizer(try m.require("optimizer", "e.g. {type: adam, lr: 1e-3}"))
         if let s = m.node("schedule") { o.schedule = try parseSchedule(s, epochs: o.epochs) }
         try m.finish()
@@ -288,7 +357,7 @@ public struct TrainingConfig {
         let s: LearningRateSchedule
         switch type {
         case "step":
-            let ss = try positive(m, "step_size")
+            let ss = try positive(m, "step_size", max: maxEpochs)
             guard let ss else { throw node.error("step schedule needs 'step_size' (epochs between decays)") }
             let gNode = m.node("gamma")
             let g = try gNode?.double() ?? 0.1
@@ -296,7 +365,7 @@ public struct TrainingConfig {
             s = .step(stepSize: ss, gamma: g)
         case "cosine":
             let minLR = try nonNegative(m, "min_lr", 0)
-            s = .cosine(epochs: try positive(m, "epochs", default: epochs)!, minimum: minLR)
+            s = .cosine(epochs: try positive(m, "epochs", default: epochs, max: maxEpochs)!, minimum: minLR)
         default: s = .constant
         }
         try m.finish()

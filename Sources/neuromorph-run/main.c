@@ -3,7 +3,7 @@
  * Brian2's compiled standalone `./main`; the Swift command is the code generator). Same seed, same
  * spikes as `neuromorph simulate`.
  *
- *   neuromorph-run FILE --duration SECONDS [--threads N] [--out DIR]
+ *   neuromorph-run FILE --duration SECONDS [--threads N] [--out DIR [--force]]
  *
  * On a terminal, progress (percent, real-time factor, ETA) goes to stderr.
  *
@@ -12,8 +12,11 @@
  * neurons / spikes / mean_rate_hz), for populations whose spikes are recorded spikes_<pop>_t.npy (s,
  * float64) and spikes_<pop>_i.npy (int32), and for state monitors state_<pop>_<var>.npy (float32,
  * [samples, neurons]), state_<pop>_t.npy and state_<pop>_neurons.npy, as `neuromorph simulate` does
- * (not its rates_<pop>.npy and raster.svg). Each file is written to a temporary name and renamed;
- * summary.json comes last. Without --out the summary goes to stdout.
+ * (not its rates_<pop>.npy and raster.svg). DIR follows neuromorph's output policy (nm_output.h): never
+ * an input, `.`, a folder above the working folder; an existing folder only if empty or, with --force,
+ * written by an earlier neuromorph-run (marker kind "run"). The files go into a staging folder beside
+ * DIR that replaces it in one rename when all are written (removed on SIGINT/SIGTERM; a lock stops a
+ * second writer). Without --out the summary goes to stdout.
  *
  * The engine's C files are compiled into this executable directly (SwiftPM cannot share a target's
  * sources with a second product, and depending on the CKernels target would link OpenBLAS and zlib). */
@@ -22,6 +25,7 @@
 #include "../CKernels/snn_connect.c"
 #include "../CKernels/snn_io.c"
 #include "../CKernels/common.c"
+#include "../CKernels/nm_output.c"
 
 #include <errno.h>
 #include <sys/resource.h>
@@ -33,12 +37,21 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The claimed output folder (nm_output.h), released at exit. */
+static nm_out *run_claim;
+static void release_claim(void) {
+    nm_out_release(run_claim);
+    run_claim = NULL;
+}
+
 static int usage(const char *msg) {
-    fprintf(stderr, "neuromorph-run: %s\nusage: neuromorph-run FILE --duration SECONDS [--threads N] [--out DIR]\n"
+    fprintf(stderr, "neuromorph-run: %s\nusage: neuromorph-run FILE --duration SECONDS [--threads N] [--out DIR [--force]]\n"
             "  FILE      a network saved by: neuromorph simulate CONFIG --save-network FILE\n"
             "  --duration SECONDS  simulated time (s), > 0\n"
             "  --threads N         threads, 1..1024 (default: all cores)\n"
-            "  --out DIR           output folder (summary.json, spikes_<pop>_t.npy / _i.npy)\n", msg);
+            "  --out DIR           output folder (summary.json, spikes_<pop>_t.npy / _i.npy): new, empty, or\n"
+            "                      with --force one an earlier neuromorph-run wrote (its .neuromorph-output marker)\n"
+            "  --force             replace such a folder\n", msg);
     return 2;
 }
 
@@ -89,9 +102,10 @@ static void json_string(FILE *f, const char *s) {
 int main(int argc, char **argv) {
     const char *file = NULL, *out = NULL;
     double duration = -1;
-    int threads = 0;
+    int threads = 0, force = 0;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) { usage("runs a saved network"); return 0; }
+        if (!strcmp(argv[a], "--force")) { force = 1; continue; }
         if (!strcmp(argv[a], "--duration") || !strcmp(argv[a], "--threads") || !strcmp(argv[a], "--out")) {
             if (a + 1 >= argc) { char m[128]; snprintf(m, sizeof m, "%s needs a value", argv[a]); return usage(m); }
             const char *v = argv[++a];
@@ -126,9 +140,22 @@ int main(int argc, char **argv) {
     const double build = now_s() - t0;
     const int64_t steps = (int64_t)llround(duration * 1000.0 / e->dt);
     if (steps < 1) { fprintf(stderr, "neuromorph-run: --duration %g s is shorter than one step (dt = %g ms)\n", duration, e->dt); return 2; }
-    if (out && mkdir(out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "neuromorph-run: cannot create the output folder %s: %s\n", out, strerror(errno));
-        return 1;
+    /* the output folder: claimed (policy, lock) before the run, written into a staging folder */
+    const char *dir = NULL;
+    if (out) {
+        char cmd[4096] = "neuromorph-run", oerr[2048];
+        for (int a = 1; a < argc; a++) {
+            const size_t l = strlen(cmd);
+            snprintf(cmd + l, sizeof cmd - l, " %s", argv[a]);
+        }
+        const char *inputs[1] = {file};
+        run_claim = nm_out_claim(out, "run", "--out", force ? NM_OUT_FORCE : 0, inputs, 1, cmd, oerr, sizeof oerr);
+        if (!run_claim || !(dir = nm_out_stage(run_claim, oerr, sizeof oerr))) {
+            fprintf(stderr, "neuromorph-run: %s\n", oerr);
+            nm_engine_free(e);
+            return 1;
+        }
+        atexit(release_claim);   /* any later exit removes the staging folder (unless committed) and the lock */
     }
     /* on a terminal: progress (percent, real-time factor, ETA) on stderr, the run in ~100 pieces
      * (running in pieces gives the same spikes as one run) */
@@ -160,7 +187,7 @@ int main(int argc, char **argv) {
             char nt[600], ni[600];
             snprintf(nt, sizeof nt, "spikes_%s_t.npy", meta.pop_names[p]);
             snprintf(ni, sizeof ni, "spikes_%s_i.npy", meta.pop_names[p]);
-            int bad = put_npy(out, nt, "<f8", t, P->rec_n, 8) || put_npy(out, ni, "<i4", P->rec_ids, P->rec_n, 4);
+            int bad = put_npy(dir, nt, "<f8", t, P->rec_n, 8) || put_npy(dir, ni, "<i4", P->rec_ids, P->rec_n, 4);
             free(t);
             if (bad) { fprintf(stderr, "neuromorph-run: cannot write %s/%s\n", out, nt); return 1; }
         }
@@ -182,8 +209,8 @@ int main(int argc, char **argv) {
             snprintf(nv, sizeof nv, "state_%s_%s.npy", pn, meta.mon_names[m]);
             snprintf(nt, sizeof nt, "state_%s_t.npy", pn);
             snprintf(ni, sizeof ni, "state_%s_neurons.npy", pn);
-            int bad = put_npy2(out, nv, "<f4", v, M->nsamples, M->nidx, 4) ||
-                      (first && (put_npy(out, nt, "<f8", t, M->nsamples, 8) || put_npy(out, ni, "<i4", M->idx, M->nidx, 4)));
+            int bad = put_npy2(dir, nv, "<f4", v, M->nsamples, M->nidx, 4) ||
+                      (first && (put_npy(dir, nt, "<f8", t, M->nsamples, 8) || put_npy(dir, ni, "<i4", M->idx, M->nidx, 4)));
             free(v); free(t);
             if (bad) { fprintf(stderr, "neuromorph-run: cannot write %s/%s\n", out, nv); return 1; }
         }
@@ -219,7 +246,9 @@ int main(int argc, char **argv) {
     fprintf(f, "\n  }\n}\n");
     fclose(f);
     if (out) {
-        if (put_file(out, "summary.json", buf, blen, NULL, 0)) { fprintf(stderr, "neuromorph-run: cannot write %s/summary.json\n", out); return 1; }
+        char oerr[2048];
+        if (put_file(dir, "summary.json", buf, blen, NULL, 0)) { fprintf(stderr, "neuromorph-run: cannot write %s/summary.json\n", out); return 1; }
+        if (nm_out_commit(run_claim, oerr, sizeof oerr) != 0) { fprintf(stderr, "neuromorph-run: %s\n", oerr); return 1; }
         fprintf(stderr, "neuromorph-run: %lld spikes in %.3f s simulated, wall %.3f s (RTF %.4f); wrote %s\n",
                 (long long)spikes, sim_s, wall, wall / sim_s, out);
     } else {

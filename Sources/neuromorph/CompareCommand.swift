@@ -23,25 +23,28 @@ struct CompareCommand: ParsableCommand {
     @Argument(help: "Converted network folder (from `neuromorph convert`); converted on the fly when omitted.")
     var snn: String?
 
-    @Option(name: .long, help: "Time-step counts to evaluate, comma-separated.")
+    @Option(name: .long, parsing: .unconditional, help: "Time-step counts to evaluate, comma-separated, each 1 to 100000.")
     var timesteps: String = "8,16,32,64,128"
 
-    @Option(name: .long, help: "Evaluate the first N test images only (default: all).")
+    @Option(name: .long, parsing: .unconditional, help: "Evaluate the first N test images only (default: all).")
     var limit: Int?
 
-    @Option(name: .long, help: "Output folder for the report.")
+    @Option(name: .long, help: "Output folder for the report (a new or empty folder, or one an earlier compare wrote with --force).")
     var out: String
 
-    @Option(name: .long, help: "Threads (default: all cores). Results do not depend on it.")
+    @Flag(name: .long, help: "Replace an existing --out folder written by an earlier neuromorph compare.")
+    var force = false
+
+    @Option(name: .long, parsing: .unconditional, help: "Threads, 1 to \(FlagChecks.maxThreads) (default: all cores). Results do not depend on it.")
     var threads: Int?
 
-    @Option(name: .long, help: "Seed of the Poisson input streams.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed of the Poisson input streams, \(FlagChecks.seedRange).")
     var seed: Int = 1
 
-    @Option(name: .long, help: "Energy of a multiply-accumulate in pJ (default Horowitz 2014, 45 nm fp32).")
+    @Option(name: .long, parsing: .unconditional, help: "Energy of a multiply-accumulate in pJ, > 0 and at most 1e6 (default Horowitz 2014, 45 nm fp32).")
     var macPj: Double = 4.6
 
-    @Option(name: .long, help: "Energy of an addition in pJ (default Horowitz 2014, 45 nm fp32).")
+    @Option(name: .long, parsing: .unconditional, help: "Energy of an addition in pJ, > 0 and at most 1e6 (default Horowitz 2014, 45 nm fp32).")
     var addPj: Double = 0.9
 
     @OptionGroup var flags: ConversionFlags
@@ -57,16 +60,21 @@ struct CompareCommand: ParsableCommand {
 
     func validate() throws {
         _ = try parsedTimesteps()
-        if let limit, limit <= 0 { throw ValidationError("--limit must be > 0, got \(limit)") }
-        if let threads, threads <= 0 { throw ValidationError("--threads must be > 0, got \(threads)") }
-        guard macPj > 0, addPj > 0 else { throw ValidationError("--mac-pj and --add-pj must be > 0") }
-        guard seed >= 0 else { throw ValidationError("--seed must be >= 0") }
+        try FlagChecks.count("--limit", limit, 1...FlagChecks.maxImages)
+        try FlagChecks.threads(threads)
+        for (flag, v) in [("--mac-pj", macPj), ("--add-pj", addPj)] where !(v > 0 && v <= EnergyModel.maxPicojoules) {
+            throw ValidationError("\(flag) must be a finite energy in (0, \(Int(EnergyModel.maxPicojoules))] pJ, got \(v)")
+        }
+        try FlagChecks.seed(seed)
+        try FlagChecks.outFolder(out)
     }
 
     func run() throws {
         let ts = try parsedTimesteps()
         let options = try flags.options()
         try reportingErrors {
+            // claim --out first: never the model or SNN folder, a folder holding one, or a folder compare did not write
+            let dir = try AtomicDirectory(out, policy: OutputPolicy(kind: .compare, force: force, inputs: [model, snn, flags.data].compactMap { $0 }))
             let net = try ModelDirectory.load(model)
             let nthreads = threads ?? Int(nm_max_threads())
             let ds = IDXDataset(folder: flags.data, prefix: flags.prefix)
@@ -87,7 +95,7 @@ struct CompareCommand: ParsableCommand {
             let c = try Comparison.run(model: net, converted: converted, images: test, rawPixels: raw, timesteps: ts, threads: nthreads,
                                        energy: EnergyModel(macPicojoules: macPj, addPicojoules: addPj), seed: UInt64(seed)) { _, f in bar.update(f) }
             bar.finish()
-            try ComparisonReport.write(c, to: URL(fileURLWithPath: out))
+            try ComparisonReport.write(c, into: dir)
             print(ComparisonReport.table(c), terminator: "")
             print("report: \(out)/report.md (report.json, accuracy.svg, spikes_per_layer.svg, energy.svg)")
         }

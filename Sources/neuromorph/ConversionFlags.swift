@@ -5,10 +5,10 @@ import Foundation
 
 /// Conversion options shared by `convert` and `compare`.
 struct ConversionFlags: ParsableArguments {
-    @Option(name: .long, help: "Calibration images for data-based normalization (first N of the training set).")
+    @Option(name: .long, parsing: .unconditional, help: "Calibration images for data-based normalization (first N of the training set).")
     var calibration: Int = 1000
 
-    @Option(name: .long, help: "Percentile of the activations used as the scale (100 = max).")
+    @Option(name: .long, parsing: .unconditional, help: "Percentile of the activations used as the scale (100 = max).")
     var percentile: Double = ConversionOptions().percentile
 
     @Option(name: .long, help: "Activations the percentile ranks: positive (SNN Toolbox) or all, zeros included (SpikingJelly).")
@@ -29,7 +29,7 @@ struct ConversionFlags: ParsableArguments {
     @Option(name: .long, help: "Max pooling: gate (spike-count gating) or refuse.")
     var maxpool: String = "gate"
 
-    @Option(name: .long, help: "Initial membrane potential as a fraction of the threshold.")
+    @Option(name: .long, parsing: .unconditional, help: "Initial membrane potential as a fraction of the threshold.")
     var initialPotential: Double = ConversionOptions().initialPotential
 
     @Option(name: .long, help: "Folder of IDX files (default: Fashion-MNIST).")
@@ -40,15 +40,17 @@ struct ConversionFlags: ParsableArguments {
 
     func options() throws -> ConversionOptions {
         var o = ConversionOptions()
-        guard calibration > 0 else { throw ValidationError("--calibration must be > 0, got \(calibration)") }
-        guard percentile > 0 && percentile <= 100 else { throw ValidationError("--percentile must be in (0, 100], got \(percentile)") }
+        guard calibration > 0 && calibration <= ConversionOptions.maxCalibrationImages else {
+            throw ValidationError("--calibration must be in 1...\(ConversionOptions.maxCalibrationImages), got \(calibration)")
+        }
+        guard percentile.isFinite && percentile > 0 && percentile <= 100 else { throw ValidationError("--percentile must be in (0, 100], got \(percentile)") }
         guard let po = ConversionOptions.PercentilePopulation(rawValue: percentileOf) else { throw ValidationError("--percentile-of must be positive or all, got '\(percentileOf)'") }
         guard let n = ConversionOptions.NormalizationMode(rawValue: normalization) else { throw ValidationError("--normalization must be layer or channel, got '\(normalization)'") }
         guard reset == "subtract" || reset == "zero" else { throw ValidationError("--reset must be subtract or zero, got '\(reset)'") }
         guard let e = ConversionOptions.InputEncoding(rawValue: encoding) else { throw ValidationError("--encoding must be analog or poisson, got '\(encoding)'") }
         guard let d = ConversionOptions.OutputDecoding(rawValue: decoding) else { throw ValidationError("--decoding must be membrane or spikes, got '\(decoding)'") }
         guard let m = ConversionOptions.MaxPoolStrategy(rawValue: maxpool) else { throw ValidationError("--maxpool must be gate or refuse, got '\(maxpool)'") }
-        guard initialPotential >= 0 && initialPotential < 1 else { throw ValidationError("--initial-potential must be in [0, 1), got \(initialPotential)") }
+        guard initialPotential.isFinite && initialPotential >= 0 && initialPotential < 1 else { throw ValidationError("--initial-potential must be in [0, 1), got \(initialPotential)") }
         o.calibrationImages = calibration
         o.percentile = percentile
         o.percentileOf = po
@@ -58,6 +60,7 @@ struct ConversionFlags: ParsableArguments {
         o.decoding = d
         o.maxPool = m
         o.initialPotential = initialPotential
+        if let p = o.problem { throw ValidationError("conversion flags: \(p)") }
         return o
     }
 }

@@ -22,24 +22,34 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "Model folder (model.json + model.safetensors), e.g. written by `neuromorph train`.")
     var model: String
 
-    @Option(name: .long, help: "Output folder for the converted network.")
+    @Option(name: .long, help: "Output folder for the converted network (a new or empty folder, or one an earlier convert wrote with --force).")
     var out: String
+
+    @Flag(name: .long, help: "Replace an existing --out folder written by an earlier neuromorph convert.")
+    var force = false
 
     @OptionGroup var flags: ConversionFlags
 
-    @Option(name: .long, help: "Threads for calibration (default: all cores).")
+    @Option(name: .long, parsing: .unconditional, help: "Threads for calibration, 1 to \(FlagChecks.maxThreads) (default: all cores).")
     var threads: Int?
+
+    func validate() throws {
+        try FlagChecks.threads(threads)
+        try FlagChecks.outFolder(out)
+    }
 
     func run() throws {
         let options = try flags.options()
         try reportingErrors {
+            // claim --out first: never the model folder, a folder holding it, or a folder convert did not write
+            let dir = try AtomicDirectory(out, policy: OutputPolicy(kind: .convert, force: force, inputs: [model, flags.data]))
             let net = try ModelDirectory.load(model)
             let nthreads = threads ?? Int(nm_max_threads())
             let cal = try IDXDataset(folder: flags.data, prefix: flags.prefix)
                 .load(.train, normalization: net.normalization, limit: options.calibrationImages, threads: nthreads)
             let t0 = Date()
             let snn = try Converter.convert(net, calibration: cal, options: options, threads: nthreads, source: model)
-            try snn.save(to: out)
+            try snn.save(into: dir)
             print("converted \(model) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s -> \(out)/ (\(ConvertedNetwork.specFile), \(ConvertedNetwork.weightsFile))")
             for l in snn.layers {
                 let sc = l.scale.reduce(0, +) / Float(l.scale.count)

@@ -28,13 +28,13 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Split to evaluate: test or train.")
     var split: String = "test"
 
-    @Option(name: .long, help: "Evaluate the first N images only.")
+    @Option(name: .long, parsing: .unconditional, help: "Evaluate the first N images only.")
     var limit: Int?
 
-    @Option(name: .long, help: "Images per forward pass (does not change results).")
+    @Option(name: .long, parsing: .unconditional, help: "Images per forward pass, 1 to \(FlagChecks.maxBatch) (does not change results).")
     var batchSize: Int = 1000
 
-    @Option(name: .long, help: "OpenMP threads (default: all cores).")
+    @Option(name: .long, parsing: .unconditional, help: "OpenMP threads, 1 to \(FlagChecks.maxThreads) (default: all cores).")
     var threads: Int?
 
     @Option(name: .long, help: "Also write the results as JSON to this file.")
@@ -46,10 +46,13 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Write the network outputs (logits) as a NumPy .npy (float32 [N, classes]).")
     var outputs: String?
 
+    @Flag(name: .long, help: "Replace existing --json/--predictions/--outputs files (only files of the same format).")
+    var force = false
+
     func validate() throws {
-        for (name, v) in [("--limit", limit), ("--batch-size", batchSize), ("--threads", threads)] {
-            if let v, v <= 0 { throw ValidationError("\(name) must be > 0, found \(v)") }
-        }
+        try FlagChecks.count("--limit", limit, 1...FlagChecks.maxImages)
+        try FlagChecks.count("--batch-size", batchSize, 1...FlagChecks.maxBatch)
+        try FlagChecks.threads(threads)
         guard split == "test" || split == "train" else { throw ValidationError("--split must be test or train, found '\(split)'") }
     }
 
@@ -66,16 +69,21 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         applyANNWaitPolicy()
-        do {
+        try reportingErrors {
+            // output files are checked before any work: never an input, a folder, or a foreign file
+            let inputs = [model, data]
+            let predFile = try predictions.map { try OutputFile($0, option: "--predictions", format: .npy, force: force, inputs: inputs) }
+            let outFile = try outputs.map { try OutputFile($0, option: "--outputs", format: .npy, force: force, inputs: inputs) }
+            let jsonFile = try json.map { try OutputFile($0, option: "--json", format: .json, force: force, inputs: inputs) }
             let net = try ModelDirectory.load(model)
             let nthreads = threads ?? ThreadPolicy.defaultThreads
             let ds = IDXDataset(folder: data, prefix: prefix)
             let set = try ds.load(split == "train" ? .train : .test, normalization: net.normalization, limit: limit, threads: nthreads)
             guard set.sampleShape == net.inputShape else {
-                throw CLIFailure("\(data): images have shape \(set.sampleShape) but the model expects \(net.inputShape)")
+                throw UserError("\(data): images have shape \(set.sampleShape) but the model expects \(net.inputShape)")
             }
             let bar = ProgressReporter(label: "eval", total: Double(set.count))
-            let ev = Evaluation.run(net, on: set, batchSize: batchSize, threads: nthreads, keepOutputs: outputs != nil) { bar.update(Double($0)) }
+            let ev = try Evaluation.run(net, on: set, batchSize: batchSize, threads: nthreads, keepOutputs: outputs != nil) { bar.update(Double($0)) }
             bar.finish()
             let names = net.classes == 10 && data.contains("fashion")
                 ? ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"] : nil
@@ -83,23 +91,16 @@ struct EvalCommand: ParsableCommand {
                          100 * ev.accuracy, ev.correct, ev.count, data, split, ev.loss, ev.imagesPerSecond, nthreads))
             print("confusion matrix (rows: true class, columns: predicted):")
             print(ev.confusionTable(classNames: names))
-            if let predictions {
-                try AtomicFile.write(NPY.encode(ev.predictions), to: URL(fileURLWithPath: predictions))
+            if let predFile {
+                try predFile.write(NPY.encode(ev.predictions))
             }
-            if let outputs, let values = ev.outputs {
-                try AtomicFile.write(NPY.encode(values, shape: [ev.count, values.count / max(ev.count, 1)]), to: URL(fileURLWithPath: outputs))
+            if let outFile, let values = ev.outputs {
+                try outFile.write(NPY.encode(values, shape: [ev.count, values.count / max(ev.count, 1)]))
             }
-            if let json {
-                try JSONOutput.write(Output(model: model, data: data, count: ev.count, correct: ev.correct, accuracy: ev.accuracy,
-                                            loss: ev.loss, images_per_second: ev.imagesPerSecond, confusion: ev.confusion),
-                                     to: URL(fileURLWithPath: json))
+            if let jsonFile {
+                try jsonFile.write(JSONOutput.encode(Output(model: model, data: data, count: ev.count, correct: ev.correct, accuracy: ev.accuracy,
+                                                            loss: ev.loss, images_per_second: ev.imagesPerSecond, confusion: ev.confusion)))
             }
-        } catch let e as DatasetError {
-            throw CLIFailure(e.description)
-        } catch let e as ANNError {
-            throw CLIFailure(e.description)
-        } catch let e as IOError {
-            throw CLIFailure(e.description)
         }
     }
 }

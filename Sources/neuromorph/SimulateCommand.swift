@@ -18,19 +18,23 @@ struct SimulateCommand: ParsableCommand {
     @Argument(help: "Simulation config (YAML), e.g. configs/coba.yaml, or a converted network folder (neuromorph convert).")
     var config: String
 
-    @Option(name: .long, help: "Converted networks: index of the test image to present.")
+    @Option(name: .long, parsing: .unconditional, help: "Converted networks: index of the test image to present.")
     var image: Int = 0
 
-    @Option(name: .long, help: "Converted networks: time steps (1 ms each) to run.")
+    @Option(name: .long, parsing: .unconditional, help: "Converted networks: time steps (1 ms each) to run, 1 to 10000000.")
     var timesteps: Int = 64
 
     @Option(name: .long, help: "Converted networks: folder of IDX files (default: Fashion-MNIST).")
     var data: String = IDXDataset.fashionMNISTFolder
 
-    @Option(name: .long, help: "Output folder (written atomically). Without it only the summary is printed.")
+    @Option(name: .long, help: ArgumentHelp("Output folder (written atomically). Without it only the summary is printed.",
+                                            discussion: "A new folder, an empty one, or (with --force) one written by an earlier neuromorph simulate; never the current folder, a folder above it or one holding an input."))
     var out: String?
 
-    @Option(name: .long, help: "Simulated time, e.g. 10 (seconds), '10 s' or '500 ms' (overrides run.duration).")
+    @Flag(name: .long, help: "Replace an existing --out folder (or --save-network file) written by an earlier neuromorph simulate.")
+    var force = false
+
+    @Option(name: .long, parsing: .unconditional, help: "Simulated time, e.g. 10 (seconds), '10 s' or '500 ms', at most 1e9 s (overrides run.duration).")
     var duration: String?
 
     /// --duration in ms.
@@ -43,14 +47,14 @@ struct SimulateCommand: ParsableCommand {
                 throw ValidationError("--duration must be a time such as 10, '10 s' or '500 ms', got '\(duration)'")
             }
         }
-        guard ms > 0, ms.isFinite else { throw ValidationError("--duration must be positive, got '\(duration)'") }
+        guard ms > 0, ms.isFinite, ms <= 1e12 else { throw ValidationError("--duration must be positive and at most 1e9 s, got '\(duration)'") }
         return ms
     }
 
-    @Option(name: .long, help: "Random seed (overrides run.seed).")
+    @Option(name: .long, parsing: .unconditional, help: "Random seed, \(FlagChecks.seedRange) (overrides run.seed).")
     var seed: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Threads: a number, or 'auto' (overrides run.threads; default: run.threads, else auto).",
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Threads: a number, or 'auto' (overrides run.threads; default: run.threads, else auto).",
                                             discussion: "auto times chunks of the run on all cores and on one and keeps the faster, re-checking as the run goes; results do not depend on it."))
     var threads: String?
 
@@ -58,8 +62,8 @@ struct SimulateCommand: ParsableCommand {
     func threadCount() throws -> Int? {
         guard let t = threads else { return nil }
         if t == "auto" { return 0 }
-        guard let n = Int(t), n >= 1, n <= 1024 else {
-            throw ValidationError("--threads must be 'auto' or a whole number between 1 and 1024, got '\(t)'")
+        guard let n = Int(t), n >= 1, n <= FlagChecks.maxThreads else {
+            throw ValidationError("--threads must be 'auto' or a whole number between 1 and \(FlagChecks.maxThreads), got '\(t)'")
         }
         return n
     }
@@ -73,10 +77,11 @@ struct SimulateCommand: ParsableCommand {
 
     func validate() throws {
         _ = try durationMs()
-        if let s = seed, s < 0 { throw ValidationError("--seed must be >= 0, got \(s)") }
+        try FlagChecks.seed(seed)
         _ = try threadCount()
-        if image < 0 { throw ValidationError("--image must be >= 0, got \(image)") }
-        if timesteps < 1 { throw ValidationError("--timesteps must be >= 1, got \(timesteps)") }
+        try FlagChecks.count("--image", image, 0...999_999_999)
+        try FlagChecks.count("--timesteps", timesteps, 1...10_000_000)
+        try FlagChecks.outFolder(out)
         if let p = saveNetwork, p.isEmpty { throw ValidationError("--save-network needs a file name") }
     }
 
@@ -89,20 +94,32 @@ struct SimulateCommand: ParsableCommand {
         try reportingErrors {
             var cfg = try SimulationConfig.load(path: config)
             if let d = try durationMs() { cfg.durationMs = d }
+            try checkSteps(cfg.durationMs, dt: cfg.network.dt)
             if let s = seed { cfg.seed = UInt64(s) }
             if let t = try threadCount() { cfg.threads = t }
             if let path = saveNetwork {
-                try SimulationRunner.save(cfg, configPath: config, to: path)
+                let file = try OutputFile(path, option: "--save-network", format: .savedNetwork, force: force, inputs: [config])
+                try SimulationRunner.save(cfg, configPath: config, to: file.url.path)
                 let secs = String(format: "%g", cfg.durationMs / 1000)
                 print("saved \(cfg.name) to \(path); run it with: neuromorph-run \(path) --duration \(secs) [--threads N] [--out DIR]")
                 return
             }
-            let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) }, showProgress: true)
+            let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) },
+                                                   output: OutputPolicy(kind: .simulate, force: force, inputs: [config]), showProgress: true)
             if json {
                 print(String(decoding: try JSONOutput.encode(summary), as: UTF8.self), terminator: "")
             } else {
                 print(SimulationReport.table(summary, out: out))
             }
+        }
+    }
+
+    /// The run must fit the engine's step counter (a 64-bit count of `dt` steps), whatever --duration and
+    /// run.dt say.
+    func checkSteps(_ durationMs: Double, dt: Double) throws {
+        let steps = durationMs / dt
+        guard steps.isFinite, steps <= 1e15 else {
+            throw UserError("\(config): \(String(format: "%g", durationMs / 1000)) s at dt = \(dt) ms is \(String(format: "%.3g", steps)) steps; at most 1e15 steps can run (shorten --duration or run.duration)")
         }
     }
 
@@ -118,10 +135,15 @@ struct SimulateCommand: ParsableCommand {
             guard image < test.count else { throw UserError("--image \(image): the test set has \(test.count) images") }
             guard test.sampleShape == snn.inputShape else { throw UserError("\(data): images are \(test.sampleShape), the network expects \(snn.inputShape)") }
             let u = Array(test.pixels[(image * test.sampleSize)..<((image + 1) * test.sampleSize)])
-            let cfg = try ConvertedSimulation.config(snn, pixels: u, timesteps: try durationMs().map { Int($0.rounded()) } ?? timesteps,
+            let steps = try durationMs().map { Int($0.rounded()) } ?? timesteps   // one step = 1 ms
+            guard steps >= 1 && steps <= 10_000_000 else {
+                throw ValidationError("--duration of a converted network is its time steps (1 ms each) and must be 1 to 10000000 steps, got \(steps)")
+            }
+            let cfg = try ConvertedSimulation.config(snn, pixels: u, timesteps: steps,
                                                      seed: UInt64(seed ?? 1), threads: try threadCount() ?? 1, name: "\(config) image \(image)")
             let label = Int(test.labels[image])
-            let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) }, showProgress: true) { sim in
+            let summary = try SimulationRunner.run(cfg, configPath: config, out: out.map { URL(fileURLWithPath: $0) },
+                                                   output: OutputPolicy(kind: .simulate, force: force, inputs: [config, data]), showProgress: true) { sim in
                 ["predicted_class": String(ConvertedSimulation.prediction(snn, sim)), "true_class": String(label)]
             }
             if json {

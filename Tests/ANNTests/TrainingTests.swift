@@ -89,6 +89,6 @@ final class TrainingTests: XCTestCase {
         XCTAssertGreaterThan(acc, 0.75, "accuracy after one pass over 5000 images")
         // The saved model evaluates to the same accuracy.
         let loaded = try ModelDirectory.load(d)
-        XCTAssertEqual(Evaluation.run(loaded, on: test, batchSize: 500, threads: 2).accuracy, acc)
+        XCTAssertEqual(try Evaluation.run(loaded, on: test, batchSize: 500, threads: 2).accuracy, acc)
     }
 }

@@ -34,31 +34,33 @@ final class CommonTests: XCTestCase {
         XCTAssertThrowsError(try AtomicFile.write("x", to: URL(fileURLWithPath: "/proc/nm-cannot-write/a.txt")))
     }
 
-    /// An output folder appears only on commit; an abandoned one leaves the old folder untouched.
+    /// An output folder appears only on commit; an abandoned one leaves the old folder untouched; a
+    /// later output of the same kind replaces it with --force (policy details: OutputPolicyTests).
     func testAtomicDirectory() throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("nm-dir-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: base) }
         let out = base.appendingPathComponent("run")
+        let policy = OutputPolicy(kind: .simulate), force = OutputPolicy(kind: .simulate, force: true)
         do {
-            let d = try AtomicDirectory(out)
+            let d = try AtomicDirectory(out, policy: policy)
             try d.write("1", "a.txt")
             try d.commit()
         }
         XCTAssertEqual(try String(contentsOf: out.appendingPathComponent("a.txt"), encoding: .utf8), "1")
         do {
-            let d = try AtomicDirectory(out)
+            let d = try AtomicDirectory(out, policy: force)
             try d.write("2", "a.txt")
             try d.write("2", "b.txt")
             // abandoned without commit (e.g. an error): the previous output stays whole
         }
         XCTAssertEqual(try String(contentsOf: out.appendingPathComponent("a.txt"), encoding: .utf8), "1")
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: base.path), ["run"], "no staging folder left")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: base.path), ["run"], "no staging folder or lock left")
         do {
-            let d = try AtomicDirectory(out)
+            let d = try AtomicDirectory(out, policy: force)
             try d.write("3", "b.txt")
             try d.commit()
         }
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path), ["b.txt"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted(), [OutputPolicy.markerFile, "b.txt"])
     }
 
     /// GSL's mt19937 reference value (seed 5489 -> 3499211612) and distinct streams per (seed, stream).

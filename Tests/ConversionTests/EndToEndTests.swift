@@ -18,7 +18,7 @@ import Testing
     ], normalization: norm, classes: 10)
     let model = try Sequential(spec: spec, seed: 1)
     let trainer = Trainer(model: model, options: TrainingOptions(epochs: 1, batchSize: 64, seed: 1), threads: 2)
-    _ = trainer.trainEpoch(0, data: train)
+    _ = try trainer.trainEpoch(0, data: train)
     var opts = ConversionOptions()
     opts.calibrationImages = 500
     let snn = try Converter.convert(model, calibration: train, options: opts, threads: 2)

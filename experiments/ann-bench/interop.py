@@ -29,7 +29,7 @@ def torch_predict(model):
 
 def nm_eval(model_dir, tag):
     pred, logits, js = (os.path.join(work, f"{tag}-{k}") for k in ("pred.npy", "logits.npy", "eval.json"))
-    subprocess.run([nm, "eval", model_dir, "--predictions", pred, "--outputs", logits, "--json", js, "--threads", "2"],
+    subprocess.run([nm, "eval", model_dir, "--predictions", pred, "--outputs", logits, "--json", js, "--threads", "2", "--force"],
                    check=True, stdout=subprocess.DEVNULL)
     return np.load(logits), np.load(pred), json.load(open(js))
 

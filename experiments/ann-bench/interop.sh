@@ -11,7 +11,7 @@ PY="${PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3}"
 (cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" 2>&1 | tail -1)
 NM="$SCRATCH/release/neuromorph"
 mkdir -p "$HERE/work"
-"$NM" train "$ROOT/configs/fmnist-cnn-bn.yaml" --out "$HERE/work/interop-nm-cnn-bn" --epochs 1 --threads 2 > /dev/null 2>&1
+"$NM" train "$ROOT/configs/fmnist-cnn-bn.yaml" --out "$HERE/work/interop-nm-cnn-bn" --force --epochs 1 --threads 2 > /dev/null 2>&1
 {
     echo "# Weights between neuromorph and PyTorch (safetensors)"
     echo

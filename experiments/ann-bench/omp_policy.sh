@@ -20,7 +20,7 @@ REPS="${REPS:-3}"
 : > "$WORK/rates.txt"
 
 nm_rate() { # net threads blocktime
-    KMP_BLOCKTIME=$3 "$NM" train "$ROOT/configs/fmnist-$1.yaml" --out "$WORK/nm" --epochs 1 --threads "$2" --limit-train "$N" --limit-test 500 >/dev/null 2>&1
+    KMP_BLOCKTIME=$3 "$NM" train "$ROOT/configs/fmnist-$1.yaml" --out "$WORK/nm" --force --epochs 1 --threads "$2" --limit-train "$N" --limit-test 500 >/dev/null 2>&1
     "$PYV" -c "import json; print(round(json.load(open('$WORK/nm/metrics.json'))['epochs'][-1]['samples_per_second']))"
 }
 pt_rate() { # net threads policy

@@ -5,4 +5,5 @@
 #include "nm_common.h"
 #include "nm_snn.h"
 #include "nm_ann.h"
+#include "nm_output.h"
 #endif

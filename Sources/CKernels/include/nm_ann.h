@@ -135,6 +135,9 @@ void nm_adam_step_multi(int count, float *const *p, const float *const *g, float
 /* Reads a whole file, inflating it when it is gzip (zlib's gzread reads plain files unchanged).
  * Returns 0 and a malloc'ed buffer (free with nm_ann_free) or -1 with a message in err. */
 int nm_read_file_gz(const char *path, uint8_t **out, int64_t *len, char *err, int errlen);
+/* Same, but reads (and allocates) at most max_len bytes: *more is set to 1 when the (inflated) file
+ * holds further bytes. Lets a reader check a header's claimed size before reading the rest. */
+int nm_read_file_gz_max(const char *path, int64_t max_len, uint8_t **out, int64_t *len, int *more, char *err, int errlen);
 /* gzip-compresses `len` bytes into `path` (used by tests to make .gz files). Returns 0 or -1. */
 int nm_write_file_gz(const char *path, const uint8_t *data, int64_t len);
 void nm_ann_free(void *p);
