@@ -813,15 +813,15 @@ def output_path_cases():
 FLAG_VALUES = ["-1", "0", "2147483648", "9223372036854775807", "9223372036854775808", "1e300", "nan", "inf", "-inf", "abc", "",
                " ", "1.5", "0x10", "-0", "1e-300", "+5", "\u0663", "100000"]
 FLAGS = {
-    "simulate": [("--duration", "duration"), ("--seed", "count"), ("--threads", "threads")],
-    "simulate-snn": [("--image", "index"), ("--timesteps", "steps"), ("--seed", "count"), ("--threads", "threads"), ("--duration", "duration")],
-    "train": [("--epochs", "epochs"), ("--seed", "count"), ("--batch-size", "count"), ("--threads", "threads"),
+    "simulate": [("--duration", "duration"), ("--seed", "seed"), ("--threads", "threads")],
+    "simulate-snn": [("--image", "index"), ("--timesteps", "steps"), ("--seed", "seed"), ("--threads", "threads"), ("--duration", "duration")],
+    "train": [("--epochs", "epochs"), ("--seed", "seed"), ("--batch-size", "count"), ("--threads", "threads"),
               ("--limit-train", "count"), ("--limit-test", "count")],
     "eval": [("--limit", "count"), ("--batch-size", "count"), ("--threads", "threads"), ("--split", "word")],
     "convert": [("--calibration", "count"), ("--percentile", "real"), ("--initial-potential", "real"), ("--threads", "threads"),
                 ("--percentile-of", "word"), ("--normalization", "word"), ("--reset", "word"), ("--encoding", "word"),
                 ("--decoding", "word"), ("--maxpool", "word")],
-    "compare": [("--timesteps", "list"), ("--limit", "count"), ("--threads", "threads"), ("--seed", "count"), ("--mac-pj", "real"),
+    "compare": [("--timesteps", "list"), ("--limit", "count"), ("--threads", "threads"), ("--seed", "seed"), ("--mac-pj", "real"),
                 ("--add-pj", "real"), ("--calibration", "count"), ("--percentile", "real")],
     "run": [("--duration", "duration"), ("--threads", "threads")],
 }
@@ -834,7 +834,7 @@ def flag_must_refuse(kind, value):
         return "invalid value %r" % value
     if v == "" or n is None or n != n or v in ("inf", "-inf"):
         return "not a number: %r" % value
-    if kind in ("count", "epochs", "threads", "steps", "index") and (n < 0 or n != int(n)):
+    if kind in ("count", "epochs", "threads", "steps", "index", "seed") and (n < 0 or n != int(n)):
         return "negative or fractional %r" % value
     if kind in ("count", "epochs", "threads", "steps") and n == 0:
         return "zero"

@@ -135,7 +135,8 @@ def signature(res, finding):
         if "runs to" in r:
             return "unclear: multi-line error (%s)" % res.case.tag
         return "unclear: error does not name the input (%s)" % res.case.tag
-    norm = re.sub(r"'[^']*'", "'…'", r)
+    norm = re.sub(r"(\.partial|\.tmp|\.old)-?[\w-]*", r"\1-*", r)
+    norm = re.sub(r"'[^']*'", "'…'", norm)
     norm = re.sub(r"(?<!exit )\b\d+(\.\d+)?(e[-+]?\d+)?\b", "N", norm)
     return "%s: %s" % (finding.kind, norm[:110])
 

@@ -229,7 +229,8 @@ def run_case(case, root, bins, env, limits):
             results.append((s, r))
         if len(group) > 1:
             findings += judge_concurrent(group, res, i)
-        if not any(r.sent_signal == signal.SIGKILL for r in res):
+        # a SIGKILLed run's leftovers are for the next run to sweep; a crashed one is reported as a crash
+        if not any(r.sent_signal == signal.SIGKILL or (r.sent_signal is None and (r.rc < 0 or r.rc >= 128)) for r in res):
             left = oracle.leftovers(top, before_names)
             if left:
                 findings.append(oracle.Finding("partial", "staging leftovers after the run: %s" % ", ".join(oracle.short(left, 3)), i))

@@ -88,6 +88,11 @@ class OracleTests(unittest.TestCase):
         self.assertEqual(self.kinds(r), ["crash"])
         self.assertIn("SNN/CompiledNetwork.swift:125", r.findings[0].reason)
 
+    def test_a_crash_is_not_also_counted_as_staging_leftovers(self):
+        r = self.run_steps([Step(fake("import os; os.makedirs('.outdir.partial-1-2'); os.abort()"), out=("outdir", "sim"))])
+        self.assertEqual(self.kinds(r), ["crash"])
+        self.assertIn("SIGABRT", r.findings[0].reason)
+
     def test_hang_is_caught_and_killed(self):
         self.limits.timeout = 1
         r = self.run_steps([Step(fake("import time; time.sleep(60)"))])
