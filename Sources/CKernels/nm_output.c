@@ -358,7 +358,8 @@ static long nm_list(const char *dir, char *const *known, int nknown, nm_listing 
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *n = e->d_name;
-        if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, NM_OUTPUT_MARKER)) continue;
+        /* the marker, and its temporary file (a writer killed while writing the marker leaves it) */
+        if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, NM_OUTPUT_MARKER) || !strcmp(n, NM_OUTPUT_MARKER ".tmp")) continue;
         int skip = 0;
         for (int k = 0; k < nknown && !skip; k++) skip = !strcmp(n, known[k]);
         if (skip) continue;

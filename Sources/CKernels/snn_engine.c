@@ -162,6 +162,7 @@ void nm_engine_free(nm_engine *e) {
     for (int m = 0; m < e->nmons; m++) { free(e->mons[m].idx); free(e->mons[m].data); free(e->mons[m].steps); }
     free(e->mons);
     nm_adex_free_workspace(e);
+    nm_faults_free(e);
     for (int k = 0; k < e->nowned; k++) free(e->owned[k]);
     free(e->owned);
     free(e);
@@ -173,7 +174,8 @@ int64_t nm_engine_step(const nm_engine *e) { return e->step; }
 int32_t nm_engine_interval(const nm_engine *e) { return e->min_delay == INT32_MAX ? 1 : e->min_delay + 1; }
 
 int nm_engine_add_pop(nm_engine *e, int model, int32_t n, const double *params, int nparams) {
-    if (n < 0 || nparams > NM_MAX_PARAMS) return fail(e, "population: bad size or too many parameters");
+    char why[200];
+    if (nm_check_pop(model, n, params, nparams, why, sizeof why)) { snprintf(e->err, sizeof e->err, "population: %s", why); return -1; }
     int nvars;
     switch (model) {
     case NM_MODEL_IF: nvars = 1; break;
@@ -233,8 +235,12 @@ void nm_pop_set_param(nm_engine *e, int pop, int index, double value) {
 }
 
 int nm_pop_set_rates(nm_engine *e, int pop, const float *p) {
+    if (pop < 0 || pop >= e->npops) return fail(e, "set_rates: no such population");
     pop_t *P = &e->pops[pop];
     if (P->model != NM_MODEL_POISSON) return fail(e, "set_rates: not a Poisson population");
+    if (p)
+        for (int32_t i = 0; i < P->n; i++)
+            if (!isfinite(p[i])) { snprintf(e->err, sizeof e->err, "set_rates: the probability of neuron %d is not finite", (int)i); return -1; }
     if (p) {
         if (!P->rate_p) P->rate_p = xcalloc(e, (size_t)P->n, sizeof(float));
         memcpy(P->rate_p, p, sizeof(float) * (size_t)P->n);
@@ -247,8 +253,19 @@ int nm_pop_set_rates(nm_engine *e, int pop, const float *p) {
 }
 
 int nm_pop_set_spike_steps(nm_engine *e, int pop, const int64_t *ptr, const int64_t *steps) {
+    if (pop < 0 || pop >= e->npops) return fail(e, "set_spike_steps: no such population");
     pop_t *P = &e->pops[pop];
     if (P->model != NM_MODEL_SPIKE_SOURCE) return fail(e, "set_spike_steps: not a spike source");
+    if (!ptr || ptr[0] != 0) return fail(e, "spike times: the first neuron's list does not start at 0");
+    for (int32_t i = 0; i < P->n; i++)   /* all lists first: a later one may point back */
+        if (ptr[i + 1] < ptr[i]) { snprintf(e->err, sizeof e->err, "spike times: the list of neuron %d ends before it starts", (int)i); return -1; }
+    for (int32_t i = 0; i < P->n; i++) {
+        for (int64_t k = ptr[i]; k < ptr[i + 1]; k++)
+            if (steps[k] < 0 || (k > ptr[i] && steps[k] < steps[k - 1])) {
+                snprintf(e->err, sizeof e->err, "spike times: the steps of neuron %d are negative or not ascending", (int)i);
+                return -1;
+            }
+    }
     int64_t total = ptr[P->n];
     free(P->src_ptr); free(P->src_steps); free(P->src_pos);
     P->src_ptr = xcalloc(e, (size_t)P->n + 1, sizeof(int64_t));
@@ -267,8 +284,7 @@ int nm_pop_set_spike_steps(nm_engine *e, int pop, const int64_t *ptr, const int6
 /* ---- projections ---- */
 
 int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
-    if (d->pre < 0 || d->pre >= e->npops || d->post < 0 || d->post >= e->npops)
-        return fail(e, "projection: unknown population");
+    if (nm_check_proj(e, d, e->err, sizeof e->err)) return -1;
     pop_t *Q = &e->pops[d->post];
     if (Q->is_source) return fail(e, "projection: a spike source cannot receive synapses");
     if (d->port < 0 || d->port >= Q->nports) return fail(e, "projection: the target model has no such receptor port");
@@ -300,16 +316,14 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
             return fail(e, "conv projection: geometry does not match population sizes");
         if (d->stride < 1 || d->k_h < 1 || d->k_w < 1 || (d->depthwise && d->in_c != d->out_c))
             return fail(e, "conv projection: bad geometry");
-        /* count connections exactly (border effects included) */
-        int64_t conns = 0;
+        /* count connections exactly (border effects included); rows and columns are independent, so
+         * the count is (valid (oy, ky) pairs) x (valid (ox, kx) pairs) */
+        int64_t ch = 0, cw = 0;
         for (int32_t oy = 0; oy < d->out_h; oy++)
-            for (int32_t ox = 0; ox < d->out_w; ox++)
-                for (int32_t ky = 0; ky < d->k_h; ky++)
-                    for (int32_t kx = 0; kx < d->k_w; kx++) {
-                        int32_t y = oy * d->stride + ky - d->pad, x = ox * d->stride + kx - d->pad;
-                        if (y >= 0 && y < d->in_h && x >= 0 && x < d->in_w) conns++;
-                    }
-        pr.synapses = conns * (d->depthwise ? d->out_c : (int64_t)d->in_c * d->out_c);
+            for (int32_t ky = 0; ky < d->k_h; ky++) { int64_t y = (int64_t)oy * d->stride + ky - d->pad; ch += y >= 0 && y < d->in_h; }
+        for (int32_t ox = 0; ox < d->out_w; ox++)
+            for (int32_t kx = 0; kx < d->k_w; kx++) { int64_t x = (int64_t)ox * d->stride + kx - d->pad; cw += x >= 0 && x < d->in_w; }
+        pr.synapses = ch * cw * (d->depthwise ? d->out_c : (int64_t)d->in_c * d->out_c);
         break;
     }
     case NM_PROJ_MAXPOOL: {
@@ -392,6 +406,7 @@ int64_t nm_proj_synapses(const nm_engine *e, int proj) { return e->projs[proj].s
 /* ---- recording ---- */
 
 int nm_engine_record_spikes(nm_engine *e, int pop, const uint8_t *mask) {
+    if (pop < 0 || pop >= e->npops) return fail(e, "spike recording: no such population");
     pop_t *P = &e->pops[pop];
     P->record = 1;
     free(P->mask);
@@ -409,7 +424,11 @@ void nm_rec_clear(nm_engine *e) {
     for (int p = 0; p < e->npops; p++) { e->pops[p].rec_n = 0; e->pops[p].cnt_n = 0; }
     for (int m = 0; m < e->nmons; m++) e->mons[m].nsamples = 0;
 }
-int nm_engine_record_counts(nm_engine *e, int pop) { e->pops[pop].count_rec = 1; return 0; }
+int nm_engine_record_counts(nm_engine *e, int pop) {
+    if (pop < 0 || pop >= e->npops) return fail(e, "spike counts: no such population");
+    e->pops[pop].count_rec = 1;
+    return 0;
+}
 int64_t nm_counts_len(const nm_engine *e, int pop) { return e->pops[pop].cnt_n; }
 const int32_t *nm_counts(const nm_engine *e, int pop) { return e->pops[pop].cnt; }
 int64_t nm_pop_spike_total(const nm_engine *e, int pop) { return e->pops[pop].total; }
@@ -427,9 +446,11 @@ int nm_pop_count_per_neuron(nm_engine *e, int pop, int on) {
 }
 
 int nm_engine_add_state_monitor(nm_engine *e, int pop, int var, const int32_t *idx, int32_t nidx, int32_t every) {
+    if (pop < 0 || pop >= e->npops) return fail(e, "state monitor: no such population");
     pop_t *P = &e->pops[pop];
     if (var < 0 || var >= P->nvars) return fail(e, "state monitor: no such variable");
     if (every < 1) return fail(e, "state monitor: sampling interval must be >= 1 step");
+    if (nidx < 0 || (nidx > 0 && !idx)) return fail(e, "state monitor: bad neuron list");
     for (int32_t k = 0; k < nidx; k++) if (idx[k] < 0 || idx[k] >= P->n) return fail(e, "state monitor: neuron index out of range");
     mon_t *nm = realloc(e->mons, sizeof(mon_t) * (size_t)(e->nmons + 1));
     if (!nm) return fail(e, "out of memory");
@@ -438,7 +459,8 @@ int nm_engine_add_state_monitor(nm_engine *e, int pop, int var, const int32_t *i
     memset(M, 0, sizeof *M);
     M->pop = pop; M->var = var; M->nidx = nidx; M->every = every;
     M->idx = malloc(sizeof(int32_t) * (size_t)(nidx ? nidx : 1));
-    memcpy(M->idx, idx, sizeof(int32_t) * (size_t)nidx);
+    if (!M->idx) return fail(e, "out of memory");
+    if (nidx) memcpy(M->idx, idx, sizeof(int32_t) * (size_t)nidx);
     return e->nmons++;
 }
 int64_t nm_state_samples(const nm_engine *e, int mon) { return e->mons[mon].nsamples; }
@@ -462,6 +484,7 @@ void nm_engine_reseed(nm_engine *e, uint64_t seed) {
 
 void nm_engine_reset(nm_engine *e) {
     e->step = 0;
+    e->checked_step = 0;
     for (int p = 0; p < e->npops; p++) {
         pop_t *P = &e->pops[p];
         memset(P->refr, 0, sizeof(int32_t) * (size_t)P->n);
@@ -997,6 +1020,7 @@ static int record_interval(nm_engine *e, int b, int nt, int64_t n0, int L) {
 
 int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
     if (nsteps <= 0) return 0;
+    memset(&e->fault, 0, sizeof e->fault);   /* a failure before the loop is no fault of the network */
     if (prepare_buffers(e)) return -1;
     int nt = nthreads > 0 ? nthreads : omp_get_max_threads();
     if (nt < 1) nt = 1;
@@ -1007,6 +1031,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
         if (P->model == NM_MODEL_POISSON && P->needs_redraw) { nm_poisson_redraw(e, P); P->needs_redraw = 0; }
     }
     if (nm_adex_prepare(e, nt)) return -1;
+    if (nm_faults_prepare(e, nt)) return fail(e, "out of memory");
     /* state monitors: reserve room for this run's samples */
     for (int m = 0; m < e->nmons; m++) {
         mon_t *M = &e->mons[m];
@@ -1021,6 +1046,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
     const int evs = ev_stride(e);
     const int64_t start = e->step, end = e->step + nsteps;
     int status = 0;
+    int64_t stop = end;   /* where the run ended (earlier if a fault stopped it) */
 
     /* One barrier per interval: thread-local spike lists are double-buffered (interval i writes buffer
      * i % 2), so a thread may start updating interval i+1 while others still deliver interval i; the
@@ -1037,6 +1063,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
         const int t = omp_get_thread_num();
         int sense = 0;
         int64_t iter = 0;
+        int64_t ok_step = e->checked_step;   /* the state was finite after this step */
         for (int64_t n0 = start; n0 < end; n0 += Lfull, iter++) {
             const int Lk = (int)((end - n0) < Lfull ? (end - n0) : Lfull);
             const int b = (int)(iter & 1);
@@ -1083,7 +1110,13 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                     }
                 }
             }
+            /* finiteness check (every NM_CHECK_STEPS steps) and faults raised by the updates: every
+             * thread publishes its own before the barrier and reads all after it (same decision) */
+            const int check = nm_check_due(n0, n0 + Lk, end);
+            nm_faults_publish(e, nt, b, t, n0 + Lk, check, ok_step);
             if (nt > 1) barrier_wait(&bar, &sense, spin);
+            if (nm_faults_first(e, nt, b, t == 0 ? &e->fault : NULL)) { if (t == 0) stop = n0 + Lk; break; }
+            if (check) ok_step = n0 + Lk;
             /* 2. thread 0 counts and records (reads the lists only) */
             if (t == 0 && record_interval(e, b, nt, n0, Lk)) status = -1;
             /* 3. deliver into owned targets */
@@ -1101,9 +1134,11 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
         for (int t = 0; t < nt; t++) e->projs[j].events += e->events_tl[t * evs + j];
     for (int m = 0; m < e->nmons; m++) {
         mon_t *M = &e->mons[m];
-        M->nsamples += end / M->every - start / M->every;
+        M->nsamples += stop / M->every - start / M->every;
     }
-    e->step = end;
+    e->step = stop;
+    if (e->fault.kind) { nm_fault_describe(e, &e->fault, NULL, NULL, e->err, sizeof e->err); return -1; }
+    e->checked_step = stop;
     if (status) return fail(e, "out of memory (spike recording)");
     return 0;
 }

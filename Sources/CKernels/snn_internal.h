@@ -66,6 +66,12 @@ typedef struct mon_t {
     int64_t nsamples, cap, cap_data;
 } mon_t;
 
+/* A fault as one thread reports it, padded to a cache line (threads write their own slots). */
+typedef struct nm_fault_slot {
+    nm_fault f;
+    char pad_[64 - sizeof(nm_fault)];
+} nm_fault_slot;
+
 typedef struct tl_t {   /* per thread, per population: spikes found in the current interval */
     int32_t *ids;
     int64_t *ptr;
@@ -93,6 +99,11 @@ struct nm_engine {
     void *adex_ws;       /* per-thread GSL workspaces */
     int adex_nt;
     int64_t bytes;
+    /* run-time faults (snn_check.c) */
+    nm_fault fault;          /* what stopped the last run (kind NM_FAULT_NONE: nothing) */
+    int64_t checked_step;    /* every state variable was finite after this step */
+    nm_fault_slot *fslots;   /* [3][fslots_nt]: per interval (double-buffered), then sticky per thread */
+    int fslots_nt;
     void **owned;        /* arrays a loaded engine's projections point into (nm_engine_load) */
     int nowned;
     char err[256];
@@ -102,6 +113,27 @@ struct nm_engine {
 int64_t nm_update_pop(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *flags, int32_t *out, int thread);
 void nm_poisson_redraw(nm_engine *e, pop_t *P);
 int nm_adex_prepare(nm_engine *e, int nt);
+
+/* ---- checks (snn_check.c) ---- */
+/* Validates a population (model, size, parameters) / a projection description against the engine;
+ * 0, or -1 with a message in err. nm_check_proj_shape leaves out what needs the arrays (CSR contents). */
+int nm_check_pop(int model, int32_t n, const double *params, int nparams, char *err, size_t len);
+int nm_check_proj_shape(const nm_engine *e, const nm_proj_desc *d, char *err, size_t len);
+int nm_check_proj(const nm_engine *e, const nm_proj_desc *d, char *err, size_t len);
+/* Run-time faults: slots for nt threads (and a cleared fault) before a run; 0 or -1 (out of memory). */
+int nm_faults_prepare(nm_engine *e, int nt);
+void nm_faults_free(nm_engine *e);
+/* Is the state checked at the end of the interval [n0, n1) of a run ending at `end`? */
+static inline int nm_check_due(int64_t n0, int64_t n1, int64_t end) {
+    return n1 == end || n0 / NM_CHECK_STEPS != n1 / NM_CHECK_STEPS;
+}
+/* Thread t publishes its fault for the interval ending at step n1 (buffer b): a fault its updates raised,
+ * else (when `check`) the first non-finite state of its neurons, found after step `ok_step`. */
+void nm_faults_publish(nm_engine *e, int nt, int b, int t, int64_t n1, int check, int64_t ok_step);
+/* After the barrier: the first published fault of buffer b (1) or none (0); every thread gets the same. */
+int nm_faults_first(const nm_engine *e, int nt, int b, nm_fault *out);
+/* A thread's own fault (raised inside an update, e.g. by the AdEx solver); kind 0 while none. */
+static inline nm_fault *nm_thread_fault(nm_engine *e, int t) { return &e->fslots[2 * e->fslots_nt + t].f; }
 void nm_adex_free_workspace(nm_engine *e);
 
 #endif

@@ -474,7 +474,18 @@ int nm_adex_prepare(nm_engine *e, int nt) {
     return 0;
 }
 
+/* The work per neuron and step is bounded: past NM_ADEX_MAX_STEPS internal steps (normal inputs need
+ * at most ~100 at dt = 0.1 ms, ~1100 at 1 uA), a solver error or a non-finite state, the thread raises
+ * a fault (the run stops at the end of the interval) and integrates no further AdEx neurons. */
+static int adex_fault(nm_engine *e, pop_t *P, int thread, int kind, int var, int32_t i, int64_t n, double value) {
+    nm_fault *f = nm_thread_fault(e, thread);
+    f->kind = kind; f->pop = (int32_t)(P - e->pops); f->var = var; f->neuron = i;
+    f->step_lo = n; f->step_hi = n + 1; f->value = value;
+    return 1;
+}
+
 static int64_t upd_adex(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out, int thread) {
+    if (nm_thread_fault(e, thread)->kind) return 0;   /* this thread already stopped the run */
     adex_ws_t *ws = &((adex_ws_t *)e->adex_ws)[thread];
     size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
     float *be = P->buf[0] + off, *bi = P->buf[1] + off;
@@ -490,13 +501,17 @@ static int64_t upd_adex(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t 
         if (P->refr[i] > 0) P->refr[i]--;
         ctx.iext = P->iext[i];
         double t = 0.0, h = P->hstep[i];
-        int sp = 0;
+        int sp = 0, stop = 0;
         gsl_odeiv2_evolve_reset(ws->ev);
         gsl_odeiv2_step_reset(ws->s);
-        while (t < dt) {
+        for (int steps = 0; t < dt; steps++) {
+            if (steps == NM_ADEX_MAX_STEPS) { stop = adex_fault(e, P, thread, NM_FAULT_SOLVER_STEPS, -1, i, n, steps); break; }
             ctx.refractory = P->refr[i] > 0;
             int st = gsl_odeiv2_evolve_apply(ws->ev, ws->c, ws->s, &sys, &t, dt, &h, y);
-            if (st != GSL_SUCCESS || !isfinite(y[0])) { y[0] = vres; break; }
+            if (st != GSL_SUCCESS) { stop = adex_fault(e, P, thread, NM_FAULT_SOLVER_FAILED, -1, i, n, st); break; }
+            for (int k = 0; k < 4 && !stop; k++)
+                if (!isfinite(y[k])) stop = adex_fault(e, P, thread, NM_FAULT_NONFINITE, k, i, n, y[k]);
+            if (stop) break;
             if (P->refr[i] > 0) y[0] = vres;
             else if (y[0] >= vpeak) {
                 y[0] = vres;
@@ -508,6 +523,7 @@ static int64_t upd_adex(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t 
         P->hstep[i] = h;
         for (int k = 0; k < 4; k++) P->var[k][i] = (float)y[k];
         fl[i - lo] = (uint8_t)sp;
+        if (stop) { memset(fl + (i - lo), 0, (size_t)(hi - i)); break; }
     }
     return scan_flags(fl, lo, hi, out);
 }

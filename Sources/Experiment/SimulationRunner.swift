@@ -90,10 +90,16 @@ public enum SimulationRunner {
         let simulatedSeconds = cfg.durationMs / 1000
         let progress = ProgressReporter(label: "simulate \(cfg.name)", total: 1, enabled: showProgress && isatty(2) != 0)
         let t1 = Date()
-        try sim.run(milliseconds: cfg.durationMs, threads: threads) { frac in
-            let wall = Date().timeIntervalSince(t1)
-            let rtf = frac > 0 ? wall / (frac * simulatedSeconds) : 0
-            progress.update(frac, extra: String(format: "RTF %.3f", rtf))
+        do {
+            try sim.run(milliseconds: cfg.durationMs, threads: threads) { frac in
+                let wall = Date().timeIntervalSince(t1)
+                let rtf = frac > 0 ? wall / (frac * simulatedSeconds) : 0
+                progress.update(frac, extra: String(format: "RTF %.3f", rtf))
+            }
+        } catch var fault as SimulationFault {   // NaN state, AdEx solver: name the config too
+            progress.finish()
+            fault.input = configPath
+            throw fault
         }
         let wall = Date().timeIntervalSince(t1)
         progress.finish()

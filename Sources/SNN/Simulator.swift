@@ -174,7 +174,8 @@ public final class Simulator: @unchecked Sendable {
     /// Advances the network by `milliseconds` (rounded to whole steps) on `threads` threads; 0 means
     /// automatic: all cores are tried against fewer and the fastest is kept, re-checked as the run goes
     /// (results never depend on the thread count, so switching is safe). Step currents change at their
-    /// times. `progress` is called between chunks with the fraction done.
+    /// times. `progress` is called between chunks with the fraction done. Throws `SimulationFault` when
+    /// the state becomes NaN or infinite or the AdEx solver cannot keep up (the run stops there).
     public func run(milliseconds: Double, threads: Int = 0, progress: ((Double) -> Void)? = nil) throws {
         let total = Int64((milliseconds / network.dt).rounded())
         try run(steps: total, threads: threads, progress: progress)
@@ -201,6 +202,7 @@ public final class Simulator: @unchecked Sendable {
             let nt = tuner?.next() ?? threads
             let t0 = DispatchTime.now().uptimeNanoseconds
             guard nm_engine_run(engine, next - now, Int32(nt)) == 0 else {
+                if let fault = SimulationFault(engine: engine, network: network) { throw fault }
                 throw NetworkError("engine: \(String(cString: nm_engine_error(engine)))")
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
@@ -300,13 +302,22 @@ public final class Simulator: @unchecked Sendable {
         }
         let names = network.populations.map { strdup($0.name) }
         let monNames = monitors.map { strdup(network.populations[$0.pop].model.variables[$0.variable].name) }
-        defer { (names + monNames).forEach { free($0) } }
+        // variable v of population p at p * NM_MAX_VARS + v (names for neuromorph-run's fault messages)
+        let maxVars = Int(NM_MAX_VARS)
+        var varNames = [UnsafeMutablePointer<CChar>?](repeating: nil, count: network.populations.count * maxVars)
+        for (p, pop) in network.populations.enumerated() {
+            for (v, variable) in pop.model.variables.enumerated() where v < maxVars { varNames[p * maxVars + v] = strdup(variable.name) }
+        }
+        defer { (names + monNames + varNames).forEach { free($0) } }
         let scales = monitors.map { Double(network.populations[$0.pop].model.readoutScale($0.variable)) }
         var err = [CChar](repeating: 0, count: 512)
         let pn = names.map { UnsafePointer<CChar>($0) }, mn = monNames.map { UnsafePointer<CChar>($0) }
+        let vn = varNames.map { $0.map { UnsafePointer<CChar>($0) } }
         let rc = pn.withUnsafeBufferPointer { pb in mn.withUnsafeBufferPointer { mb in scales.withUnsafeBufferPointer { sb in
-            var meta = nm_net_meta(pop_names: pb.baseAddress, mon_names: mb.baseAddress, mon_scales: sb.baseAddress)
-            return nm_engine_save(engine, &meta, path, &err, err.count)
+            vn.withUnsafeBufferPointer { vb in
+                var meta = nm_net_meta(pop_names: pb.baseAddress, mon_names: mb.baseAddress, mon_scales: sb.baseAddress, var_names: vb.baseAddress)
+                return nm_engine_save(engine, &meta, path, &err, err.count)
+            }
         } } }
         guard rc == 0 else { throw NetworkError(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
     }

@@ -24,6 +24,7 @@
 #include "../CKernels/snn_models.c"
 #include "../CKernels/snn_connect.c"
 #include "../CKernels/snn_io.c"
+#include "../CKernels/snn_check.c"
 #include "../CKernels/common.c"
 #include "../CKernels/nm_output.c"
 
@@ -140,6 +141,18 @@ int main(int argc, char **argv) {
     const double build = now_s() - t0;
     const int64_t steps = (int64_t)llround(duration * 1000.0 / e->dt);
     if (steps < 1) { fprintf(stderr, "neuromorph-run: --duration %g s is shorter than one step (dt = %g ms)\n", duration, e->dt); return 2; }
+    /* state monitors record every sample in memory (and convert it once more for writing): refuse a
+     * duration whose samples cannot fit instead of running until the allocation fails */
+    double mon_bytes = 0;
+    for (int m = 0; m < e->nmons; m++)
+        mon_bytes += ((double)steps / e->mons[m].every + 2) * (8.0 * e->mons[m].nidx + 16);
+    const double mem = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+    if (mem > 0 && mon_bytes > mem) {
+        fprintf(stderr, "neuromorph-run: --duration %g s: the state monitors of %s would need %.1f GB for their samples, more than "
+                "this machine's %.1f GB (shorten the run, or sample fewer neurons or less often)\n", duration, file, mon_bytes / 1e9, mem / 1e9);
+        nm_engine_free(e);
+        return 2;
+    }
     /* the output folder: claimed (policy, lock) before the run, written into a staging folder */
     const char *dir = NULL;
     if (out) {
@@ -164,7 +177,19 @@ int main(int argc, char **argv) {
     double t1 = now_s();
     for (int64_t done = 0; done < steps; ) {
         const int64_t k = steps - done < piece ? steps - done : piece;
-        if (nm_engine_run(e, k, threads) != 0) { fprintf(stderr, "\nneuromorph-run: engine: %s\n", nm_engine_error(e)); return 1; }
+        if (nm_engine_run(e, k, threads) != 0) {
+            nm_fault fault;
+            if (nm_engine_fault(e, &fault)) {   /* NaN state, AdEx solver: named with the saved names */
+                char msg[1024];
+                const char *var = fault.var >= 0 ? meta.var_names[fault.pop * NM_MAX_VARS + fault.var] : NULL;
+                nm_fault_describe(e, &fault, meta.pop_names[fault.pop], var, msg, sizeof msg);
+                fprintf(stderr, "%sneuromorph-run: %s: simulation stopped: %s\n", tty ? "\n" : "", file, msg);
+            } else {
+                fprintf(stderr, "%sneuromorph-run: engine: %s\n", tty ? "\n" : "", nm_engine_error(e));
+            }
+            nm_engine_free(e);
+            return 1;
+        }
         done += k;
         if (tty) {
             const double el = now_s() - t1, frac = (double)done / (double)steps;

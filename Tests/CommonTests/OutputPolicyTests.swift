@@ -143,6 +143,8 @@ final class OutputPolicyTests: XCTestCase {
         // a replaced output whose replacement never landed: put back
         try put(".b.old-\(dead)-00000001/\(OutputPolicy.markerFile)", #"{"kind": "simulate", "files": ["a.txt"]}"#)
         try put(".b.old-\(dead)-00000001/a.txt", "previous")
+        // a staging folder of a writer killed while it wrote the marker (only the marker's temporary file)
+        try put(".e.partial-\(dead)-0badcafe/\(OutputPolicy.markerFile).tmp", #"{"kind": "sim"#)
         // a temporary file of a dead process, one of this process
         try put(".f.npy.tmp-\(dead)-12345")
         try put(".g.npy.tmp-\(getpid())-12345")

@@ -125,8 +125,8 @@ final class SaveLoadTests: XCTestCase {
         }
         XCTAssertTrue(load(good + Data([0]), "padded.nmnet")?.contains("end marker") ?? false)
         var bad = good
-        bad[8] = 0; bad[9] = 0; bad[10] = 0; bad[11] = 0; bad[12] = 0; bad[13] = 0; bad[14] = 0xf0; bad[15] = 0xbf   // dt = -1
-        XCTAssertTrue(load(bad, "dt.nmnet")?.contains("header") ?? false)
+        bad[8] = 0; bad[9] = 0; bad[10] = 0; bad[11] = 0; bad[12] = 0; bad[13] = 0; bad[14] = 0xf0; bad[15] = 0xbf   // payload length
+        XCTAssertTrue(load(bad, "len.nmnet")?.contains("header") ?? false)
         // an unwritable destination: error, and no file (temporary or final) left behind
         let dir = tempFile("missing-dir/sub")
         XCTAssertThrowsError(try sim.saveNetwork(to: dir + "/net.nmnet"))

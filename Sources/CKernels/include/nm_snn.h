@@ -92,7 +92,9 @@ typedef struct nm_engine nm_engine;
 
 nm_engine *nm_engine_new(double dt_ms, uint64_t seed);
 void nm_engine_free(nm_engine *e);
-/* Adds a population; returns its index or -1 (bad model / params). State starts at 0. */
+/* Adds a population; returns its index or -1 (unknown model, size outside [0, 2^30], fewer parameters
+ * than the model has, or a parameter that is NaN, infinite where it must be finite, or out of its
+ * range; see nm_engine_error). State starts at 0. */
 int nm_engine_add_pop(nm_engine *e, int model, int32_t n, const double *params, int nparams);
 int nm_pop_size(const nm_engine *e, int pop);
 int nm_pop_nvars(const nm_engine *e, int pop);
@@ -108,10 +110,15 @@ void nm_pop_set_param(nm_engine *e, int pop, int index, double value);
  * next spike of every neuron from the current step. */
 int nm_pop_set_rates(nm_engine *e, int pop, const float *p_per_step);
 /* Spike source: CSR of emitting update steps per neuron (copied; ascending per neuron). A spike at
- * time t (>= dt) is emitted by update round(t/dt) - 1. */
+ * time t (>= dt) is emitted by update round(t/dt) - 1. Returns -1 if ptr does not start at 0 or
+ * decreases, or a neuron's steps are negative or not ascending. */
 int nm_pop_set_spike_steps(nm_engine *e, int pop, const int64_t *ptr, const int64_t *steps);
 
-/* Adds a projection; returns its index or -1 (inconsistent description; see nm_engine_error). */
+/* Adds a projection; returns its index or -1 (inconsistent description; see nm_engine_error): unknown
+ * populations, kind or port, a delay outside [0, 65535] steps, sparse row pointers that do not start at
+ * 0 or decrease, targets out of range or not ascending within a row, per-synapse delays of 0, conv or
+ * pooling geometry that does not match the population sizes or whose output size is not
+ * (in + 2 pad - kernel) / stride + 1, stride or kernel < 1, padding < 0 or not smaller than the kernel. */
 int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d);
 /* Synaptic events (spike x fan-out actually delivered) counted by projection since the last reset. */
 int64_t nm_proj_events(const nm_engine *e, int proj);
@@ -149,8 +156,45 @@ const int64_t *nm_state_steps(const nm_engine *e, int mon); /* [samples], time =
 void nm_set_spin_us(int us);
 int nm_get_spin_us(void);
 
-/* Runs nsteps steps with nthreads threads (<= 0: all cores). Returns 0, or -1 on error. */
+/* Runs nsteps steps with nthreads threads (<= 0: all cores). Returns 0, or -1 on error (then
+ * nm_engine_error says why, and nm_engine_fault tells whether the network itself stopped the run). */
 int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads);
+
+/* ---- run-time faults ----
+ * A run stops with an error when the network cannot be simulated meaningfully:
+ *   - NM_FAULT_NONFINITE: a state variable became NaN or infinite. Every thread checks the state of
+ *     the neurons it owns (one vectorized pass over the state arrays) at the end of every interval that
+ *     reaches a multiple of NM_CHECK_STEPS steps and at the end of each run; the fault names the first
+ *     non-finite (population, variable, neuron) in that order, and the window [step_lo, step_hi] of steps
+ *     between the last check that passed and the one that failed (the AdEx solver reports the exact
+ *     step, step_hi = step_lo + 1).
+ *   - NM_FAULT_SOLVER_STEPS: the AdEx solver (GSL RKF45) needed more than NM_ADEX_MAX_STEPS internal
+ *     steps for one neuron within one time step (its step size collapsed, e.g. a neuron driven to fire
+ *     thousands of times per step); value = the steps taken.
+ *   - NM_FAULT_SOLVER_FAILED: the AdEx solver returned an error; value = the GSL status.
+ * The run stops at the end of the interval in which the fault was found (nm_engine_step says where);
+ * the state is then not meaningful. Which fault is reported does not depend on the thread count. */
+#ifndef NM_CHECK_STEPS
+#define NM_CHECK_STEPS 16
+#endif
+#define NM_ADEX_MAX_STEPS 10000
+enum nm_fault_kind { NM_FAULT_NONE = 0, NM_FAULT_NONFINITE = 1, NM_FAULT_SOLVER_STEPS = 2, NM_FAULT_SOLVER_FAILED = 3 };
+typedef struct nm_fault {
+    int32_t kind;       /* enum nm_fault_kind */
+    int32_t pop;        /* population index */
+    int32_t var;        /* NONFINITE: state variable index; otherwise -1 */
+    int32_t neuron;     /* neuron index within the population */
+    int64_t step_lo;    /* the fault arose after time step_lo*dt ... */
+    int64_t step_hi;    /* ... and by time step_hi*dt */
+    double value;       /* NONFINITE: the value found (NaN, +inf, -inf); SOLVER_*: see above */
+} nm_fault;
+/* What stopped the last run (kind NM_FAULT_NONE if it ended normally or failed for another reason,
+ * e.g. out of memory). Returns the kind. */
+int nm_engine_fault(const nm_engine *e, nm_fault *f);
+/* One sentence describing a fault, with the caller's names for the population and variable (NULL: their
+ * indices), e.g. "exc.v became NaN between t = 3.2 ms and t = 6.4 ms, neuron 17 (...)". Returns the
+ * length written (as snprintf). */
+int nm_fault_describe(const nm_engine *e, const nm_fault *f, const char *pop_name, const char *var_name, char *buf, size_t len);
 int64_t nm_engine_step(const nm_engine *e);
 int32_t nm_engine_interval(const nm_engine *e); /* L = min delay + 1 */
 /* Zeroes ring buffers, refractory counters, external currents, counters, recordings and the step; state variables are
@@ -166,16 +210,28 @@ typedef struct nm_net_meta {
     const char *const *pop_names;   /* [npops] */
     const char *const *mon_names;   /* [nmons] */
     const double *mon_scales;       /* [nmons] */
+    const char *const *var_names;   /* [npops * NM_MAX_VARS]: variable v of population p at p * NM_MAX_VARS + v */
 } nm_net_meta;
 /* Saves a built network before its first run (populations, state, currents, rates, spike times,
  * recording choices, projections, state monitors; meta may be NULL or have NULL arrays: empty names,
  * scale 1) to `path` (written to a temporary file, then renamed); 0 on success, else -1 with a
- * message in err. */
+ * message in err. Names must not contain '/' or control characters (they become file names) and are
+ * at most NM_MAX_NAME bytes. Format version NM_NET_VERSION, with a checksum of everything after the
+ * header (see snn_io.c). */
+#define NM_NET_VERSION 2
+#define NM_MAX_NAME 255
 int nm_engine_save(const nm_engine *e, const nm_net_meta *meta, const char *path, char *err, size_t errlen);
 /* Loads a saved network (replaying the same calls: same seed => same spikes); NULL with a message in
- * err if the file is missing, truncated, corrupt or not a network file. If meta is not NULL it gets the
- * saved names and scales (owned by the engine). */
+ * err naming the file and what is wrong if it is missing, truncated, of another format version, fails
+ * its checksum, or describes an inconsistent network (every count, index, size, geometry and
+ * parameter is checked before it is used). If meta is not NULL it gets the saved names and scales
+ * (owned by the engine). */
 nm_engine *nm_engine_load(const char *path, nm_net_meta *meta, char *err, size_t errlen);
+/* The same from the `size` bytes of a saved file in memory (copied); `name` stands for the file in
+ * messages. */
+nm_engine *nm_engine_load_buffer(const void *data, size_t size, const char *name, nm_net_meta *meta, char *err, size_t errlen);
+/* The checksum of saved networks: a 64-bit hash of `len` bytes (any change of a single byte changes it). */
+uint64_t nm_net_checksum(const void *data, size_t len);
 /* Bytes allocated by the engine (state, buffers, recordings). */
 int64_t nm_engine_bytes(const nm_engine *e);
 
