@@ -536,16 +536,70 @@ def model_case(fx, rng, cid):
 
 # ---- saved networks -------------------------------------------------------------------------------------
 
+def field_must_refuse(lay, name, i, old, new):
+    """Why a re-signed saved network with field `name`[i] changed from old to new must be refused (the
+    checksum no longer helps: the loader's validation must), or None when the edit may be valid."""
+    kind = re.sub(r"^(pop|proj|mon)\d+\.", "", name)
+    fin = lambda x: isinstance(x, float) and x == x and abs(x) != float("inf")
+    if isinstance(new, float) and not fin(new) and kind in ("dt", "params", "iext", "w0", "w", "rates", "scale") or \
+            kind.startswith("var") and kind[3:].isdigit() and not fin(new):
+        return "non-finite %s" % kind
+    if kind in ("npops", "nprojs", "nmons", "n", "nvars", "nidx", "name.len", "src_ptr", "rowptr", "kind") or kind.startswith("varname"):
+        return "%s changed: the file no longer parses as saved" % kind
+    if name == "end":
+        return "end marker changed"
+    if kind == "dt" and not (isinstance(new, float) and 1e-9 < new < 1e9):
+        return "dt = %r" % new
+    if kind in ("pre", "post"):
+        j = int(name[4:name.index(".")])
+        pops, proj = lay.pops, lay.projs[j]
+        if not 0 <= new < len(pops):
+            return "projection %s population %d out of range" % (kind, new)
+        if kind == "pre" and pops[new]["n"] != pops[old]["n"]:
+            return "projection source of another size (row pointers no longer fit)"
+        if kind == "post" and proj["kind"] == formats.KIND_SPARSE:
+            off, _, nnz = lay.fields["proj%d.col" % j]
+            cols = struct.unpack_from("<%di" % nnz, lay.data, off) if nnz else ()
+            if cols and max(cols) >= pops[new]["n"]:
+                return "targets beyond the new target population (%d neurons)" % pops[new]["n"]
+        elif kind == "post" and pops[new]["n"] != pops[old]["n"]:
+            return "projection target of another size"
+    if kind == "col":
+        j = lay.projs[int(name[4:name.index(".")])]
+        if not 0 <= new < j["npost"]:
+            return "target index %d outside [0, %d)" % (new, j["npost"])
+    if kind == "delay" and (new < 0 or new > 1 << 24):
+        return "delay of %d steps" % new
+    if kind == "rates" and fin(new) and new < 0:
+        return "negative rate"
+    if kind == "src_steps" and new < 0:
+        return "negative spike step"
+    if kind in ("pop", "var", "every", "idx") and name.startswith("mon"):
+        m = int(name[3:name.index(".")])
+        pop = struct.unpack_from("<i", lay.data, lay.fields["mon%d.pop" % m][0])[0]
+        if kind == "pop" and not 0 <= new < len(lay.pops):
+            return "monitor of population %d" % new
+        if kind == "every" and new <= 0:
+            return "monitor every %d steps" % new
+        if kind == "var" and not 0 <= new < lay.pops[pop]["nvars"]:
+            return "monitor of variable %d" % new
+        if kind == "idx" and not 0 <= new < lay.pops[pop]["n"]:
+            return "monitor of neuron %d" % new
+    return None
+
+
 def saved_case(fx, rng, cid):
     base = rng.choice(["cuba", "coba", "zoo-save", "zoo-save"])
     data = fx.bytes(base + ".nmnet")
     lay = fx.layouts.get(base)
+    if lay is not None:
+        lay.data = data
     op = weighted(rng, [("flip", 20), ("truncate", 10), ("append", 3), ("field", 45 if lay else 0), ("rowptr", 8 if lay else 0),
                         ("unsorted", 6 if lay else 0), ("garbage", 3), ("empty", 1)])
     b = bytearray(data)
     threads = rng.choice(["1", "2"])
     extra = []
-    must = "a changed saved network must fail its checksum"
+    resigned = False
     if op == "flip":
         n = rng.choice([1, 1, 2, 4, 16])
         nb, where = mu.flip_bytes(data, rng, n)
@@ -565,7 +619,7 @@ def saved_case(fx, rng, cid):
         tag = "bytes appended"
         must = "trailing bytes after the end marker"
     elif op == "garbage":
-        b = bytearray(b"NMNET\x00\x00\x01" + mu.garbage(rng, rng.choice([20, 2000])))
+        b = bytearray(data[:8] + mu.garbage(rng, rng.choice([20, 2000])))
         desc = "magic followed by random bytes"
         tag = "garbage"
         must = "random bytes after the magic"
@@ -574,8 +628,10 @@ def saved_case(fx, rng, cid):
         desc = "empty file"
         tag = "empty"
         must = "empty file"
-    elif op in ("field", "rowptr", "unsorted"):
+    else:
         fields = lay.fields
+        # with the checksum recomputed the edit reaches the loader's validation; without, the checksum must catch it
+        resigned = getattr(lay, "signed", False) and rng.random() < 0.7
         if op == "field":
             name = rng.choice(sorted(k for k in fields if k != "end"))
         elif op == "rowptr":
@@ -583,12 +639,12 @@ def saved_case(fx, rng, cid):
         else:
             name = rng.choice(sorted(k for k in fields if k.endswith(".col")) or ["dt"])
         off, fmt, count = fields[name]
-        size = struct.calcsize(fmt)
         if count == 0:
             name, (off, fmt, count) = "dt", fields["dt"]
-            size = 8
+        size = struct.calcsize(fmt)
         i = rng.randrange(count)
         old = struct.unpack_from(fmt, data, off + size * i)[0]
+        must = None
         if op == "unsorted" and name.endswith(".col"):
             j = lay.projs[int(name[4:name.index(".")])]
             rp_off = fields[name.replace(".col", ".rowptr")][0]
@@ -607,7 +663,6 @@ def saved_case(fx, rng, cid):
                 threads = "1"
             else:
                 desc = "%s: no row with two targets; unchanged" % name
-                must = None
             tag = "unsorted row"
         else:
             if fmt in ("<d", "<f"):
@@ -626,12 +681,23 @@ def saved_case(fx, rng, cid):
                 new = rng.choice([old + 5, old - 1, 2 ** 62, -1, 0 if i else 1])
             if new == old or (isinstance(new, float) and isinstance(old, float) and new != new and old != old):
                 new = old + 1 if fmt not in ("<d", "<f") else (old * 2 + 1.0)
+            if fmt == "<H":
+                new &= 0xFFFF
+            elif fmt == "<B":
+                new &= 0xFF
+            elif fmt == "<Q":
+                new &= (1 << 64) - 1
             struct.pack_into(fmt, b, off + size * i, new)
             desc = "%s[%d] = %r (was %r)" % (name, i, new, old)
-            tag = "field " + re.sub(r"(pop|proj|mon)\d+", r"\1", name)
-            must = "an edited field: validation or a payload checksum must catch it"
-    else:
-        raise ValueError(op)
+            tag = "field " + re.sub(r"(pop|proj|mon)\d+", r"\1", re.sub(r"(var|varname)\d+", r"\1", name))
+            if resigned:
+                must = field_must_refuse(lay, name, i, old, new)
+        if not resigned and desc.find("unchanged") < 0:
+            must = must or "an edited field must fail the payload checksum"
+        if resigned:
+            b = bytearray(formats.resign(b))
+            desc += ", checksum recomputed"
+            tag += " (re-signed)"
     files = {w(NET): bytes(b)}
     steps = [Step(["neuromorph-run", NET, "--duration", "0.02", "--threads", threads, "--out", OUT], out=(OUT, "run"), names=[NET],
                   must_refuse=must)] + extra

@@ -233,6 +233,14 @@ class FormatTests(unittest.TestCase):
         with self.assertRaises(ValueError):
             formats.NetLayout(data + b"x" * 65)
 
+    def test_saved_network_checksum_matches_the_engines(self):
+        # reference values printed by snn_io.c's hash_init/hash_add/hash_end for bytes (37 i + 1) mod 256
+        data = bytes((37 * i + 1) & 255 for i in range(29))
+        self.assertEqual(formats.net_checksum(data), 10335139667039635963)
+        self.assertEqual(formats.net_checksum(data[:24]), 4331093384567242602)
+        signed = formats.resign(b"NMNET\0\0\2" + bytes(16) + data)
+        self.assertEqual(struct.unpack_from("<QQ", signed, 8), (29, 10335139667039635963))
+
     def test_idx(self):
         data = formats.idx_bytes([2, 1, 1], b"\x01\x02")
         self.assertEqual(formats.parse_idx(data), (8, [2, 1, 1], b"\x01\x02"))
