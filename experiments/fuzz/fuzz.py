@@ -277,7 +277,8 @@ def write_reports(results, args, clean, seconds, report_dir):
         if len(grp[fam]) > 8:
             res.append("- … %d more groups in FAILURES.md" % (len(grp[fam]) - 8))
         res.append("")
-    res.append("Every failing case with its repro line and stderr: FAILURES.md, failures.json.")
+    res.append("Every failing case with its repro line and stderr: FAILURES.md, failures.json. A case id names the same mutation")
+    res.append("for a given version of the harness (and of the fixtures it makes with the binaries under test).")
     with open(os.path.join(report_dir, "RESULTS.md"), "w") as f:
         f.write("\n".join(res) + "\n")
     return tab, total
