@@ -47,7 +47,8 @@ def parse_args(argv):
     ap.add_argument("--bin", default=".build/debug", help="folder with neuromorph and neuromorph-run (default .build/debug)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the case generators (same seed, same cases)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="cases run in parallel (default: cores)")
-    ap.add_argument("--timeout", type=float, default=None, help="seconds per command before it counts as a hang (ci 8, full 10)")
+    ap.add_argument("--timeout", type=float, default=None, help="CPU seconds per command before it counts as a hang (ci 8, full 10); "
+                                                                  "6 times that in wall time also ends it")
     ap.add_argument("--mem-limit-mb", type=int, default=2048, help="address-space limit of every command (ulimit -v), MB")
     ap.add_argument("--case", action="append", default=None, help="run only this case id (repeatable); implies verbose output")
     ap.add_argument("--family", action="append", choices=families.FAMILIES, help="run only these families")
@@ -259,8 +260,9 @@ def write_reports(results, args, clean, seconds, report_dir):
            % (args.budget, args.bin_rel, args.seed), "",
            "- machine: %s" % machine(),
            "- commit: %s" % commit(),
-           "- budget: %s, seed %d, %d cases, %d jobs, timeout %.0f s per command, address space limit %d MB"
-           % (args.budget, args.seed, len(results), args.jobs, args.limits.timeout, args.mem_limit_mb),
+           "- budget: %s, seed %d, %d cases, %d jobs; per command: %.0f s of CPU (%.0f s wall), address space limit %d MB"
+           % (args.budget, args.seed, len(results), args.jobs, args.limits.timeout, args.limits.timeout * args.limits.wall_factor,
+              args.mem_limit_mb),
            "- date: %s, wall time %.0f s" % (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), seconds),
            "", tab, "",
            "A case counts once per column it fails in (and once in *failing*). *ok: ran* = exit 0 with complete output,",

@@ -54,8 +54,8 @@ class StepResult:
     """What a process did: return code (negative = signal), whether it was killed for running past
     its timeout, the signal the harness sent on purpose (kill cases), and its output streams."""
 
-    def __init__(self, rc, timed_out=False, sent_signal=None, stdout="", stderr="", seconds=0.0, kill_after=0.0):
-        self.rc, self.timed_out, self.sent_signal, self.kill_after = rc, timed_out, sent_signal, kill_after
+    def __init__(self, rc, timed_out=False, sent_signal=None, stdout="", stderr="", seconds=0.0, kill_after=0.0, cpu=None):
+        self.rc, self.timed_out, self.sent_signal, self.kill_after, self.cpu = rc, timed_out, sent_signal, kill_after, cpu
         self.stdout, self.stderr, self.seconds = stdout, stderr, seconds
 
 
@@ -354,7 +354,8 @@ def judge_step(step, res, cwd, dest_before):
     killed = res.sent_signal is not None
     if res.timed_out:
         after = " after %s" % describe_signal(-res.sent_signal) if killed else ""
-        return [Finding("hang", "no exit within %.0f s%s" % (res.seconds, after))]
+        cpu = " (%.1f s of CPU)" % res.cpu if res.cpu is not None else ""
+        return [Finding("hang", "no exit within %.0f s%s%s" % (res.seconds, cpu, after))]
     rc = res.rc
     if rc < 0 or rc >= 128:
         if not (killed and rc in (-res.sent_signal, 128 + res.sent_signal)):

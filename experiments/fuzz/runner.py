@@ -116,8 +116,11 @@ def resolve(argv, bins):
 
 
 class Limits:
-    def __init__(self, timeout, mem_mb, fsize_mb):
-        self.timeout, self.mem_mb, self.fsize_mb = timeout, mem_mb, fsize_mb
+    """Per command: `timeout` seconds of CPU time (a hang), at most `wall_factor` times that in wall
+    time, an address-space and a file-size limit."""
+
+    def __init__(self, timeout, mem_mb, fsize_mb, wall_factor=6.0):
+        self.timeout, self.mem_mb, self.fsize_mb, self.wall_factor = timeout, mem_mb, fsize_mb, wall_factor
 
 
 def start(argv, cwd, env, limits, logbase):
@@ -158,18 +161,46 @@ def finish(p, step, limits):
                 kill_after = time.monotonic() - p.started
                 killgroup(p.pid, sig)
                 sent = int(sig)
-    try:
-        p.wait(timeout=max(0.1, timeout - (time.monotonic() - p.started)) if sent is None else timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        killgroup(p.pid)
-        p.wait()
+    timed_out = wait_bounded(p, timeout, limits)
     seconds = time.monotonic() - p.started
     killgroup(p.pid)  # anything the command left running in its group
     with _running_lock:
         _running.discard(p.pid)
     return oracle.StepResult(p.returncode, timed_out=timed_out, sent_signal=sent, stdout=read_tail(p.logbase + ".stdout"),
-                             stderr=read_tail(p.logbase + ".stderr"), seconds=seconds, kill_after=kill_after)
+                             stderr=read_tail(p.logbase + ".stderr"), seconds=seconds, kill_after=kill_after,
+                             cpu=getattr(p, "cpu_at_kill", None))
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a running process (all its threads), from /proc; None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def wait_bounded(p, timeout, limits):
+    """Waits for p; True (after killing its group) when it used `timeout` seconds of CPU, or ran
+    `limits.wall_factor` times that long in wall time. CPU time keeps a loaded machine (others
+    building) from turning a slow start into a hang; the wall limit catches a process that blocks."""
+    wall = timeout * limits.wall_factor
+    while True:
+        try:
+            p.wait(timeout=0.25)
+            return False
+        except subprocess.TimeoutExpired:
+            pass
+        cpu = cpu_seconds(p.pid)
+        if (cpu is not None and cpu >= timeout) or time.monotonic() - p.started >= wall:
+            p.cpu_at_kill = cpu
+            killgroup(p.pid)
+            p.wait()
+            return True
 
 
 def read_tail(path, limit=40000):

@@ -94,10 +94,18 @@ class OracleTests(unittest.TestCase):
         self.assertIn("SIGABRT", r.findings[0].reason)
 
     def test_hang_is_caught_and_killed(self):
-        self.limits.timeout = 1
-        r = self.run_steps([Step(fake("import time; time.sleep(60)"))])
-        self.assertEqual(self.kinds(r), ["hang"])
-        self.assertLess(r.seconds, 10)
+        self.limits.timeout, self.limits.wall_factor = 1, 4
+        busy = self.run_steps([Step(fake("while True: pass"))])
+        self.assertEqual(self.kinds(busy), ["hang"])
+        self.assertLess(busy.seconds, 3.9)          # killed on CPU time, before the wall limit
+        blocked = self.run_steps([Step(fake("import time; time.sleep(60)"))])
+        self.assertEqual(self.kinds(blocked), ["hang"])
+        self.assertLess(blocked.seconds, 10)
+
+    def test_waiting_without_cpu_is_not_a_hang_before_the_wall_limit(self):
+        self.limits.timeout, self.limits.wall_factor = 1, 5
+        r = self.run_steps([Step(fake("import time; time.sleep(2)"))])
+        self.assertEqual(r.findings, [])
 
     def test_deleted_sentinel(self):
         script = GOOD_OUTPUT.replace("RATE", "1.0") + "\nos.remove('../SENTINEL-parent.txt')\n"
