@@ -82,7 +82,11 @@ public final class TrainingRun {
             guard FileManager.default.fileExists(atPath: ckpt) else {
                 throw ANNError.file(path: "\(outDir)/\(Self.checkpointFile)", message: "missing, so the run in \(outDir) cannot be resumed; pass --force instead of --resume to train again from scratch")
             }
-            (start, metrics.epochs) = try loadCheckpoint(ckpt)
+            do {
+                (start, metrics.epochs) = try loadCheckpoint(ckpt)
+            } catch ANNError.file(let path, let message) where path == ckpt {   // named as the user wrote the folder
+                throw ANNError.file(path: "\(outDir)/\(Self.checkpointFile)", message: message)
+            }
             metrics.final_test_accuracy = metrics.epochs.last?.test_accuracy
             log("resuming after epoch \(start) from \(outDir)/\(Self.checkpointFile)")
             let problems = inconsistencies(in: dest, epochs: start, metrics: metrics.epochs)
@@ -189,7 +193,11 @@ public final class TrainingRun {
             if k.hasPrefix("model.") { modelState[String(k.dropFirst(6))] = v } else if k.hasPrefix("optimizer.") { optState[String(k.dropFirst(10))] = v }
         }
         try model.loadState(modelState, source: path)
-        try trainer.optimizer.loadState(optState, parameters: model.namedParameters.map(\.parameter))
+        do {
+            try trainer.optimizer.loadState(optState, parameters: model.namedParameters.map(\.parameter))
+        } catch ANNError.invalidModel(let m) {
+            throw ANNError.file(path: path, message: "\(m.replacingOccurrences(of: "optimizer state '", with: "tensor 'optimizer.")); the checkpoint cannot be resumed, pass --force instead of --resume to train again")
+        }
         let metrics = (try? JSONOutput.decoder.decode([EpochMetrics].self, from: Data((meta["metrics"] ?? "[]").utf8))) ?? []
         guard done >= 0, metrics.count == done else {
             throw ANNError.file(path: path, message: "the checkpoint says \(done) epochs are done but holds metrics of \(metrics.count); it cannot be resumed, pass --force instead of --resume to train again")
