@@ -271,7 +271,7 @@ public enum Converter {
         }
         guard model.inputShape.count == 3 else { throw ConversionError("the model input must be an image [C, H, W], got \(model.inputShape)") }
         guard calibration.sampleShape == model.inputShape else {
-            throw ConversionError("calibration images have shape \(calibration.sampleShape), the model expects \(model.inputShape)")
+            throw ConversionError("\(calibration.source.isEmpty ? "calibration images" : calibration.source): the calibration images have shape \(calibration.sampleShape), \(source.isEmpty ? "the model" : source) expects \(model.inputShape) (use the data set the model was trained on)")
         }
         let groups = try plan(model, options: options)
         let shapes = try model.spec.shapes()   // output shape of every ANN layer
