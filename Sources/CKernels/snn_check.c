@@ -66,6 +66,14 @@ int nm_check_pop(int model, int32_t n, const double *p, int nparams, char *err, 
         else if (k == r->refr && !(x >= 0 && x <= 2147483647.0 && x == floor(x))) why = "must be a whole number of steps >= 0";
         if (why) { snprintf(err, len, "model %s: parameter %s = %g %s", r->name, r->params[k], x, why); return -1; }
     }
+    /* slots past the model's parameters: the engine never reads them, and never writes anything else than
+     * 0 there (a saved network passes all NM_MAX_PARAMS slots), so anything else is a corrupt file */
+    for (int k = r->nparams; k < nparams; k++)
+        if (p[k] != 0) {
+            snprintf(err, len, "model %s: parameter slot %d = %g is not used by the model (it has %d parameters) and must be 0",
+                     r->name, k, p[k], r->nparams);
+            return -1;
+        }
     if (model == NM_MODEL_IF && p[2] != 0 && p[2] != 1) { snprintf(err, len, "model if: reset_mode must be 0 or 1, got %g", p[2]); return -1; }
     if (model == NM_MODEL_ADEX && !(p[17] > 0 || p[18] > 0)) {
         snprintf(err, len, "model adex: eps_abs and eps_rel cannot both be 0");
@@ -74,6 +82,14 @@ int nm_check_pop(int model, int32_t n, const double *p, int nparams, char *err, 
     return 0;
 }
 #undef B
+
+double nm_readout_scale(const nm_engine *e, int pop, int var) {
+    if (pop < 0 || pop >= e->npops || var < 0 || var >= e->pops[pop].nvars) return 0;
+    const pop_t *P = &e->pops[pop];
+    /* lif_exp keeps its synaptic currents as voltages x = I tau_m / C_m: I = x / r_scale (r_scale = tau_m / C_m) */
+    if (P->model == NM_MODEL_LIF_EXP && var >= 1) return 1.0 / P->p[9];
+    return 1.0;
+}
 
 /* ---- projections ---- */
 

@@ -118,6 +118,11 @@ int nm_adex_prepare(nm_engine *e, int nt);
 /* Validates a population (model, size, parameters) / a projection description against the engine;
  * 0, or -1 with a message in err. nm_check_proj_shape leaves out what needs the arrays (CSR contents). */
 int nm_check_pop(int model, int32_t n, const double *params, int nparams, char *err, size_t len);
+/* The factor that turns state variable `var` of population `pop` into its reported unit (lif_exp's
+ * synaptic currents are kept as voltages: C_m / tau_m; every other variable 1): what `neuromorph simulate`
+ * multiplies state samples by (NeuronModel.readoutScale), and what a saved network's monitor scale must be.
+ * 0 for an unknown population or variable. */
+double nm_readout_scale(const nm_engine *e, int pop, int var);
 int nm_check_proj_shape(const nm_engine *e, const nm_proj_desc *d, char *err, size_t len);
 int nm_check_proj(const nm_engine *e, const nm_proj_desc *d, char *err, size_t len);
 /* Run-time faults: slots for nt threads (and a cleared fault) before a run; 0 or -1 (out of memory). */

@@ -452,6 +452,11 @@ static int load_mon(rd_t *r, nm_engine *e, int m, char **mnames, double *mscales
     const int32_t *idx = take(r, 4, h[3], "neuron indices");
     if (!idx) return 0;
     if (nm_engine_add_state_monitor(e, h[0], h[1], idx, h[3], h[2]) != m) return bad(r, "%s", nm_engine_error(e));
+    /* the read-out scale follows from the population's parameters (the saver writes exactly that one, as a
+     * float32): any other value would silently rescale the recorded state */
+    const double want = nm_readout_scale(e, h[0], h[1]);
+    if (!(fabs(*scale - want) <= 1e-6 * fabs(want)))
+        return bad(r, "read-out scale %g does not match the population's parameters (%g)", *scale, want);
     return 1;
 }
 

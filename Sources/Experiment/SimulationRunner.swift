@@ -151,6 +151,12 @@ public enum SimulationRunner {
         for (spec, v, id) in monitorIds {
             let tr = sim.trace(id)
             let flat = tr.values.flatMap { $0 }
+            // the state is finite (checked during the run); only the read-out scale (lif_exp currents: C_m / tau_m)
+            // can take a sample beyond float32: refuse rather than write ±inf
+            if let k = FiniteCheck.firstNonFinite(flat) {
+                throw ConfigError(file: configPath, line: nil, key: "",
+                                  message: "state monitor of \(spec.population).\(v): the sample at t = \(String(format: "%g", tr.timesMs[k / spec.neurons.count])) ms of neuron \(spec.neurons[k % spec.neurons.count]) is \(FiniteCheck.describe(flat[k])) once read out as float32 \(tr.unit.isEmpty ? "" : "(\(tr.unit)) ")(are C_m or tau_m extreme?); nothing written")
+            }
             try put(NPY.encode(flat, shape: [tr.values.count, spec.neurons.count]), "state_\(spec.population)_\(v).npy")
             let tname = "state_\(spec.population)_t.npy"
             if !files.contains(tname) {

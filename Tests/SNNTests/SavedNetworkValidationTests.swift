@@ -377,6 +377,51 @@ final class SavedNetworkValidationTests: XCTestCase {
         expectRefused(f, "end: no end marker") { $0.bytes[f.end] = 0 }
     }
 
+    /// Parameter slots past a model's parameters are never read by the engine and always saved as 0: any
+    /// other value (fuzz saved-0194: an inf in slot 30) marks a crafted or corrupt file and is refused,
+    /// naming the slot. The intact file's unused slots are 0.
+    func testUnusedParameterSlotsMustBeZero() throws {
+        let f = try saved()
+        let exc = f.pops[2], noise = f.pops[1]   // lif_cond_exp: 12 parameters; poisson: 1
+        for k in 12..<Int(NM_MAX_PARAMS) { XCTAssertEqual(f.bytes[exc.params + 8 * k..<exc.params + 8 * k + 8].allSatisfy { $0 == 0 }, true, "slot \(k)") }
+        expectRefused(f, "population 2 'exc': model lif_cond_exp: parameter slot 30 = inf is not used by the model (it has 12 parameters) and must be 0") {
+            $0.setF64(exc.params + 8 * 30, .infinity)
+        }
+        expectRefused(f, "parameter slot 12 = 1") { $0.setF64(exc.params + 8 * 12, 1) }
+        expectRefused(f, "population 1 'noise': model poisson: parameter slot 1 = nan") { $0.setF64(noise.params + 8, .nan) }
+        // -0.0 == 0: the same network
+        var g = f
+        g.setF64(exc.params + 8 * 20, -0.0)
+        g.reseal()
+        XCTAssertNil(refusal(g.bytes))
+    }
+
+    /// A monitor's read-out scale follows from its population's parameters (1, or C_m / tau_m for the
+    /// synaptic currents of lif_exp); a finite but different scale (fuzz saved-0048: 1e300, which
+    /// neuromorph-run turned into -inf samples) is refused naming the monitor and both values, and the
+    /// scale the saver writes for lif_exp currents loads.
+    func testMonitorScaleMustMatchThePopulation() throws {
+        let f = try saved()
+        expectRefused(f, "state monitor 0: read-out scale 1e+300 does not match the population's parameters (1)") { $0.setF64(f.mons[0].scale, 1e300) }
+        expectRefused(f, "read-out scale 1.001") { $0.setF64(f.mons[0].scale, 1.001) }
+        expectRefused(f, "read-out scale -1") { $0.setF64(f.mons[0].scale, -1) }
+
+        var p = LIFExpParameters()
+        p.capacitance = 300; p.tauMembrane = 12   // currents read out as x * 25
+        let net = Network(dt: 0.1, populations: [Population(name: "a", size: 3, model: .lifExp(p))], projections: [])
+        let sim = try Simulator(CompiledNetwork(net, seed: 1))
+        try sim.recordState("a", variable: "i_exc", neurons: [0, 2], everyMs: 0.1)
+        try sim.recordState("a", variable: "v", neurons: [1], everyMs: 0.1)
+        let path = dir.appendingPathComponent("lifexp.nmnet").path
+        try sim.saveNetwork(to: path)
+        let g = NetFile(try Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertEqual(Double(bitPattern: UInt64(bitPattern: g.i64(g.mons[0].scale))), 25)
+        XCTAssertEqual(Double(bitPattern: UInt64(bitPattern: g.i64(g.mons[1].scale))), 1)
+        XCTAssertNil(refusal(g.bytes))
+        expectRefused(g, "state monitor 0: read-out scale 1 does not match the population's parameters (25)") { $0.setF64(g.mons[0].scale, 1) }
+        expectRefused(g, "state monitor 1: read-out scale 25 does not match the population's parameters (1)") { $0.setF64(g.mons[1].scale, 25) }
+    }
+
     /// Systematically: every 4-byte word of the payload set to hostile values, and every 8-byte word
     /// (8-byte fields: dt, params, row pointers, spike times) too, each with the checksum re-sealed. The
     /// loader either refuses the file with a message naming it, or the network it builds runs 20 steps
