@@ -328,6 +328,10 @@ int nm_fault_describe(const nm_engine *e, const nm_fault *f, const char *pop_nam
         return snprintf(buf, len, "%s: the AdEx solver failed (GSL status %d) for neuron %d in the step from t = %g ms to t = %g ms: "
                         "the input current, a weight or a parameter is probably far too large", pop_name, (int)f->value,
                         (int)f->neuron, t0, t1);
+    case NM_FAULT_SPIKES_PER_STEP:
+        return snprintf(buf, len, "%s: neuron %d reached V_peak a second time within the step from t = %g ms to t = %g ms, and the "
+                        "engine records at most one spike per neuron and step: the input current or a weight is probably far too "
+                        "large (or give t_ref >= dt = %g ms, or a smaller dt)", pop_name, (int)f->neuron, t0, t1, e->dt);
     default:
         return snprintf(buf, len, "no fault");
     }

@@ -475,8 +475,10 @@ int nm_adex_prepare(nm_engine *e, int nt) {
 }
 
 /* The work per neuron and step is bounded: past NM_ADEX_MAX_STEPS internal steps (normal inputs need
- * at most ~100 at dt = 0.1 ms, ~1100 at 1 uA), a solver error or a non-finite state, the thread raises
- * a fault (the run stops at the end of the interval) and integrates no further AdEx neurons. */
+ * at most ~100 at dt = 0.1 ms), a second spike within the step (t_ref < dt and a drive of ~2e5 pA or
+ * more: every further upstroke costs ~100 internal steps, and the spike could not be recorded), a solver
+ * error or a non-finite state, the thread raises a fault (the run stops at the end of the interval) and
+ * integrates no further AdEx neurons. */
 static int adex_fault(nm_engine *e, pop_t *P, int thread, int kind, int var, int32_t i, int64_t n, double value) {
     nm_fault *f = nm_thread_fault(e, thread);
     f->kind = kind; f->pop = (int32_t)(P - e->pops); f->var = var; f->neuron = i;
@@ -514,6 +516,9 @@ static int64_t upd_adex(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t 
             if (stop) break;
             if (P->refr[i] > 0) y[0] = vres;
             else if (y[0] >= vpeak) {
+                /* a second spike within one step cannot be recorded (one spike per neuron and step), and
+                 * the drive that causes it makes the solver resolve every upstroke: stop instead */
+                if (sp) { stop = adex_fault(e, P, thread, NM_FAULT_SPIKES_PER_STEP, -1, i, n, t); break; }
                 y[0] = vres;
                 y[1] += bw;
                 P->refr[i] = tref > 0 ? tref + 1 : 0;
