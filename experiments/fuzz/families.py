@@ -26,6 +26,8 @@ SCALAR_ONLY = {"size", "model", "p", "k", "dt", "duration", "seed", "rule", "pre
                "population", "multapses", "autapses", "name"}
 UNIT_DIMS = {"ms": "time", "s": "time", "us": "time", "μs": "time", "mV": "voltage", "V": "voltage", "nS": "conductance",
              "pS": "conductance", "pA": "current", "nA": "current", "pF": "capacitance", "Hz": "rate", "kHz": "rate"}
+# free text: any scalar is a valid value ("name: nan" names a run "nan"; "name: 1 Gms" is a name, not a quantity)
+FREE_TEXT_KEYS = {"name"}
 CONTEXT_UNIT_KEYS = {"weight", "weights", "mean", "std", "min", "max", "low", "high", "I_e", "c", "d", "amplitudes"}
 
 
@@ -124,7 +126,9 @@ def config_case(fx, rng, cid):
             keep_unit = unit and rng.random() < 0.65
             val = num + (" " + unit if keep_unit else "")
             n = number_of(num)
-            if num in mu.NAN_TEXT:
+            if key in FREE_TEXT_KEYS:
+                must = None
+            elif num in mu.NAN_TEXT:
                 must = "NaN for '%s'" % key
             elif unit and not keep_unit and num not in ("0", "-0"):
                 must = "bare number for '%s' (needs a unit like %s)" % (key, unit)
@@ -142,7 +146,9 @@ def config_case(fx, rng, cid):
             num = m.group(1) if m else (old if number_of(old) is not None else "1")
             nu = rng.choice(mu.UNITS)
             val = num + " " + nu
-            if nu not in UNIT_DIMS:
+            if key in FREE_TEXT_KEYS:
+                must = None
+            elif nu not in UNIT_DIMS:
                 must = "unknown unit '%s'" % nu
             elif unit and UNIT_DIMS.get(unit) and UNIT_DIMS[nu] != UNIT_DIMS[unit] and key not in CONTEXT_UNIT_KEYS:
                 must = "'%s' takes a %s, not %s" % (key, UNIT_DIMS[unit], nu)
@@ -215,14 +221,19 @@ def config_case(fx, rng, cid):
     files = {w(CFG): new}
     r = rng.random()
     names = [CFG] + ([key] if key and op not in ("truncate", "garbage", "binary", "encoding", "empty", "longdoc") else [])
+    # a free-text value ("name: nan") comes back in summary.json and on stdout as the text it is
+    echo = None
+    if op in ("extreme", "unit") and key in FREE_TEXT_KEYS:
+        echo = val
     if base == "zoo-save" and r < 0.4 or r < 0.12:
-        steps = [Step(["neuromorph", "simulate", CFG, "--save-network", NET], out=(NET, "netfile"), names=names, must_refuse=must),
+        steps = [Step(["neuromorph", "simulate", CFG, "--save-network", NET], out=(NET, "netfile"), names=names, must_refuse=must,
+                      echo=echo),
                  Step(["neuromorph-run", NET, "--duration", "0.02", "--threads", "1", "--out", OUT], out=(OUT, "run"), names=[NET],
-                      only_if_ok=True)]
+                      only_if_ok=True, echo=echo)]
     elif r < 0.2:
-        steps = [Step(["neuromorph", "simulate", CFG, "--json"], names=names, must_refuse=must)]
+        steps = [Step(["neuromorph", "simulate", CFG, "--json"], names=names, must_refuse=must, echo=echo)]
     else:
-        steps = [Step(["neuromorph", "simulate", CFG, "--out", OUT], out=(OUT, "sim"), names=names, must_refuse=must)]
+        steps = [Step(["neuromorph", "simulate", CFG, "--out", OUT], out=(OUT, "sim"), names=names, must_refuse=must, echo=echo)]
     return Case(cid, "config", tag, "%s.yaml: %s" % (base, desc), files, steps)
 
 
@@ -544,7 +555,21 @@ def field_must_refuse(lay, name, i, old, new):
     if isinstance(new, float) and not fin(new) and kind in ("dt", "params", "iext", "w0", "w", "rates", "scale") or \
             kind.startswith("var") and kind[3:].isdigit() and not fin(new):
         return "non-finite %s" % kind
-    if kind in ("npops", "nprojs", "nmons", "n", "nvars", "nidx", "name.len", "src_ptr", "rowptr", "kind") or kind.startswith("varname"):
+    if kind in ("rowptr", "src_ptr"):
+        # an index array [n + 1]: its last entry sizes the array that follows (the layout changes) and its
+        # first must be 0; an inner entry that stays between its neighbours only moves synapses (spike
+        # times) from one row to the next: a different but valid network, which the loader cannot tell
+        # from the saved one once the checksum is recomputed
+        off, fmt, count = lay.fields[name]
+        vals = struct.unpack_from("<%dq" % count, lay.data, off)
+        if i == count - 1:
+            return "%s changed: the file no longer parses as saved" % kind
+        if i == 0:
+            return "%s[0] = %d: row pointers start at 0" % (kind, new) if new != 0 else None
+        if not vals[i - 1] <= new <= vals[i + 1]:
+            return "%s[%d] = %d outside [%d, %d]: not monotone" % (kind, i, new, vals[i - 1], vals[i + 1])
+        return None
+    if kind in ("npops", "nprojs", "nmons", "n", "nvars", "nidx", "name.len", "kind") or kind.startswith("varname"):
         return "%s changed: the file no longer parses as saved" % kind
     if name == "end":
         return "end marker changed"

@@ -30,12 +30,14 @@ class Step:
     names = tokens a refusal must mention (any one); must_refuse = why exit 0 would be wrong;
     kill = (signal, seconds after start); same_as = ('spikes'|'weights', reference folder);
     group = steps with the same group start together (concurrent writers); only_if_ok = skip unless
-    the previous step exited 0."""
+    the previous step exited 0; echo = free text of the input (e.g. a run's name 'nan') that the tool
+    may print back as is: as a JSON string or a word on stdout it is not a silent NaN."""
 
     def __init__(self, argv, out=None, names=(), must_refuse=None, kill=None, same_as=None, group=None,
-                 only_if_ok=False, timeout=None):
+                 only_if_ok=False, timeout=None, echo=None):
         self.argv, self.out, self.names, self.must_refuse = list(argv), out, list(names), must_refuse
         self.kill, self.same_as, self.group, self.only_if_ok, self.timeout = kill, same_as, group, only_if_ok, timeout
+        self.echo = echo
 
     def command_line(self):
         return " ".join(quote(a) for a in self.argv)

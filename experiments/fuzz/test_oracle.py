@@ -171,6 +171,18 @@ class OracleTests(unittest.TestCase):
         r = self.run_steps([Step(fake("print('accuracy 12%, loss nan')"))])
         self.assertEqual(self.kinds(r), ["nan"])
 
+    def test_free_text_echoed_is_not_a_silent_nan(self):
+        # a run named 'nan' by its config: summary.json and stdout carry the name, not a number
+        named = self.run_steps([Step(self.good(rate='"nan"'), out=("outdir", "sim"), echo="nan")])
+        self.assertEqual(self.kinds(named), [])
+        printed = self.run_steps([Step(fake("print('nan: 48 neurons, rate 2 Hz')"), echo="nan")])
+        self.assertEqual(self.kinds(printed), [])
+        # but only the echoed text: another NaN still counts
+        other = self.run_steps([Step(fake("print('nan: 48 neurons, rate inf Hz')"), echo="nan")])
+        self.assertEqual(self.kinds(other), ["nan"])
+        unnamed = self.run_steps([Step(self.good(rate='"nan"'), out=("outdir", "sim"))])
+        self.assertEqual(self.kinds(unnamed), ["nan"])
+
     def test_unclear_refusals(self):
         no_line = self.run_steps([Step(fake("import sys; sys.stderr.write('oops\\n'); sys.exit(1)"), names=["cfg.yaml"])])
         self.assertEqual(self.kinds(no_line), ["unclear"])
@@ -240,6 +252,28 @@ class FormatTests(unittest.TestCase):
             formats.NetLayout(data[:-8] + b"NMENX\0\0\0")
         with self.assertRaises(ValueError):
             formats.NetLayout(data + b"x" * 65)
+
+    def test_row_pointer_edits_that_must_be_refused(self):
+        # rows of 3 presynaptic neurons: row pointers (0, 1, 1, 2); an inner entry moved between its
+        # neighbours is a valid network (one synapse changes rows); first, last or non-monotone are not
+        import families
+        params = struct.pack("<32d", *([0.0] * 32))
+        pop = struct.pack("<i", 1) + b"a" + struct.pack("<4i", 0, 3, 1, 0) + params + struct.pack("<3f", 0, 0, 0) \
+            + struct.pack("<3i", 0, 0, 0) + struct.pack("<3f", 0, 0, 0)
+        proj = struct.pack("<17i", 0, 0, 0, 0, 1, *([0] * 11), 0) + struct.pack("<f", 1.0) + struct.pack("<4q", 0, 1, 1, 2) \
+            + struct.pack("<2i", 1, 0)
+        data = b"NMNET\0\0\1" + struct.pack("<dQ3i", 0.1, 1, 1, 1, 0) + pop + proj + b"NMEND\0\0\0"
+        lay = formats.NetLayout(data)
+        lay.data = data   # as saved_case sets it
+        must = lambda i, new: families.field_must_refuse(lay, "proj0.rowptr", i, [0, 1, 1, 2][i], new)
+        self.assertIsNone(must(1, 0))       # row 0 empty, row 1 takes its synapse
+        self.assertIsNone(must(2, 2))       # row 1 takes row 2's synapse
+        self.assertIsNotNone(must(2, 3))    # beyond the next entry: not monotone
+        self.assertIsNotNone(must(1, -1))
+        self.assertIsNotNone(must(0, 1))    # the first must stay 0
+        self.assertIsNotNone(must(3, 1))    # the last sizes the target array: the layout changes
+        # free-text keys take any scalar
+        self.assertIn("name", families.FREE_TEXT_KEYS)
 
     def test_saved_network_checksum_matches_the_engines(self):
         # reference values printed by snn_io.c's hash_init/hash_add/hash_end for bytes (37 i + 1) mod 256
