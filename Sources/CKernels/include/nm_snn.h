@@ -247,6 +247,8 @@ int nm_connect_fixed_prob(int32_t npre, int32_t npost, double p, int autapses, u
 /* Every target draws k sources uniformly (with replacement: multapses allowed). */
 int nm_connect_fixed_indegree(int32_t npre, int32_t npost, int32_t k, int autapses, int multapses,
                               uint64_t seed, uint64_t stream, int64_t **rowptr, int32_t **col, int64_t *nnz);
+/* Every source to every target (no i == j if !autapses); no random numbers. -1 if out of memory. */
+int nm_connect_all_to_all(int32_t npre, int32_t npost, int autapses, int64_t **rowptr, int32_t **col, int64_t *nnz);
 /* Every source draws k targets uniformly. */
 int nm_connect_fixed_outdegree(int32_t npre, int32_t npost, int32_t k, int autapses, int multapses,
                                uint64_t seed, uint64_t stream, int64_t **rowptr, int32_t **col, int64_t *nnz);
