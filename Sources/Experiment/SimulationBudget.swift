@@ -39,7 +39,7 @@ public enum SimulationBudget {
         for m in cfg.stateMonitors {
             let every = Double(max(1, net.steps(m.everyMs) ?? 1))
             let samples = runs ? (steps / every).rounded(.down) + 2 : 0
-            let n = Double(m.neurons.count)
+            let n = Double(m.selection.count)
             samplesTotal += samples * n * Double(m.variables.count)
             monitorBytes += Double(m.variables.count) * (samples * (4 * n + 8) + 8 * n)
             if writesOutput { largestWrite = max(largestWrite, samples * (16 * n + 48)) }
@@ -56,7 +56,7 @@ public enum SimulationBudget {
         var spikes = 0.0, largestSpikes = 0.0
         for m in cfg.spikeMonitors {
             guard let p = net.populations.first(where: { $0.name == m.population }), runs else { continue }
-            let fraction = Double(m.neurons?.count ?? p.size) / Double(max(1, p.size))
+            let fraction = Double(m.selection?.count ?? p.size) / Double(max(1, p.size))
             var expected = 0.0
             switch p.model {
             case .poisson(let rate):
@@ -64,8 +64,7 @@ public enum SimulationBudget {
                 expected = total * fraction * steps * net.dt / 1000
             case .spikeSource(let times):
                 let end = steps * net.dt
-                let selected = m.neurons.map { Set($0) }
-                for (i, ts) in times.enumerated() where selected?.contains(i) ?? true {
+                for (i, ts) in times.enumerated() where m.selection?.contains(i) ?? true {
                     expected += Double(ts.reduce(0) { $0 + ($1 <= end ? 1 : 0) })
                 }
             default: continue
