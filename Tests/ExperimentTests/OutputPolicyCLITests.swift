@@ -203,6 +203,28 @@ final class OutputPolicyCLITests: XCTestCase {
         XCTAssertEqual(try fm.contentsOfDirectory(atPath: path("runs")), [], "a train killed in epoch 1 left files")
     }
 
+    /// `simulate --save-network` writes through the output policy's single-file temporary
+    /// (`.NAME.tmp-PID-RAND`, nm_file_create): one a killed writer left is swept by the next save into
+    /// that folder, and a failed write names the file, not the temporary (it named `FILE.tmpPID`).
+    func testSaveNetworkTemporaryIsSweptAndNeverNamed() throws {
+        let cfg = try put("small.yaml", minimalConfig)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        let stale = ".net.nmnet.tmp-\(p.processIdentifier)-0badc0de"
+        try put("nets/" + stale, "half a network")
+        let r = try run(["simulate", cfg, "--save-network", "nets/net.nmnet"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: path("nets")), ["net.nmnet"], "the stale temporary was swept")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("nets/net.nmnet"))).prefix(5), Data("NMNET".utf8))
+
+        try put("plain.txt")
+        let bad = try run(["simulate", cfg, "--save-network", "plain.txt/net.nmnet"])
+        assertOneErrorLine(bad, code: 1, ["cannot write \(path("plain.txt/net.nmnet")): Not a directory"], "parent is a file")
+        XCTAssertFalse(bad.err.contains(".tmp"), bad.err)
+    }
+
     /// neuromorph-run's --out follows the same policy, marker (kind "run") and atomic writes.
     func testRunnerOutputPolicy() throws {
         try XCTSkipUnless(fm.isExecutableFile(atPath: Self.runner.path), "neuromorph-run not built")
