@@ -99,6 +99,19 @@ final class FileValidationCLITests: XCTestCase {
         try expectRefusal(["convert", dir, "--out", tmp.appendingPathComponent("snn").path, "--initial-potential", "nan"], ["--initial-potential"], status: 2)
     }
 
+    /// Finite but enormous weights (3e38: every output overflows float) pass the load-time check; eval
+    /// refuses the non-finite outputs naming the model folder as well as the image (fuzz model-0314: bit
+    /// flips in the weights gave an error naming only the data file).
+    func testEvalNamesTheModelWhoseOutputsOverflow() throws {
+        let model = try Sequential(spec: ModelSpec(inputShape: [1, 8, 8], layers: [.flatten, .dense(inFeatures: 64, outFeatures: 3, bias: true)], classes: 3), seed: 1)
+        model.layers[1].parameters[0].value = Tensor(shape: [3, 64], repeating: 3e38)
+        let dir = tmp.appendingPathComponent("huge").path
+        try ModelDirectory.save(model, to: dir)
+        let data = try idxFolder("data", labels: [0, 1, 2, 1])
+        try expectRefusal(["eval", dir, "--data", data], ["Error: \(dir): image 0 of \(data)/t10k-images-idx3-ubyte: the output of layer 1 (dense) overflows to",
+                                                        "are its weights far too large?"])
+    }
+
     /// `classes: 2` with labels up to 2, and 10x10 images into an 8x8 model: refused at the config key,
     /// naming the data file; nothing is written.
     func testTrainRefusesDataThatDoesNotFit() throws {
