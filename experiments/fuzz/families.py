@@ -245,17 +245,17 @@ SHAPE_KEYS = {"in_features", "out_features", "in_channels", "out_channels", "ker
               "classes"}
 
 
-def model_commands(target, rng, names, must):
+def model_commands(target, rng, names, must, echo=None):
     ev = Step(["neuromorph", "eval", MODEL, "--data", DATA, "--limit", "20", "--json", "ev.json"], out=("ev.json", "json"),
-              names=names, must_refuse=must)
+              names=names, must_refuse=must, echo=echo)
     cv = Step(["neuromorph", "convert", MODEL, "--data", DATA, "--calibration", "20", "--out", OUT], out=(OUT, "convert"),
-              names=names, must_refuse=must)
+              names=names, must_refuse=must, echo=echo)
     cm = Step(["neuromorph", "compare", MODEL, "--data", DATA, "--calibration", "20", "--limit", "5", "--timesteps", "4,8",
-               "--out", OUT], out=(OUT, "compare"), names=names, must_refuse=must)
+               "--out", OUT], out=(OUT, "compare"), names=names, must_refuse=must, echo=echo)
     sim = Step(["neuromorph", "simulate", SNN, "--data", DATA, "--image", "2", "--timesteps", "8", "--out", OUT], out=(OUT, "sim"),
-               names=names, must_refuse=must)
+               names=names, must_refuse=must, echo=echo)
     cms = Step(["neuromorph", "compare", MODEL, SNN, "--data", DATA, "--limit", "5", "--timesteps", "4,8", "--out", OUT],
-               out=(OUT, "compare"), names=names, must_refuse=must)
+               out=(OUT, "compare"), names=names, must_refuse=must, echo=echo)
     if target in ("model.json", "model.safetensors"):
         return [rng.choice([ev, ev, cv, cm])]
     return [rng.choice([sim, cms])]
@@ -493,7 +493,9 @@ def model_case(fx, rng, cid):
         files[w(folder, target)] = new
         must = model_must_refuse_json(path, vals, target)
         names = [folder, target] + ([key] if key and len(key) > 2 else [])
-        steps = model_commands(target, rng, names, must)
+        # a layer's name is free text: "NaN" comes back as a population name, not as a number
+        echo = vals[1] if vals and key in FREE_TEXT_KEYS and isinstance(vals[1], str) and vals[1] else None
+        steps = model_commands(target, rng, names, must, echo=echo)
         tag = "%s: %s" % (target, json_tag(desc))
         desc = "%s/%s: %s" % (arch, target, desc)
     elif target in ("model.safetensors", "weights.safetensors", "checkpoint.safetensors"):
@@ -555,22 +557,34 @@ def field_must_refuse(lay, name, i, old, new):
     if isinstance(new, float) and not fin(new) and kind in ("dt", "params", "iext", "w0", "w", "rates", "scale") or \
             kind.startswith("var") and kind[3:].isdigit() and not fin(new):
         return "non-finite %s" % kind
+    def layout_breaks():
+        """Whether the edit moves what follows (the file no longer parses as saved). A count whose array
+        keeps its padded size (items are padded to 8 bytes: 3 -> 4 int32 indices) still parses, the new
+        item read from zero padding: a different but well-formed network, for the loader to judge."""
+        edited = bytearray(lay.data)
+        off, fmt, _ = lay.fields[name]
+        struct.pack_into(fmt, edited, off + struct.calcsize(fmt) * i, new)
+        try:
+            formats.NetLayout(formats.resign(edited) if getattr(lay, "signed", False) else bytes(edited))
+            return False
+        except Exception:   # ValueError, struct.error, ...: any failure to parse
+            return True
     if kind in ("rowptr", "src_ptr"):
-        # an index array [n + 1]: its last entry sizes the array that follows (the layout changes) and its
-        # first must be 0; an inner entry that stays between its neighbours only moves synapses (spike
-        # times) from one row to the next: a different but valid network, which the loader cannot tell
-        # from the saved one once the checksum is recomputed
+        # an index array [n + 1]: its last entry sizes the array that follows and its first must be 0; an
+        # inner entry that stays between its neighbours only moves synapses (spike times) from one row to
+        # the next: a different but valid network, which the loader cannot tell from the saved one once
+        # the checksum is recomputed
         off, fmt, count = lay.fields[name]
         vals = struct.unpack_from("<%dq" % count, lay.data, off)
         if i == count - 1:
-            return "%s changed: the file no longer parses as saved" % kind
+            return "%s changed: the file no longer parses as saved" % kind if layout_breaks() else None
         if i == 0:
             return "%s[0] = %d: row pointers start at 0" % (kind, new) if new != 0 else None
         if not vals[i - 1] <= new <= vals[i + 1]:
             return "%s[%d] = %d outside [%d, %d]: not monotone" % (kind, i, new, vals[i - 1], vals[i + 1])
         return None
     if kind in ("npops", "nprojs", "nmons", "n", "nvars", "nidx", "name.len", "kind") or kind.startswith("varname"):
-        return "%s changed: the file no longer parses as saved" % kind
+        return "%s changed: the file no longer parses as saved" % kind if layout_breaks() else None
     if name == "end":
         return "end marker changed"
     if kind == "dt" and not (isinstance(new, float) and 1e-9 < new < 1e9):

@@ -275,6 +275,28 @@ class FormatTests(unittest.TestCase):
         # free-text keys take any scalar
         self.assertIn("name", families.FREE_TEXT_KEYS)
 
+    def test_count_edits_within_padding_still_parse(self):
+        # format 2 pads every item to 8 bytes: a population of 3 neurons and a monitor of 3 indices keep
+        # their padded sizes at 4 (the new item is read from zero padding, a well-formed network), not at 5
+        import families
+
+        def item(b):
+            return b + bytes((-len(b)) % 8)
+
+        def string(b):
+            return item(struct.pack("<i", len(b)) + b)
+        pop = string(b"a") + struct.pack("<4i", 0, 3, 1, 0) + struct.pack("<32d", *([0.0] * 32)) + string(b"v") \
+            + item(struct.pack("<3f", 0, 0, 0)) + item(struct.pack("<3i", 0, 0, 0)) + item(struct.pack("<3f", 0, 0, 0))
+        mon = string(b"v") + struct.pack("<d", 1.0) + struct.pack("<4i", 0, 0, 1, 3) + item(struct.pack("<3i", 0, 1, 2))
+        data = formats.resign(b"NMNET\0\0\2" + bytes(16) + struct.pack("<dQ4i", 0.1, 1, 1, 0, 1, 0) + pop + mon + b"NMEND\0\0\0")
+        lay = formats.NetLayout(data)
+        lay.data = data
+        self.assertIsNone(families.field_must_refuse(lay, "mon0.nidx", 0, 3, 4))
+        self.assertIsNotNone(families.field_must_refuse(lay, "mon0.nidx", 0, 3, 5))
+        self.assertIsNone(families.field_must_refuse(lay, "pop0.n", 0, 3, 4))
+        self.assertIsNotNone(families.field_must_refuse(lay, "pop0.n", 0, 3, 5))
+        self.assertIsNotNone(families.field_must_refuse(lay, "nmons", 0, 1, 2))
+
     def test_saved_network_checksum_matches_the_engines(self):
         # reference values printed by snn_io.c's hash_init/hash_add/hash_end for bytes (37 i + 1) mod 256
         data = bytes((37 * i + 1) & 255 for i in range(29))
