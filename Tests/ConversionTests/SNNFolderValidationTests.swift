@@ -83,6 +83,10 @@ final class SNNFolderValidationTests: XCTestCase {
             ({ try self.editLayer(1) { $0["scale"] = [1.0, 0.0] } }, ["layers[1].scale: value 1 is 0.0", "finite and > 0"]),
             ({ try self.editLayer(0) { $0["scale"] = [1.0, 2.0, 3.0] } }, ["layers[0].scale: has 3 values"]),
             ({ try self.editLayer(1) { $0["name"] = "L0_conv" } }, ["layers[1].name", "unique"]),
+            // a dense layer carries no geometry (fuzz seed 5 model-0057: kernel [0] was accepted)
+            ({ try self.editLayer(2) { $0["kernel"] = [0] } }, ["layers[2].kernel: a dense layer has no kernel (expected []), found [0]"]),
+            ({ try self.editLayer(2) { $0["stride"] = 2 } }, ["layers[2].stride: a dense layer has stride 1 and padding 0, found stride 2"]),
+            ({ try self.editLayer(2) { $0["padding"] = 1 } }, ["layers[2].padding: a dense layer has stride 1 and padding 0"]),
             ({ try self.editSpec { $0["classes"] = 4 } }, ["layers[2].output_shape", "expected [4]"]),
             ({ try self.editSpec { $0["classes"] = 0 } }, ["classes: must be in 2..."]),
             ({ try self.editSpec { $0["input_shape"] = [1, 0, 6] } }, ["input_shape: sizes must be in 1..."]),
