@@ -13,6 +13,9 @@ public protocol Optimizer: AnyObject {
     func step(_ parameters: [Parameter], threads: Int)
     func state() -> [(key: String, value: StateValue)]
     func loadState(_ state: [String: StateValue], parameters: [Parameter]) throws
+    /// The first state value that is NaN or ±inf: the parameter's index in the list `step` was given,
+    /// the buffer's name, the element and its value; nil when all are finite.
+    func firstNonFiniteState() -> (parameter: Int, buffer: String, index: Int, value: Float)?
 }
 
 /// Shared bookkeeping for optimisers whose state is a fixed set of tensors per parameter.
@@ -39,6 +42,15 @@ public class OptimizerBase {
             for (j, name) in slotNames.enumerated() { out.append(("\(i).\(name)", .float(s[j]))) }
         }
         return out
+    }
+
+    public func firstNonFiniteState() -> (parameter: Int, buffer: String, index: Int, value: Float)? {
+        for (i, row) in slots.enumerated() {
+            for (b, t) in row.enumerated() {
+                if let j = t.withUnsafeBufferPointer({ FiniteCheck.firstNonFinite($0) }) { return (i, slotNames[b], j, t[flat: j]) }
+            }
+        }
+        return nil
     }
 
     /// Restores the state saved by `state()`. Refused (`ANNError.invalidModel`, naming the key) when a

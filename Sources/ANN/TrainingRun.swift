@@ -99,6 +99,19 @@ public final class TrainingRun {
             staged = try AtomicDirectory(claim: claim)
         }
         if start >= opts.epochs { log("already trained \(start) epochs (>= \(opts.epochs)); nothing to do") }
+        do { try trainEpochs(from: start, metrics: &metrics, staged: &staged, dest: dest, progress: progress, log: log) } catch ANNError.nonFinite(let m) where start > 0 {
+            // a resumed run starts from the checkpoint's weights: a changed or corrupt file shows up here
+            throw ANNError.nonFinite("\(m) (resumed from \(outDir)/\(Self.checkpointFile) after epoch \(start): if that file was changed, train again with --force)")
+        }
+        metrics.final_test_accuracy = metrics.epochs.last?.test_accuracy
+        return metrics
+    }
+
+    /// Epochs `start` ..< epochs: train, evaluate, then checkpoint, model and metrics (the first epoch of a
+    /// new folder into `staged`, committed with them).
+    func trainEpochs(from start: Int, metrics: inout TrainingMetrics, staged: inout AtomicDirectory?, dest: String, progress: Bool,
+                     log: (String) -> Void) throws {
+        let opts = trainer.options
         for epoch in start..<max(start, opts.epochs) {
             let label = "epoch \(epoch + 1)/\(opts.epochs)"
             let bar = ProgressReporter(label: label, total: Double(train.count), enabled: progress)
@@ -129,8 +142,6 @@ public final class TrainingRun {
             log(String(format: "%@  train_loss %.4f  train_acc %.2f%%  test_loss %.4f  test_acc %.2f%%  %.0f samples/s  %.1f s",
                        label, stats.loss, 100 * stats.accuracy, ev.loss, 100 * ev.accuracy, stats.samplesPerSecond, stats.seconds))
         }
-        metrics.final_test_accuracy = metrics.epochs.last?.test_accuracy
-        return metrics
     }
 
     /// The model files and metrics.json of `epoch` (the checkpoint holds the same state).

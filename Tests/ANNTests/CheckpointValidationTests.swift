@@ -81,6 +81,21 @@ final class CheckpointValidationTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: reference + "/checkpoint.safetensors")), good)
     }
 
+    /// Weights that are finite but absurd (a changed or corrupt checkpoint) pass the load-time checks; the
+    /// resumed run stops at the first non-finite value, and the message points at the checkpoint it
+    /// resumed from.
+    func testDivergenceOfAResumedRunNamesTheCheckpoint() throws {
+        let adam = OptimizerSpec.adam(learningRate: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0)
+        let dir = base + "/huge"
+        _ = try run(dir, epochs: 1, resume: false, optimizer: adam)
+        try editCheckpoint(dir) { $0["model.1.weight"] = .float(Tensor(shape: [8, 36], repeating: 1e30)) }
+        XCTAssertThrowsError(try run(dir, epochs: 2, resume: true, optimizer: adam)) { error in
+            guard case ANNError.nonFinite(let m) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(m.hasPrefix("epoch 2, batch 1 of 4: "), m)
+            XCTAssertTrue(m.contains("(resumed from \(dir)/checkpoint.safetensors after epoch 1: if that file was changed, train again with --force)"), m)
+        }
+    }
+
     /// SGD's momentum buffers and RMSprop's square averages get the same checks.
     func testOtherOptimizersStatesAreChecked() throws {
         let sgd = OptimizerSpec.sgd(learningRate: 0.05, momentum: 0.9, weightDecay: 0, nesterov: false)
