@@ -174,6 +174,13 @@ final class SNNFolderValidationTests: XCTestCase {
         XCTAssertThrowsError(try Comparison.run(model: model, converted: snn, images: bad, rawPixels: raw, timesteps: [4], threads: 1)) {
             XCTAssertEqual("\($0)", "lab: label 3 at index 3 is not a class of the model, which has 3 classes (labels 0...2)")
         }
+        // an unsupported layer is named with the model it is in (fuzz seed 17 model-0265)
+        let c = Conv2D(inChannels: 1, outChannels: 2, kernel: Size2(3), stride: Size2(1), padding: Size2(1))
+        let oblong = try Sequential(inputShape: [1, 6, 6], layers: [c, ReLU(), AvgPool2D(kernel: Size2(1, 2), stride: Size2(2)), Flatten(),
+                                                                   Dense(inFeatures: 18, outFeatures: 3)], classes: 3)
+        XCTAssertThrowsError(try Converter.convert(oblong, calibration: set, options: ConversionOptions(), source: "runs/m")) {
+            XCTAssertEqual("\($0)", "runs/m: layer 2 (avgpool2d): pooling kernel 1x2 and stride 2 must be square")
+        }
         model.layers[4].parameters[0].value[flat: 7] = .nan
         XCTAssertThrowsError(try Converter.convert(model, calibration: set, options: ConversionOptions(), source: "runs/m")) {
             XCTAssertTrue("\($0)".contains("runs/m: tensor '4.weight' (layer 4, dense) holds NaN at index 7"), "\($0)")
