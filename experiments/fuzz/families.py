@@ -26,8 +26,9 @@ SCALAR_ONLY = {"size", "model", "p", "k", "dt", "duration", "seed", "rule", "pre
                "population", "multapses", "autapses", "name"}
 UNIT_DIMS = {"ms": "time", "s": "time", "us": "time", "μs": "time", "mV": "voltage", "V": "voltage", "nS": "conductance",
              "pS": "conductance", "pA": "current", "nA": "current", "pF": "capacitance", "Hz": "rate", "kHz": "rate"}
-# free text: any scalar is a valid value ("name: nan" names a run "nan"; "name: 1 Gms" is a name, not a quantity)
-FREE_TEXT_KEYS = {"name"}
+# free text: any scalar is a valid value ("name: nan" names a run "nan"; "name: 1 Gms" is a name, not a quantity;
+# network.json's "source" names the model folder it was converted from)
+FREE_TEXT_KEYS = {"name", "source"}
 CONTEXT_UNIT_KEYS = {"weight", "weights", "mean", "std", "min", "max", "low", "high", "I_e", "c", "d", "amplitudes"}
 
 
@@ -443,6 +444,10 @@ def model_must_refuse_json(path, vals, spec_name):
         return None
     if type(new) is type(old) and new == old:
         return None
+    if new is None and old is not None:
+        # JSON's way of saying absent: a key with a default (model.json "classes": 10) reads it as a deletion,
+        # which is never required to be refused; a required key is refused by the loader anyway
+        return None
     if is_number(new) and is_number(old) and float(new) == float(old):
         return None
     if spec_name == "model.json" and keys[-2:] == ["normalization", "std"] and not (is_number(new) and new > 0):
@@ -688,7 +693,9 @@ def saved_case(fx, rng, cid):
             j = lay.projs[int(name[4:name.index(".")])]
             rp_off = fields[name.replace(".col", ".rowptr")][0]
             rows = [struct.unpack_from("<q", data, rp_off + 8 * r)[0] for r in range(j["npre"] + 1)]
-            long_rows = [r for r in range(j["npre"]) if rows[r + 1] - rows[r] >= 2]
+            # rows whose first two targets differ (with multapses a row may start [5, 5]: swapping those is no edit)
+            long_rows = [r for r in range(j["npre"]) if rows[r + 1] - rows[r] >= 2
+                         and struct.unpack_from("<2i", data, off + 4 * rows[r]) != struct.unpack_from("<2i", data, off + 4 * rows[r])[::-1]]
             if long_rows:
                 r = rng.choice(long_rows)
                 a, c = rows[r], rows[r] + 1
@@ -701,7 +708,7 @@ def saved_case(fx, rng, cid):
                               names=[NET], must_refuse=must, same_as=("spikes", OUT), only_if_ok=True)]
                 threads = "1"
             else:
-                desc = "%s: no row with two targets; unchanged" % name
+                desc = "%s: no row with two different targets; unchanged" % name
             tag = "unsorted row"
         else:
             if fmt in ("<d", "<f"):
