@@ -279,7 +279,8 @@ public enum Converter {
             throw ConversionError("\(source): \(e.message)")   // which model the unsupported layer is in
         }
         let shapes = try model.spec.shapes()   // output shape of every ANN layer
-        func name(_ g: Group) -> String { "layer \(g.index) (\(model.layers[g.index].spec.typeName))" }
+        // the model's layer, with the model folder when known (errors below start with it)
+        func name(_ g: Group) -> String { (source.isEmpty ? "" : "\(source): ") + "layer \(g.index) (\(model.layers[g.index].spec.typeName))" }
         func inShape(_ i: Int) -> [Int] { i == 0 ? model.inputShape : shapes[i - 1] }
 
         // 1. Calibration: percentile of the activations per group (per channel or per layer): the

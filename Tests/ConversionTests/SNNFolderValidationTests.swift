@@ -181,6 +181,13 @@ final class SNNFolderValidationTests: XCTestCase {
         XCTAssertThrowsError(try Converter.convert(oblong, calibration: set, options: ConversionOptions(), source: "runs/m")) {
             XCTAssertEqual("\($0)", "runs/m: layer 2 (avgpool2d): pooling kernel 1x2 and stride 2 must be square")
         }
+        // so is a layer whose calibration activations overflow (finite but enormous weights)
+        let saved = model.layers[0].parameters[0].value
+        model.layers[0].parameters[0].value = Tensor(shape: saved.shape, repeating: 3e38)
+        XCTAssertThrowsError(try Converter.convert(model, calibration: set, options: ConversionOptions(), source: "runs/m")) {
+            XCTAssertTrue("\($0)".hasPrefix("runs/m: layer 0 (conv2d): the calibration activations of channel"), "\($0)")
+        }
+        model.layers[0].parameters[0].value = saved
         model.layers[4].parameters[0].value[flat: 7] = .nan
         XCTAssertThrowsError(try Converter.convert(model, calibration: set, options: ConversionOptions(), source: "runs/m")) {
             XCTAssertTrue("\($0)".contains("runs/m: tensor '4.weight' (layer 4, dense) holds NaN at index 7"), "\($0)")

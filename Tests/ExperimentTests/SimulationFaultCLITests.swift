@@ -161,6 +161,35 @@ final class SimulationFaultCLITests: XCTestCase {
         XCTAssertGreaterThan(values.max() ?? 0, 1e26)
     }
 
+    /// `compare MODEL SNN` whose SNN overflows (read-out weights of 3e38, e.g. after bit flips in
+    /// weights.safetensors: fuzz seed 61 model-0249) stops naming the converted network folder that ran.
+    func testCompareNamesTheNetworkWhoseSimulationStopped() throws {
+        let d1 = Dense(inFeatures: 6, outFeatures: 4), d2 = Dense(inFeatures: 4, outFeatures: 3)
+        for (l, w) in [(d1, Float(0.5)), (d2, Float(0.2))] {
+            for p in l.parameters { p.value = Tensor(shape: p.value.shape, repeating: p.value.shape.count == 1 ? 0 : w) }
+        }
+        let model = try Sequential(inputShape: [1, 2, 3], layers: [Flatten(), d1, ReLU(), d2], classes: 3)
+        let data = tmp.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        for split in ["train", "t10k"] {
+            try IDXFile.encode(type: .uint8, shape: [4, 2, 3], payload: Data((0..<24).map { UInt8(40 * ($0 % 7)) }))
+                .write(to: data.appendingPathComponent("\(split)-images-idx3-ubyte"))
+            try IDXFile.encode(type: .uint8, shape: [4], payload: Data([0, 1, 2, 1])).write(to: data.appendingPathComponent("\(split)-labels-idx1-ubyte"))
+        }
+        let mdir = tmp.appendingPathComponent("model").path, sdir = tmp.appendingPathComponent("snn").path
+        try ModelDirectory.save(model, to: mdir)
+        let pixels = (0..<60).map { Float($0 % 7) / 6 }
+        var snn = try Converter.convert(model, calibration: LabeledImages(sampleShape: [1, 2, 3], pixels: pixels, labels: [Int32](repeating: 0, count: 10), classCount: 3),
+                                        options: ConversionOptions())
+        snn.layers[1].weights = snn.layers[1].weights.map { _ in 3e38 }
+        try snn.save(to: sdir)
+        let out = tmp.appendingPathComponent("cmp").path
+        let r = try run("neuromorph", ["compare", mdir, sdir, "--data", data.path, "--timesteps", "20", "--out", out])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.contains("Error: \(sdir): simulation stopped: \(snn.layers[1].name).v became"), r.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
     /// A converted network whose read-out weights overflow: its simulation (the path `simulate` takes for
     /// a converted folder) stops with the read-out layer's v named, and writes no output folder.
     func testConvertedNetworkSimulationStopsOnNonFiniteState() throws {
