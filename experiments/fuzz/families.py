@@ -418,7 +418,9 @@ def safetensors_mutation(data, rng, nan_ok=False, strict_shapes=True):
         None if other == name else "overlapping tensor data"
 
 
-MODEL_GEOMETRY = SHAPE_KEYS | {"format", "version", "type", "layers"}
+# stride and padding size no weight: in model.json a changed one may still give shapes that chain (a conv
+# output 13 wide instead of 12, pooled by 2 to 6 either way: seed 53 model-0195), a different but valid model
+MODEL_GEOMETRY = (SHAPE_KEYS - {"stride", "padding"}) | {"format", "version", "type", "layers"}
 SNN_GEOMETRY = {"stride", "kernel", "input_shape", "output_shape", "neurons", "classes", "format", "version", "padding",
                 "first_layer_shape", "first_layer_stride", "first_layer_padding", "kind", "is_output", "layers", "scale"}
 
