@@ -59,6 +59,19 @@ static void nm_remove_flat(const char *dir) {
     }
 }
 
+/* libomp's registration file of this process (nm_omp_forget_stale_registration), written before any
+ * handler is installed; empty if unknown. */
+static char nm_omp_registration[96];
+
+static void nm_omp_registration_path(void) {
+    snprintf(nm_omp_registration, sizeof nm_omp_registration, "/dev/shm/__KMP_REGISTERED_LIB_%d_%d", (int)getpid(), (int)getuid());
+}
+
+void nm_omp_forget_stale_registration(void) {
+    nm_omp_registration_path();
+    unlink(nm_omp_registration);   /* OpenMP has not started here: a file with our pid is a dead process's */
+}
+
 static void nm_cleanup_handler(int sig) {
     const int saved = errno;
     for (int s = 0; s < NM_CLEANUP_SLOTS; s++) {
@@ -66,6 +79,8 @@ static void nm_cleanup_handler(int sig) {
         if (st == 1) unlink(nm_cleanup_slots[s].path);
         else if (st == 2) nm_remove_flat(nm_cleanup_slots[s].path);
     }
+    /* dying of the signal skips libomp's exit handler: remove its registration as it would */
+    if (nm_omp_registration[0]) unlink(nm_omp_registration);
     /* die of the signal, as without the handler (the shell sees 128 + sig) */
     sigaction(sig, &nm_default_action, NULL);
     sigset_t set;
@@ -80,6 +95,7 @@ static void nm_cleanup_handler(int sig) {
 static void nm_install_handlers(void) {
     int expected = 0;
     if (!__atomic_compare_exchange_n(&nm_handlers_installed, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return;
+    if (!nm_omp_registration[0]) nm_omp_registration_path();
     memset(&nm_default_action, 0, sizeof nm_default_action);
     nm_default_action.sa_handler = SIG_DFL;
     sigemptyset(&nm_default_action.sa_mask);

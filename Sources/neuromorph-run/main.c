@@ -101,6 +101,7 @@ static void json_string(FILE *f, const char *s) {
 }
 
 int main(int argc, char **argv) {
+    nm_omp_forget_stale_registration();   /* before the first OpenMP call (nm_output.h) */
     const char *file = NULL, *out = NULL;
     double duration = -1;
     int threads = 0, force = 0;

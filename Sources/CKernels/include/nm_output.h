@@ -76,6 +76,15 @@ FILE *nm_file_stream(nm_file *w);
  * removes it and returns -1 with `err`. Frees `w` either way. */
 int nm_file_finish(nm_file *w, int ok, char *err, size_t errlen);
 
+/* OpenMP's runtime (libomp) registers each process in /dev/shm/__KMP_REGISTERED_LIB_<pid>_<uid> when
+ * OpenMP first starts and removes the file at a normal exit. A process killed while it registers leaves
+ * an empty file, and the next process to get that pid aborts at its first OpenMP call ("OMP: Error #15:
+ * Initializing libomp.so.5, but found unknown library already initialized"). Call this before the first
+ * OpenMP call: a file with this process's pid can then only be such a leftover, and is removed. The
+ * signal handler of nm_cleanup_register removes this process's file too (a death by signal skips libomp's
+ * own clean-up). */
+void nm_omp_forget_stale_registration(void);
+
 /* Registers `path` (a file, or a folder of files when is_dir) for removal on SIGINT/SIGTERM/SIGHUP
  * (installing the handlers on first use); returns a slot for nm_cleanup_unregister, -1 if all are
  * taken. The handler removes registered paths, restores the default action and re-raises the signal. */
