@@ -52,11 +52,16 @@ let package = Package(
     ],
     targets: [
         // Hot loops in C: neuron updates, spike delivery, RNG (GSL), im2col/GEMM glue (OpenBLAS), OpenMP.
+        // No -march: the vector kernels are compiled once per path (AVX-512, AVX2, baseline) through
+        // target attributes and chosen at run time (nm_isa.h), so one binary runs on every x86-64 CPU at
+        // its best speed. No fused multiply-add contraction anywhere (-ffp-contract=off): every path
+        // rounds the same way (bit-identical results). -Wno-psabi: 16-lane vectors passed between
+        // always-inline helpers (never an ABI boundary).
         .target(
             name: "CKernels",
             cSettings: [
-                .unsafeFlags(["-O3", "-march=native", "-fopenmp", "-idirafter", omp.include,
-                              "-Wall", "-Wno-unknown-pragmas"]),
+                .unsafeFlags(["-O3", "-ffp-contract=off", "-fopenmp", "-idirafter", omp.include,
+                              "-Wall", "-Wno-unknown-pragmas", "-Wno-psabi"]),
             ],
             linkerSettings: [
                 .unsafeFlags(["-L\(omp.lib)"]),
@@ -93,8 +98,8 @@ let package = Package(
             name: "neuromorph-run",
             cSettings: [
                 .headerSearchPath("../CKernels/include"),
-                .unsafeFlags(["-O3", "-march=native", "-fopenmp", "-idirafter", omp.include,
-                              "-Wall", "-Wno-unknown-pragmas"]),
+                .unsafeFlags(["-O3", "-ffp-contract=off", "-fopenmp", "-idirafter", omp.include,
+                              "-Wall", "-Wno-unknown-pragmas", "-Wno-psabi"]),
             ],
             linkerSettings: [
                 // SwiftPM links every executable with the Swift runtime (swiftc adds -lswiftCore before any

@@ -4,9 +4,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __AVX512F__
-#include <immintrin.h>
-#endif
+#include "nm_vec.h"
 
 /* Chunk of samples whose im2col matrices sit side by side so one GEMM has >= 256 columns. Depends on
  * the shape only (never on the thread count): the backward reduction order is therefore fixed. */
@@ -22,18 +20,24 @@ int64_t nm_conv2d_cols_size(int N, int C, int KH, int KW, int OH, int OW) {
 }
 
 /* Copies n floats (short rows: 8..28 here). clang turns a plain copy loop into a memcpy call, which
- * cost 8% of a CNN epoch for these short rows; with AVX-512 we use masked vector moves instead. */
-static inline void copy_row(float *restrict d, const float *restrict s, int n) {
-#ifdef __AVX512F__
-    int i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, _mm512_loadu_ps(s + i));
-    if (i < n) {
-        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
-        _mm512_mask_storeu_ps(d + i, m, _mm512_maskz_loadu_ps(m, s + i));
+ * cost 8% of a CNN epoch for these short rows; so whole vectors instead, the last one overlapping the
+ * one before (d and s do not overlap). Compiled per vector path with the kernels that call it. */
+NM_AI void copy_row(float *restrict d, const float *restrict s, int n) {
+    if (n >= 16) {
+        int i = 0;
+        for (; i + 16 <= n; i += 16) vf_store(d + i, vf_load(s + i));
+        if (i < n) vf_store(d + n - 16, vf_load(s + n - 16));
+    } else if (n >= 8) {
+        nm_vf8 a, b;
+        memcpy(&a, s, sizeof a); memcpy(&b, s + n - 8, sizeof b);
+        memcpy(d, &a, sizeof a); memcpy(d + n - 8, &b, sizeof b);
+    } else if (n >= 4) {
+        nm_vf4 a, b;
+        memcpy(&a, s, sizeof a); memcpy(&b, s + n - 4, sizeof b);
+        memcpy(d, &a, sizeof a); memcpy(d + n - 4, &b, sizeof b);
+    } else {
+        for (int i = 0; i < n; i++) d[i] = s[i];
     }
-#else
-    memcpy(d, s, sizeof(float) * (size_t)n);
-#endif
 }
 
 static inline void add_row(float *restrict d, const float *restrict s, int n) {
@@ -42,8 +46,8 @@ static inline void add_row(float *restrict d, const float *restrict s, int n) {
 }
 
 /* col[(c*KH+kh)*KW+kw][oh*OW+ow] (row stride ld) = x[c][oh*sh-ph+kh][ow*sw-pw+kw] or 0 outside. */
-static void im2col(const float *restrict x, int C, int H, int W, int KH, int KW, int sh, int sw, int ph, int pw,
-                   int OH, int OW, float *restrict col, int ld) {
+NM_AI int im2col_body(const float *restrict x, int C, int H, int W, int KH, int KW, int sh, int sw, int ph, int pw,
+                      int OH, int OW, float *restrict col, int ld) {
     for (int c = 0; c < C; c++)
         for (int kh = 0; kh < KH; kh++)
             for (int kw = 0; kw < KW; kw++) {
@@ -76,7 +80,21 @@ static void im2col(const float *restrict x, int C, int H, int W, int KH, int KW,
                     }
                 }
             }
+    return 0;
 }
+NM_STAMP(int, im2col,
+         (const float *restrict x, int C, int H, int W, int KH, int KW, int sh, int sw, int ph, int pw, int OH, int OW,
+          float *restrict col, int ld),
+         (x, C, H, W, KH, KW, sh, sw, ph, pw, OH, OW, col, ld));
+
+/* dyc[oc][s*OHW + i] = dy[s][oc][i] for the ns samples of a chunk (row stride ld). */
+NM_AI int gather_dy_body(float *restrict dyc, const float *restrict dy, int ns, int OC, int OHW, int ld) {
+    for (int s = 0; s < ns; s++)
+        for (int oc = 0; oc < OC; oc++) copy_row(dyc + (int64_t)oc * ld + s * OHW, dy + ((int64_t)s * OC + oc) * OHW, OHW);
+    return 0;
+}
+NM_STAMP(int, gather_dy, (float *restrict dyc, const float *restrict dy, int ns, int OC, int OHW, int ld),
+         (dyc, dy, ns, OC, OHW, ld));
 
 /* dx[c][ih][iw] += col[...] (inverse scatter of im2col); dx must be zeroed by the caller. */
 static void col2im(const float *restrict col, int ld, int C, int H, int W, int KH, int KW, int sh, int sw, int ph, int pw,
@@ -133,7 +151,7 @@ void nm_conv2d_forward(const float *x, int N, int C, int H, int W, const float *
             const int n0 = ch * S, ns = N - n0 < S ? N - n0 : S, ld = ns * OHW;
             float *col = cols ? cols + (int64_t)n0 * CKK * OHW : tmpcol;
             for (int s = 0; s < ns; s++)
-                im2col(x + (n0 + s) * chw, C, H, W, KH, KW, sh, sw, ph, pw, OH, OW, col + s * OHW, ld);
+                NM_CALL(im2col)(x + (n0 + s) * chw, C, H, W, KH, KW, sh, sw, ph, pw, OH, OW, col + s * OHW, ld);
             if (ns == 1) {
                 float *yp = y + (int64_t)n0 * OC * OHW;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, OHW, CKK, 1.0f, w, CKK, col, ld, 0.0f, yp, OHW);
@@ -179,9 +197,7 @@ void nm_conv2d_backward(const float *cols, int N, int C, int H, int W, const flo
             if (ns == 1) {
                 g = dy + (int64_t)n0 * OC * OHW;
             } else {
-                for (int s = 0; s < ns; s++)
-                    for (int oc = 0; oc < OC; oc++)
-                        copy_row(dyc + (int64_t)oc * ld + s * OHW, dy + ((int64_t)(n0 + s) * OC + oc) * OHW, OHW);
+                NM_CALL(gather_dy)(dyc, dy + (int64_t)n0 * OC * OHW, ns, OC, OHW, ld);
                 g = dyc;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, CKK, ld, 1.0f, g, ld, col, ld, 0.0f,

@@ -50,7 +50,9 @@ unsigned int nm_rng_geometric(nm_rng *r, double p) {
     double u = gsl_rng_uniform_pos(r->g);
     if (p == 1) return 1;
     double k = log(u) / log(1 - p) + 1;
-    return k < 4294967295.0 ? (unsigned int)k : 4294967295u;
+    /* p so small that 1 - p rounds to 1: log(1 - p) = 0 and k = -inf, whose conversion is undefined
+     * too (2^32-1 with AVX-512's vcvttsd2usi under -march=native, 0 with SSE2: an endless loop) */
+    return k >= 1 && k < 4294967295.0 ? (unsigned int)k : 4294967295u;
 }
 unsigned int nm_rng_poisson(nm_rng *r, double mu) { return gsl_ran_poisson(r->g, mu); }
 unsigned long nm_rng_uniform_int(nm_rng *r, unsigned long n) { return gsl_rng_uniform_int(r->g, n); }

@@ -1,27 +1,27 @@
 /* Neuron model updates of the spiking engine. Each update advances neurons [lo, hi) from t_n to
  * t_{n+1}: it consumes ring-buffer slot n (inputs arriving at t_n), integrates, and detects spikes.
- * Loops are written in two passes (a branch-free vectorizable update that sets spike flags, then a scan
- * of the flags) so that clang vectorizes the first. Equations, units and methods: see nm_snn.h and
- * README's model table. */
-#include "snn_internal.h"
+ * The vectorizable models are written once as a block body over 16 neurons (portable clang vectors,
+ * nm_vec.h) that returns the block's spike bits; NM_STAMP compiles each update once per vector path
+ * (AVX-512, AVX2, baseline) and nm_update_pop calls the current path's. Every path and every block
+ * (the zero-padded tail included) performs the same operations per neuron, so results are
+ * bit-identical whatever the path, the thread count or where a thread's range ends. Equations, units
+ * and methods: see nm_snn.h and README's model table. */
+#include "snn_kernel.h"
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
-/* Floating-point contraction is off in this file: the only fused multiply-adds are explicit fmaf /
- * _mm512_fmadd_ps calls, so a vector body and its scalar tail compute bit-identical values and results
- * never depend on how a thread's range splits into vectors. */
+/* Floating-point contraction is off (nm_vec.h): no fused multiply-add anywhere, so every path
+ * computes the same roundings. */
 #pragma clang fp contract(off)
 
-/* exp(x) in float, Cephes-style range reduction + degree-6 polynomial; branch-free so that loops calling
- * it vectorize. Max relative error ~2e-7 on [-87, 88]; outside it clamps. */
-static inline float fast_expf(float x) {
+/* The scalar definition of the engine's exp (vf_exp in nm_vec.h computes the same values per lane):
+ * Cephes-style range reduction + degree-6 polynomial. Max relative error ~2e-7 on [-87, 88]; outside
+ * it clamps. */
+float nm_expf(float x) {
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
     float fx = floorf(x * 1.44269504088896341f + 0.5f);
     float r = x - fx * 0.693359375f + fx * 2.12194440e-4f;
@@ -36,10 +36,9 @@ static inline float fast_expf(float x) {
     u.i = ((int32_t)fx + 127) << 23;
     return y * u.f;
 }
-float nm_expf(float x) { return fast_expf(x); }
 
-/* Collects the indices whose flag is set (flags are 0 or 1). Spikes are rare in most networks, so whole
- * 8-byte words of zeros are skipped; within a non-zero word the compaction is branch-free. */
+/* Collects the indices whose flag is set (flags are 0 or 1; the scalar AdEx stepper). Spikes are rare
+ * in most networks, so whole 8-byte words of zeros are skipped. */
 static inline int64_t scan_flags(const uint8_t *flags, int32_t lo, int32_t hi, int32_t *out) {
     int64_t c = 0;
     int32_t n = hi - lo, k = 0;
@@ -54,173 +53,105 @@ static inline int64_t scan_flags(const uint8_t *flags, int32_t lo, int32_t hi, i
 }
 
 /* ---- IF: v += input + I*dt/C; spike if v >= v_th; reset to v_reset or by subtraction ----
- * x = fma(i_e + i_ext, dt/C, v + input), written with an explicit fma so that the vector body and the
- * scalar tail compute bit-identical values. Populations without incoming synapses (an ANN's first
- * layer driven by a current) skip the ring buffer; without a refractory period the counters are
- * skipped. With AVX-512 the spikes of 16 neurons are compressed into the output in one instruction. */
-static inline int if_scalar(float *v, float *b, const float *ie, int32_t *rf, int32_t i, float vth, float vres,
-                            float jump, float i0, float cs, float vmin, int subtract, int32_t tref, int use_refr) {
-    int ref = use_refr && rf[i] > 0;
-    float base = v[i];
-    if (b) { base += b[i]; b[i] = 0.0f; }
-    float x = fmaf(i0 + ie[i], cs, base);
-    x = ref ? v[i] : x;
-    x = x < vmin ? vmin : x;
-    int sp = !ref && x >= vth;
-    x = sp ? (subtract ? x - jump : vres) : x;
-    if (use_refr) rf[i] = sp ? tref : (ref ? rf[i] - 1 : 0);
-    v[i] = x;
-    return sp;
+ * x = (v + input) + (i_e + i_ext) dt/C, clamped below at v_min. Populations without incoming synapses
+ * (an ANN's first layer driven by a current) skip the ring buffer; without a refractory period the
+ * counters are skipped; sources of same-step pooling also leave their spike bits (16 per word). */
+typedef struct { float vth, vres, jump, i0, cs, vmin; int32_t tref; nm_vi subtract; } if_params;
+
+NM_AI uint32_t if_block(const if_params *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits,
+                        int32_t i, int k, const int HAS_B, const int USE_REFR) {
+    const nm_vf v0 = vf_load_n(v + i, k);
+    nm_vf x = v0;
+    if (HAS_B) {
+        x = x + vf_load_n(b + i, k);
+        vf_store_n(b + i, vf_splat(0.0f), k);
+    }
+    x = x + (c->i0 + vf_load_n(ie + i, k)) * c->cs;
+    nm_vi r = 0, ref = 0;
+    if (USE_REFR) {
+        r = vi_load_n(rf + i, k);
+        ref = r > 0;
+        x = ref ? v0 : x;   /* refractory: v holds, inputs are dropped */
+    }
+    x = x < c->vmin ? vf_splat(c->vmin) : x;
+    const nm_vi sp = (x >= c->vth) & ~ref;
+    x = sp ? (c->subtract ? x - c->jump : vf_splat(c->vres)) : x;   /* subtract: all lanes or none */
+    if (USE_REFR) vi_store_n(rf + i, refr_next(r, ref, sp, c->tref), k);
+    vf_store_n(v + i, x, k);
+    const uint32_t m = vmask_bits(sp) & lanes_below(k);
+    if (bits) bits[i >> 4] = (uint16_t)m;   /* lo is a multiple of 16 (thread ranges: of 64) */
+    return m;
 }
 
-#if defined(__AVX512F__)
-/* The AVX-512 body of upd_if over whole 16-neuron vectors from lo; returns where it stopped. HAS_B
- * (an input buffer) and HAS_BITS (spike bits for pooling) are constants at each call site. */
-static inline __attribute__((always_inline)) int32_t
-if_avx512(float *restrict v, float *restrict b, const float *restrict ie, uint16_t *restrict bits, int32_t lo,
-          int32_t hi, float vth, float vres, float jump, float i0, float cs, float vmin, __mmask16 sub,
-          int32_t *out, int64_t *cp, const int HAS_B, const int HAS_BITS) {
-    const __m512 Vth = _mm512_set1_ps(vth), Vres = _mm512_set1_ps(vres), Jump = _mm512_set1_ps(jump);
-    const __m512 I0 = _mm512_set1_ps(i0), Cs = _mm512_set1_ps(cs), Vmin = _mm512_set1_ps(vmin);
-    const __m512i Step = _mm512_set1_epi32(16);
-    __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(lo), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-    int64_t c = *cp;
-    int32_t i = lo;
-    for (; i + 16 <= hi; i += 16) {
-        __m512 x = _mm512_loadu_ps(v + i);
-        if (HAS_B) {
-            x = _mm512_add_ps(x, _mm512_loadu_ps(b + i));
-            _mm512_storeu_ps(b + i, _mm512_setzero_ps());
-        }
-        x = _mm512_fmadd_ps(_mm512_add_ps(I0, _mm512_loadu_ps(ie + i)), Cs, x);
-        x = _mm512_max_ps(x, Vmin);   /* max(x, vmin) == (x < vmin ? vmin : x) for non-NaN x */
-        __mmask16 sp = _mm512_cmp_ps_mask(x, Vth, _CMP_GE_OQ);
-        /* spiking lanes: x - jump (reset by subtraction) or v_reset */
-        x = _mm512_mask_blend_ps(sp, x, _mm512_mask_blend_ps(sub, Vres, _mm512_sub_ps(x, Jump)));
-        _mm512_storeu_ps(v + i, x);
-        /* compress in a register, then a full store (out has 16 entries of slack): a masked
-         * compress-store to memory is microcoded and slow on AMD Zen 4 */
-        _mm512_storeu_si512((void *)(out + c), _mm512_maskz_compress_epi32(sp, idx));
-        c += __builtin_popcount((unsigned)sp);
-        if (HAS_BITS) bits[i >> 4] = (uint16_t)sp;
-        idx = _mm512_add_epi32(idx, Step);
-    }
-    *cp = c;
-    return i;
-}
-#endif
-
-static int64_t upd_if(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out) {
-    float *restrict v = P->var[0];
-    float *restrict b = P->has_input ? P->buf[0] + (size_t)(n % e->nslots) * (size_t)P->n : NULL;
-    const float *restrict ie = P->iext;
-    int32_t *restrict rf = P->refr;
-    const float vth = (float)P->p[0], vres = (float)P->p[1], cs = (float)P->p[3], i0 = (float)P->p[4];
-    const float vmin = (float)P->p[6];
-    const int subtract = P->p[2] != 0;
-    const int32_t tref = (int32_t)P->p[5];
-    const int use_refr = tref > 0;
-    const float jump = vth - vres;
-    uint16_t *restrict bits = P->spk_bits;   /* sources of same-step pooling: spiked-this-step bits */
-    int64_t c = 0;
-    int32_t i = lo;
-#if defined(__AVX512F__)
-    if (!use_refr && lo % 16 == 0) {
-        /* the loop-invariant choices (input buffer, spike bits) as four separate loops */
-        const __mmask16 sub = subtract ? 0xFFFF : 0;
-        if (b && bits) i = if_avx512(v, b, ie, bits, lo, hi, vth, vres, jump, i0, cs, vmin, sub, out, &c, 1, 1);
-        else if (b) i = if_avx512(v, b, ie, bits, lo, hi, vth, vres, jump, i0, cs, vmin, sub, out, &c, 1, 0);
-        else if (bits) i = if_avx512(v, b, ie, bits, lo, hi, vth, vres, jump, i0, cs, vmin, sub, out, &c, 0, 1);
-        else i = if_avx512(v, b, ie, bits, lo, hi, vth, vres, jump, i0, cs, vmin, sub, out, &c, 0, 0);
-    }
-#endif
-    (void)fl;
-    if (bits) {   /* lo is a multiple of 16 (thread ranges are multiples of 64) */
-        for (int32_t j = i >> 4; j < (hi + 15) >> 4; j++) bits[j] = 0;
-        for (; i < hi; i++)
-            if (if_scalar(v, b, ie, rf, i, vth, vres, jump, i0, cs, vmin, subtract, tref, use_refr)) {
-                out[c++] = i;
-                bits[i >> 4] |= (uint16_t)(1u << (i & 15));
-            }
-        return c;
-    }
-    for (; i < hi; i++)
-        if (if_scalar(v, b, ie, rf, i, vth, vres, jump, i0, cs, vmin, subtract, tref, use_refr)) out[c++] = i;
-    return c;
+NM_AI int64_t if_loop(const int isa, const if_params *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits,
+                      int32_t lo, int32_t hi, int32_t *out, const int HAS_B, const int USE_REFR) {
+    int64_t cnt = 0;
+    /* converted networks: most blocks of IF neurons spike every step */
+    NM_FOR_BLOCKS_WITH(compact_bits_all, lo, hi, out, cnt, if_block(c, v, b, ie, rf, bits, i, k, HAS_B, USE_REFR));
+    return cnt;
 }
 
-/* ---- LIF, exponential current synapses, exact integration (Rotter & Diesmann 1999) ---- */
+NM_UPDATE_BODY(upd_if) {
+    float *v = P->var[0];
+    float *b = P->has_input ? P->buf[0] + (size_t)(n % e->nslots) * (size_t)P->n : NULL;
+    if_params c;
+    c.vth = (float)P->p[0]; c.vres = (float)P->p[1]; c.cs = (float)P->p[3]; c.i0 = (float)P->p[4];
+    c.vmin = (float)P->p[6]; c.subtract = vi_splat(P->p[2] != 0 ? -1 : 0); c.tref = (int32_t)P->p[5];
+    c.jump = c.vth - c.vres;
+    const int use_refr = c.tref > 0;
+    const float *ie = P->iext;
+    int32_t *rf = P->refr;
+    uint16_t *bits = P->spk_bits;
+    /* the loop-invariant choices as separate loops */
+    if (b) return use_refr ? if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 1, 1) : if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 1, 0);
+    return use_refr ? if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 0, 1) : if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 0, 0);
+}
+NM_UPDATE_KERNEL(upd_if);
+
+/* ---- LIF, exponential current synapses, exact integration (Rotter & Diesmann 1999) ----
+ * u = v - E_L relaxes towards r I with factor p22; the synaptic inputs x_e, x_i (mV) decay by p11 and
+ * feed u through p21; refractory neurons are clamped to v_reset. */
 typedef struct { float el, vth, vres, p22, p11e, p11i, p21e, p21i, rs, i0; int32_t tref; } lif_params;
 
-static inline int lif_scalar(const lif_params *c, float *v, float *xe, float *xi, float *be, float *bi,
-                             const float *ie, int32_t *rf, int32_t i) {
-    float ye = xe[i] + be[i], yi = xi[i] + bi[i];
-    be[i] = 0.0f; bi[i] = 0.0f;
-    int ref = rf[i] > 0;
-    float ri = c->rs * (ie ? c->i0 + ie[i] : c->i0);
-    float u = v[i] - c->el;
-    float un = ((ri + (u - ri) * c->p22) + ye * c->p21e) + yi * c->p21i;
-    float x = ref ? c->vres : un + c->el;
-    int sp = !ref && x >= c->vth;
-    x = sp ? c->vres : x;
-    rf[i] = sp ? c->tref : (ref ? rf[i] - 1 : 0);
-    v[i] = x;
-    xe[i] = ye * c->p11e;
-    xi[i] = yi * c->p11i;
-    return sp;
+NM_AI uint32_t lif_block(const lif_params *c, float *v, float *xe, float *xi, float *be, float *bi, const float *ie,
+                         int32_t *rf, int32_t i, int k, const int HAS_IE) {
+    /* add the inputs arriving now */
+    const nm_vf ye = vf_load_n(xe + i, k) + vf_load_n(be + i, k), yi = vf_load_n(xi + i, k) + vf_load_n(bi + i, k);
+    vf_store_n(be + i, vf_splat(0.0f), k);
+    vf_store_n(bi + i, vf_splat(0.0f), k);
+    const nm_vi r = vi_load_n(rf + i, k), ref = r > 0;
+    /* integrate v exactly over the step */
+    const nm_vf ri = HAS_IE ? c->rs * (c->i0 + vf_load_n(ie + i, k)) : vf_splat(c->rs * c->i0);
+    const nm_vf u = vf_load_n(v + i, k) - c->el;
+    const nm_vf un = ((ri + (u - ri) * c->p22) + ye * c->p21e) + yi * c->p21i;
+    /* threshold, reset, refractory clamp */
+    nm_vf x = ref ? vf_splat(c->vres) : un + c->el;
+    const nm_vi sp = (x >= c->vth) & ~ref;
+    x = sp ? vf_splat(c->vres) : x;
+    vi_store_n(rf + i, refr_next(r, ref, sp, c->tref), k);
+    vf_store_n(v + i, x, k);
+    /* decay the synaptic inputs */
+    vf_store_n(xe + i, ye * c->p11e, k);
+    vf_store_n(xi + i, yi * c->p11i, k);
+    return vmask_bits(sp) & lanes_below(k);
 }
 
-static int64_t upd_lif_exp(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out) {
-    float *restrict v = P->var[0], *restrict xe = P->var[1], *restrict xi = P->var[2];
-    size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
-    float *restrict be = P->buf[0] + off, *restrict bi = P->buf[1] + off;
-    const float *restrict ie = P->iext_used ? P->iext : NULL;
-    int32_t *restrict rf = P->refr;
+NM_UPDATE_BODY(upd_lif_exp) {
+    float *v = P->var[0], *xe = P->var[1], *xi = P->var[2];
+    const size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
+    float *be = P->buf[0] + off, *bi = P->buf[1] + off;
+    const float *ie = P->iext_used ? P->iext : NULL;
+    int32_t *rf = P->refr;
     lif_params c;
     c.el = (float)P->p[0]; c.vth = (float)P->p[1]; c.vres = (float)P->p[2]; c.tref = (int32_t)P->p[3];
     c.p22 = (float)P->p[4]; c.p11e = (float)P->p[5]; c.p11i = (float)P->p[6];
     c.p21e = (float)P->p[7]; c.p21i = (float)P->p[8]; c.rs = (float)P->p[9]; c.i0 = (float)P->p[10];
     int64_t cnt = 0;
-    int32_t i = lo;
-    (void)fl;
-#if defined(__AVX512F__)
-    const __m512 EL = _mm512_set1_ps(c.el), VTH = _mm512_set1_ps(c.vth), VRES = _mm512_set1_ps(c.vres);
-    const __m512 P22 = _mm512_set1_ps(c.p22), P11E = _mm512_set1_ps(c.p11e), P11I = _mm512_set1_ps(c.p11i);
-    const __m512 P21E = _mm512_set1_ps(c.p21e), P21I = _mm512_set1_ps(c.p21i), RS = _mm512_set1_ps(c.rs), I0 = _mm512_set1_ps(c.i0);
-    const __m512 RI0 = _mm512_mul_ps(RS, I0);
-    const __m512i ZERO = _mm512_setzero_si512(), ONE = _mm512_set1_epi32(1), TREF = _mm512_set1_epi32(c.tref);
-    const __m512i LANES = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (; i + 16 <= hi; i += 16) {
-        __m512 ye = _mm512_add_ps(_mm512_loadu_ps(xe + i), _mm512_loadu_ps(be + i));
-        __m512 yi = _mm512_add_ps(_mm512_loadu_ps(xi + i), _mm512_loadu_ps(bi + i));
-        _mm512_storeu_ps(be + i, _mm512_setzero_ps());
-        _mm512_storeu_ps(bi + i, _mm512_setzero_ps());
-        __m512 ri = ie ? _mm512_mul_ps(RS, _mm512_add_ps(I0, _mm512_loadu_ps(ie + i))) : RI0;
-        __m512 u = _mm512_sub_ps(_mm512_loadu_ps(v + i), EL);
-        __m512 un = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(ri, _mm512_mul_ps(_mm512_sub_ps(u, ri), P22)), _mm512_mul_ps(ye, P21E)),
-                                  _mm512_mul_ps(yi, P21I));
-        __m512i r = _mm512_loadu_si512((const void *)(rf + i));
-        __mmask16 ref = _mm512_cmpgt_epi32_mask(r, ZERO);
-        __m512 x = _mm512_mask_blend_ps(ref, _mm512_add_ps(un, EL), VRES);
-        __mmask16 sp = _mm512_mask_cmp_ps_mask((__mmask16)~ref, x, VTH, _CMP_GE_OQ);
-        x = _mm512_mask_blend_ps(sp, x, VRES);
-        /* counters change only where refractory or spiking: a masked store, no branch (which lanes
-         * are refractory is random, and a mispredicted branch here cost a third of the update) */
-        r = _mm512_mask_blend_epi32(ref, ZERO, _mm512_sub_epi32(r, ONE));
-        r = _mm512_mask_blend_epi32(sp, r, TREF);
-        _mm512_mask_storeu_epi32((void *)(rf + i), ref | sp, r);
-        _mm512_storeu_ps(v + i, x);
-        _mm512_storeu_ps(xe + i, _mm512_mul_ps(ye, P11E));
-        _mm512_storeu_ps(xi + i, _mm512_mul_ps(yi, P11I));
-        if (sp) {
-            _mm512_storeu_si512((void *)(out + cnt), _mm512_maskz_compress_epi32(sp, _mm512_add_epi32(_mm512_set1_epi32(i), LANES)));
-            cnt += __builtin_popcount((unsigned)sp);
-        }
-    }
-#endif
-    for (; i < hi; i++) if (lif_scalar(&c, v, xe, xi, be, bi, ie, rf, i)) out[cnt++] = i;
+    if (ie) NM_FOR_BLOCKS(lo, hi, out, cnt, lif_block(&c, v, xe, xi, be, bi, ie, rf, i, k, 1));
+    else NM_FOR_BLOCKS(lo, hi, out, cnt, lif_block(&c, v, xe, xi, be, bi, ie, rf, i, k, 0));
     return cnt;
 }
+NM_UPDATE_KERNEL(upd_lif_exp);
 
 /* ---- LIF, exponential conductances, exponential Euler ----
  * C dv/dt = g_L (E_L - v) + g_e (E_e - v) + g_i (E_i - v) + I;  dg/dt = -g/tau.
@@ -228,183 +159,168 @@ static int64_t upd_lif_exp(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64
  * v_inf = (g_L E_L + g_e E_e + g_i E_i + I)/g_tot with rate g_tot/C; written as
  * v += dt/C (I_tot - g_tot v) phi(a), a = dt g_tot / C, phi(a) = (1 - e^-a)/a, which stays finite as
  * g_tot -> 0. For |a| < 0.5 (g_tot < C/(2 dt): always in the benchmark networks) phi is its Taylor
- * polynomial to a^7 (relative error < 2e-8, below float resolution); otherwise the exact expression. */
-static inline float phi_poly(float a) {
-    float p = -1.0f / 40320.0f;
-    p = fmaf(p, a, 1.0f / 5040.0f);
-    p = fmaf(p, a, -1.0f / 720.0f);
-    p = fmaf(p, a, 1.0f / 120.0f);
-    p = fmaf(p, a, -1.0f / 24.0f);
-    p = fmaf(p, a, 1.0f / 6.0f);
-    p = fmaf(p, a, -0.5f);
-    return fmaf(p, a, 1.0f);
+ * polynomial to a^7 (relative error < 2e-8, below float resolution); otherwise the exact expression
+ * (computed only for blocks that need it; the choice is per neuron). */
+typedef struct { float gl, ee, ei, vth, vres, pe, pi, i0, dtc, glel; int32_t tref; } cond_params;
+
+NM_AI nm_vf phi_poly(nm_vf a) {
+    nm_vf p = -1.0f / 40320.0f;
+    p = p * a + 1.0f / 5040.0f;
+    p = p * a + -1.0f / 720.0f;
+    p = p * a + 1.0f / 120.0f;
+    p = p * a + -1.0f / 24.0f;
+    p = p * a + 1.0f / 6.0f;
+    p = p * a + -0.5f;
+    return p * a + 1.0f;
 }
 
-typedef struct { float cm, gl, el, ee, ei, vth, vres, pe, pi, i0, dtc, glel; int32_t tref; } cond_params;
-
-static inline int cond_scalar(const cond_params *c, float *v, float *ge, float *gi, float *be, float *bi,
-                              const float *ie, int32_t *rf, int32_t i) {
-    float g1 = ge[i] + be[i], g2 = gi[i] + bi[i];
-    be[i] = 0.0f; bi[i] = 0.0f;
-    int ref = rf[i] > 0;
-    float gt = (c->gl + g1) + g2;
-    float it = ((c->glel + g1 * c->ee) + g2 * c->ei) + (c->i0 + ie[i]);
-    float a = c->dtc * gt;
-    float phi = fabsf(a) < 0.5f ? phi_poly(a) : (1.0f - fast_expf(-a)) / a;
-    float x = v[i] + (c->dtc * (it - gt * v[i])) * phi;
-    x = ref ? c->vres : x;
-    int sp = !ref && x >= c->vth;
-    x = sp ? c->vres : x;
-    rf[i] = sp ? c->tref : (ref ? rf[i] - 1 : 0);
-    v[i] = x;
-    ge[i] = g1 * c->pe;
-    gi[i] = g2 * c->pi;
-    return sp;
+NM_AI uint32_t cond_block(const cond_params *c, float *v, float *ge, float *gi, float *be, float *bi, const float *ie,
+                          int32_t *rf, int32_t i, int k) {
+    /* add the conductance jumps arriving now */
+    const nm_vf g1 = vf_load_n(ge + i, k) + vf_load_n(be + i, k), g2 = vf_load_n(gi + i, k) + vf_load_n(bi + i, k);
+    vf_store_n(be + i, vf_splat(0.0f), k);
+    vf_store_n(bi + i, vf_splat(0.0f), k);
+    const nm_vi r = vi_load_n(rf + i, k), ref = r > 0;
+    /* integrate v: exponential Euler with the conductances of the step's start */
+    const nm_vf gt = (c->gl + g1) + g2;
+    const nm_vf it = ((c->glel + g1 * c->ee) + g2 * c->ei) + (c->i0 + vf_load_n(ie + i, k));
+    const nm_vf a = c->dtc * gt;
+    const nm_vi small = vf_abs(a) < 0.5f;
+    nm_vf phi = phi_poly(a);
+    if (vmask_bits(small) != 0xFFFFu) phi = small ? phi : (1.0f - vf_exp(-a)) / a;
+    const nm_vf v0 = vf_load_n(v + i, k);
+    nm_vf x = v0 + (c->dtc * (it - gt * v0)) * phi;
+    /* threshold, reset, refractory clamp */
+    x = ref ? vf_splat(c->vres) : x;
+    const nm_vi sp = (x >= c->vth) & ~ref;
+    x = sp ? vf_splat(c->vres) : x;
+    vi_store_n(rf + i, refr_next(r, ref, sp, c->tref), k);
+    vf_store_n(v + i, x, k);
+    /* decay the conductances */
+    vf_store_n(ge + i, g1 * c->pe, k);
+    vf_store_n(gi + i, g2 * c->pi, k);
+    return vmask_bits(sp) & lanes_below(k);
 }
 
-static int64_t upd_cond_exp(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out) {
-    float *restrict v = P->var[0], *restrict ge = P->var[1], *restrict gi = P->var[2];
-    size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
-    float *restrict be = P->buf[0] + off, *restrict bi = P->buf[1] + off;
-    const float *restrict ie = P->iext;
-    int32_t *restrict rf = P->refr;
+NM_UPDATE_BODY(upd_cond_exp) {
+    float *v = P->var[0], *ge = P->var[1], *gi = P->var[2];
+    const size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
+    float *be = P->buf[0] + off, *bi = P->buf[1] + off;
+    const float *ie = P->iext;
+    int32_t *rf = P->refr;
     cond_params c;
-    c.cm = (float)P->p[0]; c.gl = (float)P->p[1]; c.el = (float)P->p[2]; c.ee = (float)P->p[3];
-    c.ei = (float)P->p[4]; c.vth = (float)P->p[5]; c.vres = (float)P->p[6]; c.tref = (int32_t)P->p[7];
-    c.pe = (float)P->p[8]; c.pi = (float)P->p[9]; c.i0 = (float)P->p[10];
-    c.dtc = (float)P->p[11] / c.cm; c.glel = c.gl * c.el;
+    const float cm = (float)P->p[0];
+    c.gl = (float)P->p[1]; c.ee = (float)P->p[3]; c.ei = (float)P->p[4]; c.vth = (float)P->p[5];
+    c.vres = (float)P->p[6]; c.tref = (int32_t)P->p[7]; c.pe = (float)P->p[8]; c.pi = (float)P->p[9];
+    c.i0 = (float)P->p[10]; c.dtc = (float)P->p[11] / cm; c.glel = c.gl * (float)P->p[2];
     int64_t cnt = 0;
-    int32_t i = lo;
-    (void)fl;
-#if defined(__AVX512F__)
-    const __m512 GL = _mm512_set1_ps(c.gl), EE = _mm512_set1_ps(c.ee), EI = _mm512_set1_ps(c.ei);
-    const __m512 GLEL = _mm512_set1_ps(c.glel), I0 = _mm512_set1_ps(c.i0), DTC = _mm512_set1_ps(c.dtc);
-    const __m512 VTH = _mm512_set1_ps(c.vth), VRES = _mm512_set1_ps(c.vres), PE = _mm512_set1_ps(c.pe), PI = _mm512_set1_ps(c.pi);
-    const __m512 HALF = _mm512_set1_ps(0.5f), ABS = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
-    const __m512i ZERO = _mm512_setzero_si512(), ONE = _mm512_set1_epi32(1), TREF = _mm512_set1_epi32(c.tref);
-    const __m512i LANES = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (; i + 16 <= hi; i += 16) {
-        __m512 g1 = _mm512_add_ps(_mm512_loadu_ps(ge + i), _mm512_loadu_ps(be + i));
-        __m512 g2 = _mm512_add_ps(_mm512_loadu_ps(gi + i), _mm512_loadu_ps(bi + i));
-        __m512 gt = _mm512_add_ps(_mm512_add_ps(GL, g1), g2);
-        __m512 a = _mm512_mul_ps(DTC, gt);
-        if (_mm512_cmp_ps_mask(_mm512_and_ps(a, ABS), HALF, _CMP_LT_OQ) != 0xFFFF) {
-            /* a rare large conductance: these 16 neurons take the scalar path (same rule per neuron) */
-            for (int32_t q = i; q < i + 16; q++) if (cond_scalar(&c, v, ge, gi, be, bi, ie, rf, q)) out[cnt++] = q;
-            continue;
-        }
-        _mm512_storeu_ps(be + i, _mm512_setzero_ps());
-        _mm512_storeu_ps(bi + i, _mm512_setzero_ps());
-        __m512 it = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(GLEL, _mm512_mul_ps(g1, EE)), _mm512_mul_ps(g2, EI)),
-                                  _mm512_add_ps(I0, _mm512_loadu_ps(ie + i)));
-        __m512 p = _mm512_set1_ps(-1.0f / 40320.0f);
-        p = _mm512_fmadd_ps(p, a, _mm512_set1_ps(1.0f / 5040.0f));
-        p = _mm512_fmadd_ps(p, a, _mm512_set1_ps(-1.0f / 720.0f));
-        p = _mm512_fmadd_ps(p, a, _mm512_set1_ps(1.0f / 120.0f));
-        p = _mm512_fmadd_ps(p, a, _mm512_set1_ps(-1.0f / 24.0f));
-        p = _mm512_fmadd_ps(p, a, _mm512_set1_ps(1.0f / 6.0f));
-        p = _mm512_fmadd_ps(p, a, _mm512_set1_ps(-0.5f));
-        __m512 phi = _mm512_fmadd_ps(p, a, _mm512_set1_ps(1.0f));
-        __m512 vv = _mm512_loadu_ps(v + i);
-        __m512 x = _mm512_add_ps(vv, _mm512_mul_ps(_mm512_mul_ps(DTC, _mm512_sub_ps(it, _mm512_mul_ps(gt, vv))), phi));
-        __m512i r = _mm512_loadu_si512((const void *)(rf + i));
-        __mmask16 ref = _mm512_cmpgt_epi32_mask(r, ZERO);
-        x = _mm512_mask_blend_ps(ref, x, VRES);
-        __mmask16 sp = _mm512_mask_cmp_ps_mask((__mmask16)~ref, x, VTH, _CMP_GE_OQ);
-        x = _mm512_mask_blend_ps(sp, x, VRES);
-        r = _mm512_mask_blend_epi32(ref, ZERO, _mm512_sub_epi32(r, ONE));
-        r = _mm512_mask_blend_epi32(sp, r, TREF);
-        _mm512_storeu_si512((void *)(rf + i), r);
-        _mm512_storeu_ps(v + i, x);
-        _mm512_storeu_ps(ge + i, _mm512_mul_ps(g1, PE));
-        _mm512_storeu_ps(gi + i, _mm512_mul_ps(g2, PI));
-        if (sp) {
-            _mm512_storeu_si512((void *)(out + cnt), _mm512_maskz_compress_epi32(sp, _mm512_add_epi32(_mm512_set1_epi32(i), LANES)));
-            cnt += __builtin_popcount((unsigned)sp);
-        }
-    }
-#endif
-    for (; i < hi; i++) if (cond_scalar(&c, v, ge, gi, be, bi, ie, rf, i)) out[cnt++] = i;
+    NM_FOR_BLOCKS(lo, hi, out, cnt, cond_block(&c, v, ge, gi, be, bi, ie, rf, i, k));
     return cnt;
 }
+NM_UPDATE_KERNEL(upd_cond_exp);
 
 /* ---- Izhikevich (2003), forward Euler, u updated with the old v (NEST "consistent integration") ----
  * dv/dt = 0.04 v^2 + 5 v + 140 - u + I;  du/dt = a (b v - u);  v >= v_th: v = c, u += d. */
-static int64_t upd_izh(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out) {
-    float *restrict v = P->var[0], *restrict u = P->var[1];
-    float *restrict b = P->buf[0] + (size_t)(n % e->nslots) * (size_t)P->n;
-    const float *restrict ie = P->iext;
-    const float a = (float)P->p[0], bb = (float)P->p[1], c = (float)P->p[2], d = (float)P->p[3];
-    const float vth = (float)P->p[4], i0 = (float)P->p[5], h = (float)P->p[6], vmin = (float)P->p[7];
-    for (int32_t i = lo; i < hi; i++) {
-        float vo = v[i], uo = u[i];
-        float vn = vo + h * (0.04f * vo * vo + 5.0f * vo + 140.0f - uo + i0 + ie[i]);
-        float un = uo + h * a * (bb * vo - uo);
-        vn = vn < vmin ? vmin : vn;
-        vn += b[i];
-        b[i] = 0.0f;
-        int sp = vn >= vth;
-        v[i] = sp ? c : vn;
-        u[i] = sp ? un + d : un;
-        fl[i - lo] = (uint8_t)sp;
-    }
-    return scan_flags(fl, lo, hi, out);
+typedef struct { float a, b, c, d, vth, i0, h, vmin; } izh_params;
+
+NM_AI uint32_t izh_block(const izh_params *p, float *v, float *u, float *b, const float *ie, int32_t i, int k) {
+    const nm_vf vo = vf_load_n(v + i, k), uo = vf_load_n(u + i, k);
+    /* Euler step of both variables from the old values */
+    nm_vf vn = vo + p->h * (0.04f * vo * vo + 5.0f * vo + 140.0f - uo + p->i0 + vf_load_n(ie + i, k));
+    const nm_vf un = uo + p->h * p->a * (p->b * vo - uo);
+    vn = vn < p->vmin ? vf_splat(p->vmin) : vn;
+    /* add the inputs arriving now */
+    vn = vn + vf_load_n(b + i, k);
+    vf_store_n(b + i, vf_splat(0.0f), k);
+    /* spike and reset */
+    const nm_vi sp = vn >= p->vth;
+    vf_store_n(v + i, sp ? vf_splat(p->c) : vn, k);
+    vf_store_n(u + i, sp ? un + p->d : un, k);
+    return vmask_bits(sp) & lanes_below(k);
 }
+
+NM_UPDATE_BODY(upd_izh) {
+    float *v = P->var[0], *u = P->var[1];
+    float *b = P->buf[0] + (size_t)(n % e->nslots) * (size_t)P->n;
+    const float *ie = P->iext;
+    izh_params c;
+    c.a = (float)P->p[0]; c.b = (float)P->p[1]; c.c = (float)P->p[2]; c.d = (float)P->p[3];
+    c.vth = (float)P->p[4]; c.i0 = (float)P->p[5]; c.h = (float)P->p[6]; c.vmin = (float)P->p[7];
+    int64_t cnt = 0;
+    NM_FOR_BLOCKS(lo, hi, out, cnt, izh_block(&c, v, u, b, ie, i, k));
+    return cnt;
+}
+NM_UPDATE_KERNEL(upd_izh);
 
 /* ---- Hodgkin-Huxley (Traub & Miles; Brette et al. 2007 benchmark 3), exponential Euler ----
  * Every variable x obeys dx/dt = A + B x with the others held at their start-of-step values, and is
  * advanced exactly: x' = -A/B + (x + A/B) e^{B dt} (Brian2's exponential_euler). Single precision with
- * the vectorizable exp, so the loop runs 16 neurons per instruction on AVX-512. */
-static inline float exprelf(float x) {
-    float small = 1.0f + x * (0.5f + x * (1.0f / 6.0f));
-    float big = (fast_expf(x) - 1.0f) / x;
-    return fabsf(x) < 1e-3f ? small : big;
+ * the vector exp. */
+typedef struct { float cm, gl, el, gna, ena, gk, ek, vt, ee, ei, pe, pi, vsp, i0, dt; int32_t tref; } hh_params;
+
+/* (e^x - 1)/x, its Taylor polynomial near 0 */
+NM_AI nm_vf exprel(nm_vf x) {
+    const nm_vf small = 1.0f + x * (0.5f + x * (1.0f / 6.0f));
+    const nm_vf big = (vf_exp(x) - 1.0f) / x;
+    return vf_abs(x) < 1e-3f ? small : big;
 }
-static inline float gatef(float x, float a, float b, float dt) {
-    float s = a + b, inf = a / s;
-    return inf + (x - inf) * fast_expf(-s * dt);
+/* a gate with opening rate a and closing rate b (1/ms) over dt */
+NM_AI nm_vf gate(nm_vf x, nm_vf a, nm_vf b, float dt) {
+    const nm_vf s = a + b, inf = a / s;
+    return inf + (x - inf) * vf_exp(-s * dt);
 }
-static int64_t upd_hh(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *fl, int32_t *out) {
-    float *restrict V = P->var[0], *restrict M = P->var[1], *restrict H = P->var[2], *restrict N = P->var[3];
-    float *restrict GE = P->var[4], *restrict GI = P->var[5];
-    size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
-    float *restrict be = P->buf[0] + off, *restrict bi = P->buf[1] + off;
-    const float *restrict ie = P->iext;
-    int32_t *restrict rf = P->refr;
-    const double *p = P->p;
-    const float cm = (float)p[0], gl = (float)p[1], el = (float)p[2], gna = (float)p[3], ena = (float)p[4];
-    const float gk = (float)p[5], ek = (float)p[6], vt = (float)p[7], ee = (float)p[8], ei = (float)p[9];
-    const float pe = (float)p[10], pi = (float)p[11], vsp = (float)p[12], i0 = (float)p[14], dt = (float)p[15];
-    const int32_t tref = (int32_t)p[13];
-    for (int32_t i = lo; i < hi; i++) {
-        float v = V[i], m = M[i], h = H[i], nn = N[i];
-        float g1 = GE[i] + be[i], g2 = GI[i] + bi[i];
-        be[i] = 0.0f; bi[i] = 0.0f;
-        float am = 1.28f / exprelf((13.0f - v + vt) * 0.25f);
-        float bm = 1.4f / exprelf((v - vt - 40.0f) * 0.2f);
-        float ah = 0.128f * fast_expf((17.0f - v + vt) * (1.0f / 18.0f));
-        float bh = 4.0f / (1.0f + fast_expf((40.0f - v + vt) * 0.2f));
-        float an = 0.16f / exprelf((15.0f - v + vt) * 0.2f);
-        float bn = 0.5f * fast_expf((10.0f - v + vt) * 0.025f);
-        float gnam = gna * m * m * m * h, gkn = gk * nn * nn * nn * nn;
-        float gs = gl + g1 + g2 + gnam + gkn;
-        float A = gl * el + g1 * ee + g2 * ei + gnam * ena + gkn * ek + i0 + ie[i];
-        float vinf = A / gs;
-        float vexp = vinf + (v - vinf) * fast_expf(-gs * dt / cm);
-        float vn = fabsf(gs) > 1e-6f ? vexp : v + (A - gs * v) * dt / cm;  /* g_tot ~ 0: Euler limit */
-        M[i] = gatef(m, am, bm, dt);
-        H[i] = gatef(h, ah, bh, dt);
-        N[i] = gatef(nn, an, bn, dt);
-        GE[i] = g1 * pe;
-        GI[i] = g2 * pi;
-        V[i] = vn;
-        int ref = rf[i] > 0;
-        int sp = !ref && vn > vsp;
-        rf[i] = sp ? tref : (ref ? rf[i] - 1 : 0);
-        fl[i - lo] = (uint8_t)sp;
-    }
-    return scan_flags(fl, lo, hi, out);
+
+NM_AI uint32_t hh_block(const hh_params *p, float *V, float *M, float *H, float *N, float *GE, float *GI, float *be,
+                        float *bi, const float *ie, int32_t *rf, int32_t i, int k) {
+    const nm_vf v = vf_load_n(V + i, k), m = vf_load_n(M + i, k), h = vf_load_n(H + i, k), nn = vf_load_n(N + i, k);
+    /* add the conductance jumps arriving now */
+    const nm_vf g1 = vf_load_n(GE + i, k) + vf_load_n(be + i, k), g2 = vf_load_n(GI + i, k) + vf_load_n(bi + i, k);
+    vf_store_n(be + i, vf_splat(0.0f), k);
+    vf_store_n(bi + i, vf_splat(0.0f), k);
+    /* gating rates (1/ms) at the step's start */
+    const nm_vf am = 1.28f / exprel((13.0f - v + p->vt) * 0.25f);
+    const nm_vf bm = 1.4f / exprel((v - p->vt - 40.0f) * 0.2f);
+    const nm_vf ah = 0.128f * vf_exp((17.0f - v + p->vt) * (1.0f / 18.0f));
+    const nm_vf bh = 4.0f / (1.0f + vf_exp((40.0f - v + p->vt) * 0.2f));
+    const nm_vf an = 0.16f / exprel((15.0f - v + p->vt) * 0.2f);
+    const nm_vf bn = 0.5f * vf_exp((10.0f - v + p->vt) * 0.025f);
+    /* membrane: exact relaxation towards v_inf with the step's total conductance */
+    const nm_vf gnam = p->gna * m * m * m * h, gkn = p->gk * nn * nn * nn * nn;
+    const nm_vf gs = p->gl + g1 + g2 + gnam + gkn;
+    const nm_vf A = p->gl * p->el + g1 * p->ee + g2 * p->ei + gnam * p->ena + gkn * p->ek + p->i0 + vf_load_n(ie + i, k);
+    const nm_vf vinf = A / gs;
+    const nm_vf vexp = vinf + (v - vinf) * vf_exp(-gs * p->dt / p->cm);
+    const nm_vf vn = vf_abs(gs) > 1e-6f ? vexp : v + (A - gs * v) * p->dt / p->cm;  /* g_tot ~ 0: Euler limit */
+    vf_store_n(M + i, gate(m, am, bm, p->dt), k);
+    vf_store_n(H + i, gate(h, ah, bh, p->dt), k);
+    vf_store_n(N + i, gate(nn, an, bn, p->dt), k);
+    vf_store_n(GE + i, g1 * p->pe, k);
+    vf_store_n(GI + i, g2 * p->pi, k);
+    vf_store_n(V + i, vn, k);
+    /* spike: upward crossing of v_spike outside the refractory period */
+    const nm_vi r = vi_load_n(rf + i, k), ref = r > 0;
+    const nm_vi sp = (vn > p->vsp) & ~ref;
+    vi_store_n(rf + i, refr_next(r, ref, sp, p->tref), k);
+    return vmask_bits(sp) & lanes_below(k);
 }
+
+NM_UPDATE_BODY(upd_hh) {
+    float *V = P->var[0], *M = P->var[1], *H = P->var[2], *N = P->var[3], *GE = P->var[4], *GI = P->var[5];
+    const size_t off = (size_t)(n % e->nslots) * (size_t)P->n;
+    float *be = P->buf[0] + off, *bi = P->buf[1] + off;
+    const float *ie = P->iext;
+    int32_t *rf = P->refr;
+    const double *q = P->p;
+    hh_params c;
+    c.cm = (float)q[0]; c.gl = (float)q[1]; c.el = (float)q[2]; c.gna = (float)q[3]; c.ena = (float)q[4];
+    c.gk = (float)q[5]; c.ek = (float)q[6]; c.vt = (float)q[7]; c.ee = (float)q[8]; c.ei = (float)q[9];
+    c.pe = (float)q[10]; c.pi = (float)q[11]; c.vsp = (float)q[12]; c.tref = (int32_t)q[13]; c.i0 = (float)q[14];
+    c.dt = (float)q[15];
+    int64_t cnt = 0;
+    NM_FOR_BLOCKS(lo, hi, out, cnt, hh_block(&c, V, M, H, N, GE, GI, be, bi, ie, rf, i, k));
+    return cnt;
+}
+NM_UPDATE_KERNEL(upd_hh);
 
 /* ---- AdEx with exponential conductances (NEST aeif_cond_exp), GSL RKF45 with error control ----
  * C dV/dt = -g_L (V - E_L) + g_L D_T exp((V - V_T)/D_T) - g_e (V - E_e) - g_i (V - E_i) - w + I
@@ -574,12 +490,12 @@ static int64_t upd_source(pop_t *P, int32_t lo, int32_t hi, int64_t n, int32_t *
 int64_t nm_update_pop(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *flags, int32_t *out, int thread) {
     int64_t c;
     switch (P->model) {
-    case NM_MODEL_IF: c = upd_if(e, P, lo, hi, n, flags, out); break;
-    case NM_MODEL_LIF_EXP: c = upd_lif_exp(e, P, lo, hi, n, flags, out); break;
-    case NM_MODEL_LIF_COND_EXP: c = upd_cond_exp(e, P, lo, hi, n, flags, out); break;
-    case NM_MODEL_IZHIKEVICH: c = upd_izh(e, P, lo, hi, n, flags, out); break;
+    case NM_MODEL_IF: c = NM_CALL(upd_if)(e, P, lo, hi, n, out); break;
+    case NM_MODEL_LIF_EXP: c = NM_CALL(upd_lif_exp)(e, P, lo, hi, n, out); break;
+    case NM_MODEL_LIF_COND_EXP: c = NM_CALL(upd_cond_exp)(e, P, lo, hi, n, out); break;
+    case NM_MODEL_IZHIKEVICH: c = NM_CALL(upd_izh)(e, P, lo, hi, n, out); break;
     case NM_MODEL_ADEX: c = upd_adex(e, P, lo, hi, n, flags, out, thread); break;
-    case NM_MODEL_HH: c = upd_hh(e, P, lo, hi, n, flags, out); break;
+    case NM_MODEL_HH: c = NM_CALL(upd_hh)(e, P, lo, hi, n, out); break;
     case NM_MODEL_POISSON: c = upd_poisson(e, P, lo, hi, n, out); break;
     case NM_MODEL_SPIKE_SOURCE: c = upd_source(P, lo, hi, n, out); break;
     default: c = 0;

@@ -2,6 +2,7 @@ import ANN
 import Common
 import Datasets
 import Foundation
+import SNN
 
 /// ANN vs converted SNN on the same images: accuracy, operations and estimated energy
 /// (`report.json` of `neuromorph compare`; keys are snake_case for scripts).
@@ -49,6 +50,10 @@ public struct Comparison: Codable, Sendable {
     public var threads: Int
     /// Wall time of the whole SNN evaluation (one run per image to the largest T).
     public var snn_wall_seconds: Double
+    /// Vector path of the spiking engine's kernels ("avx512", "avx2" or "baseline"; `NM_ISA` chooses it).
+    public var isa: String = VectorPath.current
+    /// CPU model name.
+    public var cpu: String = VectorPath.cpuModel
 
     /// Evaluates the ANN and the SNN on `images` (normalized per the model for the ANN; raw [0, 1]
     /// pixels for the SNN) and assembles the comparison.

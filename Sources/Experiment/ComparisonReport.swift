@@ -7,7 +7,7 @@ import Foundation
 public enum ComparisonReport {
     public static func markdown(_ c: Comparison) -> String {
         var s = "# ANN vs SNN comparison\n\n"
-        s += "Model: `\(c.source)` — \(c.images) test images, \(c.threads) threads.\n\n"
+        s += "Model: `\(c.source)` — \(c.images) test images, \(c.threads) threads, vector path \(c.isa) on \(c.cpu).\n\n"
         s += "Conversion: \(c.options.normalization.rawValue)-wise normalization at the \(fmt(c.options.percentile)) percentile "
         s += "of \(c.options.calibrationImages) calibration images; reset \(c.options.resetBySubtraction ? "by subtraction" : "to zero"); "
         s += "\(c.options.encoding.rawValue) input; output decoded by \(c.options.decoding == .membrane ? "membrane potential" : "spike count"); "

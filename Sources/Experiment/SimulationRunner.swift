@@ -36,6 +36,10 @@ public struct SimulationSummary: Codable, Sendable {
     public var threads_mode: String
     public var seed: UInt64
     public var dt_ms: Double
+    /// Vector path of the kernels that ran ("avx512", "avx2" or "baseline"; `NM_ISA` chooses it).
+    public var isa: String = VectorPath.current
+    /// CPU model name.
+    public var cpu: String = VectorPath.cpuModel
     public var populations: [String: PopulationSummary]
     public var projections: [String: ProjectionSummary]
     public var files: [String]

@@ -8,7 +8,8 @@
  * On a terminal, progress (percent, real-time factor, ETA) goes to stderr.
  *
  * Writes DIR/summary.json (neurons, synapses, spikes, synaptic_events, simulated_seconds, wall_seconds,
- * build_seconds (loading), realtime_factor, peak_rss_bytes, threads, seed, dt_ms, populations with
+ * build_seconds (loading), realtime_factor, peak_rss_bytes, threads, seed, dt_ms, isa (the vector path
+ * that ran, nm_isa.h; NM_ISA chooses it) and cpu (model name), populations with
  * neurons / spikes / mean_rate_hz), for populations whose spikes are recorded spikes_<pop>_t.npy (s,
  * float64) and spikes_<pop>_i.npy (int32), and for state monitors state_<pop>_<var>.npy (float32,
  * [samples, neurons]), state_<pop>_t.npy and state_<pop>_neurons.npy, as `neuromorph simulate` does
@@ -26,6 +27,7 @@
 #include "../CKernels/snn_io.c"
 #include "../CKernels/snn_check.c"
 #include "../CKernels/common.c"
+#include "../CKernels/nm_isa.c"
 #include "../CKernels/nm_output.c"
 
 #include <errno.h>
@@ -52,7 +54,8 @@ static int usage(const char *msg) {
             "  --threads N         threads, 1..1024 (default: all cores)\n"
             "  --out DIR           output folder (summary.json, spikes_<pop>_t.npy / _i.npy): new, empty, or\n"
             "                      with --force one an earlier neuromorph-run wrote (its .neuromorph-output marker)\n"
-            "  --force             replace such a folder\n", msg);
+            "  --force             replace such a folder\n"
+            "  NM_ISA=avx512|avx2|baseline in the environment forces a vector path (default: the CPU's best)\n", msg);
     return 2;
 }
 
@@ -133,6 +136,7 @@ int main(int argc, char **argv) {
     if (!file) return usage("missing the network file");
     if (duration < 0) return usage("missing --duration");
     if (threads == 0) threads = omp_get_max_threads();
+    if (nm_isa_env_error()) { fprintf(stderr, "neuromorph-run: %s\n", nm_isa_env_error()); return 2; }
 
     double t0 = now_s();
     char err[512];
@@ -270,8 +274,11 @@ int main(int argc, char **argv) {
             (long long)neurons, (long long)synapses, (long long)spikes, (long long)events);
     fprintf(f, "  \"simulated_seconds\": %.17g,\n  \"wall_seconds\": %.17g,\n  \"build_seconds\": %.17g,\n"
                "  \"realtime_factor\": %.17g,\n  \"peak_rss_bytes\": %lld,\n  \"threads\": %d,\n  \"threads_mode\": \"fixed\",\n"
-               "  \"seed\": %llu,\n  \"dt_ms\": %.17g,\n  \"populations\": {",
-            sim_s, wall, build, wall / sim_s, (long long)ru.ru_maxrss * 1024, threads, (unsigned long long)e->seed, e->dt);
+               "  \"seed\": %llu,\n  \"dt_ms\": %.17g,\n  \"isa\": \"%s\",\n  \"cpu\": ",
+            sim_s, wall, build, wall / sim_s, (long long)ru.ru_maxrss * 1024, threads, (unsigned long long)e->seed, e->dt,
+            nm_isa_name());
+    json_string(f, nm_cpu_model());
+    fprintf(f, ",\n  \"populations\": {");
     for (int p = 0; p < e->npops; p++) {
         const pop_t *P = &e->pops[p];
         fprintf(f, "%s\n    ", p ? "," : "");

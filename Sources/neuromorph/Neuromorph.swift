@@ -1,6 +1,7 @@
 import ArgumentParser
 import Common
 import Foundation
+import SNN
 
 /// The `neuromorph` command line: spiking simulation, ANN training, ANN -> SNN conversion and
 /// comparison. Each subcommand only wires flags to the library and prints results.
@@ -14,12 +15,18 @@ struct Neuromorph: ParsableCommand {
             folder is replaced only if an earlier run of the same command wrote it and --force is given. \
             Usage errors exit with 2, failures with 1.
             """,
-        version: OutputPolicy.version,
+        version: "\(OutputPolicy.version) (\(VectorPath.summary))",
         subcommands: [SimulateCommand.self, TrainCommand.self, EvalCommand.self, ConvertCommand.self, CompareCommand.self]
     )
 
     static func main() {
         ThreadPolicy.applyDefaults()
+        do {
+            try VectorPath.checkEnvironment()   // NM_ISA: a path this CPU lacks, or no path at all
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            Foundation.exit(2)   // a usage error, as neuromorph-run's
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -5,5 +5,6 @@
 #include "nm_common.h"
 #include "nm_snn.h"
 #include "nm_ann.h"
+#include "nm_isa.h"
 #include "nm_output.h"
 #endif
