@@ -2,7 +2,7 @@
 // neuromorph — a Swift toolkit for neuromorphic computing.
 //
 // Layering (dependencies point downward only, see README "Architecture"):
-//   neuromorph (CLI) -> Experiment -> Conversion -> ANN, SNN -> Datasets, Common -> CKernels (C, OpenMP, GSL, OpenBLAS)
+//   neuromorph (CLI) -> Experiment -> Conversion -> ANN, SNN -> Datasets, Common -> CANN, CEngine -> CCore (C, OpenMP, GSL, OpenBLAS)
 import Foundation
 import PackageDescription
 
@@ -36,6 +36,13 @@ guard let omp = findOpenMP() else {
         """)
 }
 
+/// Compiler flags of the C targets (see the comment at CCore below). Debug information as DWARF 4:
+/// valgrind 3.19 (Debian 12) gives up on clang's DWARF 5 once an executable holds several C objects
+/// (neuromorph-run since it links the engine target).
+let cFlags: [CSetting] = [
+    .unsafeFlags(["-O3", "-ffp-contract=off", "-gdwarf-4", "-fopenmp", "-idirafter", omp.include, "-Wall", "-Wno-unknown-pragmas", "-Wno-psabi"]),
+]
+
 let package = Package(
     name: "neuromorph",
     platforms: [.macOS(.v13)],
@@ -51,31 +58,38 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
-        // Hot loops in C: neuron updates, spike delivery, RNG (GSL), im2col/GEMM glue (OpenBLAS), OpenMP.
+        // Hot loops in C, in three targets: CCore (shared: OpenMP thread control, GSL random streams, the
+        // vector-path dispatch nm_isa/nm_vec.h, the output policy nm_output.c), CEngine (the spiking engine:
+        // what neuromorph-run links) and CANN (the ANN kernels: OpenBLAS, zlib for gzip data sets).
         // No -march: the vector kernels are compiled once per path (AVX-512, AVX2, baseline) through
         // target attributes and chosen at run time (nm_isa.h), so one binary runs on every x86-64 CPU at
         // its best speed. No fused multiply-add contraction anywhere (-ffp-contract=off): every path
         // rounds the same way (bit-identical results). -Wno-psabi: 16-lane vectors passed between
         // always-inline helpers (never an ABI boundary).
         .target(
-            name: "CKernels",
-            cSettings: [
-                .unsafeFlags(["-O3", "-ffp-contract=off", "-fopenmp", "-idirafter", omp.include,
-                              "-Wall", "-Wno-unknown-pragmas", "-Wno-psabi"]),
-            ],
+            name: "CCore",
+            cSettings: cFlags,
             linkerSettings: [
                 .unsafeFlags(["-L\(omp.lib)"]),
                 .linkedLibrary("omp"),
                 .linkedLibrary("gsl"),
-                .linkedLibrary("openblas"),
                 .linkedLibrary("m"),
+            ]
+        ),
+        .target(name: "CEngine", dependencies: ["CCore"], cSettings: cFlags),
+        .target(
+            name: "CANN",
+            dependencies: ["CCore"],
+            cSettings: cFlags,
+            linkerSettings: [
+                .linkedLibrary("openblas"),
                 .linkedLibrary("z"),  // zlib: gzip-compressed IDX data sets (ann_gz.c)
             ]
         ),
-        .target(name: "Common", dependencies: ["CKernels"]),
-        .target(name: "Datasets", dependencies: ["Common"]),
-        .target(name: "SNN", dependencies: ["CKernels", "Common"]),
-        .target(name: "ANN", dependencies: ["CKernels", "Common", "Datasets"]),
+        .target(name: "Common", dependencies: ["CCore"]),
+        .target(name: "Datasets", dependencies: ["Common", "CCore", "CANN"]),
+        .target(name: "SNN", dependencies: ["CEngine", "CCore", "Common"]),
+        .target(name: "ANN", dependencies: ["CANN", "CCore", "Common", "Datasets"]),
         .target(name: "Conversion", dependencies: ["ANN", "SNN", "Datasets", "Common"]),
         // Experiment/YAMLBudget.swift also imports `CYaml`, the libyaml copy inside Yams (Yams's own C target,
         // not a product of it; a second copy of libyaml would clash at link time). Checked with SwiftPM 6.3:
@@ -89,35 +103,29 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "neuromorph", dependencies: [
-            "Experiment", "SNN", "ANN", "Conversion", "Datasets", "Common",
+            "Experiment", "SNN", "ANN", "Conversion", "Datasets", "Common", "CCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // C-only runner of saved networks (no Swift runtime, Foundation or BLAS in the process): compiles
-        // the engine's C files itself, see Sources/neuromorph-run/main.c.
+        // C-only runner of saved networks (no Swift runtime, Foundation, BLAS or zlib in the process): the
+        // engine target and what it shares (CCore), see Sources/neuromorph-run/main.c.
         .executableTarget(
             name: "neuromorph-run",
-            cSettings: [
-                .headerSearchPath("../CKernels/include"),
-                .unsafeFlags(["-O3", "-ffp-contract=off", "-fopenmp", "-idirafter", omp.include,
-                              "-Wall", "-Wno-unknown-pragmas", "-Wno-psabi"]),
-            ],
+            dependencies: ["CEngine", "CCore"],
+            cSettings: cFlags + [.headerSearchPath("../CEngine")],   // its recordings through snn_internal.h
             linkerSettings: [
                 // SwiftPM links every executable with the Swift runtime (swiftc adds -lswiftCore before any
                 // flag of ours, so --as-needed cannot drop it); linked statically, only its few referenced
                 // pieces come in and libswiftCore.so (2 MB resident) is not loaded: peak RSS 7.0 vs 8.3 MiB
                 // on CUBA-4000
-                .unsafeFlags(["-L\(omp.lib)", "-static-stdlib"]),
-                .linkedLibrary("omp"),
-                .linkedLibrary("gsl"),
-                .linkedLibrary("m"),
+                .unsafeFlags(["-static-stdlib"]),
             ]
         ),
         // Tests mirror the source tree.
-        .testTarget(name: "CommonTests", dependencies: ["Common", "CKernels"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Common"]),
-        .testTarget(name: "SNNTests", dependencies: ["SNN", "Common", "CKernels"]),
-        .testTarget(name: "ANNTests", dependencies: ["ANN", "Datasets", "Common", "CKernels"]),
-        .testTarget(name: "ConversionTests", dependencies: ["Conversion", "ANN", "SNN", "Datasets", "Common"]),
+        .testTarget(name: "CommonTests", dependencies: ["Common", "CCore"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Common", "CCore", "CANN"]),
+        .testTarget(name: "SNNTests", dependencies: ["SNN", "Common", "CEngine", "CCore"]),
+        .testTarget(name: "ANNTests", dependencies: ["ANN", "Datasets", "Common", "CANN", "CCore"]),
+        .testTarget(name: "ConversionTests", dependencies: ["Conversion", "ANN", "SNN", "Datasets", "Common", "CCore"]),
         .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "SNN", "ANN", "Datasets", "Common"]),
     ]
 )

@@ -1,4 +1,4 @@
-import CKernels
+import CANN
 import Foundation
 
 /// Adam (Kingma & Ba 2015; PyTorch `torch.optim.Adam` with L2 weight decay), at step t ≥ 1:

@@ -1,4 +1,4 @@
-import CKernels
+import CANN
 import Foundation
 
 /// Average pooling over kernel windows (no padding, floor mode; PyTorch `nn.AvgPool2d`):

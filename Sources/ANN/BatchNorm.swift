@@ -1,4 +1,4 @@
-import CKernels
+import CANN
 import Foundation
 
 /// Batch normalisation (Ioffe & Szegedy 2015), PyTorch `nn.BatchNorm1d` (input [N, F]) or

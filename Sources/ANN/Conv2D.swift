@@ -1,4 +1,4 @@
-import CKernels
+import CANN
 import Foundation
 
 /// 2-D convolution (cross-correlation, as PyTorch `nn.Conv2d`): x [N, in, H, W], W [out, in, kh, kw],

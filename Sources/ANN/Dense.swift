@@ -1,4 +1,4 @@
-import CKernels
+import CANN
 import Foundation
 
 /// Fully connected layer: y = x Wᵀ + b with x [N, in], W [out, in] (PyTorch `nn.Linear` layout),

@@ -1,4 +1,5 @@
-import CKernels
+import CCore
+import CANN
 import Foundation
 
 /// Inverted dropout (PyTorch `nn.Dropout`): in training, each element is zeroed with probability `p`

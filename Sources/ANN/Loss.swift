@@ -1,4 +1,4 @@
-import CKernels
+import CANN
 import Foundation
 
 /// The value of a loss for a batch, its gradient with respect to the network output (when asked for),

@@ -1,4 +1,4 @@
-import CKernels
+import CANN
 import Foundation
 
 /// Max pooling over kernel windows (no padding, floor mode; PyTorch `nn.MaxPool2d`):

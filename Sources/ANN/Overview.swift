@@ -24,7 +24,7 @@
 //   model.activations(x, threads:)   every layer's output for a batch (data-based normalisation)
 //   ModelDirectory.load(path)        a saved model folder (model.json + model.safetensors)
 //
-// Threads and determinism: all parallelism is OpenMP inside the C kernels (Sources/CKernels/ann*.c),
+// Threads and determinism: all parallelism is OpenMP inside the C kernels (Sources/CANN/ann*.c),
 // with the thread count passed per call. OpenBLAS runs single-threaded inside our OpenMP blocks: its
 // own pool would spin against libomp's on 2 cores, and OpenBLAS 0.3.21 sgemm is not bit-identical
 // between 1 and 2 of its threads (measured for 64x512x784). Every work partition that affects a

@@ -1,4 +1,4 @@
-import CKernels
+import CANN
 import Foundation
 
 /// RMSprop (Hinton's lecture 6e; PyTorch `torch.optim.RMSprop`, non-centred):

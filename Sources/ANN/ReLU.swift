@@ -1,4 +1,4 @@
-import CKernels
+import CANN
 import Foundation
 
 /// Rectified linear unit, elementwise: y = max(x, 0); dL/dx = dL/dy where y > 0, else 0.

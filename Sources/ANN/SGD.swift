@@ -1,4 +1,4 @@
-import CKernels
+import CANN
 import Foundation
 
 /// Stochastic gradient descent with momentum and L2 weight decay (PyTorch `torch.optim.SGD`):

@@ -1,4 +1,4 @@
-import CKernels
+import CANN
 import Foundation
 
 /// Heap storage of a `Tensor`: 64-byte aligned float32 elements. Shared between tensors until one

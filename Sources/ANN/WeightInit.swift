@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 import Foundation
 
 /// Weight initialisers, drawn from GSL's mt19937 seeded by (seed, stream = layer index) so a seed

@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 import Foundation
 
 /// Produces an output folder all at once: files are written into a hidden staging folder next to the

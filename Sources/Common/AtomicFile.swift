@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 import Foundation
 
 /// Writes files so that a reader never sees a half-written one: the bytes go to a temporary file in

@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 import Foundation
 
 /// A destination folder checked against an `OutputPolicy` and locked for this process until the claim

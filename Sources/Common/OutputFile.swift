@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 import Foundation
 
 /// The output policy for single files (`simulate --save-network FILE`, `eval --json/--predictions/

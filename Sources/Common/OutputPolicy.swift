@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 import Foundation
 
 /// The command that writes an output folder; its name goes into the folder's marker file

@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 import Foundation
 
 /// Thread defaults for the OpenMP kernels. libomp lets idle workers spin for `KMP_BLOCKTIME` ms

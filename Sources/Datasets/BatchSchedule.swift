@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 import Foundation
 
 /// The order in which an epoch visits a data set, cut into mini-batches. The permutation is a

@@ -1,4 +1,4 @@
-import CKernels
+import CANN
 import Common
 import Foundation
 

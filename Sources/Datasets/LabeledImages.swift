@@ -1,4 +1,4 @@
-import CKernels
+import CANN
 import Foundation
 
 /// A classification data set in memory: `count` images of shape `sampleShape` = [C, H, W]

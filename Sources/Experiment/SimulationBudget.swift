@@ -56,18 +56,14 @@ public enum SimulationBudget {
         var spikes = 0.0, largestSpikes = 0.0
         for m in cfg.spikeMonitors {
             guard let p = net.populations.first(where: { $0.name == m.population }), runs else { continue }
-            let fraction = Double(m.selection?.count ?? p.size) / Double(max(1, p.size))
-            var expected = 0.0
-            switch p.model {
-            case .poisson(let rate):
-                let total = p.rates?.reduce(0, +) ?? rate * Double(p.size)
-                expected = total * fraction * steps * net.dt / 1000
-            case .spikeSource(let times):
-                let end = steps * net.dt
-                for (i, ts) in times.enumerated() where m.selection?.contains(i) ?? true {
-                    expected += Double(ts.reduce(0) { $0 + ($1 <= end ? 1 : 0) })
-                }
-            default: continue
+            // only a spike source needs its selected neurons (its lists are in the config anyway); a Poisson
+            // population may be huge, and its selection (a range) is not expanded before this estimate
+            let expected: Double
+            if p.model.parameters is SpikeSourceParameters {
+                expected = p.model.parameters.expectedSpikes(size: p.size, neurons: m.neurons, rates: p.rates, steps: steps, dt: net.dt)
+            } else {
+                let fraction = Double(m.selection?.count ?? p.size) / Double(max(1, p.size))
+                expected = fraction * p.model.parameters.expectedSpikes(size: p.size, neurons: nil, rates: p.rates, steps: steps, dt: net.dt)
             }
             spikes += expected
             largestSpikes = max(largestSpikes, expected)

@@ -279,21 +279,11 @@ public struct SimulationConfig: Sendable {
         return .list(out)
     }
 
-    static func weightDimensions(_ m: NeuronModel) -> [Dimension] {
-        switch m {
-        case .lifExp: return [.voltage, .current]
-        case .integrateAndFire, .izhikevich: return [.voltage]
-        default: return [.conductance]
-        }
-    }
+    /// Dimensions a weight onto `m` may be given in (the model's).
+    static func weightDimensions(_ m: NeuronModel) -> [Dimension] { m.weightDimensions }
 
     /// Factor from a weight in `dim` to the model's internal weight unit.
-    static func weightScale(_ m: NeuronModel) -> (Dimension) -> Double {
-        { dim in
-            if case .lifExp(let p) = m, dim == .current { return p.tauMembrane / p.capacitance }
-            return 1
-        }
-    }
+    static func weightScale(_ m: NeuronModel) -> (Dimension) -> Double { { dim in m.weightScale(for: dim) } }
 
     static func parseWeight(_ n: ConfigNode, _ m: NeuronModel) throws -> Distribution {
         let dims = weightDimensions(m)

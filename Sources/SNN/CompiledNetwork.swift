@@ -1,4 +1,4 @@
-import CKernels
+import CEngine
 import Common
 import Foundation
 
@@ -29,8 +29,9 @@ public final class CompiledNetwork: @unchecked Sendable {
     }
 
     let storages: [Storage]
-    /// Spike-source schedules: (ptr[n+1], steps) per population index.
-    let sourceSteps: [Int: ([Int64], [Int64])]
+    /// Data blocks the models give the engine besides parameters (e.g. spike-source steps), per
+    /// population index.
+    let engineBlocks: [Int: [EngineBlock]]
 
     /// Synapses stored per projection.
     public var synapseCounts: [Int64] { storages.map(\.synapses) }
@@ -53,19 +54,12 @@ public final class CompiledNetwork: @unchecked Sendable {
             st.append(try Self.build(pr, index: j, network: network, seed: seed))
         }
         storages = st
-        var src: [Int: ([Int64], [Int64])] = [:]
+        var blocks: [Int: [EngineBlock]] = [:]
         for (i, p) in network.populations.enumerated() {
-            if case .spikeSource(let times) = p.model {
-                var ptr: [Int64] = [0], steps: [Int64] = []
-                for tl in times {
-                    let s = tl.map { (network.steps($0) ?? 1) - 1 }.sorted()   // validated: in 1...maxSteps
-                    steps.append(contentsOf: s)
-                    ptr.append(Int64(steps.count))
-                }
-                src[i] = (ptr, steps)
-            }
+            let b = p.model.parameters.engineBlocks(size: p.size, dt: network.dt)
+            if !b.isEmpty { blocks[i] = b }
         }
-        sourceSteps = src
+        engineBlocks = blocks
         buildSeconds = Date().timeIntervalSince(t0)
     }
 

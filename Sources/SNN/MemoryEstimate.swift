@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 import Common
 import Foundation
 
@@ -8,8 +8,9 @@ import Foundation
 ///
 /// The engine's storage (README "Engine"), per part:
 /// - neuron state: 4 B per state variable and neuron, + 12 B (refractory counter, external current,
-///   spike count); Poisson sources + 8 B (next spike), + 12 B with per-neuron rates; AdEx + 40 B
-///   (double-precision state for the ODE stepper); spike sources + 16 B per neuron and 24 B per spike;
+///   spike count), + what the model keeps besides (`NeuronModelKind.extraBytes`: Poisson sources 8 B
+///   per neuron for the next spike, + 12 B with per-neuron rates; AdEx 40 B of double-precision state
+///   for the ODE stepper; spike sources 16 B per neuron and 24 B per spike);
 /// - ring buffers: 4 B × receptor ports × neurons × (longest delay in steps + 1);
 /// - spike lists: 8 B × neurons × interval (shortest delay in steps + 1), double-buffered, + 4 B ×
 ///   the largest population × interval per thread;
@@ -110,16 +111,7 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
             let n = Double(p.size)
             neurons += n
             maxPop = max(maxPop, n)
-            var perNeuron = Double(p.model.variables.count) * 4 + 12
-            switch p.model {
-            case .poisson: perNeuron += 8 + (p.rates != nil ? 12 : 0)
-            case .adex: perNeuron += 40
-            case .spikeSource(let times):
-                perNeuron += 16
-                stateBytes += 24 * Double(times.reduce(0) { $0 + $1.count })
-            default: break
-            }
-            stateBytes += n * perNeuron
+            stateBytes += n * (Double(p.model.variables.count) * 4 + 12) + p.model.parameters.extraBytes(size: p.size, rates: p.rates)
             bufferBytes += 4 * Double(p.model.receptors.count) * n * (maxDelay + 1)
         }
         e.add("neuron state", stateBytes, "\(count(neurons)) neurons")

@@ -153,23 +153,6 @@ public struct Network: Sendable, Equatable {
                 }
                 if let why = d.problem { throw NetworkError("population '\(p.name)': initial \(k): \(why)") }
             }
-            if case .spikeSource(let times) = p.model {
-                guard times.count == p.size else { throw NetworkError("population '\(p.name)': spike_times has \(times.count) neurons, size is \(p.size)") }
-                for tl in times { for t in tl where !(t >= dt - 1e-9) || !t.isFinite {
-                    throw NetworkError("population '\(p.name)': spike time \(t) ms is before the first step end (dt = \(dt) ms)")
-                } }
-                for tl in times { for t in tl where steps(t) == nil {
-                    throw NetworkError("population '\(p.name)': spike time \(t) ms is beyond \(Self.maxSteps) steps of \(dt) ms")
-                } }
-            }
-            if case .poisson(let r) = p.model {
-                guard r >= 0, r * dt / 1000 <= 1 else { throw NetworkError("population '\(p.name)': Poisson rate \(r) Hz must be in [0, 1/dt]") }
-            }
-            if let rates = p.rates {
-                guard case .poisson = p.model else { throw NetworkError("population '\(p.name)': per-neuron rates need the poisson model") }
-                guard rates.count == p.size else { throw NetworkError("population '\(p.name)': \(rates.count) rates for \(p.size) neurons") }
-                for r in rates where !(r >= 0 && r * dt / 1000 <= 1) { throw NetworkError("population '\(p.name)': Poisson rate \(r) Hz must be in [0, 1/dt]") }
-            }
         }
         for pr in projections {
             guard let a = populationIndex(pr.pre) else { throw NetworkError("projection '\(pr.name)': unknown pre population '\(pr.pre)'") }
@@ -271,29 +254,30 @@ public struct Network: Sendable, Equatable {
     }
 
     /// No model parameter NaN, raw or as the engine receives it (propagators and other derived
-    /// constants for `dt`); infinities stay allowed where they mean "never" (a threshold of +inf: the
-    /// output layer of a converted network never fires; a lower bound of -inf). The refractory period
-    /// must be a step count the engine can hold (32 bits). Read generically from the parameter struct,
-    /// so that it holds for every model.
+    /// constants for `dt`); every parameter within its rules (`ModelParameter.rules`: e.g. > 0, below
+    /// V_th, a refractory period of at most 2^31 - 1 steps, spike times on the grid) and whatever else the
+    /// model requires of the population (`NeuronModelKind.problem`: e.g. one spike-time list per
+    /// neuron, per-neuron Poisson rates). Infinities stay allowed where they mean "never" (a threshold
+    /// of +inf: the output layer of a converted network never fires; a lower bound of -inf). Read
+    /// generically from the model, so that it holds for every model.
     static func checkParameters(_ p: Population, dt: Double) throws {
-        for case let (_, payload) in Mirror(reflecting: p.model).children {
-            let fields = Mirror(reflecting: payload).children
-            if fields.isEmpty, let x = payload as? Double, x.isNaN {   // poisson(rateHz:)
-                throw NetworkError("population '\(p.name)': model \(p.model.name): a parameter is NaN")
-            }
-            for case let (name?, value) in fields {
-                let x: Double? = (value as? Double) ?? ((value as? Double?) ?? nil)
-                guard let x else { continue }
-                guard !x.isNaN else {
-                    throw NetworkError("population '\(p.name)': model \(p.model.name): parameter \(name) is NaN")
-                }
-                if name == "refractoryPeriod", !((x / dt).rounded() <= Double(Int32.max)) {
-                    throw NetworkError("population '\(p.name)': refractory period \(x) ms is longer than 2^31 - 1 steps of \(dt) ms")
-                }
-            }
+        let m = p.model.parameters
+        let name = "population '\(p.name)': model \(p.model.name)"
+        for case let (field?, value) in Mirror(reflecting: m).children {
+            if let x = value as? Double, x.isNaN { throw NetworkError("\(name): parameter \(field) is NaN") }
         }
-        if let k = p.model.cParameters(dt: dt).firstIndex(where: \.isNaN) {
-            throw NetworkError("population '\(p.name)': model \(p.model.name): engine parameter \(k) is NaN for dt = \(dt) ms (check infinite or zero parameters)")
+        if let (key, why) = m.parameterProblem(dt: dt) {
+            let doc = type(of: m).parameterDoc(key)
+            throw NetworkError("\(name): \(key)\(doc.map { " (\($0))" } ?? "") \(why)")
+        }
+        if let why = m.problem(size: p.size, rates: p.rates, dt: dt) { throw NetworkError("\(name): \(why)") }
+        if let k = m.engineParameters(dt: dt).first(where: \.value.isNaN) {
+            throw NetworkError("\(name): engine parameter \(k.name) is NaN for dt = \(dt) ms (check infinite or zero parameters)")
         }
     }
+}
+
+extension NeuronModelKind {
+    /// The documentation of the parameter `key` ("refractory period"), for messages.
+    static func parameterDoc(_ key: String) -> String? { parameters.first { $0.key == key }?.doc }
 }

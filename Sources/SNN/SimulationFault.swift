@@ -1,4 +1,4 @@
-import CKernels
+import CEngine
 
 /// Why the engine stopped a run: the network itself cannot be simulated meaningfully any more.
 ///

@@ -1,4 +1,5 @@
-import CKernels
+import CCore
+import CEngine
 import Foundation
 
 /// Recorded spikes of one population: times (ms, on the grid: a spike found in update n has time
@@ -47,10 +48,16 @@ public final class Simulator: @unchecked Sendable {
         hasCurrents = !net.currents.isEmpty
         for (i, p) in net.populations.enumerated() {
             let params = p.model.cParameters(dt: net.dt)
-            let idx = params.withUnsafeBufferPointer { nm_engine_add_pop(e, p.model.cModel, Int32(p.size), $0.baseAddress, Int32(params.count)) }
+            let idx = Self.withCStrings(params.map(\.name)) { names in
+                params.map(\.value).withUnsafeBufferPointer {
+                    nm_engine_add_pop(e, p.model.name, Int32(p.size), Int32(params.count), names, $0.baseAddress)
+                }
+            }
             guard idx == i else { throw NetworkError("population '\(p.name)': \(String(cString: nm_engine_error(e)))") }
-            if let (ptr, steps) = compiled.sourceSteps[i] {
-                _ = nm_pop_set_spike_steps(e, Int32(i), ptr, steps)
+            for b in compiled.engineBlocks[i] ?? [] {
+                guard nm_pop_set_block(e, Int32(i), b.name, b.values, Int64(b.values.count)) == 0 else {
+                    throw NetworkError("population '\(p.name)': \(String(cString: nm_engine_error(e)))")
+                }
             }
         }
         for (j, pr) in net.projections.enumerated() {
@@ -86,6 +93,13 @@ public final class Simulator: @unchecked Sendable {
 
     deinit { nm_engine_free(engine) }
 
+    /// Calls `body` with the strings as an array of C strings (valid during the call).
+    static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+        let copies = strings.map { UnsafePointer<CChar>(strdup($0)) }
+        defer { copies.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+        return copies.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+
     /// Sets every state variable to its initial value (constant or drawn per neuron) and rewinds time.
     public func initializeState() {
         let net = network
@@ -93,7 +107,7 @@ public final class Simulator: @unchecked Sendable {
         for (i, p) in net.populations.enumerated() {
             for (v, variable) in p.model.variables.enumerated() {
                 guard let ptr = nm_pop_var(engine, Int32(i), Int32(v)) else { continue }
-                let dist = p.initial[variable.name] ?? .constant(Self.defaultInitial(p.model, v))
+                let dist = p.initial[variable.name] ?? .constant(p.model.parameters.initialValue(of: v))
                 let scale = Double(p.model.readoutScale(v))
                 let d = scale == 1 ? dist : dist.scaled(1 / scale)
                 if let c = d.constantValue {
@@ -107,18 +121,6 @@ public final class Simulator: @unchecked Sendable {
             }
         }
         if hasCurrents { applyCurrents(atStep: 0) }
-    }
-
-    static func defaultInitial(_ m: NeuronModel, _ v: Int) -> Double {
-        switch m {
-        case .integrateAndFire(let p): return p.resetPotential
-        case .lifExp(let p): return v == 0 ? p.restingPotential : 0
-        case .lifCondExp(let p): return v == 0 ? p.restingPotential : 0
-        case .izhikevich(let p): return v == 0 ? -65 : p.b * -65
-        case .adex(let p): return v == 0 ? p.restingPotential : 0
-        case .hodgkinHuxley(let p): return v == 0 ? p.restingPotential : 0
-        case .poisson, .spikeSource: return 0
-        }
     }
 
     // MARK: monitors
@@ -312,22 +314,13 @@ public final class Simulator: @unchecked Sendable {
         }
         let names = network.populations.map { strdup($0.name) }
         let monNames = monitors.map { strdup(network.populations[$0.pop].model.variables[$0.variable].name) }
-        // variable v of population p at p * NM_MAX_VARS + v (names for neuromorph-run's fault messages)
-        let maxVars = Int(NM_MAX_VARS)
-        var varNames = [UnsafeMutablePointer<CChar>?](repeating: nil, count: network.populations.count * maxVars)
-        for (p, pop) in network.populations.enumerated() {
-            for (v, variable) in pop.model.variables.enumerated() where v < maxVars { varNames[p * maxVars + v] = strdup(variable.name) }
-        }
-        defer { (names + monNames + varNames).forEach { free($0) } }
+        defer { (names + monNames).forEach { free($0) } }
         let scales = monitors.map { Double(network.populations[$0.pop].model.readoutScale($0.variable)) }
         var err = [CChar](repeating: 0, count: 512)
         let pn = names.map { UnsafePointer<CChar>($0) }, mn = monNames.map { UnsafePointer<CChar>($0) }
-        let vn = varNames.map { $0.map { UnsafePointer<CChar>($0) } }
         let rc = pn.withUnsafeBufferPointer { pb in mn.withUnsafeBufferPointer { mb in scales.withUnsafeBufferPointer { sb in
-            vn.withUnsafeBufferPointer { vb in
-                var meta = nm_net_meta(pop_names: pb.baseAddress, mon_names: mb.baseAddress, mon_scales: sb.baseAddress, var_names: vb.baseAddress)
-                return nm_engine_save(engine, &meta, path, &err, err.count)
-            }
+            var meta = nm_net_meta(pop_names: pb.baseAddress, mon_names: mb.baseAddress, mon_scales: sb.baseAddress)
+            return nm_engine_save(engine, &meta, path, &err, err.count)
         } } }
         guard rc == 0 else { throw NetworkError(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
     }
@@ -360,17 +353,6 @@ public final class Simulator: @unchecked Sendable {
     /// Per-neuron extra input current (pA, or model units) of population `i`, writable between runs.
     public func externalCurrent(population i: Int) -> UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: nm_pop_iext(engine, Int32(i)), count: network.populations[i].size)
-    }
-    /// Per-neuron Poisson rates (Hz) for a Poisson population; nil restores the model rate.
-    public func setPoissonRates(population i: Int, hz: [Float]?) throws {
-        let rc: Int32
-        if let hz {
-            let p = hz.map { $0 * Float(network.dt / 1000) }
-            rc = nm_pop_set_rates(engine, Int32(i), p)
-        } else {
-            rc = nm_pop_set_rates(engine, Int32(i), nil)
-        }
-        guard rc == 0 else { throw NetworkError(String(cString: nm_engine_error(engine))) }
     }
     /// Zeroes buffers, external currents, counters, recordings and time; state variables are left as they are.
     public func resetCounters() { nm_engine_reset(engine) }

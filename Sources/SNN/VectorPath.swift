@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 
 /// The vector path the C kernels run: one of `avx512` (512-bit AVX-512), `avx2` (256-bit) or
 /// `baseline` (the architecture's baseline: SSE2 on x86-64, NEON on aarch64). The best path the CPU

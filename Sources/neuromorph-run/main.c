@@ -19,17 +19,20 @@
  * DIR that replaces it in one rename when all are written (removed on SIGINT/SIGTERM; a lock stops a
  * second writer). Without --out the summary goes to stdout.
  *
- * The engine's C files are compiled into this executable directly (SwiftPM cannot share a target's
- * sources with a second product, and depending on the CKernels target would link OpenBLAS and zlib). */
-#include "../CKernels/snn_engine.c"
-#include "../CKernels/snn_models.c"
-#include "../CKernels/snn_connect.c"
-#include "../CKernels/snn_io.c"
-#include "../CKernels/snn_check.c"
-#include "../CKernels/common.c"
-#include "../CKernels/nm_isa.c"
-#include "../CKernels/nm_output.c"
-
+ * The engine is the CEngine target (with CCore: threads, RNG, vector paths, output policy), linked as is:
+ * no OpenBLAS or zlib (those are the ANN kernels' target). The runner reads the engine's recordings
+ * through its internal structures (snn_internal.h), being built with it. */
+#include "nm_snn.h"
+#include "nm_isa.h"
+#include "nm_output.h"
+#include "snn_internal.h"
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <errno.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -186,7 +189,7 @@ int main(int argc, char **argv) {
             nm_fault fault;
             if (nm_engine_fault(e, &fault)) {   /* NaN state, AdEx solver: named with the saved names */
                 char msg[1024];
-                const char *var = fault.var >= 0 ? meta.var_names[fault.pop * NM_MAX_VARS + fault.var] : NULL;
+                const char *var = fault.var >= 0 ? nm_pop_var_name(e, fault.pop, fault.var) : NULL;
                 nm_fault_describe(e, &fault, meta.pop_names[fault.pop], var, msg, sizeof msg);
                 fprintf(stderr, "%sneuromorph-run: %s: simulation stopped: %s\n", tty ? "\n" : "", file, msg);
             } else {

@@ -1,6 +1,6 @@
 import ANN
 import ArgumentParser
-import CKernels
+import CCore
 import Common
 import Conversion
 import Datasets

@@ -1,6 +1,6 @@
 import ANN
 import ArgumentParser
-import CKernels
+import CCore
 import Common
 import Datasets
 import Foundation

@@ -1,5 +1,5 @@
 @testable import ANN
-import CKernels
+import CANN
 import Testing
 import XCTest
 

@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 import Foundation
 import XCTest
 @testable import Common

@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 import Foundation
 import XCTest
 
@@ -95,11 +95,11 @@ final class SingleFileOutputTests: XCTestCase {
         """.write(toFile: src, atomically: true, encoding: .utf8)
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: clang)
-        cc.arguments = ["-O0", "-w", "-I", root.appendingPathComponent("Sources/CKernels/include").path, src,
-                        root.appendingPathComponent("Sources/CKernels/nm_output.c").path, "-o", exe]
+        cc.arguments = ["-O0", "-w", "-I", root.appendingPathComponent("Sources/CCore/include").path, src,
+                        root.appendingPathComponent("Sources/CCore/nm_output.c").path, "-o", exe]
         try cc.run()
         cc.waitUntilExit()
-        XCTAssertEqual(cc.terminationStatus, 0, "building the helper")
+        guard cc.terminationStatus == 0 else { return XCTFail("building the helper from nm_output.c failed") }
         let out = dir + "/out"
         try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
         for sig in [SIGTERM, SIGINT, SIGHUP] {

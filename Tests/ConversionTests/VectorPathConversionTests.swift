@@ -1,5 +1,5 @@
 import ANN
-import CKernels
+import CCore
 import Datasets
 import Foundation
 import SNN

@@ -1,4 +1,4 @@
-import CKernels
+import CCore
 @testable import Datasets
 import Foundation
 import Testing

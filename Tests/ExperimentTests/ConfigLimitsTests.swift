@@ -270,7 +270,7 @@ final class ConfigLimitsTests: XCTestCase {
         """
         let c = try parse(text)
         XCTAssertEqual(c.network.populations[0].model, c.network.populations[1].model)
-        guard case .lifExp(let p) = c.network.populations[1].model else { return XCTFail() }
+        guard let p = c.network.populations[1].model.parameters as? LIFExpParameters else { return XCTFail() }
         XCTAssertEqual(p.tauMembrane, 20)
         // the same document under a budget one node too small is refused (at the alias); exactly enough
         // passes. Nodes: the root mapping, key 'populations' and its mapping; per population its key,

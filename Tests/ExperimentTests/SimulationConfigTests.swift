@@ -50,7 +50,7 @@ final class SimulationConfigTests: XCTestCase {
         XCTAssertEqual(c.durationMs, 50, accuracy: 1e-12)
         XCTAssertEqual(c.seed, 3)
         XCTAssertEqual(c.network.populations.map(\.name), ["exc", "ext"])
-        guard case .lifCondExp(let p) = c.network.populations[0].model else { return XCTFail() }
+        guard let p = c.network.populations[0].model.parameters as? LIFCondExpParameters else { return XCTFail() }
         XCTAssertEqual(p.capacitance, 200); XCTAssertEqual(p.leakConductance, 10); XCTAssertEqual(p.refractoryPeriod, 5)
         XCTAssertEqual(c.network.projections[0].delay, .constant(1))
         XCTAssertEqual(c.network.projections[1].weight, .uniform(low: 1, high: 2))

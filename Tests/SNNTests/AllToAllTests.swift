@@ -1,4 +1,4 @@
-import CKernels
+import CEngine
 import Foundation
 import XCTest
 @testable import SNN

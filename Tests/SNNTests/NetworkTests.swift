@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import CKernels
+import CEngine
 @testable import SNN
 
 /// A small COBA-style E/I network driven by Poisson input (exercises every stage of the engine).

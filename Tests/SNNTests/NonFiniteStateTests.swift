@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import CKernels
+import CEngine
 @testable import SNN
 
 /// Runs whose state becomes NaN or infinite stop with the population, variable, neuron and time

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import CKernels
+import CEngine
 @testable import SNN
 
 /// Saving a built network (for neuromorph-run) and loading it back in C.

@@ -1,20 +1,33 @@
 import Foundation
 import XCTest
-import CKernels
+import CEngine
 @testable import SNN
 
-/// A saved network file (format version 2, see Sources/CKernels/snn_io.c) read independently of the C
+/// A saved network file (format version 3, see Sources/CEngine/snn_io.c) read independently of the C
 /// loader: the offsets of every field, so tests can change one and re-seal the checksum.
 struct NetFile {
     var bytes: [UInt8]
-    struct Pop { var start = 0, model = 0, n = 0, nvars = 0, flags = 0, params = 0, vars: [Int] = [], refr = 0, iext = 0
-                 var rates: Int?, srcPtr: Int?, srcSteps: Int?, mask: Int?; var size = 0 }
+    /// model: offset of the model name's string; header: i32 n, nparams, nblocks, flags; params: offset of
+    /// each parameter's value (and name) by name; blocks: offset of each data block's count and data by name.
+    struct Pop { var start = 0, model = 0, modelName = "", header = 0, n = 0, flags = 0, params: [String: Int] = [:],
+                 paramNames: [String: Int] = [:], vars: [Int] = [], refr = 0, iext = 0
+                 var blocks: [String: (count: Int, data: Int)] = [:], mask: Int?; var size = 0
+                 var rates: Int? { blocks["rates"]?.data }
+                 var srcPtr: Int? { blocks["spike_steps"]?.data }
+                 var srcSteps: Int? { blocks["spike_steps"].map { $0.data + 8 * (n + 1) } } }
     struct Proj { var header = 0, kind: Int32 = 0, npre = 0, npost = 0, rowptr: Int?, col: Int?, w: Int?, delays: Int?, nnz = 0 }
     struct Mon { var start = 0, scale = 0, header = 0, idx = 0 }
     var pops: [Pop] = [], projs: [Proj] = [], mons: [Mon] = []
     var end = 0
 
     static let dt = 24, seed = 32, npops = 40, nprojs = 44, nmons = 48, countsPad = 52
+
+    /// The engine's description of a registered model.
+    static func modelInfo(_ name: String) -> nm_model_info {
+        var k: Int32 = 0, info = nm_model_info()
+        while nm_model_at(k, &info) == 0 { if String(cString: info.name) == name { return info }; k += 1 }
+        return nm_model_info()
+    }
 
     func i32(_ o: Int) -> Int32 { bytes[o..<o + 4].enumerated().reduce(Int32(0)) { $0 | Int32(bitPattern: UInt32($1.element) << (8 * UInt32($1.offset))) } }
     func i64(_ o: Int) -> Int64 { bytes[o..<o + 8].enumerated().reduce(Int64(0)) { $0 | Int64(bitPattern: UInt64($1.element) << (8 * UInt64($1.offset))) } }
@@ -50,23 +63,32 @@ struct NetFile {
         bytes = [UInt8](data)
         var o = 56
         func pad(_ x: Int) -> Int { (x + 7) / 8 * 8 }
-        func str() { o += pad(4 + Int(i32(o))) }
+        func str() -> String {
+            let n = Int(i32(o))
+            let text = String(decoding: bytes[o + 4..<o + 4 + n], as: UTF8.self)
+            o += pad(4 + n)
+            return text
+        }
         for _ in 0..<Int(i32(Self.npops)) {
             var p = Pop(); p.start = o
-            str()
-            p.model = o; p.n = Int(i32(o + 4)); p.nvars = Int(i32(o + 8)); p.flags = Int(i32(o + 12))
-            p.params = o + 16
-            o += 16 + 8 * Int(NM_MAX_PARAMS)
-            for _ in 0..<p.nvars { str() }
-            for _ in 0..<p.nvars { p.vars.append(o); o += pad(4 * p.n) }
+            _ = str()
+            p.model = o
+            p.modelName = str()
+            p.header = o; p.n = Int(i32(o)); p.flags = Int(i32(o + 12))
+            let nparams = Int(i32(o + 4)), nblocks = Int(i32(o + 8))
+            o += 16
+            for _ in 0..<nparams { let at = o; let name = str(); p.paramNames[name] = at; p.params[name] = o; o += 8 }
+            let nvars = Int(Self.modelInfo(p.modelName).nvars)
+            for _ in 0..<nvars { p.vars.append(o); o += pad(4 * p.n) }
             p.refr = o; o += pad(4 * p.n)
             p.iext = o; o += pad(4 * p.n)
-            if p.flags & 2 != 0 { p.rates = o; o += pad(4 * p.n) }
-            if p.flags & 4 != 0 {
-                p.srcPtr = o; let total = Int(i64(o + 8 * p.n)); o += pad(8 * (p.n + 1))
-                p.srcSteps = o; o += pad(8 * total)
+            for _ in 0..<nblocks {
+                let name = str()
+                let count = Int(i64(o)), elsize = name == "rates" ? 4 : 8
+                p.blocks[name] = (o, o + 8)
+                o += 8 + pad(elsize * count)
             }
-            if p.flags & 16 != 0 { p.mask = o; o += pad(p.n) }
+            if p.flags & 4 != 0 { p.mask = o; o += pad(p.n) }
             p.size = o - p.start
             pops.append(p)
         }
@@ -91,7 +113,7 @@ struct NetFile {
         }
         for _ in 0..<Int(i32(Self.nmons)) {
             var m = Mon(); m.start = o
-            str()
+            _ = str()
             m.scale = o; m.header = o + 8; m.idx = o + 24
             o += 24 + pad(4 * Int(i32(o + 8 + 12)))
             mons.append(m)
@@ -259,25 +281,31 @@ final class SavedNetworkValidationTests: XCTestCase {
     func testPopulationFieldsAreValidated() throws {
         let f = try saved()
         let cue = f.pops[0], noise = f.pops[1], exc = f.pops[2], grid = f.pops[3]
-        expectRefused(f, "population 2 'exc': unknown neuron model 99") { $0.set32(exc.model, 99) }
-        expectRefused(f, "population 2 'exc': size -1") { $0.set32(exc.model + 4, -1) }
-        expectRefused(f, "neurons need") { $0.set32(exc.model + 4, 1 << 29) }
+        XCTAssertEqual(f.pops.map(\.modelName), ["spike_source", "poisson", "lif_cond_exp", "if", "if", "if", "if"])
+        expectRefused(f, "population 2 'exc': unknown neuron model 'lif_cond_exq' (known: if, lif_exp") { $0.bytes[exc.model + 4 + 11] = UInt8(ascii: "q") }
+        expectRefused(f, "population 2 'exc': size -1") { $0.set32(exc.header, -1) }
+        expectRefused(f, "neurons need") { $0.set32(exc.header, 1 << 29) }
         var more = f
-        more.set32(exc.model + 4, 7)   // one neuron more: every later array shifts
+        more.set32(exc.header, 7)   // one neuron more: every later array shifts
         more.reseal()
         XCTAssertNotNil(refusal(more.bytes))
-        expectRefused(f, "population 2 'exc'") { $0.set32(exc.model + 8, 2) }
-        expectRefused(f, "unknown flags") { $0.set32(exc.model + 12, 0x100) }
-        expectRefused(f, "not a Poisson population") { $0.set32(exc.model + 12, Int32(exc.flags) | 2) }
-        // lif_cond_exp parameters: c_m (0), v_th (5, may be +inf), t_ref_steps (7), dt (11)
-        expectRefused(f, "parameter c_m = 0 must be > 0") { $0.setF64(exc.params, 0) }
-        expectRefused(f, "parameter e_l = nan is NaN") { $0.setF64(exc.params + 16, .nan) }
-        expectRefused(f, "parameter e_e = inf must be finite") { $0.setF64(exc.params + 24, .infinity) }
-        expectRefused(f, "parameter t_ref_steps = -1 must be a whole number") { $0.setF64(exc.params + 56, -1) }
-        expectRefused(f, "parameter t_ref_steps = 2.5 must be a whole number") { $0.setF64(exc.params + 56, 2.5) }
-        expectRefused(f, "parameter dt = -0.1 must be > 0") { $0.setF64(exc.params + 88, -0.1) }
-        expectRefused(f, "reset_mode must be 0 or 1") { $0.setF64(grid.params + 16, 0.5) }
-        expectRefused(f, "parameter p = nan is NaN") { $0.setF64(noise.params, .nan) }
+        expectRefused(f, "population 2 'exc'") { $0.set32(exc.header + 4, 2) }
+        expectRefused(f, "parameters cannot be in the") { $0.set32(exc.header + 4, 1 << 20) }
+        expectRefused(f, "1 data blocks (model lif_cond_exp has 0)") { $0.set32(exc.header + 8, 1) }
+        expectRefused(f, "unknown flags") { $0.set32(exc.header + 12, 0x100) }
+        // lif_cond_exp parameters, by name: c_m (> 0), v_th (may be +inf), t_ref_steps (whole steps)
+        XCTAssertEqual(Set(exc.params.keys), ["c_m", "g_l", "e_l", "e_e", "e_i", "v_th", "v_reset", "t_ref_steps", "pe", "pi", "i_e"])
+        expectRefused(f, "parameter c_m = 0 must be > 0") { $0.setF64(exc.params["c_m"]!, 0) }
+        expectRefused(f, "parameter e_l = nan is NaN") { $0.setF64(exc.params["e_l"]!, .nan) }
+        expectRefused(f, "parameter e_e = inf must be finite") { $0.setF64(exc.params["e_e"]!, .infinity) }
+        expectRefused(f, "parameter t_ref_steps = -1 must be a whole number") { $0.setF64(exc.params["t_ref_steps"]!, -1) }
+        expectRefused(f, "parameter t_ref_steps = 2.5 must be a whole number") { $0.setF64(exc.params["t_ref_steps"]!, 2.5) }
+        expectRefused(f, "parameter reset_mode = 0.5 must be 0 or 1") { $0.setF64(grid.params["reset_mode"]!, 0.5) }
+        expectRefused(f, "parameter p = nan is NaN") { $0.setF64(noise.params["p"]!, .nan) }
+        XCTAssertNil(refusal({ var g = f; g.setF64(exc.params["v_th"]!, .infinity); g.reseal(); return g.bytes }()), "v_th may be +inf")
+        // parameter names: unknown, or one given twice (g_l renamed c_m)
+        expectRefused(f, "model lif_cond_exp has no parameter 'c_x'") { $0.bytes[exc.paramNames["c_m"]! + 6] = UInt8(ascii: "x") }
+        expectRefused(f, "parameter c_m is given twice") { $0.bytes.replaceSubrange(exc.paramNames["g_l"]! + 4..<exc.paramNames["g_l"]! + 7, with: Array("c_m".utf8)) }
         // names become output file names
         expectRefused(f, "contains '/'") { $0.bytes[exc.start + 4] = UInt8(ascii: "/") }
         expectRefused(f, "contains a control character") { $0.bytes[exc.start + 5] = 10 }
@@ -299,7 +327,11 @@ final class SavedNetworkValidationTests: XCTestCase {
         expectRefused(f, "does not start at 0") { $0.set64(cue.srcPtr!, 1) }
         expectRefused(f, "spike times: ") { $0.set64(cue.srcPtr! + 24, 1 << 40) }
         expectRefused(f, "recording mask of neuron 1 is 2") { $0.bytes[exc.mask! + 1] = 2 }
-        expectRefused(f, "a recording mask without recording") { $0.set32(exc.model + 12, Int32(exc.flags) & ~8) }
+        expectRefused(f, "a recording mask without recording") { $0.set32(exc.header + 12, Int32(exc.flags) & ~2) }
+        // data blocks: a name the model does not have, a count that does not fit
+        expectRefused(f, "model poisson has no data block 'ratez'") { $0.bytes[noise.blocks["rates"]!.count - 8] = UInt8(ascii: "z") }
+        expectRefused(f, "rates: -1 items") { $0.set64(noise.blocks["rates"]!.count, -1) }
+        expectRefused(f, "set_rates: 2 rates for 4 neurons") { $0.set64(noise.blocks["rates"]!.count, 2) }
     }
 
     /// Projection records: populations, port, kind, delays, CSR row pointers and targets, weights and
@@ -375,25 +407,6 @@ final class SavedNetworkValidationTests: XCTestCase {
         expectRefused(f, "contains '/'") { $0.bytes[m.start + 4] = UInt8(ascii: "/") }
         // and after the last monitor, the end marker
         expectRefused(f, "end: no end marker") { $0.bytes[f.end] = 0 }
-    }
-
-    /// Parameter slots past a model's parameters are never read by the engine and always saved as 0: any
-    /// other value (fuzz saved-0194: an inf in slot 30) marks a crafted or corrupt file and is refused,
-    /// naming the slot. The intact file's unused slots are 0.
-    func testUnusedParameterSlotsMustBeZero() throws {
-        let f = try saved()
-        let exc = f.pops[2], noise = f.pops[1]   // lif_cond_exp: 12 parameters; poisson: 1
-        for k in 12..<Int(NM_MAX_PARAMS) { XCTAssertEqual(f.bytes[exc.params + 8 * k..<exc.params + 8 * k + 8].allSatisfy { $0 == 0 }, true, "slot \(k)") }
-        expectRefused(f, "population 2 'exc': model lif_cond_exp: parameter slot 30 = inf is not used by the model (it has 12 parameters) and must be 0") {
-            $0.setF64(exc.params + 8 * 30, .infinity)
-        }
-        expectRefused(f, "parameter slot 12 = 1") { $0.setF64(exc.params + 8 * 12, 1) }
-        expectRefused(f, "population 1 'noise': model poisson: parameter slot 1 = nan") { $0.setF64(noise.params + 8, .nan) }
-        // -0.0 == 0: the same network
-        var g = f
-        g.setF64(exc.params + 8 * 20, -0.0)
-        g.reseal()
-        XCTAssertNil(refusal(g.bytes))
     }
 
     /// A monitor's read-out scale follows from its population's parameters (1, or C_m / tau_m for the
@@ -500,8 +513,15 @@ final class SavedNetworkValidationTests: XCTestCase {
         }
         guard let inc = ompInclude, let lib = ompLib else { return nil }
         let out = dir.appendingPathComponent("neuromorph-run-baseline").path
-        let r = try run(clang, ["-O1", "-march=x86-64-v2", "-fopenmp", "-idirafter", inc, "-I", root.appendingPathComponent("Sources/CKernels/include").path,
-                                "-w", root.appendingPathComponent("Sources/neuromorph-run/main.c").path, "-o", out, "-L\(lib)", "-lomp", "-lgsl", "-lm"])
+        // the runner and the C targets it links (CEngine, models included, and CCore)
+        var sources = [root.appendingPathComponent("Sources/neuromorph-run/main.c").path]
+        for target in ["Sources/CEngine", "Sources/CCore"] {
+            let base = root.appendingPathComponent(target)
+            for case let f as String in fm.enumerator(atPath: base.path)! where f.hasSuffix(".c") { sources.append(base.appendingPathComponent(f).path) }
+        }
+        let includes = ["Sources/CEngine/include", "Sources/CCore/include", "Sources/CEngine"].flatMap { ["-I", root.appendingPathComponent($0).path] }
+        let r = try run(clang, ["-O1", "-march=x86-64-v2", "-fopenmp", "-idirafter", inc] + includes + ["-w"] + sources +
+                        ["-o", out, "-L\(lib)", "-lomp", "-lgsl", "-lm"])
         XCTAssertEqual(r.status, 0, "building neuromorph-run for valgrind: \(r.err)")
         return r.status == 0 ? out : nil
     }
@@ -523,7 +543,7 @@ final class SavedNetworkValidationTests: XCTestCase {
             ("rowptr", crafted { $0.set64(sp.rowptr! + 8, 7) }, "projection 0 (sparse): row pointer 1 (7) is outside"),
             ("unsorted", crafted { $0.set32(sp.col! + 8, 2); $0.set32(sp.col! + 12, 0) }, "row 1's targets are not ascending"),
             ("stride", crafted { $0.set32(cv.header + 52, 2) }, "projection 3 (conv): conv geometry: output 3 x 3 does not follow"),
-            ("size", crafted { $0.set32(exc.model + 4, 1 << 29) }, "population 2 'exc': 536870912 neurons need"),
+            ("size", crafted { $0.set32(exc.header, 1 << 29) }, "population 2 'exc': 536870912 neurons need"),
         ]
         var paths: [(String, String)] = []
         for (name, bytes, needle) in cases {
@@ -579,16 +599,18 @@ final class SavedNetworkValidationTests: XCTestCase {
         let e = try XCTUnwrap(nm_engine_new(0.1, 1))
         defer { nm_engine_free(e) }   // runs after the borrowed arrays below are freed: freeing reads none of them
         func err() -> String { String(cString: nm_engine_error(e)) }
-        var ifp: [Double] = [1, 0, 1, 0.1, 0, 0, -.infinity]
-        XCTAssertEqual(nm_engine_add_pop(e, 42, 10, ifp, 7), -1); XCTAssertTrue(err().contains("unknown neuron model 42"))
-        XCTAssertEqual(nm_engine_add_pop(e, Int32(NM_MODEL_IF.rawValue), -5, ifp, 7), -1); XCTAssertTrue(err().contains("size -5"))
-        XCTAssertEqual(nm_engine_add_pop(e, Int32(NM_MODEL_IF.rawValue), 10, ifp, 3), -1); XCTAssertTrue(err().contains("needs 7 parameters, got 3"))
-        XCTAssertEqual(nm_engine_add_pop(e, Int32(NM_MODEL_IF.rawValue), 10, nil, 7), -1); XCTAssertTrue(err().contains("no parameters given"))
-        ifp[3] = .nan
-        XCTAssertEqual(nm_engine_add_pop(e, Int32(NM_MODEL_IF.rawValue), 10, ifp, 7), -1); XCTAssertTrue(err().contains("current_scale = nan is NaN"))
-        ifp[3] = 0.1
-        XCTAssertEqual(nm_engine_add_pop(e, Int32(NM_MODEL_IF.rawValue), 16, ifp, 7), 0)   // 4 x 4 x 1
-        XCTAssertEqual(nm_engine_add_pop(e, Int32(NM_MODEL_IF.rawValue), 9, ifp, 7), 1)    // 3 x 3 x 1
+        var ifp: [(String, Double)] = [("v_th", 1), ("v_reset", 0), ("reset_mode", 1), ("current_scale", 0.1), ("i_e", 0), ("t_ref_steps", 0), ("v_min", -.infinity)]
+        XCTAssertEqual(addPop(e, "nope", 10, ifp), -1); XCTAssertTrue(err().contains("unknown neuron model 'nope' (known: if, lif_exp"), err())
+        XCTAssertEqual(addPop(e, "if", -5, ifp), -1); XCTAssertTrue(err().contains("size -5"))
+        XCTAssertEqual(addPop(e, "if", 10, Array(ifp.prefix(3))), -1); XCTAssertTrue(err().contains("model if: parameter current_scale (mV/pA) is missing"), err())
+        XCTAssertEqual(nm_engine_add_pop(e, "if", 10, 7, nil, nil), -1); XCTAssertTrue(err().contains("no parameters given"))
+        XCTAssertEqual(addPop(e, "if", 10, ifp + [("v_th", 2)]), -1); XCTAssertTrue(err().contains("parameter v_th is given twice"), err())
+        XCTAssertEqual(addPop(e, "if", 10, ifp + [("tau", 2)]), -1); XCTAssertTrue(err().contains("model if has no parameter 'tau'"), err())
+        ifp[3].1 = .nan
+        XCTAssertEqual(addPop(e, "if", 10, ifp), -1); XCTAssertTrue(err().contains("current_scale = nan is NaN"))
+        ifp[3].1 = 0.1
+        XCTAssertEqual(addPop(e, "if", 16, ifp.reversed()), 0)   // 4 x 4 x 1 (parameters in any order)
+        XCTAssertEqual(addPop(e, "if", 9, ifp), 1)    // 3 x 3 x 1
         XCTAssertEqual(nm_engine_record_spikes(e, 5, nil), -1)
         XCTAssertEqual(nm_engine_record_counts(e, -1), -1)
         XCTAssertEqual(nm_engine_add_state_monitor(e, 2, 0, [0], 1, 1), -1); XCTAssertTrue(err().contains("no such population"))
@@ -652,9 +674,9 @@ final class SavedNetworkValidationTests: XCTestCase {
             } } } }
             let e = try XCTUnwrap(nm_engine_new(1, 1))
             defer { nm_engine_free(e) }
-            let ifp: [Double] = [1, 0, 1, 1, 0, 0, -.infinity]
-            XCTAssertEqual(nm_engine_add_pop(e, Int32(NM_MODEL_IF.rawValue), Int32(inH * inW * ic), ifp, 7), 0)
-            XCTAssertEqual(nm_engine_add_pop(e, Int32(NM_MODEL_IF.rawValue), Int32(outH * outW * oc), ifp, 7), 1)
+            let ifp: [(String, Double)] = [("v_th", 1), ("v_reset", 0), ("reset_mode", 1), ("current_scale", 1), ("i_e", 0), ("t_ref_steps", 0), ("v_min", -.infinity)]
+            XCTAssertEqual(addPop(e, "if", Int32(inH * inW * ic), ifp), 0)
+            XCTAssertEqual(addPop(e, "if", Int32(outH * outW * oc), ifp), 1)
             let kernel = [Float](repeating: 1, count: k * k * ic * oc)
             let j = kernel.withUnsafeBufferPointer { kp in
                 var d = nm_proj_desc()
@@ -667,4 +689,11 @@ final class SavedNetworkValidationTests: XCTestCase {
             XCTAssertEqual(nm_proj_synapses(e, 0), Int64(direct * ic * oc), "\(inH)x\(inW) k \(k) s \(s) pad \(pad)")
         }
     }
+}
+
+/// nm_engine_add_pop with (name, value) pairs.
+func addPop(_ e: OpaquePointer, _ model: String, _ n: Int32, _ params: [(String, Double)]) -> Int32 {
+    let names = params.map { UnsafePointer<CChar>(strdup($0.0)) }
+    defer { names.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+    return nm_engine_add_pop(e, model, n, Int32(params.count), names, params.map(\.1))
 }

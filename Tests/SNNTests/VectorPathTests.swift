@@ -1,4 +1,5 @@
-import CKernels
+import CCore
+import CEngine
 import Foundation
 import XCTest
 @testable import SNN

@@ -8,8 +8,8 @@ OMPINC=$(ls -d /usr/lib/llvm-*/lib/clang/*/include 2>/dev/null | while read d; d
 OMPLIB=$(dirname "$(dirname "$(dirname "$OMPINC")")")
 CC="$(dirname "$(readlink -f "$(command -v swift)")")/clang"
 mkdir -p "$HERE/work"
-"$CC" -O3 -march=native -fopenmp -idirafter "$OMPINC" -I "$ROOT/Sources/CKernels/include" \
-    "$HERE/gemm_threads.c" "$ROOT/Sources/CKernels/ann.c" "$ROOT/Sources/CKernels/common.c" \
+"$CC" -O3 -march=native -fopenmp -idirafter "$OMPINC" -I "$ROOT/Sources/CANN/include" -I "$ROOT/Sources/CCore/include" \
+    "$HERE/gemm_threads.c" "$ROOT/Sources/CANN/ann.c" "$ROOT/Sources/CCore/common.c" \
     -L "$OMPLIB" -lomp -lopenblas -lgsl -lm -Wl,-rpath,"$OMPLIB" -o "$HERE/work/gemm_threads"
 {
     echo "# GEMM threads: OpenBLAS's pool vs neuromorph's OpenMP partition"

@@ -5,8 +5,8 @@ the mean CV(ISI) and the period of the population-rate oscillation over [warm-up
 far neuromorph's means are from NEST's. One command: bash experiments/brunel/run.sh [flags].
 
 Network: brunel_params.py (NEST's brunel_delta_nest.py, scaled). neuromorph config: configs/brunel.yaml
-when it exists, else the draft experiments/brunel/brunel.draft.yaml; if the binary cannot load it (no
-`lif_delta` yet) neuromorph is skipped with a note. Raw outputs go to work/ (git-ignored).
+when it exists, else experiments/brunel/brunel.yaml (README.md says why it is here); if the binary cannot
+load it (a build without `lif_delta`) neuromorph is skipped with a note. Raw outputs go to work/ (git-ignored).
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def log(msg: str) -> None:
 
 def default_config() -> str:
     shipped = os.path.join(REPO, "configs", "brunel.yaml")
-    return shipped if os.path.isfile(shipped) else os.path.join(HERE, "brunel.draft.yaml")
+    return shipped if os.path.isfile(shipped) else os.path.join(HERE, "brunel.yaml")
 
 
 def check_config(path: str, d: dict) -> str | None:
@@ -180,7 +180,7 @@ def main() -> int:
     ap.add_argument("--nest-threads", type=int, default=1)
     ap.add_argument("--threads", default="auto", help="neuromorph --threads")
     ap.add_argument("--neuromorph-bin", default=os.path.join(REPO, ".build", "release", "neuromorph"))
-    ap.add_argument("--config", default=None, help="neuromorph config (default: configs/brunel.yaml, else the draft here)")
+    ap.add_argument("--config", default=None, help="neuromorph config (default: configs/brunel.yaml, else brunel.yaml here)")
     ap.add_argument("--no-nest", action="store_true", help="neuromorph only")
     ap.add_argument("--timeout", type=float, default=3600.0)
     ap.add_argument("--report", default=os.path.join(HERE, "RESULTS.md"))

@@ -564,6 +564,9 @@ def field_must_refuse(lay, name, i, old, new):
     if isinstance(new, float) and not fin(new) and kind in ("dt", "params", "iext", "w0", "w", "rates", "scale") or \
             kind.startswith("var") and kind[3:].isdigit() and not fin(new):
         return "non-finite %s" % kind
+    if kind.startswith("param.") and isinstance(new, float) and new != new:
+        # format 3's parameters by name: NaN never; +-inf only where a model allows it (a threshold of +inf)
+        return "NaN %s" % kind
     def layout_breaks():
         """Whether the edit moves what follows (the file no longer parses as saved). A count whose array
         keeps its padded size (items are padded to 8 bytes: 3 -> 4 int32 indices) still parses, the new
@@ -590,7 +593,8 @@ def field_must_refuse(lay, name, i, old, new):
         if not vals[i - 1] <= new <= vals[i + 1]:
             return "%s[%d] = %d outside [%d, %d]: not monotone" % (kind, i, new, vals[i - 1], vals[i + 1])
         return None
-    if kind in ("npops", "nprojs", "nmons", "n", "nvars", "nidx", "name.len", "kind") or kind.startswith("varname"):
+    if kind in ("npops", "nprojs", "nmons", "n", "nvars", "nidx", "kind", "nparams", "nblocks") or kind.startswith("varname") \
+            or kind.endswith(".len") or kind.endswith(".count"):
         return "%s changed: the file no longer parses as saved" % kind if layout_breaks() else None
     if name == "end":
         return "end marker changed"

@@ -219,9 +219,11 @@ class Fixtures:
                 data = f.read()
             try:
                 self.layouts[name] = formats.NetLayout(data)
-            except (ValueError, IndexError, KeyError, Exception) as e:  # noqa: BLE001 - a changed format
-                self.log("fixtures: %s.nmnet: saved-network layout not recognised (%s); structured edits fall back to byte edits" % (name, e))
-                self.layouts[name] = None
+            except Exception as e:  # noqa: BLE001 - a changed format
+                # without the layout the saved family loses its field edits (two thirds of its cases) without a
+                # word: a new saved format must be taught to formats.NetLayout, so the harness stops here
+                raise HarnessError("%s.nmnet: the saved-network layout is not recognised (%s); teach formats.NetLayout "
+                                   "the format of Sources/CEngine/snn_io.c (version %d)" % (name, e, data[7] if len(data) > 7 else -1))
         self.log("fixtures: reference runs for the kill cases")
         self.run(["neuromorph", "simulate", "kill.yaml", "--save-network", "kill.nmnet"], "save kill", ("kill.nmnet", "netfile"))
         refs = {

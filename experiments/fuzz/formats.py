@@ -137,7 +137,13 @@ def parse_idx(data):
 # ---- saved networks (nm_engine_save) ------------------------------------------------------------
 
 NM_MAX_PARAMS = 32
-F_IEXT, F_RATES, F_SRC, F_REC, F_MASK = 1, 2, 4, 8, 16
+F_IEXT, F_RATES, F_SRC, F_REC, F_MASK = 1, 2, 4, 8, 16        # formats 1 and 2
+F3_MASK = 4                                                    # format 3: F_IEXT 1, F_REC 2, F_MASK 4, ...
+# format 3 stores a population's model by name and not its state variable count: the engine's models
+# (Sources/CEngine/models/*.c, .nvars) and the element type of their data blocks
+MODEL_NVARS = {"if": 1, "lif_exp": 3, "lif_cond_exp": 3, "lif_alpha": 5, "lif_delta": 1, "izhikevich": 2, "adex": 4, "hh": 6,
+               "poisson": 0, "spike_source": 0}
+BLOCK_TYPES = {"rates": ("<f", 4), "spike_steps": ("<q", 8)}
 P_W, P_DELAYS = 1, 2
 KIND_SPARSE, KIND_DENSE, KIND_CONV, KIND_MAXPOOL = 0, 1, 2, 3
 
@@ -151,7 +157,7 @@ def _rotl(x, r):
 
 
 def net_checksum(payload):
-    """nm_net_checksum of Sources/CKernels/snn_io.c (format 2): a multiply-rotate over the payload's
+    """nm_net_checksum of Sources/CEngine/snn_io.c (formats 2 and 3): a multiply-rotate over the payload's
     little-endian 8-byte words (the last zero-filled), then the length and murmur3's finalizer."""
     h = 0x9E3779B97F4A7C15
     padded = payload + b"\0" * ((8 - len(payload) % 8) % 8)
@@ -167,14 +173,14 @@ def net_checksum(payload):
 
 
 def resign(data):
-    """A format-2 saved network with its header's payload length and checksum recomputed, so that an
+    """A saved network (format 2 or 3) with its header's payload length and checksum recomputed, so that an
     edited field reaches the loader's validation instead of failing the checksum."""
     payload = bytes(data[24:])
     return bytes(data[:8]) + struct.pack("<QQ", len(payload), net_checksum(payload)) + payload
 
 
 class NetLayout:
-    """Byte offsets of the fields of a saved network, format 2 of Sources/CKernels/snn_io.c (24-byte
+    """Byte offsets of the fields of a saved network, format 3 or 2 of Sources/CEngine/snn_io.c (24-byte
     header with payload length and checksum; payload items padded to 8 bytes) or the older format 1.
     ``fields`` maps a field name to (offset, struct format, count): e.g. 'proj0.rowptr' -> (offset,
     '<q', npre + 1). Parsing fails with ValueError on any other layout, and the harness then falls
@@ -187,7 +193,9 @@ class NetLayout:
         if data[:5] != b"NMNET":
             raise ValueError("not a saved network")
         self.version = data[7]
-        if self.version == 2:
+        if self.version == 3:
+            self._parse3(data)
+        elif self.version == 2:
             self._parse2(data)
         elif self.version == 1:
             self._parse1(data)
@@ -264,6 +272,103 @@ class NetLayout:
                 self._f("proj%d.w" % j, o, "<f", kl); o = pad(o + 4 * kl)
         for m in range(nmons):
             o = string("mon%d.name" % m, o)
+            self._f("mon%d.scale" % m, o, "<d", 1); o += 8
+            _, _, _, nidx = struct.unpack_from("<4i", data, o)
+            for k, name in enumerate(("pop", "var", "every", "nidx")):
+                self._f("mon%d.%s" % (m, name), o + 4 * k, "<i", 1)
+            o += 16
+            self._f("mon%d.idx" % m, o, "<i", nidx); o = pad(o + 4 * nidx)
+        if data[o:o + 5] != b"NMEND" or o + 8 != len(data):
+            raise ValueError("layout not recognised (end marker not where expected)")
+        self._f("end", o, "<B", 8)
+
+    def _parse3(self, data):
+        """Format 3 (snn_io.c since the engine's models are registered by name): the model and its
+        parameters by name, the model's data blocks by name, the rest as format 2."""
+        base = 24
+        length, checksum = struct.unpack_from("<QQ", data, 8)
+        if length != len(data) - base or net_checksum(bytes(data[base:])) != checksum:
+            raise ValueError("format-3 header does not match the payload (length or checksum)")
+        self.signed = True
+        o = base
+
+        def pad(x):
+            return base + ((x - base + 7) // 8) * 8
+
+        def string(name, o):
+            n = struct.unpack_from("<i", data, o)[0]
+            if not 0 <= n <= len(data):
+                raise ValueError("implausible string length")
+            self._f(name + ".len", o, "<i", 1)
+            return pad(o + 4 + n), bytes(data[o + 4:o + 4 + n]).decode("utf-8", "replace")
+
+        self._f("dt", o, "<d", 1)
+        self._f("seed", o + 8, "<Q", 1)
+        for k, name in enumerate(("npops", "nprojs", "nmons")):
+            self._f(name, o + 16 + 4 * k, "<i", 1)
+        npops, nprojs, nmons = struct.unpack_from("<3i", data, o + 16)
+        o += 32
+        if not (0 <= npops < 1000 and 0 <= nprojs < 1000 and 0 <= nmons < 1000):
+            raise ValueError("implausible counts")
+        for p in range(npops):
+            o, _ = string("pop%d.name" % p, o)
+            o, model = string("pop%d.model" % p, o)
+            if model not in MODEL_NVARS:
+                raise ValueError("model '%s' not known to the harness" % model)
+            n, nparams, nblocks, fl = struct.unpack_from("<4i", data, o)
+            for k, name in enumerate(("n", "nparams", "nblocks", "flags")):
+                self._f("pop%d.%s" % (p, name), o + 4 * k, "<i", 1)
+            o += 16
+            if not (0 <= n <= len(data) and 0 <= nparams < 100 and 0 <= nblocks < 10):
+                raise ValueError("implausible population header")
+            for j in range(nparams):
+                o, pname = string("pop%d.pname%d" % (p, j), o)
+                self._f("pop%d.param.%s" % (p, pname), o, "<d", 1); o += 8
+            nvars = MODEL_NVARS[model]
+            for v in range(nvars):
+                self._f("pop%d.var%d" % (p, v), o, "<f", n); o = pad(o + 4 * n)
+            self._f("pop%d.refr" % p, o, "<i", n); o = pad(o + 4 * n)
+            self._f("pop%d.iext" % p, o, "<f", n); o = pad(o + 4 * n)
+            for b in range(nblocks):
+                o, bname = string("pop%d.blockname%d" % (p, b), o)
+                if bname not in BLOCK_TYPES:
+                    raise ValueError("data block '%s' not known to the harness" % bname)
+                fmt, size = BLOCK_TYPES[bname]
+                count = struct.unpack_from("<q", data, o)[0]
+                self._f("pop%d.%s.count" % (p, bname), o, "<q", 1); o += 8
+                if not 0 <= count <= len(data):
+                    raise ValueError("implausible block size")
+                if bname == "spike_steps":   # ptr[n + 1] then the steps
+                    if count < n + 1:
+                        raise ValueError("spike_steps shorter than its index")
+                    self._f("pop%d.src_ptr" % p, o, "<q", n + 1)
+                    self._f("pop%d.src_steps" % p, o + 8 * (n + 1), "<q", count - n - 1)
+                else:
+                    self._f("pop%d.%s" % (p, bname), o, fmt, count)
+                o = pad(o + size * count)
+            if fl & F3_MASK:
+                self._f("pop%d.mask" % p, o, "<B", n); o = pad(o + n)
+            self.pops.append({"n": n, "model": model, "flags": fl, "nvars": nvars})
+        for j in range(nprojs):
+            o = self._proj_header(data, j, o)
+            kind, fl = self.projs[-1]["kind"], self.projs[-1]["flags"]
+            npre, npost = self.projs[-1]["npre"], self.projs[-1]["npost"]
+            if kind == KIND_SPARSE:
+                self._f("proj%d.rowptr" % j, o, "<q", npre + 1)
+                nnz = struct.unpack_from("<q", data, o + 8 * npre)[0]; o = pad(o + 8 * (npre + 1))
+                self._f("proj%d.col" % j, o, "<i", nnz); o = pad(o + 4 * nnz)
+                if fl & P_W:
+                    self._f("proj%d.w" % j, o, "<f", nnz); o = pad(o + 4 * nnz)
+                if fl & P_DELAYS:
+                    self._f("proj%d.delays" % j, o, "<H", nnz); o = pad(o + 2 * nnz)
+            elif kind == KIND_DENSE:
+                self._f("proj%d.w" % j, o, "<f", npre * npost); o = pad(o + 4 * npre * npost)
+            elif kind == KIND_CONV:
+                h = self.projs[-1]["h"]
+                kl = h[11] * h[12] * h[7] * (1 if h[15] else h[10])
+                self._f("proj%d.w" % j, o, "<f", kl); o = pad(o + 4 * kl)
+        for m in range(nmons):
+            o, _ = string("mon%d.name" % m, o)
             self._f("mon%d.scale" % m, o, "<d", 1); o += 8
             _, _, _, nidx = struct.unpack_from("<4i", data, o)
             for k, name in enumerate(("pop", "var", "every", "nidx")):

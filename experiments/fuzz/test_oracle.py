@@ -297,6 +297,36 @@ class FormatTests(unittest.TestCase):
         self.assertIsNotNone(families.field_must_refuse(lay, "pop0.n", 0, 3, 5))
         self.assertIsNotNone(families.field_must_refuse(lay, "nmons", 0, 1, 2))
 
+    def test_saved_network_layout_format_3(self):
+        # format 3: model and parameters by name, data blocks by name (a spike source's "spike_steps":
+        # ptr[n + 1] then the steps), items padded to 8 bytes
+        def item(b):
+            return b + bytes((-len(b)) % 8)
+
+        def string(b):
+            return item(struct.pack("<i", len(b)) + b)
+        pop0 = string(b"a") + string(b"if") + struct.pack("<4i", 3, 1, 0, 0) + string(b"v_th") + struct.pack("<d", 1.0) \
+            + item(struct.pack("<3f", 0, 0, 0)) + item(struct.pack("<3i", 0, 0, 0)) + item(struct.pack("<3f", 0, 0, 0))
+        pop1 = string(b"s") + string(b"spike_source") + struct.pack("<4i", 2, 0, 1, 0) \
+            + item(struct.pack("<2i", 0, 0)) + item(struct.pack("<2f", 0, 0)) + string(b"spike_steps") + struct.pack("<q", 5) \
+            + struct.pack("<5q", 0, 1, 2, 7, 9)
+        proj = struct.pack("<17i", 0, 1, 0, 0, 1, *([0] * 11), 0) + struct.pack("<f", 1.0) + struct.pack("<3q", 0, 1, 2) \
+            + item(struct.pack("<2i", 2, 0))
+        mon = string(b"v") + struct.pack("<d", 1.0) + struct.pack("<4i", 0, 0, 1, 2) + item(struct.pack("<2i", 0, 2))
+        data = formats.resign(b"NMNET\0\0\3" + bytes(16) + struct.pack("<dQ4i", 0.1, 1, 2, 1, 1, 0) + pop0 + pop1 + proj + mon + b"NMEND\0\0\0")
+        lay = formats.NetLayout(data)
+        lay.data = data
+        self.assertEqual([p["nvars"] for p in lay.pops], [1, 0])
+        self.assertEqual(struct.unpack_from("<d", data, lay.fields["pop0.param.v_th"][0])[0], 1.0)
+        self.assertEqual(struct.unpack_from("<3q", data, lay.fields["pop1.src_ptr"][0]), (0, 1, 2))
+        self.assertEqual(struct.unpack_from("<2q", data, lay.fields["pop1.src_steps"][0]), (7, 9))
+        self.assertEqual(struct.unpack_from("<2i", data, lay.fields["proj0.col"][0]), (2, 0))
+        import families
+        self.assertIsNotNone(families.field_must_refuse(lay, "pop0.param.v_th", 0, 1.0, float("nan")))
+        self.assertIsNone(families.field_must_refuse(lay, "pop0.param.v_th", 0, 1.0, float("inf")), "a threshold may be +inf")
+        self.assertIsNotNone(families.field_must_refuse(lay, "pop0.nparams", 0, 1, 2))
+        self.assertIsNotNone(families.field_must_refuse(lay, "pop1.spike_steps.count", 0, 5, 6))
+
     def test_saved_network_checksum_matches_the_engines(self):
         # reference values printed by snn_io.c's hash_init/hash_add/hash_end for bytes (37 i + 1) mod 256
         data = bytes((37 * i + 1) & 255 for i in range(29))

@@ -1,6 +1,6 @@
 /* Two ways to write a neuron kernel once for every vector width, on the engine's most expensive
  * update (LIF with exponential conductances, COBA):
- *   ext     the engine's own kernel (Sources/CKernels/snn_models.c: clang ext_vector_type blocks of 16
+ *   ext     the engine's own kernel (Sources/CEngine/models/lif_cond_exp.c: clang ext_vector_type blocks of 16
  *           neurons, compare masks as bits, bit compaction), called through its per-path table;
  *   simd    the same arithmetic as a plain loop under `#pragma omp simd` (spike flags, then a scan of
  *           the flags), compiled per path with the same target attributes.
@@ -9,7 +9,8 @@
  * the same state, bit for bit.
  *
  *   bash experiments/vector-paths/run.sh candidates     (builds with Swift's clang and runs it) */
-#include "../../Sources/CKernels/snn_models.c"
+#include "../../Sources/CEngine/models/lif_cond_exp.c"
+#include <math.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -34,7 +35,7 @@ static inline __attribute__((always_inline)) float expf_def(float x) {   /* = vf
     return y * u.f;
 }
 
-static inline __attribute__((always_inline)) int64_t cond_simd_body(const cond_params *c, float *v, float *ge, float *gi, float *be,
+static inline __attribute__((always_inline)) int64_t cond_simd_body(const cond_consts *c, float *v, float *ge, float *gi, float *be,
                                                                     float *bi, const float *ie, int32_t *rf, uint8_t *fl,
                                                                     int32_t lo, int32_t hi, int32_t *out) {
     const float gl = c->gl, glel = c->glel, ee = c->ee, ei = c->ei, i0 = c->i0, dtc = c->dtc, vres = c->vres, vth = c->vth;
@@ -68,10 +69,10 @@ static inline __attribute__((always_inline)) int64_t cond_simd_body(const cond_p
         gi[i] = g2 * pi;
         fl[i - lo] = (uint8_t)sp;
     }
-    return scan_flags(fl, lo, hi, out);
+    return nm_scan_flags(fl, lo, hi, out);
 }
 NM_STAMP(int64_t, cond_simd,
-         (const cond_params *c, float *v, float *ge, float *gi, float *be, float *bi, const float *ie, int32_t *rf, uint8_t *fl,
+         (const cond_consts *c, float *v, float *ge, float *gi, float *be, float *bi, const float *ie, int32_t *rf, uint8_t *fl,
           int32_t lo, int32_t hi, int32_t *out),
          (c, v, ge, gi, be, bi, ie, rf, fl, lo, hi, out));
 
@@ -108,12 +109,14 @@ int main(int argc, char **argv) {
     pop_t P;
     memset(&P, 0, sizeof P);
     P.n = N;
-    const double par[12] = {200, 10, -60, 0, -80, -50, -60, 50, exp(-0.1 / 5), exp(-0.1 / 10), 0, 0.1};
-    memcpy(P.p, par, sizeof par);
+    nm_lif_cond_exp_params par = {.c_m = 200, .g_l = 10, .e_l = -60, .e_e = 0, .e_i = -80, .v_th = -50, .v_reset = -60,
+                                   .t_ref_steps = 50, .pe = exp(-0.1 / 5), .pi = exp(-0.1 / 10), .i_e = 0};
+    P.params = &par;
     nm_engine E;
     memset(&E, 0, sizeof E);
     E.nslots = 1;
-    cond_params c;
+    E.dt = 0.1;
+    cond_consts c;
     c.gl = 10; c.ee = 0; c.ei = -80; c.vth = -50; c.vres = -60; c.tref = 50; c.pe = (float)exp(-0.1 / 5); c.pi = (float)exp(-0.1 / 10);
     c.i0 = 0; c.dtc = 0.1f / 200.0f; c.glel = 10.0f * -60.0f;
     const char *names[NM_ISA_COUNT] = {"baseline", "avx2", "avx512"};
@@ -133,7 +136,7 @@ int main(int argc, char **argv) {
                 for (int step = 0; step < STEPS; step++) {
                     inputs(&s);
                     const double t0 = now();
-                    spikes += variant == 0 ? upd_cond_exp_isa[k](&E, &P, 0, N, step, out)
+                    spikes += variant == 0 ? upd_cond_exp_isa[k](&E, &P, 0, N, step, out, 0)
                                            : cond_simd_isa[k](&c, s.v, s.ge, s.gi, s.be, s.bi, s.ie, s.rf, fl, 0, N, out);
                     el += now() - t0;
                 }

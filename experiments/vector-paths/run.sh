@@ -10,8 +10,8 @@ if [ "${1:-}" = candidates-only ]; then
     OMPLIB="$(dirname "$(ls -v /usr/lib/llvm-*/lib/libomp.so | tail -1)")"
     OMPINC="$(ls -dv "$OMPLIB"/clang/*/include | tail -1)"
     BIN="$(mktemp -d)/candidates"
-    "$CLANG" -O3 -ffp-contract=off -fopenmp -idirafter "$OMPINC" -I"$ROOT/Sources/CKernels/include" -Wall -Wno-psabi \
-        -Wno-unknown-pragmas "$HERE/candidates.c" "$ROOT/Sources/CKernels/nm_isa.c" "$ROOT/Sources/CKernels/common.c" \
+    "$CLANG" -O3 -ffp-contract=off -fopenmp -idirafter "$OMPINC" -I"$ROOT/Sources/CEngine/include" -I"$ROOT/Sources/CCore/include" \
+        -Wall -Wno-psabi -Wno-unknown-pragmas "$HERE/candidates.c" "$ROOT/Sources/CCore/nm_isa.c" "$ROOT/Sources/CCore/common.c" \
         -L"$OMPLIB" -Wl,-rpath,"$OMPLIB" -lomp -lgsl -lm -o "$BIN"
     "$BIN" 7
     if command -v valgrind > /dev/null; then   # instructions per neuron-step on the paths valgrind runs (no AVX-512)

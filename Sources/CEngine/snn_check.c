@@ -10,85 +10,47 @@
 
 /* ---- populations ---- */
 
-/* Parameter rules per model: names (as in nm_snn.h), which may be infinite (thresholds, lower bounds:
- * +inf = never fires, -inf = no bound), which must be > 0 or >= 0, and where the refractory period
- * (whole steps) is. NaN is never accepted. */
-typedef struct {
-    int model, nparams, nvars;
-    const char *name;
-    const char *params[NM_MAX_PARAMS];
-    uint32_t may_be_inf, positive, nonneg;
-    int refr;   /* index of t_ref_steps, or -1 */
-} model_rules;
-
-#define B(i) (1u << (i))
-static const model_rules RULES[] = {
-    {NM_MODEL_IF, 7, 1, "if", {"v_th", "v_reset", "reset_mode", "current_scale", "i_e", "t_ref_steps", "v_min"},
-     B(0) | B(6), 0, 0, 5},
-    {NM_MODEL_LIF_EXP, 11, 3, "lif_exp", {"e_l", "v_th", "v_reset", "t_ref_steps", "p22", "p11e", "p11i", "p21e", "p21i", "r_scale", "i_e"},
-     B(1), 0, B(4) | B(5) | B(6), 3},
-    {NM_MODEL_LIF_COND_EXP, 12, 3, "lif_cond_exp", {"c_m", "g_l", "e_l", "e_e", "e_i", "v_th", "v_reset", "t_ref_steps", "pe", "pi", "i_e", "dt"},
-     B(5), B(0) | B(11), B(8) | B(9), 7},
-    {NM_MODEL_IZHIKEVICH, 8, 2, "izhikevich", {"a", "b", "c", "d", "v_th", "i_e", "dt", "v_min"},
-     B(4) | B(7), B(6), 0, -1},
-    {NM_MODEL_ADEX, 19, 4, "adex", {"c_m", "g_l", "e_l", "v_th", "delta_t", "tau_w", "a", "b", "v_reset", "t_ref_steps", "v_peak",
-                                    "e_e", "e_i", "tau_e", "tau_i", "i_e", "dt", "eps_abs", "eps_rel"},
-     0, B(0) | B(5) | B(13) | B(14) | B(16), B(1) | B(4) | B(17) | B(18), 9},
-    {NM_MODEL_HH, 16, 6, "hh", {"c_m", "g_l", "e_l", "g_na", "e_na", "g_k", "e_k", "v_t", "e_e", "e_i", "pe", "pi", "v_spike",
-                                "t_ref_steps", "i_e", "dt"},
-     B(12), B(0) | B(15), B(10) | B(11), 13},
-    {NM_MODEL_POISSON, 1, 0, "poisson", {"p"}, 0, 0, 0, -1},
-    {NM_MODEL_SPIKE_SOURCE, 0, 0, "spike_source", {0}, 0, 0, 0, -1},
-};
-
-static const model_rules *rules_of(int model) {
-    for (size_t k = 0; k < sizeof RULES / sizeof RULES[0]; k++)
-        if (RULES[k].model == model) return &RULES[k];
-    return NULL;
-}
-
-int nm_check_pop(int model, int32_t n, const double *p, int nparams, char *err, size_t len) {
-    const model_rules *r = rules_of(model);
-    if (!r) { snprintf(err, len, "unknown neuron model %d", model); return -1; }
-    if (n < 0 || n > (1 << 30)) { snprintf(err, len, "size %d is outside [0, 2^30]", (int)n); return -1; }
-    if (r->nparams > 0 && !p) { snprintf(err, len, "model %s: no parameters given", r->name); return -1; }
-    if (nparams < r->nparams || nparams > NM_MAX_PARAMS) {
-        snprintf(err, len, "model %s needs %d parameters, got %d", r->name, r->nparams, nparams);
+/* The model's parameters from (name, value) pairs: every parameter of the model exactly once, each
+ * checked against its type and rules (snn_model.h), then the model's own check across parameters. */
+int nm_check_pop(const char *model_name, int32_t n, int nparams, const char *const *names, const double *values,
+                 const nm_model **model, void *params, char *err, size_t len) {
+    const nm_model *M = nm_model_find(model_name);
+    if (!M) {
+        char known[256];
+        size_t k = 0;
+        known[0] = 0;
+        for (int j = 0; nm_models[j] && k < sizeof known; j++)
+            k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", j ? ", " : "", nm_models[j]->name);
+        snprintf(err, len, "unknown neuron model '%.64s' (known: %s)", model_name ? model_name : "", known);
         return -1;
     }
-    for (int k = 0; k < r->nparams; k++) {
-        const double x = p[k];
-        const char *why = NULL;
-        if (isnan(x)) why = "is NaN";
-        else if (isinf(x) && !(r->may_be_inf & B(k))) why = "must be finite";
-        else if ((r->positive & B(k)) && !(x > 0)) why = "must be > 0";
-        else if ((r->nonneg & B(k)) && !(x >= 0)) why = "must be >= 0";
-        else if (k == r->refr && !(x >= 0 && x <= 2147483647.0 && x == floor(x))) why = "must be a whole number of steps >= 0";
-        if (why) { snprintf(err, len, "model %s: parameter %s = %g %s", r->name, r->params[k], x, why); return -1; }
-    }
-    /* slots past the model's parameters: the engine never reads them, and never writes anything else than
-     * 0 there (a saved network passes all NM_MAX_PARAMS slots), so anything else is a corrupt file */
-    for (int k = r->nparams; k < nparams; k++)
-        if (p[k] != 0) {
-            snprintf(err, len, "model %s: parameter slot %d = %g is not used by the model (it has %d parameters) and must be 0",
-                     r->name, k, p[k], r->nparams);
+    *model = M;
+    if (n < 0 || n > (1 << 30)) { snprintf(err, len, "size %d is outside [0, 2^30]", (int)n); return -1; }
+    if (nparams < 0 || (nparams > 0 && (!names || !values))) { snprintf(err, len, "model %s: no parameters given", M->name); return -1; }
+    unsigned char seen[256] = {0};
+    if (M->nparams > (int)sizeof seen) { snprintf(err, len, "model %s: too many parameters", M->name); return -1; }
+    for (int k = 0; k < nparams; k++) {
+        const nm_param *p = nm_model_param(M, names[k]);
+        if (!p) {
+            snprintf(err, len, "model %s has no parameter '%.64s'", M->name, names[k] ? names[k] : "");
             return -1;
         }
-    if (model == NM_MODEL_IF && p[2] != 0 && p[2] != 1) { snprintf(err, len, "model if: reset_mode must be 0 or 1, got %g", p[2]); return -1; }
-    if (model == NM_MODEL_ADEX && !(p[17] > 0 || p[18] > 0)) {
-        snprintf(err, len, "model adex: eps_abs and eps_rel cannot both be 0");
-        return -1;
+        const int j = (int)(p - M->params);
+        if (seen[j]++) { snprintf(err, len, "model %s: parameter %s is given twice", M->name, p->name); return -1; }
+        const char *why = nm_param_set(p, params, values[k]);
+        if (why) { snprintf(err, len, "model %s: parameter %s = %g %s", M->name, p->name, values[k], why); return -1; }
     }
+    for (int j = 0; j < M->nparams; j++)
+        if (!seen[j]) { snprintf(err, len, "model %s: parameter %s (%s) is missing", M->name, M->params[j].name, M->params[j].unit); return -1; }
+    char why[160];
+    if (M->check && M->check(params, why, sizeof why)) { snprintf(err, len, "model %s: %s", M->name, why); return -1; }
     return 0;
 }
-#undef B
 
 double nm_readout_scale(const nm_engine *e, int pop, int var) {
     if (pop < 0 || pop >= e->npops || var < 0 || var >= e->pops[pop].nvars) return 0;
     const pop_t *P = &e->pops[pop];
-    /* lif_exp keeps its synaptic currents as voltages x = I tau_m / C_m: I = x / r_scale (r_scale = tau_m / C_m) */
-    if (P->model == NM_MODEL_LIF_EXP && var >= 1) return 1.0 / P->p[9];
-    return 1.0;
+    return P->model->readout ? P->model->readout(P->params, var) : 1.0;
 }
 
 /* ---- projections ---- */

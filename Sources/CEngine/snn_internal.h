@@ -2,31 +2,23 @@
 #ifndef NM_SNN_INTERNAL_H
 #define NM_SNN_INTERNAL_H
 #include "nm_snn.h"
+#include "snn_model.h"
 
 #define NM_RNG_BLOCK 1024  /* neurons per random stream (and partition granularity of stochastic pops) */
 
-typedef struct pop_t {
-    int model, nvars, nports, is_source, granularity;
+struct pop_t {
+    const nm_model *model;             /* the model's descriptor (snn_model.h) */
+    int nvars, nports, is_source, granularity;
     int same_step_out;                 /* source of a same-step projection */
     int has_input;                     /* target of at least one projection (reads its ring buffer) */
     int iext_used;                     /* someone asked for the per-neuron current array (may be non-zero) */
     int32_t n;
     float *var[NM_MAX_VARS];
-    double p[NM_MAX_PARAMS];
+    void *params;                      /* the model's parameter struct (model->params_size bytes) */
+    void *ext;                         /* the model's own data (model->init / release) */
     int32_t *refr;
     float *iext;
     float *buf[NM_MAX_PORTS];          /* ring buffers [nslots][n] */
-    /* Poisson */
-    float *rate_p;
-    int64_t *next;
-    nm_rng **rng;
-    int32_t nrng;
-    int needs_redraw;
-    /* spike source */
-    int64_t *src_ptr, *src_steps, *src_pos;
-    /* AdEx (double state for the GSL stepper, per-neuron step size) */
-    double *dstate, *hstep;
-    int adex_fresh;
     /* counting and recording: written by thread 0 during a run, so kept off the cache lines of the
      * fields above (read by every thread each step) and of the next population's */
     char pad_before_[64];
@@ -41,9 +33,9 @@ typedef struct pop_t {
     int64_t cnt_n, cnt_cap;
     int32_t *cnt;
     int no_per_neuron;   /* per-neuron spike counts switched off (nm_pop_count_per_neuron) */
-    uint16_t *spk_bits;  /* IF sources of same-step pooling: spiked-this-step bits, 16 neurons per word */
+    uint16_t *spk_bits;  /* sources of same-step pooling (model->spike_bits): spiked-this-step bits, 16 neurons per word */
     char pad_after_[64];
-} pop_t;
+};
 
 typedef struct proj_t {
     nm_proj_desc d;
@@ -96,8 +88,6 @@ struct nm_engine {
     uint8_t **scratch;   /* [t] spike flags */
     int32_t **gather;    /* [t] one step's spikes of a population, all threads, in order */
     int64_t *events_tl;  /* [t][proj] */
-    void *adex_ws;       /* per-thread GSL workspaces */
-    int adex_nt;
     int64_t bytes;
     /* run-time faults (snn_check.c) */
     nm_fault fault;          /* what stopped the last run (kind NM_FAULT_NONE: nothing) */
@@ -110,19 +100,69 @@ struct nm_engine {
 };
 
 /* Advances neurons [lo, hi) of P by update n; writes the ids that spiked to out, returns their count. */
-int64_t nm_update_pop(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, uint8_t *flags, int32_t *out, int thread);
-void nm_poisson_redraw(nm_engine *e, pop_t *P);
-int nm_adex_prepare(nm_engine *e, int nt);
+static inline int64_t nm_update_pop(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, int32_t *out, int thread) {
+    return P->model->update[nm_isa_index()](e, P, lo, hi, n, out, thread);
+}
+/* Zeroed memory for per-neuron arrays: starts on a cache line and fills whole lines (no line written by
+ * two threads, whose ranges are multiples of 64 neurons), counted in the engine's bytes; free() frees
+ * it. NULL if out of memory. */
+void *nm_calloc(nm_engine *e, size_t n, size_t size);
+
+/* ---- shared by the engine's files ---- */
+/* nm_calloc without the accounting (cache-line aligned, zeroed, whole lines; free() frees it). */
+void *nm_acalloc(size_t n, size_t size);
+/* Sets the engine's error message; returns -1. */
+int nm_fail(nm_engine *e, const char *msg);
+/* Frees the thread layout of the last run (snn_run.c). */
+void nm_free_threads(nm_engine *e);
+/* Grows *p (realloc) to at least `need` elements of `size` bytes, doubling; 0 or -1. */
+int nm_grow(void **p, int64_t *cap, int64_t need, size_t size);
+/* After the barrier, thread 0 counts and records the interval's spikes (buffer b, nt threads, L steps
+ * from n0); 0 or -1 (out of memory). */
+int nm_record_interval(nm_engine *e, int b, int nt, int64_t n0, int L);
+/* The first index in [lo, hi) of the ascending a[] whose value is >= key. */
+static inline int64_t nm_lower_bound32(const int32_t *a, int64_t lo, int64_t hi, int32_t key) {
+    while (lo < hi) {
+        int64_t mid = lo + ((hi - lo) >> 1);
+        if (a[mid] < key) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+/* ---- delivery (snn_deliver*.c) ---- */
+/* Where one step's spikes through a projection land: the target's ring buffer of the projection's port. */
+typedef struct nm_dest {
+    float *buf;      /* ring buffer [nslots][npost] */
+    float *slot;     /* the slot of the projection's constant delay (or of the same step) */
+    int32_t npost;
+    int nslots;
+    int64_t n1;      /* the arrival slot of a delay of 0 steps: n + 1 - the target model's input_lead */
+} nm_dest;
+/* Delivers one step's spikes (ids[0..cnt), emitted by update n) through projection pr into the targets
+ * [tlo, thi) owned by the calling thread t; returns the synaptic events delivered. */
+int64_t nm_deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int32_t *ids, int64_t cnt, int32_t tlo, int32_t thi, int t);
+/* The same per projection kind. */
+int64_t nm_deliver_sparse(const nm_engine *e, const proj_t *pr, const nm_dest *to, const int32_t *ids, int64_t cnt,
+                          int32_t tlo, int32_t thi, int t);
+int64_t nm_deliver_dense(const proj_t *pr, const nm_dest *to, const int32_t *ids, int64_t cnt, int32_t tlo, int32_t thi);
+int64_t nm_deliver_conv(const nm_engine *e, const proj_t *pr, const nm_dest *to, const int32_t *ids, int64_t cnt,
+                        int32_t tlo, int32_t thi, int t);
+int64_t nm_deliver_maxpool(const nm_engine *e, const proj_t *pr, const nm_dest *to, const int32_t *ids, int64_t cnt,
+                           int32_t tlo, int32_t thi);
 
 /* ---- checks (snn_check.c) ---- */
-/* Validates a population (model, size, parameters) / a projection description against the engine;
- * 0, or -1 with a message in err. nm_check_proj_shape leaves out what needs the arrays (CSR contents). */
-int nm_check_pop(int model, int32_t n, const double *params, int nparams, char *err, size_t len);
-/* The factor that turns state variable `var` of population `pop` into its reported unit (lif_exp's
- * synaptic currents are kept as voltages: C_m / tau_m; every other variable 1): what `neuromorph simulate`
- * multiplies state samples by (NeuronModel.readoutScale), and what a saved network's monitor scale must be.
- * 0 for an unknown population or variable. */
+/* Validates a population: its model (by name), size and parameters (names and values, every parameter
+ * of the model exactly once), filling `params` (the model's struct, model->params_size bytes) and *model;
+ * 0, or -1 with a message in err. */
+int nm_check_pop(const char *model_name, int32_t n, int nparams, const char *const *names, const double *values,
+                 const nm_model **model, void *params, char *err, size_t len);
+/* The factor that turns state variable `var` of population `pop` into its reported unit (the model's
+ * `readout` hook, else 1: lif_exp keeps its synaptic currents as voltages, read out times C_m / tau_m):
+ * what `neuromorph simulate` multiplies state samples by (NeuronModel.readoutScale), and what a saved
+ * network's monitor scale must be. 0 for an unknown population or variable. */
 double nm_readout_scale(const nm_engine *e, int pop, int var);
+/* Validates a projection description against the engine; 0, or -1 with a message in err.
+ * nm_check_proj_shape leaves out what needs the arrays (CSR contents). */
 int nm_check_proj_shape(const nm_engine *e, const nm_proj_desc *d, char *err, size_t len);
 int nm_check_proj(const nm_engine *e, const nm_proj_desc *d, char *err, size_t len);
 /* Run-time faults: slots for nt threads (and a cleared fault) before a run; 0 or -1 (out of memory). */
@@ -139,6 +179,5 @@ void nm_faults_publish(nm_engine *e, int nt, int b, int t, int64_t n1, int check
 int nm_faults_first(const nm_engine *e, int nt, int b, nm_fault *out);
 /* A thread's own fault (raised inside an update, e.g. by the AdEx solver); kind 0 while none. */
 static inline nm_fault *nm_thread_fault(nm_engine *e, int t) { return &e->fslots[2 * e->fslots_nt + t].f; }
-void nm_adex_free_workspace(nm_engine *e);
 
 #endif

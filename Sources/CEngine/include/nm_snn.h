@@ -26,40 +26,29 @@
 extern "C" {
 #endif
 
-/* ---- neuron models (state variables in order; parameters in order) ---- */
-enum nm_model {
-    /* Non-leaky integrate-and-fire, delta synapses.  vars: v.
-     * params: v_th, v_reset, reset_mode (0 = to v_reset, 1 = subtract (v_th - v_reset)), current_scale
-     *         (dt/C: mV per (pA) per step), i_e (pA), t_ref_steps, v_min (lower bound, -inf for none). */
-    NM_MODEL_IF = 0,
-    /* LIF with exponential current synapses (NEST iaf_psc_exp), exact integration. vars: v, xe, xi
-     * (synaptic inputs in mV, x = I*tau_m/C). params: e_l, v_th, v_reset, t_ref_steps, p22, p11e, p11i,
-     * p21e, p21i, r_scale (tau_m/C, mV/pA), i_e (pA). */
-    NM_MODEL_LIF_EXP = 1,
-    /* LIF with exponential conductances (NEST iaf_cond_exp; Brian COBA), exponential Euler.
-     * vars: v (mV), ge, gi (nS). params: c_m (pF), g_l, e_l, e_e, e_i, v_th, v_reset, t_ref_steps,
-     * pe (exp(-dt/tau_e)), pi (exp(-dt/tau_i)), i_e (pA), dt (ms). */
-    NM_MODEL_LIF_COND_EXP = 2,
-    /* Izhikevich (2003), forward Euler with NEST's consistent integration. vars: v, u.
-     * params: a, b, c, d, v_th (peak), i_e, dt, v_min. */
-    NM_MODEL_IZHIKEVICH = 3,
-    /* AdEx with exponential conductances (NEST aeif_cond_exp), GSL RKF45 adaptive stepper.
-     * vars: v, w, ge, gi. params: c_m, g_l, e_l, v_th, delta_t, tau_w, a, b, v_reset, t_ref_steps,
-     * v_peak, e_e, e_i, tau_e, tau_i, i_e, dt, eps_abs, eps_rel. */
-    NM_MODEL_ADEX = 4,
-    /* Hodgkin-Huxley (Traub-Miles, Brette et al. 2007 benchmark 3), exponential Euler.
-     * vars: v, m, h, n, ge, gi. params: c_m, g_l, e_l, g_na, e_na, g_k, e_k, v_t, e_e, e_i, pe, pi,
-     * v_spike (threshold for spike detection), t_ref_steps, i_e, dt. */
-    NM_MODEL_HH = 5,
-    /* Poisson spike source (Bernoulli per step, p = rate*dt; exact via geometric inter-spike steps).
-     * vars: none. params: p (per-step probability for all; per-neuron via nm_pop_set_rates). */
-    NM_MODEL_POISSON = 10,
-    /* Spike source with given spike steps (nm_pop_set_spike_steps). */
-    NM_MODEL_SPIKE_SOURCE = 11
-};
+/* ---- neuron models ----
+ * Every model (neurons and spike sources) lives in one C file of the engine (models/NAME.c: its named
+ * parameter struct, state layout and update kernel) and is registered by name; the engine knows models
+ * only through their descriptors. Populations name their model and give its parameters by name (derived
+ * constants, e.g. propagators for dt, come from the Swift model, Sources/SNN/Models). The registered
+ * models can be listed: */
+typedef struct nm_model_info {
+    const char *name;
+    const char *weight_unit;   /* what a weight adds to the input of a port (the engine's unit) */
+    int nvars;                 /* state variables (float per neuron) */
+    int nports;                /* receptor ports; 0 = a spike source */
+    int nparams;               /* parameters (set by name) */
+    int nblocks;               /* data blocks (per-population arrays besides parameters and state) */
+    int input_lead;            /* 1: an input arriving at t acts in the step ending at t (see nm_engine_add_proj) */
+} nm_model_info;
+/* The k-th registered model (0, 1, ...): 0, or -1 past the last. */
+int nm_model_at(int k, nm_model_info *info);
+/* Name and unit of parameter j / state variable j / data block j of the model `name`; NULL if none. */
+const char *nm_model_param_name(const char *model, int j, const char **unit);
+const char *nm_model_var_name(const char *model, int j, const char **unit);
+const char *nm_model_block_name(const char *model, int j);
 
 #define NM_MAX_VARS 8
-#define NM_MAX_PARAMS 32
 #define NM_MAX_PORTS 2
 
 enum nm_proj_kind {
@@ -92,10 +81,12 @@ typedef struct nm_engine nm_engine;
 
 nm_engine *nm_engine_new(double dt_ms, uint64_t seed);
 void nm_engine_free(nm_engine *e);
-/* Adds a population; returns its index or -1 (unknown model, size outside [0, 2^30], fewer parameters
- * than the model has, or a parameter that is NaN, infinite where it must be finite, or out of its
- * range; see nm_engine_error). State starts at 0. */
-int nm_engine_add_pop(nm_engine *e, int model, int32_t n, const double *params, int nparams);
+/* Adds a population of n neurons of the model `model` (a registered name) with its parameters by name
+ * (names[k] = values[k], every parameter of the model exactly once, in any order); returns its index or
+ * -1 (unknown model, size outside [0, 2^30], a parameter missing, unknown or given twice, NaN, infinite
+ * where it must be finite, out of its range, or parameters that contradict each other; see
+ * nm_engine_error). State starts at 0. */
+int nm_engine_add_pop(nm_engine *e, const char *model, int32_t n, int nparams, const char *const *names, const double *values);
 int nm_pop_size(const nm_engine *e, int pop);
 int nm_pop_nvars(const nm_engine *e, int pop);
 /* State variable `var` of population `pop` (length n), writable between runs. */
@@ -104,17 +95,31 @@ float *nm_pop_var(nm_engine *e, int pop, int var);
 float *nm_pop_iext(nm_engine *e, int pop);
 /* Refractory countdown (steps) per neuron. */
 int32_t *nm_pop_refractory(nm_engine *e, int pop);
-/* Replaces a parameter (e.g. threshold) between runs. */
-void nm_pop_set_param(nm_engine *e, int pop, int index, double value);
-/* Poisson: per-neuron per-step probabilities (copied), or NULL to use the population's p. Redraws the
- * next spike of every neuron from the current step. */
+/* The population's model name, and the name of its state variable `var` (NULL if none). */
+const char *nm_pop_model(const nm_engine *e, int pop);
+const char *nm_pop_var_name(const nm_engine *e, int pop, int var);
+/* The engine's value of parameter `name` of population `pop` (steps and flags as doubles); 0, or -1 if
+ * there is no such population or parameter. */
+int nm_pop_param(const nm_engine *e, int pop, const char *name, double *value);
+/* Replaces a parameter (by name, checked like nm_engine_add_pop) between runs; 0 or -1. */
+int nm_pop_set_param(nm_engine *e, int pop, const char *name, double value);
+/* Sets the data block `name` of a population (an array of `count` elements of the block's type, copied
+ * and checked by the model): 0 or -1 (unknown block, inconsistent data; see nm_engine_error). */
+int nm_pop_set_block(nm_engine *e, int pop, const char *name, const void *data, int64_t count);
+/* Poisson ("poisson", models/poisson.c): per-neuron per-step probabilities (copied; block "rates"), or
+ * NULL to use the population's p. Redraws the next spike of every neuron from the current step. */
 int nm_pop_set_rates(nm_engine *e, int pop, const float *p_per_step);
-/* Spike source: CSR of emitting update steps per neuron (copied; ascending per neuron). A spike at
- * time t (>= dt) is emitted by update round(t/dt) - 1. Returns -1 if ptr does not start at 0 or
- * decreases, or a neuron's steps are negative or not ascending. */
+/* Spike source ("spike_source", models/spike_source.c): CSR of emitting update steps per neuron (copied;
+ * ascending per neuron; block "spike_steps" holds ptr[n + 1] followed by the steps). A spike at time t
+ * (>= dt) is emitted by update round(t/dt) - 1. Returns -1 if ptr does not start at 0 or decreases, or a
+ * neuron's steps are negative or not ascending. */
 int nm_pop_set_spike_steps(nm_engine *e, int pop, const int64_t *ptr, const int64_t *steps);
 
-/* Adds a projection; returns its index or -1 (inconsistent description; see nm_engine_error): unknown
+/* Adds a projection; arrival: a spike found in update n (time t_{n+1}) with delay d steps is added to
+ * ring-buffer slot n + 1 + d of its targets (read by their update n + 1 + d, which starts at its arrival
+ * time), or slot n + d for a target model with input_lead (which applies it in the step ending at the
+ * arrival time); neurons advance L = 1 + min over projections of (d - lead) steps between deliveries.
+ * Returns its index or -1 (inconsistent description; see nm_engine_error): unknown
  * populations, kind or port, a delay outside [0, 65535] steps, sparse row pointers that do not start at
  * 0 or decrease, targets out of range or not ascending within a row, per-synapse delays of 0, conv or
  * pooling geometry that does not match the population sizes or whose output size is not
@@ -209,20 +214,21 @@ void nm_engine_reset(nm_engine *e);
 void nm_engine_reseed(nm_engine *e, uint64_t seed);
 const char *nm_engine_error(const nm_engine *e);
 /* Names carried by a saved network (for the runner's output files): population names, and per
- * state monitor its variable name and the factor that converts the stored value to the reported unit. */
+ * state monitor its variable name and the factor that converts the stored value to the reported unit.
+ * (State variable names come from the models: nm_pop_var_name.) */
 typedef struct nm_net_meta {
     const char *const *pop_names;   /* [npops] */
     const char *const *mon_names;   /* [nmons] */
     const double *mon_scales;       /* [nmons] */
-    const char *const *var_names;   /* [npops * NM_MAX_VARS]: variable v of population p at p * NM_MAX_VARS + v */
 } nm_net_meta;
-/* Saves a built network before its first run (populations, state, currents, rates, spike times,
- * recording choices, projections, state monitors; meta may be NULL or have NULL arrays: empty names,
- * scale 1) to `path` (written to a temporary file, then renamed); 0 on success, else -1 with a
- * message in err. Names must not contain '/' or control characters (they become file names) and are
- * at most NM_MAX_NAME bytes. Format version NM_NET_VERSION, with a checksum of everything after the
- * header (see snn_io.c). */
-#define NM_NET_VERSION 2
+/* Saves a built network before its first run (populations with their model and parameters by name,
+ * state, currents, data blocks such as rates and spike times, recording choices, projections, state
+ * monitors; meta may be NULL or have NULL arrays: empty names, scale 1) to `path` (written to a
+ * temporary file, then renamed); 0 on success, else -1 with a message in err. Names must not contain
+ * '/' or control characters (they become file names) and are at most NM_MAX_NAME bytes. Format version
+ * NM_NET_VERSION, with a checksum of everything after the header (see snn_io.c); files of older
+ * versions are refused with the way to re-create them. */
+#define NM_NET_VERSION 3
 #define NM_MAX_NAME 255
 int nm_engine_save(const nm_engine *e, const nm_net_meta *meta, const char *path, char *err, size_t errlen);
 /* Loads a saved network (replaying the same calls: same seed => same spikes); NULL with a message in

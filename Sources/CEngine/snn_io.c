@@ -5,19 +5,23 @@
  * so everything derived from them (random streams from the seed, pooling tables, buffers) is rebuilt
  * identically: same seed => the same spikes as running the original engine.
  *
- * Format version 2 (little-endian, native layout of the fixed-size fields):
- *   header (24 bytes): "NMNET\0\0" + version byte 2; u64 payload length; u64 checksum of the payload
+ * Format version 3 (little-endian, native layout of the fixed-size fields):
+ *   header (24 bytes): "NMNET\0\0" + version byte 3; u64 payload length; u64 checksum of the payload
  *   payload, every item padded with zero bytes to a multiple of 8 (so every array is 8-byte aligned):
  *     f64 dt, u64 seed, i32 npops, nprojs, nmons, 0
- *     per population: str name; i32 model, n, nvars, flags; f64 params[NM_MAX_PARAMS]; str var_name[nvars];
- *       f32 vars[nvars][n]; i32 refractory[n]; f32 iext[n]; [f32 rates[n]];
- *       [i64 ptr[n+1], i64 steps[ptr[n]]]; [u8 mask[n]]
+ *     per population: str name; str model; i32 n, nparams, nblocks, flags;
+ *       nparams x (str parameter name; f64 value)    the model's parameters by name (snn_model.h)
+ *       f32 vars[nvars][n] (nvars: the model's); i32 refractory[n]; f32 iext[n];
+ *       nblocks x (str block name; i64 count; count elements of the block's size)   e.g. Poisson
+ *         "rates" (f32 per neuron), spike_source "spike_steps" (i64)
+ *       [u8 mask[n]]
  *     per projection: i32 kind, pre, post, port, delay, geometry[11], flags; f32 w0;
  *       sparse: i64 rowptr[npre+1], i32 col[nnz], [f32 w[nnz]], [u16 delays[nnz]];
  *       dense: f32 w[npre*npost]; conv: f32 kernel[...]; max-pool: nothing
  *     per monitor: str name; f64 scale; i32 pop, var, every, nidx; i32 idx[nidx]
  *     "NMEND\0\0\0"
  *   str = i32 length, bytes (no NUL).
+ * Version 2 stored a model number and 32 positional parameters; version 1 had no checksum.
  * Checksum (nm_net_checksum): h = 0x9E3779B97F4A7C15; for each 8-byte little-endian word w of the
  * payload (the last one zero-filled): h = rotl64((h ^ w) * 0xFF51AFD7ED558CCD, 31); then h ^= length and
  * the murmur3 finalizer (h ^= h >> 33; h *= 0xFF51AFD7ED558CCD; h ^= h >> 33; h *= 0xC4CEB9FE1A85EC53;
@@ -27,7 +31,7 @@
  * Loading reads the whole file, verifies length and checksum, then every count against the bytes that
  * remain before anything is allocated for it; the engine's own checks (nm_check_pop / nm_check_proj:
  * parameters, row pointers, sorted targets, geometry, delays) run on every population and projection.
- * Version 1 files (no checksum) are refused with a message saying how to re-create them. */
+ * Files of versions 1 and 2 are refused with a message saying how to re-create them. */
 #include "nm_snn.h"
 #include "snn_internal.h"
 #include "nm_output.h"
@@ -43,8 +47,8 @@ static const char MAGIC[7] = {'N', 'M', 'N', 'E', 'T', 0, 0};
 static const char END[8] = {'N', 'M', 'E', 'N', 'D', 0, 0, 0};
 #define HEADER_BYTES 24
 
-enum { F_IEXT = 1, F_RATES = 2, F_SRC = 4, F_REC = 8, F_MASK = 16, F_COUNTS = 32, F_NOPER = 64 };
-#define F_ALL 127
+enum { F_IEXT = 1, F_REC = 2, F_MASK = 4, F_COUNTS = 8, F_NOPER = 16 };
+#define F_ALL 31
 enum { P_W = 1, P_DELAYS = 2 };
 
 static int64_t kernel_len(const nm_proj_desc *d) {
@@ -128,14 +132,9 @@ static void put_str(wr_t *w, const char *s) {
 
 int nm_engine_save(const nm_engine *e, const nm_net_meta *meta, const char *path, char *err, size_t errlen) {
     const char *const *names = meta ? meta->pop_names : NULL;
-    const char *const *vnames = meta ? meta->var_names : NULL;
     if (e->step != 0) { snprintf(err, errlen, "the network has already run (save it before the first run)"); return -1; }
     for (int p = 0; p < e->npops; p++) {
         const char *nm = names && names[p] ? names[p] : "", *why = bad_name(nm, strlen(nm));
-        for (int v = 0; !why && v < e->pops[p].nvars; v++) {
-            const char *vn = vnames && vnames[p * NM_MAX_VARS + v] ? vnames[p * NM_MAX_VARS + v] : "";
-            if ((why = bad_name(vn, strlen(vn)))) nm = vn;
-        }
         if (why) { snprintf(err, errlen, "%s: the name '%.40s' %s and cannot be saved", path, nm, why); return -1; }
     }
     /* written like every other output file (nm_output.h): a temporary beside `path`, removed on
@@ -153,21 +152,30 @@ int nm_engine_save(const nm_engine *e, const nm_net_meta *meta, const char *path
     put(&w, counts, 4, 4);
     for (int p = 0; w.ok && p < e->npops; p++) {
         const pop_t *P = &e->pops[p];
-        int32_t fl = (P->iext_used ? F_IEXT : 0) | (P->rate_p ? F_RATES : 0) | (P->src_ptr ? F_SRC : 0) |
-                     (P->record ? F_REC : 0) | (P->mask ? F_MASK : 0) | (P->count_rec ? F_COUNTS : 0) |
-                     (P->no_per_neuron ? F_NOPER : 0);
-        int32_t hdr[4] = {P->model, P->n, P->nvars, fl};
+        const nm_model *M = P->model;
+        int32_t fl = (P->iext_used ? F_IEXT : 0) | (P->record ? F_REC : 0) | (P->mask ? F_MASK : 0) |
+                     (P->count_rec ? F_COUNTS : 0) | (P->no_per_neuron ? F_NOPER : 0);
+        int32_t nblocks = 0;
+        for (int k = 0; k < M->nblocks; k++) { int64_t c; if (M->get_block(P, k, &c)) nblocks++; }
+        int32_t hdr[4] = {P->n, M->nparams, nblocks, fl};
         put_str(&w, names && names[p] ? names[p] : "");
+        put_str(&w, M->name);
         put(&w, hdr, 4, 4);
-        put(&w, P->p, 8, NM_MAX_PARAMS);
-        for (int v = 0; v < P->nvars; v++) put_str(&w, vnames && vnames[p * NM_MAX_VARS + v] ? vnames[p * NM_MAX_VARS + v] : "");
+        for (int j = 0; j < M->nparams; j++) {   /* by name, in the model's order */
+            const double x = nm_param_get(&M->params[j], P->params);
+            put_str(&w, M->params[j].name);
+            put(&w, &x, 8, 1);
+        }
         for (int v = 0; v < P->nvars; v++) put_arr(&w, P->var[v], 4, (size_t)P->n);
         put_arr(&w, P->refr, 4, (size_t)P->n);
         put_arr(&w, P->iext, 4, (size_t)P->n);
-        if (P->rate_p) put_arr(&w, P->rate_p, 4, (size_t)P->n);
-        if (P->src_ptr) {
-            put_arr(&w, P->src_ptr, 8, (size_t)P->n + 1);
-            put_arr(&w, P->src_steps, 8, (size_t)P->src_ptr[P->n]);
+        for (int k = 0; k < M->nblocks; k++) {
+            int64_t count = 0;
+            const void *data = M->get_block(P, k, &count);
+            if (!data) continue;
+            put_str(&w, M->blocks[k].name);
+            put(&w, &count, 8, 1);
+            put_arr(&w, data, M->blocks[k].elsize, (size_t)count);
         }
         if (P->mask) put_arr(&w, P->mask, 1, (size_t)P->n);
     }
@@ -290,8 +298,10 @@ static int keep(nm_engine *e, void *p) {   /* memory the loaded engine's project
 
 static const char *fp_name(double x) { return isnan(x) ? "NaN" : "infinite"; }
 
-/* Reads population p (already announced in the header) and adds it. */
-static int load_pop(rd_t *r, nm_engine *e, int p, char **names, char **vnames) {
+/* Reads population p (already announced in the header) and adds it: its model by name, the model's
+ * parameters by name (checked by nm_engine_add_pop like any other caller's), state, currents, data
+ * blocks and recording choices. */
+static int load_pop(rd_t *r, nm_engine *e, int p, char **names) {
     snprintf(r->ctx, sizeof r->ctx, "population %d", p);
     char *name = take_str(r, e, "name");
     if (!name) return 0;
@@ -299,32 +309,44 @@ static int load_pop(rd_t *r, nm_engine *e, int p, char **names, char **vnames) {
     snprintf(r->ctx, sizeof r->ctx, "population %d '%.40s'", p, name);
     for (int q = 0; q < p; q++)
         if (*name && !strcmp(names[q], name)) return bad(r, "the name is used by population %d too", q);
+    const char *model = take_str(r, e, "model");
+    if (!model) return 0;
+    const nm_model *M = nm_model_find(model);
     int32_t hdr[4];
     if (!take_i32s(r, hdr, 4, "header")) return 0;
-    const double *params = take(r, 8, NM_MAX_PARAMS, "parameters");
-    if (!params) return 0;
-    const int32_t model = hdr[0], n = hdr[1], nvars = hdr[2], fl = hdr[3];
+    const int32_t n = hdr[0], nparams = hdr[1], nblocks = hdr[2], fl = hdr[3];
     char why[200];
-    if (nm_check_pop(model, n, params, NM_MAX_PARAMS, why, sizeof why)) return bad(r, "%s", why);
-    if (nvars < 0 || nvars > NM_MAX_VARS) return bad(r, "%d state variables (at most %d)", (int)nvars, NM_MAX_VARS);
+    if (!M) {   /* the engine's message, with the models it knows */
+        nm_check_pop(model, n, 0, NULL, NULL, &M, NULL, why, sizeof why);
+        return bad(r, "%s", why);
+    }
+    /* every parameter takes at least 16 bytes (its name and value) */
+    if (nparams < 0 || nparams > 256 || (size_t)nparams > (r->n - r->off) / 16)
+        return bad(r, "%d parameters cannot be in the %zu bytes left in the file", (int)nparams, r->n - r->off);
+    const char *pnames[256];
+    double values[256];
+    for (int k = 0; k < nparams; k++) {
+        if (!(pnames[k] = take_str(r, e, "parameter name"))) return 0;
+        const double *x = take(r, 8, 1, "parameter value");
+        if (!x) return 0;
+        values[k] = *x;
+    }
+    if (nblocks < 0 || nblocks > M->nblocks) return bad(r, "%d data blocks (model %s has %d)", (int)nblocks, M->name, M->nblocks);
     if (fl & ~F_ALL) return bad(r, "unknown flags 0x%x", (unsigned)fl);
     /* what the population stores per neuron must be in the file before the engine allocates for it */
-    const int64_t per_neuron = 4 * ((int64_t)nvars + 2) + ((fl & F_RATES) ? 4 : 0) + ((fl & F_SRC) ? 8 : 0) + ((fl & F_MASK) ? 1 : 0);
-    if ((int64_t)n > (int64_t)((r->n - r->off) / (size_t)per_neuron))
+    const int64_t per_neuron = 4 * ((int64_t)M->nvars + 2) + ((fl & F_MASK) ? 1 : 0);
+    if (n > 0 && (int64_t)n > (int64_t)((r->n - r->off) / (size_t)per_neuron))
         return bad(r, "%d neurons need %lld bytes, more than the %zu left in the file", (int)n, (long long)(per_neuron * n), r->n - r->off);
-    for (int v = 0; v < nvars; v++) {
-        char what[48];
-        snprintf(what, sizeof what, "name of variable %d", v);
-        if (!(vnames[p * NM_MAX_VARS + v] = take_str(r, e, what))) return 0;
+    if (nm_engine_add_pop(e, model, n, nparams, pnames, values) != p) {
+        const char *msg = nm_engine_error(e);
+        return bad(r, "%s", strncmp(msg, "population: ", 12) ? msg : msg + 12);   /* the context names it already */
     }
-    if (nm_engine_add_pop(e, model, n, params, NM_MAX_PARAMS) != p) return bad(r, "%s", nm_engine_error(e));
     pop_t *P = &e->pops[p];
-    if (P->nvars != nvars) return bad(r, "model %d has %d state variables, the file gives %d", (int)model, P->nvars, (int)nvars);
-    for (int v = 0; v < nvars; v++) {
+    for (int v = 0; v < P->nvars; v++) {
         const float *x = take(r, 4, n, "state");
         if (!x) return 0;
         for (int32_t i = 0; i < n; i++)
-            if (!isfinite(x[i])) return bad(r, "state variable '%s' of neuron %d is %s", vnames[p * NM_MAX_VARS + v], (int)i, fp_name(x[i]));
+            if (!isfinite(x[i])) return bad(r, "state variable '%s' of neuron %d is %s", M->vars[v].name, (int)i, fp_name(x[i]));
         memcpy(P->var[v], x, 4 * (size_t)n);
     }
     const int32_t *refr = take(r, 4, n, "refractory counters");
@@ -337,17 +359,16 @@ static int load_pop(rd_t *r, nm_engine *e, int p, char **names, char **vnames) {
     memcpy(P->refr, refr, 4 * (size_t)n);
     memcpy(P->iext, iext, 4 * (size_t)n);
     if (fl & F_IEXT) (void)nm_pop_iext(e, p);
-    if (fl & F_RATES) {
-        const float *rates = take(r, 4, n, "rates");
-        if (!rates) return 0;
-        if (nm_pop_set_rates(e, p, rates) != 0) return bad(r, "%s", nm_engine_error(e));
-    }
-    if (fl & F_SRC) {
-        const int64_t *ptr = take(r, 8, (int64_t)n + 1, "spike time index");
-        if (!ptr) return 0;
-        const int64_t *steps = take(r, 8, ptr[n], "spike times");
-        if (!steps) return 0;
-        if (nm_pop_set_spike_steps(e, p, ptr, steps) != 0) return bad(r, "%s", nm_engine_error(e));
+    for (int k = 0; k < nblocks; k++) {
+        const char *bname = take_str(r, e, "data block name");
+        const int64_t *count = take(r, 8, 1, "data block length");
+        if (!bname || !count) return 0;
+        int b = -1;
+        for (int j = 0; j < M->nblocks; j++) if (!strcmp(M->blocks[j].name, bname)) b = j;
+        if (b < 0) return bad(r, "model %s has no data block '%.40s'", M->name, bname);
+        const void *data = take(r, M->blocks[b].elsize, *count, bname);
+        if (!data) return 0;
+        if (nm_pop_set_block(e, p, bname, data, *count) != 0) return bad(r, "%s", nm_engine_error(e));
     }
     const uint8_t *mask = NULL;
     if (fl & F_MASK) {
@@ -447,7 +468,7 @@ static int load_mon(rd_t *r, nm_engine *e, int m, char **mnames, double *mscales
     /* the read-out scale follows from the population's parameters (the saver writes exactly that one, as a
      * float32): any other value would silently rescale the recorded state */
     const double want = nm_readout_scale(e, h[0], h[1]);
-    if (!(fabs(*scale - want) <= 1e-6 * fabs(want)))
+    if (!(isfinite(want) && fabs(*scale - want) <= 1e-6 * fabs(want)))
         return bad(r, "read-out scale %g does not match the population's parameters (%g)", *scale, want);
     return 1;
 }
@@ -470,8 +491,9 @@ static int check_header(const uint8_t *head, size_t got, uint64_t total, const c
     if (got < 8 || memcmp(head, MAGIC, 7) != 0) { snprintf(err, errlen, "%s: not a neuromorph network file (bad magic)", path); return -1; }
     if (head[7] != NM_NET_VERSION) {
         if (head[7] < NM_NET_VERSION)
-            snprintf(err, errlen, "%s: a network file of an older format (version %d, without a checksum; this version reads %d): "
-                     "re-create it with: neuromorph simulate CONFIG --save-network %s", path, head[7], NM_NET_VERSION, path);
+            snprintf(err, errlen, "%s: a network file of an older format (version %d; this neuromorph reads version %d, which saves "
+                     "models by name with named parameters): re-create it with: neuromorph simulate CONFIG --save-network %s", path,
+                     head[7], NM_NET_VERSION, path);
         else
             snprintf(err, errlen, "%s: a network file of a newer format (version %d; this version reads %d): run it with the "
                      "neuromorph-run of the neuromorph that saved it, or re-create it with this one", path, head[7], NM_NET_VERSION);
@@ -548,7 +570,7 @@ static nm_engine *load_payload(uint8_t *buf, size_t len, uint64_t sum, const cha
     if (!(dt >= 1e-6 && dt <= 1e4)) { bad(&r, "time step dt = %g ms is outside [1e-6, 1e4] ms", dt); free(buf); return NULL; }
     /* every population, projection and monitor takes at least this many bytes */
     const size_t left = r.n - r.off;
-    if (counts[0] < 0 || counts[1] < 0 || counts[2] < 0 || counts[3] != 0 || (size_t)counts[0] > left / (8 + 16 + 8 * NM_MAX_PARAMS) ||
+    if (counts[0] < 0 || counts[1] < 0 || counts[2] < 0 || counts[3] != 0 || (size_t)counts[0] > left / 32 ||
         (size_t)counts[1] > left / 72 || (size_t)counts[2] > left / 32) {
         bad(&r, "header: %d populations, %d projections and %d monitors cannot be in %zu bytes", (int)counts[0], (int)counts[1],
             (int)counts[2], left);
@@ -557,16 +579,15 @@ static nm_engine *load_payload(uint8_t *buf, size_t len, uint64_t sum, const cha
     }
     nm_engine *e = nm_engine_new(dt, *seedp);
     if (!e || keep(e, buf)) { if (e) nm_engine_free(e); free(buf); snprintf(err, errlen, "%s: out of memory", path); return NULL; }
-    /* names, kept by the engine: populations, their variables ([p * NM_MAX_VARS + v]), monitors */
+    /* names, kept by the engine: populations, monitors */
     char **names = calloc((size_t)counts[0] + 1, sizeof(char *));
-    char **vnames = calloc(((size_t)counts[0] + 1) * NM_MAX_VARS, sizeof(char *));
     char **mnames = calloc((size_t)counts[2] + 1, sizeof(char *));
     double *mscales = calloc((size_t)counts[2] + 1, sizeof(double));
-    int ok = names && vnames && mnames && mscales;
-    if (!ok) { free(names); free(vnames); free(mnames); free(mscales); }
-    else ok = !keep(e, names) && !keep(e, vnames) && !keep(e, mnames) && !keep(e, mscales);   /* freed with the engine */
+    int ok = names && mnames && mscales;
+    if (!ok) { free(names); free(mnames); free(mscales); }
+    else ok = !keep(e, names) && !keep(e, mnames) && !keep(e, mscales);   /* freed with the engine */
     if (!ok) { nm_engine_free(e); snprintf(err, errlen, "%s: out of memory", path); return NULL; }
-    for (int p = 0; ok && p < counts[0]; p++) ok = load_pop(&r, e, p, names, vnames);
+    for (int p = 0; ok && p < counts[0]; p++) ok = load_pop(&r, e, p, names);
     for (int j = 0; ok && j < counts[1]; j++) ok = load_proj(&r, e, j);
     for (int m = 0; ok && m < counts[2]; m++) ok = load_mon(&r, e, m, mnames, mscales);
     if (ok) {
@@ -582,7 +603,6 @@ static nm_engine *load_payload(uint8_t *buf, size_t len, uint64_t sum, const cha
         meta->pop_names = (const char *const *)names;
         meta->mon_names = (const char *const *)mnames;
         meta->mon_scales = mscales;
-        meta->var_names = (const char *const *)vnames;
     }
     return e;
 }

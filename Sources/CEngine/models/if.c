@@ -1,0 +1,95 @@
+/* if: non-leaky integrate-and-fire with delta synapses (what ANN conversion uses).
+ *
+ *   v <- v + input + (I_e + I_ext) dt/C          inputs (mV) arrive through one port
+ *   v >= v_th: spike; v -= v_th - v_reset (reset_mode 1, subtract) or v = v_reset (reset_mode 0)
+ *   refractory: t_ref steps after a spike v holds and inputs are dropped; v >= v_min
+ *
+ * Populations without incoming synapses (an ANN's first layer driven by a current) skip the ring
+ * buffer; without a refractory period the counters are skipped; sources of same-step pooling also
+ * leave their spike bits (16 per word). Swift side: Sources/SNN/Models/IF.swift. */
+#include "../snn_kernel.h"
+
+typedef struct {
+    double v_th;           /* threshold (mV; +inf: never fires, e.g. a converted output layer) */
+    double v_reset;        /* reset potential (mV) */
+    int32_t reset_mode;    /* 1: subtract v_th - v_reset (keeps the surplus), 0: set v = v_reset */
+    double current_scale;  /* dt / C_m: mV per pA and step */
+    double i_e;            /* constant input current (pA) */
+    int32_t t_ref_steps;   /* refractory period (steps) */
+    double v_min;          /* lower bound of v (mV; -inf: none) */
+} nm_if_params;
+
+static const nm_param IF_PARAMS[] = {
+    NM_PARAM(nm_if_params, v_th, "mV", NM_INF_OK),
+    NM_PARAM(nm_if_params, v_reset, "mV", 0),
+    NM_PARAM_FLAG_(nm_if_params, reset_mode),
+    NM_PARAM(nm_if_params, current_scale, "mV/pA", 0),
+    NM_PARAM(nm_if_params, i_e, "pA", 0),
+    NM_PARAM_STEPS_(nm_if_params, t_ref_steps),
+    NM_PARAM(nm_if_params, v_min, "mV", NM_INF_OK),
+};
+static const nm_var IF_VARS[] = {{"v", "mV"}};
+
+/* the block's parameters in the kernel's precision */
+typedef struct { float vth, vres, jump, i0, cs, vmin; int32_t tref; nm_vi subtract; } if_consts;
+
+NM_AI uint32_t if_block(const if_consts *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits,
+                        int32_t i, int k, const int HAS_B, const int USE_REFR) {
+    /* add the inputs arriving now and the current */
+    const nm_vf v0 = vf_load_n(v + i, k);
+    nm_vf x = v0;
+    if (HAS_B) {
+        x = x + vf_load_n(b + i, k);
+        vf_store_n(b + i, vf_splat(0.0f), k);
+    }
+    x = x + (c->i0 + vf_load_n(ie + i, k)) * c->cs;
+    /* refractory: v holds, inputs are dropped */
+    nm_vi r = 0, ref = 0;
+    if (USE_REFR) {
+        r = vi_load_n(rf + i, k);
+        ref = r > 0;
+        x = ref ? v0 : x;
+    }
+    /* lower bound, threshold, reset */
+    x = x < c->vmin ? vf_splat(c->vmin) : x;
+    const nm_vi sp = (x >= c->vth) & ~ref;
+    x = sp ? (c->subtract ? x - c->jump : vf_splat(c->vres)) : x;   /* subtract: all lanes or none */
+    if (USE_REFR) vi_store_n(rf + i, refr_next(r, ref, sp, c->tref), k);
+    vf_store_n(v + i, x, k);
+    const uint32_t m = vmask_bits(sp) & lanes_below(k);
+    if (bits) bits[i >> 4] = (uint16_t)m;   /* lo is a multiple of 16 (thread ranges: of 64) */
+    return m;
+}
+
+NM_AI int64_t if_loop(const int isa, const if_consts *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits,
+                      int32_t lo, int32_t hi, int32_t *out, const int HAS_B, const int USE_REFR) {
+    int64_t cnt = 0;
+    /* converted networks: most blocks of IF neurons spike every step */
+    NM_FOR_BLOCKS_WITH(compact_bits_all, lo, hi, out, cnt, if_block(c, v, b, ie, rf, bits, i, k, HAS_B, USE_REFR));
+    return cnt;
+}
+
+NM_UPDATE_BODY(upd_if) {
+    const nm_if_params *p = P->params;
+    float *v = P->var[0];
+    float *b = P->has_input ? P->buf[0] + (size_t)(n % e->nslots) * (size_t)P->n : NULL;
+    if_consts c;
+    c.vth = (float)p->v_th; c.vres = (float)p->v_reset; c.cs = (float)p->current_scale; c.i0 = (float)p->i_e;
+    c.vmin = (float)p->v_min; c.subtract = vi_splat(p->reset_mode != 0 ? -1 : 0); c.tref = p->t_ref_steps;
+    c.jump = c.vth - c.vres;
+    const int use_refr = c.tref > 0;
+    const float *ie = P->iext;
+    int32_t *rf = P->refr;
+    uint16_t *bits = P->spk_bits;
+    /* the loop-invariant choices as separate loops */
+    if (b) return use_refr ? if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 1, 1) : if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 1, 0);
+    return use_refr ? if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 0, 1) : if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 0, 0);
+}
+NM_UPDATE_KERNEL(upd_if);
+
+const nm_model nm_model_if = {
+    .name = "if", .weight_unit = "mV",
+    .vars = IF_VARS, .nvars = 1, .nports = 1, .granularity = 64, .spike_bits = 1,
+    .params_size = sizeof(nm_if_params), .params = IF_PARAMS, .nparams = sizeof IF_PARAMS / sizeof IF_PARAMS[0],
+    .update = upd_if_isa,
+};

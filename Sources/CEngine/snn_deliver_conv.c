@@ -1,0 +1,226 @@
+/* Convolutional delivery (weight-shared kernels between channels-last populations) and pooling (the
+ * depthwise case): target-major convolution and pooling from spike bits as vector kernels compiled per
+ * path (nm_vec.h), the spike-list forms as scalar code; every form adds the same values in the same
+ * order per target. */
+#include "nm_snn.h"
+#include "snn_internal.h"
+#include "nm_vec.h"
+#include <string.h>
+
+/* Convolution, target-major: the step's spikes are first binned per source pixel (their kernel-slice
+ * offsets, channels in spike order), then every owned target pixel gathers the offsets of the spikes
+ * in its receptive field into one list and sums those kernel slices in registers; the target is read
+ * and written once per step. Only spikes cause additions; the scan of the window is bookkeeping (and
+ * rows without spikes are skipped). Per target element:
+ *   target += E + O, E = sum of the list's even entries, O = of its odd entries, each in list
+ *   order (window row, window column, then spike order),
+ * whatever 16-channel blocking, thread partition or vector path computes it. (A source-major loop read
+ * and wrote every target once per spiking pixel and window position; this order made the converted
+ * CNN of experiments/conversion-bench 25-35 % faster.) cvs: the thread's scratch (prepare_threads). */
+NM_AI int64_t deliver_conv_body(const nm_proj_desc *d, const uint16_t *coord, int32_t *cvs, float *slot,
+                                const int32_t *ids, int64_t cnt, int32_t tlo, int32_t thi) {
+    const int32_t ic = d->in_c, oc = d->out_c, ow = d->out_w;
+    const int32_t kh = d->k_h, kw = d->k_w, st = d->stride, pad = d->pad;
+    const size_t kstep = (size_t)ic * oc;
+    const int32_t H2 = d->in_h + 2 * pad, W2 = d->in_w + 2 * pad, icp = (ic + 7) & ~7;
+    int32_t *pc = cvs;                               /* spikes per (padded) source pixel */
+    int32_t *rc = pc + (size_t)H2 * W2;              /* spikes per (padded) source row */
+    int32_t *pk = rc + H2;                           /* their kernel offsets, icp per pixel */
+    int32_t *L = pk + (size_t)H2 * W2 * icp;         /* one target's list, kh*kw*ic + 8 */
+    int64_t ev = 0;
+    for (int64_t q = 0; q < cnt; q++) {
+        const uint16_t *co = coord + 3 * (size_t)ids[q];
+        const int32_t yy = co[0] + pad, pix = yy * W2 + co[1] + pad;
+        pk[(size_t)pix * icp + pc[pix]++] = co[2] * oc;
+        rc[yy]++;
+    }
+    const int32_t p_lo = tlo / oc, p_hi = (thi + oc - 1) / oc;
+    int32_t oy = p_lo / ow, ox = p_lo % ow;
+    for (int32_t p = p_lo; p < p_hi; p++, ox = ox + 1 == ow ? (oy++, 0) : ox + 1) {
+        const int32_t y0 = oy * st, x0 = ox * st;
+        int32_t n = 0;
+        for (int32_t ky = 0; ky < kh; ky++) {
+            if (!rc[y0 + ky]) continue;
+            const int32_t *pcr = pc + (size_t)(y0 + ky) * W2 + x0;
+            const int32_t *pkr = pk + ((size_t)(y0 + ky) * W2 + x0) * icp;
+            int32_t base = (int32_t)((size_t)ky * kw * kstep);
+            for (int32_t kx = 0; kx < kw; kx++, base += (int32_t)kstep, pkr += icp) {
+                const int32_t g = pcr[kx];
+                /* copy 8 offsets unconditionally (entries past g are overwritten or unused) */
+                nm_vi8 o8;
+                memcpy(&o8, pkr, sizeof o8);
+                o8 += base;
+                memcpy(L + n, &o8, sizeof o8);
+                for (int32_t r = 8; r < g; r++) L[n + r] = pkr[r] + base;
+                n += g;
+            }
+        }
+        if (!n) continue;
+        const int32_t q0 = tlo > p * oc ? tlo - p * oc : 0, q1 = thi < (p + 1) * oc ? thi - p * oc : oc;
+        ev += (int64_t)n * (q1 - q0);
+        float *dst = slot + (size_t)p * oc;
+        const float *w = d->w;
+        int32_t b0 = q0;
+        for (; b0 + 32 <= q1; b0 += 32) {
+            nm_vf e0 = 0.0f, e1 = 0.0f, o0 = 0.0f, o1 = 0.0f;
+            int32_t r = 0;
+            for (; r + 1 < n; r += 2) {
+                const float *ka = w + L[r] + b0, *kb = w + L[r + 1] + b0;
+                e0 += vf_load(ka); e1 += vf_load(ka + 16);
+                o0 += vf_load(kb); o1 += vf_load(kb + 16);
+            }
+            if (r < n) { e0 += vf_load(w + L[r] + b0); e1 += vf_load(w + L[r] + b0 + 16); }
+            vf_store(dst + b0, vf_load(dst + b0) + (e0 + o0));
+            vf_store(dst + b0 + 16, vf_load(dst + b0 + 16) + (e1 + o1));
+        }
+        for (; b0 + 16 <= q1; b0 += 16) {
+            nm_vf e0 = 0.0f, o0 = 0.0f;
+            int32_t r = 0;
+            for (; r + 1 < n; r += 2) { e0 += vf_load(w + L[r] + b0); o0 += vf_load(w + L[r + 1] + b0); }
+            if (r < n) e0 += vf_load(w + L[r] + b0);
+            vf_store(dst + b0, vf_load(dst + b0) + (e0 + o0));
+        }
+        for (; b0 < q1; b0++) {   /* the same additions, one channel at a time */
+            float e0 = 0.0f, o0 = 0.0f;
+            int32_t r = 0;
+            for (; r + 1 < n; r += 2) { e0 += w[L[r] + b0]; o0 += w[L[r + 1] + b0]; }
+            if (r < n) e0 += w[L[r] + b0];
+            dst[b0] += e0 + o0;
+        }
+    }
+    for (int64_t q = 0; q < cnt; q++) {
+        const uint16_t *co = coord + 3 * (size_t)ids[q];
+        pc[(co[0] + pad) * W2 + co[1] + pad] = 0;
+        rc[co[0] + pad] = 0;
+    }
+    return ev;
+}
+NM_STAMP(int64_t, deliver_conv,
+         (const nm_proj_desc *d, const uint16_t *coord, int32_t *cvs, float *slot, const int32_t *ids, int64_t cnt,
+          int32_t tlo, int32_t thi),
+         (d, coord, cvs, slot, ids, cnt, tlo, thi));
+
+/* acc + w in the lanes whose bit is set in m (a select: the same single rounding per lane as the spike
+ * list loop's scalar addition). */
+NM_AI nm_vf add_where(nm_vf acc, uint32_t m, nm_vf w) { return vmask_from_bits(m) ? acc + w : acc; }
+
+/* Same-step non-overlapping pooling from an IF population with whole 16-channel blocks: target-major
+ * from the source's spike bits (the IF update writes one 16-bit mask per 16 neurons each step). Each
+ * owned target block is loaded once, gets one masked addition per window position in source order
+ * (row-major, i.e. ascending neuron index, as the spike-list loop adds them) and is stored once:
+ * the same single-rounding additions in the same order as the list loop, without its scattered
+ * read-modify-writes. Window positions whose 16 sources did not spike add nothing. */
+NM_AI int64_t deliver_pool_bits_body(const nm_proj_desc *d, const uint16_t *bits, float *slot, int32_t tlo, int32_t thi) {
+    const int32_t ic = d->in_c, ow = d->out_w, iw = d->in_w, kh = d->k_h, kw = d->k_w, st = d->stride;
+    const int32_t nb = ic / 16;
+    int64_t ev = 0;
+    const int32_t p_lo = tlo / ic, p_hi = (thi + ic - 1) / ic;
+    int32_t oy = p_lo / ow, ox = p_lo % ow;
+    if (kh == 2 && kw == 2 && st == 2 && nb == 1 && tlo % ic == 0 && thi % ic == 0) {
+        /* 2x2 windows of 16 channels: four targets at a time, so that their four dependent
+         * additions each interleave (same additions, same order per target) */
+        const nm_vf w00 = vf_load(d->w), w01 = vf_load(d->w + 16), w10 = vf_load(d->w + 32), w11 = vf_load(d->w + 48);
+        for (int32_t p = p_lo; p < p_hi; ) {
+            int32_t run = ow - ox;   /* targets left in this output row */
+            if (run > p_hi - p) run = p_hi - p;
+            const uint16_t *r0 = bits + (size_t)(2 * oy) * iw + 2 * ox, *r1 = r0 + iw;
+            float *dst = slot + (size_t)p * 16;
+            int32_t j = 0;
+            for (; j + 4 <= run; j += 4, r0 += 8, r1 += 8, dst += 64) {
+                nm_vf a0 = vf_load(dst), a1 = vf_load(dst + 16), a2 = vf_load(dst + 32), a3 = vf_load(dst + 48);
+                a0 = add_where(a0, r0[0], w00); a1 = add_where(a1, r0[2], w00);
+                a2 = add_where(a2, r0[4], w00); a3 = add_where(a3, r0[6], w00);
+                a0 = add_where(a0, r0[1], w01); a1 = add_where(a1, r0[3], w01);
+                a2 = add_where(a2, r0[5], w01); a3 = add_where(a3, r0[7], w01);
+                a0 = add_where(a0, r1[0], w10); a1 = add_where(a1, r1[2], w10);
+                a2 = add_where(a2, r1[4], w10); a3 = add_where(a3, r1[6], w10);
+                a0 = add_where(a0, r1[1], w11); a1 = add_where(a1, r1[3], w11);
+                a2 = add_where(a2, r1[5], w11); a3 = add_where(a3, r1[7], w11);
+                vf_store(dst, a0); vf_store(dst + 16, a1); vf_store(dst + 32, a2); vf_store(dst + 48, a3);
+                ev += __builtin_popcount((unsigned)r0[0] | (unsigned)r0[1] << 16) + __builtin_popcount((unsigned)r1[0] | (unsigned)r1[1] << 16)
+                    + __builtin_popcount((unsigned)r0[2] | (unsigned)r0[3] << 16) + __builtin_popcount((unsigned)r1[2] | (unsigned)r1[3] << 16)
+                    + __builtin_popcount((unsigned)r0[4] | (unsigned)r0[5] << 16) + __builtin_popcount((unsigned)r1[4] | (unsigned)r1[5] << 16)
+                    + __builtin_popcount((unsigned)r0[6] | (unsigned)r0[7] << 16) + __builtin_popcount((unsigned)r1[6] | (unsigned)r1[7] << 16);
+            }
+            for (; j < run; j++, r0 += 2, r1 += 2, dst += 16) {
+                nm_vf a0 = vf_load(dst);
+                a0 = add_where(a0, r0[0], w00);
+                a0 = add_where(a0, r0[1], w01);
+                a0 = add_where(a0, r1[0], w10);
+                a0 = add_where(a0, r1[1], w11);
+                vf_store(dst, a0);
+                ev += __builtin_popcount((unsigned)r0[0] | (unsigned)r0[1] << 16) + __builtin_popcount((unsigned)r1[0] | (unsigned)r1[1] << 16);
+            }
+            p += run;
+            ox += run;
+            if (ox == ow) { ox = 0; oy++; }
+        }
+        return ev;
+    }
+    for (int32_t p = p_lo; p < p_hi; p++, ox = ox + 1 == ow ? (oy++, 0) : ox + 1) {
+        for (int32_t b = 0; b < nb; b++) {
+            const int32_t t0 = p * ic + 16 * b;
+            if (t0 < tlo || t0 + 16 > thi) continue;   /* thread ranges are multiples of 64: whole blocks */
+            nm_vf acc = vf_load(slot + t0);
+            for (int32_t ky = 0; ky < kh; ky++)
+                for (int32_t kx = 0; kx < kw; kx++) {
+                    const int32_t src = ((oy * st + ky) * iw + (ox * st + kx)) * ic + 16 * b;
+                    const uint32_t m = bits[src >> 4];
+                    acc = add_where(acc, m, vf_load(d->w + (ky * kw + kx) * ic + 16 * b));
+                    ev += __builtin_popcount(m);
+                }
+            vf_store(slot + t0, acc);
+        }
+    }
+    return ev;
+}
+NM_STAMP(int64_t, deliver_pool_bits, (const nm_proj_desc *d, const uint16_t *bits, float *slot, int32_t tlo, int32_t thi),
+         (d, bits, slot, tlo, thi));
+
+int64_t nm_deliver_conv(const nm_engine *e, const proj_t *pr, const nm_dest *to, const int32_t *ids, int64_t cnt,
+                        int32_t tlo, int32_t thi, int t) {
+    const nm_proj_desc *d = &pr->d;
+    float *const slot = to->slot;
+    int64_t ev = 0;
+    const int32_t ic = d->in_c, oc = d->out_c, ow = d->out_w, oh = d->out_h;
+    const int32_t kh = d->k_h, kw = d->k_w, st = d->stride, pad = d->pad;
+    if (d->depthwise) {
+        /* one thread only: with several, a source may already be updated for the next step
+         * (its bits overwritten) while another thread still delivers this one; the spike list
+         * below gives the same sums */
+        if (pr->pool_bits && e->tl_nt == 1) {
+            return NM_CALL(deliver_pool_bits)(d, e->pops[d->pre].spk_bits, slot, tlo, thi);
+        }
+        if (pr->pool_tgt) {
+            /* non-overlapping pooling: a source lies in exactly one window (precomputed target) */
+            for (int64_t s = 0; s < cnt; s++) {
+                const int32_t *tw = pr->pool_tgt + 2 * (size_t)ids[s];
+                const int32_t tgt = tw[0];
+                if (tgt < tlo || tgt >= thi) continue;
+                slot[tgt] += d->w[tw[1]];
+                ev++;
+            }
+            return ev;
+        }
+        for (int64_t s = 0; s < cnt; s++) {
+            const uint16_t *co = pr->coord + 3 * (size_t)ids[s];
+            const int32_t y = co[0], x = co[1], c = co[2];
+            for (int32_t ky = 0; ky < kh; ky++) {
+                int32_t ny = y + pad - ky;
+                if (ny < 0 || ny % st) continue;
+                int32_t oy = ny / st;
+                if (oy >= oh) continue;
+                for (int32_t kx = 0; kx < kw; kx++) {
+                    int32_t nx = x + pad - kx;
+                    if (nx < 0 || nx % st) continue;
+                    int32_t ox = nx / st;
+                    if (ox >= ow) continue;
+                    int32_t tgt = (oy * ow + ox) * oc + c;
+                    if (tgt >= tlo && tgt < thi) { slot[tgt] += d->w[((size_t)ky * kw + kx) * ic + c]; ev++; }
+                }
+            }
+        }
+        return ev;
+    }
+    return NM_CALL(deliver_conv)(d, pr->coord, pr->cvs[t], slot, ids, cnt, tlo, thi);   /* target-major */
+}
