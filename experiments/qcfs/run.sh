@@ -4,6 +4,7 @@
 # profile, and writes RESULTS.md (report.py). Settings (environment):
 #   EPOCHS (5)  SEEDS ("1 2 3")  TS (1,2,4,8,16,32,64)  LIMIT (all test images)  THREADS (2)
 #   BIN (.build/release/neuromorph; built when missing)  RESULTS (experiments/qcfs/RESULTS.md)
+#   QCFS_CONFIG (configs/fmnist-cnn-qcfs.yaml)  TAG (run name suffix, for variants of the QCFS config)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EPOCHS=${EPOCHS:-5}
@@ -13,6 +14,9 @@ THREADS=${THREADS:-2}
 BIN=${BIN:-.build/release/neuromorph}
 RESULTS=${RESULTS:-experiments/qcfs/RESULTS.md}
 WORK=experiments/qcfs/work
+QCFS_CONFIG=${QCFS_CONFIG:-configs/fmnist-cnn-qcfs.yaml}
+TAG=${TAG:-}
+COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources configs || echo "+uncommitted")
 mkdir -p "$WORK"
 [ -x "$BIN" ] || swift build -c release
 LIM=()
@@ -20,14 +24,14 @@ LIM=()
 for seed in $SEEDS; do
   for kind in relu qcfs; do
     cfg=configs/fmnist-cnn.yaml
-    [ "$kind" = qcfs ] && cfg=configs/fmnist-cnn-qcfs.yaml
-    model="$WORK/$kind-e$EPOCHS-s$seed"
+    [ "$kind" = qcfs ] && cfg=$QCFS_CONFIG
+    model="$WORK/$kind$([ "$kind" = qcfs ] && echo "$TAG")-e$EPOCHS-s$seed"
     if [ ! -f "$model/model.safetensors" ]; then
       "$BIN" train "$cfg" --out "$model" --epochs "$EPOCHS" --seed "$seed" --threads "$THREADS" --force
     fi
-    "$BIN" compare "$model" --timesteps "$TS" "${LIM[@]}" --threads "$THREADS" --out "$WORK/compare-$kind-e$EPOCHS-s$seed" --force
+    "$BIN" compare "$model" --timesteps "$TS" "${LIM[@]}" --threads "$THREADS" --out "$WORK/compare-$(basename "$model")" --force
   done
 done
-python3 experiments/qcfs/report.py "$WORK" "$EPOCHS" "$SEEDS" "$(git rev-parse --short HEAD)" > "$RESULTS.tmp"
+python3 experiments/qcfs/report.py "$WORK" "$EPOCHS" "$SEEDS" "$COMMIT" "$TAG" "$QCFS_CONFIG" > "$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 echo "wrote $RESULTS"
