@@ -25,7 +25,9 @@ for seed in $SEEDS; do
   for kind in relu qcfs; do
     cfg=configs/fmnist-cnn.yaml
     [ "$kind" = qcfs ] && cfg=$QCFS_CONFIG
-    model="$WORK/$kind$([ "$kind" = qcfs ] && echo "$TAG")-e$EPOCHS-s$seed"
+    name=$kind
+    [ "$kind" = qcfs ] && name=$kind$TAG
+    model="$WORK/$name-e$EPOCHS-s$seed"
     if [ ! -f "$model/model.safetensors" ]; then
       "$BIN" train "$cfg" --out "$model" --epochs "$EPOCHS" --seed "$seed" --threads "$THREADS" --force
     fi
