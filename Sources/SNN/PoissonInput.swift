@@ -78,12 +78,12 @@ public struct PoissonInput: Sendable, Equatable {
         return nil
     }
 
-    /// Bytes the engine keeps for it: a 16-byte random stream per target neuron (and 16 of padding), the
-    /// neuron mask (1 B each), the cumulative table (~13·√λ + 30 entries of 4 B) and its guide (up to 2×
-    /// the table, rounded up to a power of two).
+    /// Bytes the engine keeps for it: a 16-byte random stream per target neuron (+ 32 neurons of padding),
+    /// the neuron mask (1 B each) and the cumulative table (at most ~13·√λ + 30 entries of 4 B) with its
+    /// guide (at most 4× the table's entries of 4 B).
     public func engineBytes(targetSize: Int, dt: Double) -> Double {
         let n = Double(targetSize + 32)
         let table = 13 * meanPerStep(dt: dt).squareRoot() + 30
-        return 16 * n + (neurons != nil ? n : 0) + 4 * table + (table > 24 ? 16 * table : 0)
+        return 16 * n + (neurons != nil ? n : 0) + 20 * table
     }
 }
