@@ -74,14 +74,15 @@ typedef struct tl_t {   /* per thread, per population: spikes found in the curre
 
 /* A Poisson input (snn_poisson_input.c): its description, the per-neuron random streams and the table
  * its counts are drawn from. */
-#define NM_PINPUT_LINEAR 24       /* tables up to this long are scanned from the start, longer ones guided */
+#define NM_PINPUT_LINEAR 24       /* prefixes (K) up to this long are compared in full, longer tables guided */
 typedef struct nm_pinput {
     nm_poisson_input_desc d;      /* d.mask points to `mask` (or NULL) */
     uint8_t *mask;                /* npad entries (0 past n) */
     uint32_t *state;              /* xoshiro128++ states: four arrays of npad words */
     int32_t npad;
     uint32_t *T;                  /* thresholds, len + 1 entries (the last a sentinel) */
-    int32_t len, kmin;
+    int32_t *Tb;                  /* the same biased by 2^31 (signed comparisons in the kernel) */
+    int32_t len, kmin, K;         /* K: the prefix compared without branches */
     uint32_t *G;                  /* guide (long tables): 2^gbits entries, or NULL */
     int gbits;
     int64_t events;               /* input spikes delivered (the counts' sum) since the last reset */
@@ -153,8 +154,9 @@ static inline int64_t nm_lower_bound32(const int32_t *a, int64_t lo, int64_t hi,
 /* ---- Poisson inputs (snn_poisson_input.c) ---- */
 /* Validates a Poisson input description against the engine; 0, or -1 with a message in err. */
 int nm_check_poisson_input(const nm_engine *e, const nm_poisson_input_desc *d, char *err, size_t len);
-/* After update n of population `pop`, the inputs onto it draw the counts of neurons [lo, hi) and add
- * them to the arrival slot; events[k] (the calling thread's counters) grows by input k's counts. */
+/* Before update n of population `pop`, the inputs onto it draw the counts of neurons [lo, hi) acting in
+ * update n (none before an explicit source's first spikes arrive) and add them to slot n; events[k]
+ * (the calling thread's counters) grows by input k's counts. */
 int64_t nm_inputs_apply(nm_engine *e, int pop, int32_t lo, int32_t hi, int64_t n, int64_t *events);
 void nm_inputs_reseed(nm_engine *e, uint64_t seed);
 void nm_inputs_free(nm_engine *e);

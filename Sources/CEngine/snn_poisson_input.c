@@ -8,9 +8,11 @@
  * N p > 5 and N (1 - p) > 5; here it is exact). It is drawn by inversion of the distribution's
  * cumulative table in 32-bit fixed point: count = kmin + #{j : u >= T[j]} for a uniform 32-bit u, with
  * T[j] = round(2^32 F(kmin + j)), so every probability is exact to 2^-32 (the upper tail beyond the
- * table, below 2^-33, goes to the last count). Short tables (small means) are scanned from the start
- * until no lane advances; long ones start at a guide table (Chen & Asau's indexed search: bucket of
- * the top bits of u -> the count of the bucket's smallest u) and gather.
+ * table, below 2^-33, goes to the last count). Where the counts are small (up to 24 entries cover
+ * all but 1e-3 of a lane's draws: means up to ~10) the table's prefix is compared for all 16 lanes
+ * without a branch and the rest only in the rare blocks that need it; larger means start at a guide
+ * table (Chen & Asau's indexed search: bucket of the top bits of u -> the count of the bucket's
+ * smallest u) and gather.
  *
  * Random numbers: one xoshiro128++ stream per target neuron (Blackman & Vigna 2018; 32-bit add, xor,
  * shift, rotate only), seeded by splitmix64 from the run seed, the input and the neuron: the counts do
@@ -18,10 +20,12 @@
  * product is one IEEE multiplication and addition per lane). The kernel runs 16 neurons at a time,
  * compiled per vector path (nm_vec.h).
  *
- * Timing: the count drawn in update n is what an explicit source connected with the minimum delay
- * (one step) would deliver for its spikes of update n: it lands in ring-buffer slot n + 2 (n + 1 for a
- * model with input_lead), i.e. it acts in update n + 2 (n + 1), starting at t = 2 dt as such a source's
- * first spikes do. It does not shorten the min-delay interval (no other thread reads it). */
+ * Timing: the counts arrive as the spikes of an explicit source connected with the minimum delay (one
+ * step) would: that source's spikes of update m act in update m + 2 (m + 1 for a model with input_lead,
+ * which applies an input in the step ending at its arrival), so nothing arrives in the first 2 (1)
+ * updates. Each count is drawn right before the update it acts in, into the ring-buffer slot that update
+ * reads next (still in cache; a count drawn two steps ahead would be the same random variable, so the
+ * draw's moment is free). It does not shorten the min-delay interval (no other thread reads it). */
 #include "nm_snn.h"
 #include "snn_internal.h"
 #include "nm_vec.h"
@@ -45,8 +49,8 @@ static int build_table(nm_pinput *in) {
     const double lambda = N * p;
     in->len = 0;
     in->kmin = 0;
-    free(in->T); free(in->G);
-    in->T = NULL; in->G = NULL; in->gbits = 0;
+    free(in->T); free(in->Tb); free(in->G);
+    in->T = NULL; in->Tb = NULL; in->G = NULL; in->gbits = 0;
     if (!(lambda > 0)) { in->kmin = 0; }                        /* never a spike */
     else if (binom && p >= 1) { in->kmin = (int32_t)N; }        /* every source every step */
     else {
@@ -107,7 +111,13 @@ static int build_table(nm_pinput *in) {
         if (!(in->T = malloc(sizeof(uint32_t)))) return -1;
         in->T[0] = UINT32_MAX;
     }
-    if (in->len > NM_PINPUT_LINEAR) {
+    /* the kernel's form: biased thresholds (+ the sentinel), and the prefix compared without branches */
+    if (!(in->Tb = malloc(((size_t)in->len + 1) * sizeof(int32_t)))) return -1;
+    for (int32_t j = 0; j <= in->len; j++) in->Tb[j] = (int32_t)(in->T[j] ^ 0x80000000u);
+    in->K = 0;
+    while (in->K < in->len && (double)in->T[in->K] < (1.0 - 1e-3) * 4294967296.0) in->K++;
+    if (in->K < in->len) in->K++;   /* T[K - 1] >= 1 - 1e-3: the tail is rare */
+    if (in->K > NM_PINPUT_LINEAR) {
         int b = 1;
         while ((1 << b) < in->len && b < 16) b++;
         b = b + 1 > 17 ? 17 : b + 1;
@@ -188,7 +198,7 @@ int nm_engine_add_poisson_input(nm_engine *e, const nm_poisson_input_desc *d) {
     }
     if (!(in->state = nm_calloc(e, 4 * (size_t)in->npad, sizeof(uint32_t)))) return nm_fail(e, "out of memory");
     if (build_table(in)) return nm_fail(e, "out of memory");
-    e->bytes += (int64_t)(in->len + 1) * 4 + (in->G ? (4ll << in->gbits) : 0);
+    e->bytes += (int64_t)(in->len + 1) * 8 + (in->G ? (4ll << in->gbits) : 0);
     seed_streams(e, in, e->ninputs - 1, e->seed);
     e->pops[d->pop].has_input = 1;
     e->pops[d->pop].ninputs++;
@@ -209,7 +219,7 @@ void nm_inputs_reseed(nm_engine *e, uint64_t seed) {
 
 void nm_inputs_free(nm_engine *e) {
     for (int k = 0; k < e->ninputs; k++) {
-        free(e->inputs[k].mask); free(e->inputs[k].state); free(e->inputs[k].T); free(e->inputs[k].G);
+        free(e->inputs[k].mask); free(e->inputs[k].state); free(e->inputs[k].T); free(e->inputs[k].Tb); free(e->inputs[k].G);
     }
     free(e->inputs);
     e->inputs = NULL;
@@ -220,72 +230,99 @@ void nm_inputs_free(nm_engine *e) {
 
 NM_AI nm_vu vu_rotl(nm_vu x, int r) { return (x << r) | (x >> (32 - r)); }
 NM_AI nm_vu vu_load(const uint32_t *p) { nm_vu v; memcpy(&v, p, sizeof v); return v; }
-NM_AI void vu_store_n(uint32_t *p, nm_vu v, int k) { memcpy(p, &v, sizeof(uint32_t) * (size_t)k); }
+NM_AI void vu_store_n(uint32_t *p, nm_vu v, int k) {
+    if (k >= NM_LANES) memcpy(p, &v, sizeof v);   /* one vector store (a variable-length memcpy would be a call) */
+    else memcpy(p, &v, sizeof(uint32_t) * (size_t)k);
+}
 
-/* Neurons [lo, hi): draw each one's count, add weight x count to `slot`, return the counts' sum. A
- * partial block (k < 16 lanes) reads past hi (states and mask have 16 entries of slack) but writes
- * only its k lanes: the next lanes may be another thread's neurons. */
-NM_AI int64_t pinput_body(uint32_t *st, int32_t np, const uint32_t *T, int32_t len, int32_t kmin, const uint32_t *G, int gbits,
-                          const uint8_t *mask, float w, float *slot, int32_t lo, int32_t hi) {
+/* The table as the kernel reads it: thresholds biased by 2^31 (Tb[j] = T[j] - 2^31 as int32), so that
+ * u >= T[j] (unsigned) is one signed comparison of the biased u on every path (SSE2 and AVX2 have no
+ * unsigned one); the first K entries are always compared (no branch per entry), the rest only while a
+ * lane passes them: K is the shortest prefix a lane passes with probability <= 1e-3 (Poisson(2): 8). */
+typedef struct {
+    const int32_t *Tb;
+    int32_t len, kmin, K;
+    const uint32_t *G;
+    int gbits;
+} pin_table;
+
+/* One block of 16 neurons from i, k of them real (k < 16: the tail of a range, which reads past it —
+ * states and mask have 16 entries of slack — but writes only its k lanes: the next lanes may be another
+ * thread's neurons): draws each one's count, adds weight x count to `slot`, returns the counts (0 in
+ * lanes >= k). Inlined with k = 16 into the loop over whole blocks, so that loop has no branch on k. */
+NM_AI nm_vi pinput_block(uint32_t *s0, uint32_t *s1, uint32_t *s2, uint32_t *s3, const pin_table *tb, const uint8_t *mask, float w,
+                         float *slot, int32_t i, int k) {
+    const int32_t *Tb = tb->Tb;
+    /* xoshiro128++: one 32-bit uniform per lane */
+    nm_vu a = vu_load(s0 + i), b = vu_load(s1 + i), c = vu_load(s2 + i), d = vu_load(s3 + i);
+    const nm_vu u = vu_rotl(a + d, 7) + a;
+    const nm_vu t = b << 9;
+    c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = vu_rotl(d, 11);
+    vu_store_n(s0 + i, a, k); vu_store_n(s1 + i, b, k); vu_store_n(s2 + i, c, k); vu_store_n(s3 + i, d, k);
+    const nm_vi ub = (nm_vi)(u ^ 0x80000000u);
+    /* the count: kmin + #{j : u >= T[j]} */
+    nm_vi cnt;
+    if (!tb->G) {
+        const int32_t K = tb->K, len = tb->len;
+        cnt = vi_splat(0);
+        for (int32_t j = 0; j < K; j++) cnt -= ub >= Tb[j];
+        if (K < len && vmask_bits(ub >= Tb[K - 1]))
+            for (int32_t j = K; j < len; j++) {
+                const nm_vi m = ub >= Tb[j];
+                if (!vmask_bits(m)) break;
+                cnt -= m;
+            }
+    } else {
+        const int32_t len = tb->len;
+        const nm_vu bucket = u >> (32 - tb->gbits);
+        for (int l = 0; l < NM_LANES; l++) cnt[l] = (int32_t)tb->G[bucket[l]];
+        for (;;) {
+            nm_vi th;
+            for (int l = 0; l < NM_LANES; l++) th[l] = Tb[cnt[l]];
+            const nm_vi m = (ub >= th) & (cnt < len);
+            if (!vmask_bits(m)) break;
+            cnt -= m;
+        }
+    }
+    cnt += tb->kmin;
+    if (mask) {
+        nm_vu8 mb;
+        memcpy(&mb, mask + i, sizeof mb);
+        cnt = __builtin_convertvector(mb, nm_vi) != 0 ? cnt : vi_splat(0);
+    }
+    if (k < NM_LANES) cnt = vi_iota() < k ? cnt : vi_splat(0);
+    /* weight x count into the slot */
+    vf_store_n(slot + i, vf_load_n(slot + i, k) + w * __builtin_convertvector(cnt, nm_vf), k);
+    return cnt;
+}
+
+/* Neurons [lo, hi): every one's count drawn and added to `slot`; returns the counts' sum. */
+NM_AI int64_t pinput_body(uint32_t *st, int32_t np, const pin_table *tb, const uint8_t *mask, float w, float *slot, int32_t lo, int32_t hi) {
     uint32_t *s0 = st, *s1 = st + np, *s2 = st + 2 * (size_t)np, *s3 = st + 3 * (size_t)np;
     int64_t ev = 0;
-    for (int32_t i = lo; i < hi; i += NM_LANES) {
-        const int k = hi - i < NM_LANES ? hi - i : NM_LANES;
-        /* xoshiro128++: one 32-bit uniform per lane */
-        nm_vu a = vu_load(s0 + i), b = vu_load(s1 + i), c = vu_load(s2 + i), d = vu_load(s3 + i);
-        const nm_vu u = vu_rotl(a + d, 7) + a;
-        const nm_vu t = b << 9;
-        c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = vu_rotl(d, 11);
-        vu_store_n(s0 + i, a, k); vu_store_n(s1 + i, b, k); vu_store_n(s2 + i, c, k); vu_store_n(s3 + i, d, k);
-        /* the count: kmin + #{j : u >= T[j]} */
-        nm_vi cnt;
-        if (!G) {
-            cnt = vi_splat(0);
-            for (int32_t j = 0; j < len; j++) {
-                const nm_vi m = (nm_vi)(u >= T[j]);
-                if (!vmask_bits(m)) break;
-                cnt -= m;
-            }
-        } else {
-            const nm_vu bucket = u >> (32 - gbits);
-            for (int l = 0; l < NM_LANES; l++) cnt[l] = (int32_t)G[bucket[l]];
-            for (;;) {
-                nm_vu th;
-                for (int l = 0; l < NM_LANES; l++) th[l] = T[cnt[l]];
-                const nm_vi m = (nm_vi)(u >= th) & (cnt < len);
-                if (!vmask_bits(m)) break;
-                cnt -= m;
-            }
-        }
-        cnt += kmin;
-        if (mask) {
-            nm_vu8 mb;
-            memcpy(&mb, mask + i, sizeof mb);
-            cnt = __builtin_convertvector(mb, nm_vi) != 0 ? cnt : vi_splat(0);
-        }
-        if (k < NM_LANES) cnt = vi_iota() < k ? cnt : vi_splat(0);
-        /* weight x count into the slot */
-        const nm_vf x = vf_load_n(slot + i, k) + w * __builtin_convertvector(cnt, nm_vf);
-        vf_store_n(slot + i, x, k);
-        ev += __builtin_reduce_add(cnt);
+    int32_t i = lo;
+    while (i + NM_LANES <= hi) {
+        /* counts summed per lane over at most 64 blocks (< 2^31: a count is below 1.1e7), then flushed */
+        nm_vi acc = vi_splat(0);
+        for (int b = 0; b < 64 && i + NM_LANES <= hi; b++, i += NM_LANES) acc += pinput_block(s0, s1, s2, s3, tb, mask, w, slot, i, NM_LANES);
+        ev += __builtin_reduce_add(acc);
     }
+    if (i < hi) ev += __builtin_reduce_add(pinput_block(s0, s1, s2, s3, tb, mask, w, slot, i, hi - i));
     return ev;
 }
-NM_STAMP(int64_t, pinput,
-         (uint32_t *st, int32_t np, const uint32_t *T, int32_t len, int32_t kmin, const uint32_t *G, int gbits, const uint8_t *mask,
-          float w, float *slot, int32_t lo, int32_t hi),
-         (st, np, T, len, kmin, G, gbits, mask, w, slot, lo, hi));
+NM_STAMP(int64_t, pinput, (uint32_t *st, int32_t np, const pin_table *tb, const uint8_t *mask, float w, float *slot, int32_t lo, int32_t hi),
+         (st, np, tb, mask, w, slot, lo, hi));
 
 int64_t nm_inputs_apply(nm_engine *e, int pop, int32_t lo, int32_t hi, int64_t n, int64_t *events) {
     const pop_t *P = &e->pops[pop];
-    const int64_t arrival = n + 2 - P->model->input_lead;
+    if (n < 2 - P->model->input_lead || lo >= hi) return 0;   /* nothing arrives before an explicit source's first spikes */
     int64_t all = 0;
     for (int k = 0; k < e->ninputs; k++) {
         nm_pinput *in = &e->inputs[k];
-        if (in->d.pop != pop || lo >= hi) continue;
-        float *slot = P->buf[in->d.port] + (size_t)(arrival % e->nslots) * (size_t)P->n;
-        const int64_t ev = NM_CALL(pinput)(in->state, in->npad, in->T, in->len, in->kmin, in->G, in->gbits, in->mask, in->d.weight,
-                                           slot, lo, hi);
+        if (in->d.pop != pop) continue;
+        float *slot = P->buf[in->d.port] + (size_t)(n % e->nslots) * (size_t)P->n;
+        const pin_table tb = {in->Tb, in->len, in->kmin, in->K, in->G, in->gbits};
+        const int64_t ev = NM_CALL(pinput)(in->state, in->npad, &tb, in->mask, in->d.weight, slot, lo, hi);
         events[k] += ev;
         all += ev;
     }

@@ -347,9 +347,10 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                         __atomic_store_n(&list_oom, 1, __ATOMIC_RELAXED);
                         lo = hi;   /* no room: the run fails after this interval */
                     }
+                    /* Poisson inputs: the counts acting in update n, into the slot it reads */
+                    if (P->ninputs && lo < hi) nm_inputs_apply(e, p, lo, hi, n, e->events_tl + t * evs + e->nprojs);
                     if (lo < hi) cnt = nm_update_pop(e, P, lo, hi, n, T->ids + T->ptr[k], t);
                     if (P->mult && cnt) cnt = expand_multi(P, T, T->ptr[k], cnt, &list_oom);
-                    if (P->ninputs && lo < hi) nm_inputs_apply(e, p, lo, hi, n, e->events_tl + t * evs + e->nprojs);
                     if (!P->no_per_neuron)
                         for (int64_t q = T->ptr[k]; q < T->ptr[k] + cnt; q++) P->per_neuron[T->ids[q]]++;  /* owner counts */
                     T->ptr[k + 1] = T->ptr[k] + cnt;

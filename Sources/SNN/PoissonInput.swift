@@ -13,9 +13,11 @@ import Foundation
 /// from one xoshiro128++ stream per target neuron, 16 neurons at a time on every vector path: the same
 /// counts on any thread count and path.
 ///
-/// Timing: the count drawn in update n acts as the spikes of an explicit source connected with the
-/// minimum delay (dt) would: in update n + 2 (n + 1 for `lif_delta`, whose inputs act in the step
-/// ending at their arrival), the first ones at t = 2·dt. Engine: `Sources/CEngine/snn_poisson_input.c`.
+/// Timing: the counts arrive as the spikes of an explicit source connected with the minimum delay (dt)
+/// would: that source's spikes of update m act in update m + 2 (m + 1 for `lif_delta`, whose inputs act
+/// in the step ending at their arrival), so the first counts act at t = 2·dt (dt); each is drawn right
+/// before the update it acts in (the count is the same random variable whenever it is drawn).
+/// `Simulator.inputEvents` counts the spikes delivered. Engine: `Sources/CEngine/snn_poisson_input.c`.
 public struct PoissonInput: Sendable, Equatable {
     public enum Draw: String, Sendable, Equatable, CaseIterable {
         case poisson, binomial
