@@ -432,4 +432,71 @@ final class PoissonDriveTests: XCTestCase {
         func lists(_ n: Network) -> Double { MemoryEstimate.network(n, threads: 1).parts.first { $0.name == "spike lists" }!.bytes }
         XCTAssertGreaterThan(lists(loud), 20 * lists(quiet))
     }
+
+    /// Saved networks keep Poisson inputs (with their names and neuron masks) and Poisson sources: the
+    /// loaded engine gives the same spikes and input events; every input field changed in the file (the
+    /// checksum re-sealed) is refused naming the input and what is wrong.
+    func testSavedPoissonInputsRoundTripAndAreValidated() throws {
+        var sink = IFParameters(); sink.threshold = 3
+        let net = Network(dt: 0.1, populations: [
+            Population(name: "src", size: 20, model: .poisson(rateHz: 25_000)),
+            Population(name: "t", size: 37, model: .integrateAndFire(sink)),
+        ], projections: [Projection(pre: "src", post: "t", kind: .sparse(.fixedIndegree(3)), weight: .constant(0.1), delay: .constant(0.2))],
+           poissonInputs: [PoissonInput(name: "drive", population: "t", neurons: Array(0..<30), sources: 100, rateHz: 200, weight: 0.2),
+                           PoissonInput(name: "bin", population: "t", sources: 10, rateHz: 1000, weight: -0.1, draw: .binomial)])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nm-pin-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("pin.nmnet").path
+        let sim = try Simulator(CompiledNetwork(net, seed: 6))
+        for p in ["src", "t"] { try sim.recordSpikes(p) }
+        try sim.saveNetwork(to: path)
+        try sim.run(steps: 400, threads: 2)
+        var err = [CChar](repeating: 0, count: 512)
+        var meta = nm_net_meta()
+        let e = try XCTUnwrap(nm_engine_load(path, &meta, &err, err.count), cMessage(err))
+        defer { nm_engine_free(e) }
+        XCTAssertEqual(nm_engine_ninputs(e), 2)
+        XCTAssertEqual(String(cString: meta.input_names[0]!), "drive")
+        XCTAssertEqual(nm_engine_run(e, 400, 1), 0)
+        for (i, p) in ["src", "t"].enumerated() {
+            let n = Int(nm_rec_count(e, Int32(i)))
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: nm_rec_ids(e, Int32(i)), count: n)), sim.spikes(p).ids, p)
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: nm_rec_steps(e, Int32(i)), count: n)), sim.spikes(p).steps, p)
+        }
+        XCTAssertGreaterThan(sim.spikes("t").count, 50)
+        XCTAssertEqual(nm_input_events(e, 0), sim.inputEvents(input: 0))
+        XCTAssertEqual(nm_input_events(e, 1), sim.inputEvents(input: 1))
+
+        let f = NetFile(try Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertEqual(f.inputs.count, 2)
+        XCTAssertEqual(f.end + 8, f.bytes.count, "layout: the end marker follows the monitors")
+        let q = f.inputs[0]
+        func refused(_ needle: String, line: UInt = #line, _ change: (inout NetFile) -> Void) {
+            var g = f
+            change(&g)
+            g.reseal()
+            var err = [CChar](repeating: 0, count: 512)
+            if let x = nm_engine_load_buffer(g.bytes, g.bytes.count, "case.nmnet", nil, &err, err.count) {
+                nm_engine_free(x)
+                return XCTFail("loaded, expected \(needle)", line: line)
+            }
+            let msg = cMessage(err)
+            XCTAssertTrue(msg.hasPrefix("case.nmnet: poisson input 0") && msg.contains(needle), msg, line: line)
+        }
+        refused("population 5 does not exist") { $0.set32(q.header, 5) }
+        refused("population 0 is a spike source") { $0.set32(q.header, 0) }
+        refused("no receptor port 1") { $0.set32(q.header + 4, 1) }
+        refused("0 sources") { $0.set32(q.header + 8, 0) }
+        refused("binomial must be 0 or 1") { $0.set32(q.header + 12, 2) }
+        refused("unknown flags") { $0.set32(q.header + 16, 3) }
+        refused("must be finite and >= 0") { $0.setF64(q.p, .nan) }
+        refused("must be finite and >= 0") { $0.setF64(q.p, -0.5) }
+        refused("must be finite and >= 0") { $0.setF64(q.p, .infinity) }
+        refused("a binomial draw needs p = 1.5 <= 1") { $0.set32(q.header + 12, 1); $0.setF64(q.p, 1.5) }
+        refused("more than 1e+07") { $0.setF64(q.p, 2e5) }
+        refused("the weight is not finite") { $0.setF32(q.weight, .infinity) }
+        refused("mask entry 3 is 2") { $0.bytes[q.mask! + 3] = 2 }
+        refused("contains '/'") { $0.bytes[q.start + 4] = UInt8(ascii: "/") }
+    }
 }
