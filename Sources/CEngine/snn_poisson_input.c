@@ -265,13 +265,17 @@ NM_AI nm_vi pinput_block(uint32_t *s0, uint32_t *s1, uint32_t *s2, uint32_t *s3,
     if (!tb->G) {
         const int32_t K = tb->K, len = tb->len;
         cnt = vi_splat(0);
-        for (int32_t j = 0; j < K; j++) cnt -= ub >= Tb[j];
-        if (K < len && vmask_bits(ub >= Tb[K - 1]))
-            for (int32_t j = K; j < len; j++) {
-                const nm_vi m = ub >= Tb[j];
-                if (!vmask_bits(m)) break;
-                cnt -= m;
-            }
+        if (K > 0) {   /* (K = 0 only for an empty table: a constant count) */
+            for (int32_t j = 0; j + 1 < K; j++) cnt -= ub >= Tb[j];
+            const nm_vi last = ub >= Tb[K - 1];   /* also tells whether a lane goes on into the tail */
+            cnt -= last;
+            if (K < len && vmask_bits(last))
+                for (int32_t j = K; j < len; j++) {
+                    const nm_vi m = ub >= Tb[j];
+                    if (!vmask_bits(m)) break;
+                    cnt -= m;
+                }
+        }
     } else {
         const int32_t len = tb->len;
         const nm_vu bucket = u >> (32 - tb->gbits);
