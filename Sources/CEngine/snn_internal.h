@@ -188,6 +188,11 @@ int64_t nm_deliver_maxpool(const nm_engine *e, const proj_t *pr, const nm_dest *
  * 0, or -1 with a message in err. */
 int nm_check_pop(const char *model_name, int32_t n, int nparams, const char *const *names, const double *values,
                  const nm_model **model, void *params, char *err, size_t len);
+/* The factor that turns state variable `var` of population `pop` into its reported unit (the model's
+ * `readout` hook, else 1: lif_exp keeps its synaptic currents as voltages, read out times C_m / tau_m):
+ * what `neuromorph simulate` multiplies state samples by (NeuronModel.readoutScale), and what a saved
+ * network's monitor scale must be. 0 for an unknown population or variable. */
+double nm_readout_scale(const nm_engine *e, int pop, int var);
 /* Validates a projection description against the engine; 0, or -1 with a message in err.
  * nm_check_proj_shape leaves out what needs the arrays (CSR contents). */
 int nm_check_proj_shape(const nm_engine *e, const nm_proj_desc *d, char *err, size_t len);

@@ -37,6 +37,7 @@
  * Files of versions 1 to 3 are refused with a message saying how to re-create them. */
 #include "nm_snn.h"
 #include "snn_internal.h"
+#include "nm_output.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,12 +144,11 @@ int nm_engine_save(const nm_engine *e, const nm_net_meta *meta, const char *path
         const char *nm = meta && meta->input_names && meta->input_names[k] ? meta->input_names[k] : "", *why = bad_name(nm, strlen(nm));
         if (why) { snprintf(err, errlen, "%s: the input name '%.40s' %s and cannot be saved", path, nm, why); return -1; }
     }
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp) { snprintf(err, errlen, "out of memory"); return -1; }
-    snprintf(tmp, pl + 16, "%s.tmp%d", path, (int)getpid() % 100000);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) { snprintf(err, errlen, "cannot write %s", tmp); free(tmp); return -1; }
+    /* written like every other output file (nm_output.h): a temporary beside `path`, removed on
+     * SIGINT/SIGTERM/SIGHUP and swept by a later run if the process was killed, then renamed */
+    nm_file *out = nm_file_create(path, err, errlen);
+    if (!out) return -1;
+    FILE *f = nm_file_stream(out);
     wr_t w = {f, {0}, 1};
     const uint8_t header[HEADER_BYTES] = {'N', 'M', 'N', 'E', 'T', 0, 0, NM_NET_VERSION};
     if (fwrite(header, 1, HEADER_BYTES, f) != HEADER_BYTES) w.ok = 0;
@@ -231,15 +231,7 @@ int nm_engine_save(const nm_engine *e, const nm_net_meta *meta, const char *path
     uint64_t tail[2] = {w.h.len, 0};
     tail[1] = hash_end(&w.h);
     if (w.ok && (fseek(f, 8, SEEK_SET) != 0 || fwrite(tail, 8, 2, f) != 2)) w.ok = 0;
-    if (fclose(f) != 0) w.ok = 0;
-    if (!w.ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        snprintf(err, errlen, "cannot write %s", path);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    return nm_file_finish(out, w.ok, err, errlen);
 }
 
 /* ---- loading ---- */
@@ -510,6 +502,11 @@ static int load_mon(rd_t *r, nm_engine *e, int m, char **mnames, double *mscales
     const int32_t *idx = take(r, 4, h[3], "neuron indices");
     if (!idx) return 0;
     if (nm_engine_add_state_monitor(e, h[0], h[1], idx, h[3], h[2]) != m) return bad(r, "%s", nm_engine_error(e));
+    /* the read-out scale follows from the population's parameters (the saver writes exactly that one, as a
+     * float32): any other value would silently rescale the recorded state */
+    const double want = nm_readout_scale(e, h[0], h[1]);
+    if (!(isfinite(want) && fabs(*scale - want) <= 1e-6 * fabs(want)))
+        return bad(r, "read-out scale %g does not match the population's parameters (%g)", *scale, want);
     return 1;
 }
 

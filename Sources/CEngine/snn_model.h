@@ -94,6 +94,9 @@ typedef struct nm_model {
     /* data blocks: set (copied, checked: -1 with a message in e->err) and read back (NULL: not set) */
     int (*set_block)(nm_engine *e, pop_t *P, int block, const void *data, int64_t count);
     const void *(*get_block)(const pop_t *P, int block, int64_t *count);
+    /* the factor that turns state variable `var` into its reported unit (NULL: 1 for every variable); the
+       Swift model's readoutScale gives the same, and a saved network's monitor scale must equal it */
+    double (*readout)(const void *params, int var);
     const nm_update_fn *update;  /* [NM_ISA_COUNT], indexed by nm_isa_index() */
 } nm_model;
 

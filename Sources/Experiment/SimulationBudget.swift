@@ -40,7 +40,7 @@ public enum SimulationBudget {
         for m in cfg.stateMonitors {
             let every = Double(max(1, net.steps(m.everyMs) ?? 1))
             let samples = runs ? (steps / every).rounded(.down) + 2 : 0
-            let n = Double(m.neurons.count)
+            let n = Double(m.selection.count)
             samplesTotal += samples * n * Double(m.variables.count)
             monitorBytes += Double(m.variables.count) * (samples * (4 * n + 8) + 8 * n)
             if writesOutput { largestWrite = max(largestWrite, samples * (16 * n + 48)) }
@@ -57,7 +57,15 @@ public enum SimulationBudget {
         var spikes = 0.0, largestSpikes = 0.0
         for m in cfg.spikeMonitors {
             guard let p = net.populations.first(where: { $0.name == m.population }), runs else { continue }
-            let expected = p.model.parameters.expectedSpikes(size: p.size, neurons: m.neurons, rates: p.rates, steps: steps, dt: net.dt)
+            // only a spike source needs its selected neurons (its lists are in the config anyway); a Poisson
+            // population may be huge, and its selection (a range) is not expanded before this estimate
+            let expected: Double
+            if p.model.parameters is SpikeSourceParameters {
+                expected = p.model.parameters.expectedSpikes(size: p.size, neurons: m.neurons, rates: p.rates, steps: steps, dt: net.dt)
+            } else {
+                let fraction = Double(m.selection?.count ?? p.size) / Double(max(1, p.size))
+                expected = fraction * p.model.parameters.expectedSpikes(size: p.size, neurons: nil, rates: p.rates, steps: steps, dt: net.dt)
+            }
             spikes += expected
             largestSpikes = max(largestSpikes, expected)
         }

@@ -22,14 +22,35 @@ public struct SimulationConfig: Sendable {
 
     public struct SpikeMonitorSpec: Sendable, Equatable {
         public var population: String
-        public var neurons: [Int]?
+        /// nil: every neuron.
+        public var selection: NeuronSelection?
+        /// The selected indices (expands a range: read them after the memory check).
+        public var neurons: [Int]? { selection?.indices }
+
+        public init(population: String, selection: NeuronSelection?) {
+            self.population = population
+            self.selection = selection
+        }
+        public init(population: String, neurons: [Int]?) { self.init(population: population, selection: neurons.map { .list($0) }) }
     }
 
     public struct StateMonitorSpec: Sendable, Equatable {
         public var population: String
         public var variables: [String]
-        public var neurons: [Int]
+        public var selection: NeuronSelection
         public var everyMs: Double
+        /// The selected indices (expands a range: read them after the memory check).
+        public var neurons: [Int] { selection.indices }
+
+        public init(population: String, variables: [String], selection: NeuronSelection, everyMs: Double) {
+            self.population = population
+            self.variables = variables
+            self.selection = selection
+            self.everyMs = everyMs
+        }
+        public init(population: String, variables: [String], neurons: [Int], everyMs: Double) {
+            self.init(population: population, variables: variables, selection: .list(neurons), everyMs: everyMs)
+        }
     }
 
     /// Loads and validates a config file.
@@ -192,9 +213,9 @@ public struct SimulationConfig: Sendable {
                         else {
                             let em = try e.mapping()
                             let p = try population(try em.require("population"))
-                            let ns = try em.node("neurons").flatMap { try parseNeuronSelection($0, size: p.size) }
+                            let ns = try em.node("neurons").flatMap { try parseSelection($0, size: p.size, allIsNil: true) }
                             try em.finish()
-                            spikeMons.append(SpikeMonitorSpec(population: p.name, neurons: ns))
+                            spikeMons.append(SpikeMonitorSpec(population: p.name, selection: ns))
                         }
                     }
                 }
@@ -210,12 +231,12 @@ public struct SimulationConfig: Sendable {
                     for v in vars where !known.contains(v) {
                         throw vn.error("model \(p.model.name) has no variable '\(v)'; it has: \(known.joined(separator: ", "))\(Suggest.hint(v, known))")
                     }
-                    let ns = try parseNeurons(try em.require("neurons", "a list of neuron indices or a range 'a:b'"), size: p.size)
+                    let ns = try parseSelection(try em.require("neurons", "a list of neuron indices or a range 'a:b'"), size: p.size, allIsNil: false)!
                     let every = try em.quantity("every", .time, default: dt)
                     try em.checked("every", every, every >= dt - 1e-9, "the sampling interval must be >= dt (\(fmt(dt)) ms)")
                     try em.checked("every", every, fitsSteps(every, dt, Int64(Int32.max)), "the sampling interval must be at most 2^31 - 1 steps of dt (\(fmt(dt)) ms)")
                     try em.finish()
-                    stateMons.append(StateMonitorSpec(population: p.name, variables: vars, neurons: ns, everyMs: every))
+                    stateMons.append(StateMonitorSpec(population: p.name, variables: vars, selection: ns, everyMs: every))
                 }
             }
             if let rn = mm.node("rates") {
@@ -303,28 +324,27 @@ public struct SimulationConfig: Sendable {
 
     /// Neuron indices; nil for `all` (every neuron, without listing them).
     static func parseNeuronSelection(_ n: ConfigNode, size: Int) throws -> [Int]? {
-        if n.isScalar, try n.string().trimmingCharacters(in: .whitespaces) == "all" { return nil }
-        return try parseNeurons(n, size: size)
+        try parseSelection(n, size: size, allIsNil: true)?.indices
     }
 
-    /// Neuron indices: a list, a range `a:b` (checked against `size` before it is expanded) or `all`.
-    static func parseNeurons(_ n: ConfigNode, size: Int) throws -> [Int] {
-        var out: [Int] = []
+    /// Neurons: a list, a range `a:b` (checked against `size`, kept as bounds) or `all` (nil with
+    /// `allIsNil`, else the range 0..<size). Nothing is expanded here: monitors allocate their index
+    /// lists after the memory estimate.
+    static func parseSelection(_ n: ConfigNode, size: Int, allIsNil: Bool) throws -> NeuronSelection? {
         if n.isScalar {
             let t = try n.string().trimmingCharacters(in: .whitespaces)
-            if t == "all" { return Array(0..<size) }
+            if t == "all" { return allIsNil ? nil : .range(0..<size) }
             let parts = t.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count == 2, let a = Int(parts[0].trimmingCharacters(in: .whitespaces)), let b = Int(parts[1].trimmingCharacters(in: .whitespaces)), a < b else {
                 throw n.error("expected a list of indices, 'all', or a range 'a:b' (a < b, b excluded), found '\(ConfigNode.clip(t))'")
             }
             guard a >= 0, b <= size else { throw n.error("the range \(a):\(b) is out of range 0..<\(size) (b is excluded)") }
-            out = Array(a..<b)
-        } else {
-            out = try n.sequence().map { try $0.int() }
+            return .range(a..<b)
         }
+        let out = try n.sequence().map { try $0.int() }
         for i in out where i < 0 || i >= size { throw n.error("neuron index \(i) is out of range 0..<\(size)") }
         guard !out.isEmpty else { throw n.error("the neuron list is empty") }
-        return out
+        return .list(out)
     }
 
     /// Dimensions a weight onto `m` may be given in (the model's).

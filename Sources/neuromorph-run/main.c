@@ -107,6 +107,7 @@ static void json_string(FILE *f, const char *s) {
 }
 
 int main(int argc, char **argv) {
+    nm_omp_forget_stale_registration();   /* before the first OpenMP call (nm_output.h) */
     const char *file = NULL, *out = NULL;
     double duration = -1;
     int threads = 0, force = 0;
@@ -235,7 +236,17 @@ int main(int argc, char **argv) {
             float *v = malloc(sizeof(float) * (size_t)(M->nsamples * M->nidx + 1));
             double *t = malloc(sizeof(double) * (size_t)(M->nsamples + 1));
             if (!v || !t) { fprintf(stderr, "neuromorph-run: out of memory\n"); return 1; }
-            for (int64_t k = 0; k < M->nsamples * M->nidx; k++) v[k] = (float)(M->data[k] * meta.mon_scales[m]);
+            for (int64_t k = 0; k < M->nsamples * M->nidx; k++) {
+                v[k] = (float)(M->data[k] * meta.mon_scales[m]);
+                if (!isfinite(v[k])) {   /* the state is finite (checked during the run): only the float32 read-out can overflow */
+                    fprintf(stderr, "neuromorph-run: %s: state monitor %d ('%s' of '%s'): the sample at t = %g s of neuron %d is %g, "
+                            "which float32 (state_%s_%s.npy) cannot hold; nothing written\n", file, m, meta.mon_names[m], pn,
+                            (double)M->steps[k / M->nidx] * e->dt / 1000.0, (int)M->idx[k % M->nidx], M->data[k] * meta.mon_scales[m],
+                            pn, meta.mon_names[m]);
+                    free(v); free(t);
+                    return 1;
+                }
+            }
             for (int64_t k = 0; k < M->nsamples; k++) t[k] = (double)M->steps[k] * e->dt / 1000.0;
             char nv[600], nt[600], ni[600];
             snprintf(nv, sizeof nv, "state_%s_%s.npy", pn, meta.mon_names[m]);

@@ -147,6 +147,7 @@ struct SimulateCommand: ParsableCommand {
             let test = try IDXDataset(folder: data).load(.test, normalization: .unit, limit: image + 1)
             guard image < test.count else { throw UserError("--image \(image): the test set has \(test.count) images") }
             guard test.sampleShape == snn.inputShape else { throw UserError("\(data): images are \(test.sampleShape), the network expects \(snn.inputShape)") }
+            try test.checkLabels(classes: snn.classes, model: config)
             let u = Array(test.pixels[(image * test.sampleSize)..<((image + 1) * test.sampleSize)])
             let steps = try durationMs().map { Int($0.rounded()) } ?? timesteps   // one step = 1 ms
             guard steps >= 1 && steps <= 10_000_000 else {

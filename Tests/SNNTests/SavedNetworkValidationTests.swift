@@ -421,6 +421,32 @@ final class SavedNetworkValidationTests: XCTestCase {
         expectRefused(f, "end: no end marker") { $0.bytes[f.end] = 0 }
     }
 
+    /// A monitor's read-out scale follows from its population's parameters (1, or C_m / tau_m for the
+    /// synaptic currents of lif_exp); a finite but different scale (fuzz saved-0048: 1e300, which
+    /// neuromorph-run turned into -inf samples) is refused naming the monitor and both values, and the
+    /// scale the saver writes for lif_exp currents loads.
+    func testMonitorScaleMustMatchThePopulation() throws {
+        let f = try saved()
+        expectRefused(f, "state monitor 0: read-out scale 1e+300 does not match the population's parameters (1)") { $0.setF64(f.mons[0].scale, 1e300) }
+        expectRefused(f, "read-out scale 1.001") { $0.setF64(f.mons[0].scale, 1.001) }
+        expectRefused(f, "read-out scale -1") { $0.setF64(f.mons[0].scale, -1) }
+
+        var p = LIFExpParameters()
+        p.capacitance = 300; p.tauMembrane = 12   // currents read out as x * 25
+        let net = Network(dt: 0.1, populations: [Population(name: "a", size: 3, model: .lifExp(p))], projections: [])
+        let sim = try Simulator(CompiledNetwork(net, seed: 1))
+        try sim.recordState("a", variable: "i_exc", neurons: [0, 2], everyMs: 0.1)
+        try sim.recordState("a", variable: "v", neurons: [1], everyMs: 0.1)
+        let path = dir.appendingPathComponent("lifexp.nmnet").path
+        try sim.saveNetwork(to: path)
+        let g = NetFile(try Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertEqual(Double(bitPattern: UInt64(bitPattern: g.i64(g.mons[0].scale))), 25)
+        XCTAssertEqual(Double(bitPattern: UInt64(bitPattern: g.i64(g.mons[1].scale))), 1)
+        XCTAssertNil(refusal(g.bytes))
+        expectRefused(g, "state monitor 0: read-out scale 1 does not match the population's parameters (25)") { $0.setF64(g.mons[0].scale, 1) }
+        expectRefused(g, "state monitor 1: read-out scale 25 does not match the population's parameters (1)") { $0.setF64(g.mons[1].scale, 25) }
+    }
+
     /// Systematically: every 4-byte word of the payload set to hostile values, and every 8-byte word
     /// (8-byte fields: dt, params, row pointers, spike times) too, each with the checksum re-sealed. The
     /// loader either refuses the file with a message naming it, or the network it builds runs 20 steps

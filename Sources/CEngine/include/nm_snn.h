@@ -207,13 +207,17 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads);
  *     steps for one neuron within one time step (its step size collapsed, e.g. a neuron driven to fire
  *     thousands of times per step); value = the steps taken.
  *   - NM_FAULT_SOLVER_FAILED: the AdEx solver returned an error; value = the GSL status.
+ *   - NM_FAULT_SPIKES_PER_STEP: an AdEx neuron reached V_peak a second time within one time step (its
+ *     refractory period is shorter than dt and its drive enormous); the engine records one spike per
+ *     neuron and step, so the run would silently lose spikes. value = the time within the step (ms).
  * The run stops at the end of the interval in which the fault was found (nm_engine_step says where);
  * the state is then not meaningful. Which fault is reported does not depend on the thread count. */
 #ifndef NM_CHECK_STEPS
 #define NM_CHECK_STEPS 16
 #endif
-#define NM_ADEX_MAX_STEPS 10000
-enum nm_fault_kind { NM_FAULT_NONE = 0, NM_FAULT_NONFINITE = 1, NM_FAULT_SOLVER_STEPS = 2, NM_FAULT_SOLVER_FAILED = 3 };
+#define NM_ADEX_MAX_STEPS 1000
+enum nm_fault_kind { NM_FAULT_NONE = 0, NM_FAULT_NONFINITE = 1, NM_FAULT_SOLVER_STEPS = 2, NM_FAULT_SOLVER_FAILED = 3,
+                     NM_FAULT_SPIKES_PER_STEP = 4 };
 typedef struct nm_fault {
     int32_t kind;       /* enum nm_fault_kind */
     int32_t pop;        /* population index */
@@ -280,6 +284,8 @@ int nm_connect_fixed_prob(int32_t npre, int32_t npost, double p, int autapses, u
 /* Every target draws k sources uniformly (with replacement: multapses allowed). */
 int nm_connect_fixed_indegree(int32_t npre, int32_t npost, int32_t k, int autapses, int multapses,
                               uint64_t seed, uint64_t stream, int64_t **rowptr, int32_t **col, int64_t *nnz);
+/* Every source to every target (no i == j if !autapses); no random numbers. -1 if out of memory. */
+int nm_connect_all_to_all(int32_t npre, int32_t npost, int autapses, int64_t **rowptr, int32_t **col, int64_t *nnz);
 /* Every source draws k targets uniformly. */
 int nm_connect_fixed_outdegree(int32_t npre, int32_t npost, int32_t k, int autapses, int multapses,
                                uint64_t seed, uint64_t stream, int64_t **rowptr, int32_t **col, int64_t *nnz);
