@@ -132,6 +132,13 @@ int nm_check_proj_shape(const nm_engine *e, const nm_proj_desc *d, char *err, si
     }
     if (d->delays && d->kind != NM_PROJ_SPARSE) { snprintf(err, len, "%s projection: per-synapse delays are for sparse projections only", kn); return -1; }
     const int64_t npre = e->pops[d->pre].n, npost = Q->n;
+    const pop_t *S = &e->pops[d->pre];
+    if ((d->kind == NM_PROJ_CONV || d->kind == NM_PROJ_MAXPOOL) && S->model->multi_spike && S->model->multi_spike(S)) {
+        snprintf(err, len, "%s projection: its source (population %d, %s) may spike several times per step; convolution and "
+                 "max-pool delivery need at most one spike per neuron and step (a poisson source with bernoulli = 1)", kn, (int)d->pre,
+                 S->model->name);
+        return -1;
+    }
     switch (d->kind) {
     case NM_PROJ_SPARSE:
         if (!d->rowptr) { snprintf(err, len, "sparse projection: missing row pointers"); return -1; }

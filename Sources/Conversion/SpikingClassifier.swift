@@ -19,7 +19,9 @@ extension ConvertedNetwork {
         var projs: [Projection] = []
         let inputSize = inputShape.reduce(1, *)
         if options.encoding == .poisson {
-            pops.append(Population(name: Self.inputPopulation, size: inputSize, model: .poisson(rateHz: 0),
+            // Bernoulli: a pixel of intensity x spikes with probability x per step (rate coding as SNN
+            // Toolbox and SpikingJelly do it; the conv delivery needs one spike per neuron and step)
+            pops.append(Population(name: Self.inputPopulation, size: inputSize, model: .poisson(rateHz: 0, bernoulli: true),
                                    shape: [inputShape[1], inputShape[2], inputShape[0]]))
         }
         var prevName = options.encoding == .poisson ? Self.inputPopulation : ""
@@ -116,7 +118,7 @@ public final class SpikingClassifier: @unchecked Sendable {
     public func evaluate(pixels: [Float], labels: [Int32], timesteps: [Int], threads: Int,
                          progress: ((Int) -> Void)? = nil) throws -> SpikingEvaluation {
         let ts = timesteps.sorted()
-        guard let tMax = ts.last, ts.first! > 0 else { throw ConversionError("timesteps must be positive") }
+        guard let first = ts.first, first > 0 else { throw ConversionError("timesteps must be positive") }
         let n = labels.count
         let size = converted.inputShape.reduce(1, *)
         guard pixels.count == n * size else { throw ConversionError("pixels do not match \(n) images of \(converted.inputShape)") }

@@ -11,7 +11,8 @@ import SNN
 /// - state monitors: 4 B per neuron and sample + 8 B per sample (the engine's buffers double as they
 ///   grow, but pages not yet written take no memory); writing the output copies the largest monitor
 ///   four more times (rows, one array, the NumPy body and file);
-/// - population rates (only with an output folder): 4 B per step and population, + 8 B per rate bin;
+/// - population rates (only with an output folder, for the populations `monitors.rates` lists): 4 B per
+///   step and population, + 8 B per rate bin;
 /// - spike recording of spike sources: expected spikes (Poisson: rate × time; spike_source: its
 ///   times) × 12 B, + 40 B each for the largest monitor while writing. Spikes of model neurons depend
 ///   on their dynamics and are not estimated.
@@ -47,7 +48,7 @@ public enum SimulationBudget {
         e.add("state monitors", monitorBytes, "\(MemoryEstimate.count(samplesTotal)) values")
 
         if runs && writesOutput {
-            let pops = Double(net.populations.count)
+            let pops = Double(cfg.ratePopulations.count)
             let bins = steps / max(1, (cfg.rateBinMs / net.dt).rounded())
             e.add("population rates", pops * (4 * steps + 8 * bins), "\(MemoryEstimate.count(steps)) steps x \(Int(pops)) populations")
             largestWrite = max(largestWrite, 4 * steps)

@@ -15,6 +15,10 @@ public struct SimulationConfig: Sendable {
     public var stateMonitors: [StateMonitorSpec]
     /// Population-rate bin (ms).
     public var rateBinMs: Double
+    /// Populations whose rates (`rates_<pop>.npy`, the plot's rate panel) are written: `monitors.rates`'s
+    /// `populations`, by default the populations whose spikes are monitored; none when `monitors` has no
+    /// `rates`; every population when the config has no `monitors` at all.
+    public var ratePopulations: [String]
 
     public struct SpikeMonitorSpec: Sendable, Equatable {
         public var population: String
@@ -137,14 +141,23 @@ public struct SimulationConfig: Sendable {
             }
         }
 
-        // inputs (currents)
+        // inputs (currents, Poisson inputs)
         var currents: [CurrentInput] = []
+        var poissonInputs: [PoissonInput] = []
         if let inNode = top.node("inputs") {
             for (k, cn) in try inNode.sequence().enumerated() {
                 let m = try cn.mapping()
-                let kind = try m.choice("kind", ["constant_current", "step_current"])
+                let kind = try m.choice("kind", ["constant_current", "step_current", "poisson_input"])
                 let tnode = try m.require("target", "a population name")
                 let target = try population(tnode)
+                if kind == "poisson_input" {
+                    let input = try parsePoissonInput(m, node: cn, index: k, target: target, targetNode: tnode, dt: dt)
+                    if poissonInputs.contains(where: { $0.name == input.name }) {
+                        throw (m.node("name") ?? cn).error("the input name '\(input.name)' is used twice")
+                    }
+                    poissonInputs.append(input)
+                    continue
+                }
                 if target.model.isSource { throw tnode.error("'\(target.name)' is a spike source; currents need a neuron model") }
                 let neurons = try m.node("neurons").flatMap { try parseNeuronSelection($0, size: target.size) }
                 var times: [Double] = [], amps: [Double] = []
@@ -185,6 +198,7 @@ public struct SimulationConfig: Sendable {
         var spikeMons: [SpikeMonitorSpec] = []
         var stateMons: [StateMonitorSpec] = []
         var rateBin = 1.0
+        var ratePops: [String] = []
         if let monNode = top.node("monitors") {
             let mm = try monNode.mapping()
             if let sn = mm.node("spikes") {
@@ -230,18 +244,72 @@ public struct SimulationConfig: Sendable {
                 rateBin = try rm.quantity("bin", .time, default: 1)
                 try rm.checked("bin", rateBin, rateBin >= dt - 1e-9, "the rate bin must be >= dt")
                 try rm.checked("bin", rateBin, fitsSteps(rateBin, dt, Network.maxSteps), "the rate bin must be at most \(Network.maxSteps) steps of dt (\(fmt(dt)) ms)")
+                if let pn = rm.node("populations") {
+                    if pn.isScalar, try pn.string() == "all" { ratePops = populations.map(\.name) }
+                    else if pn.isScalar, try pn.string() == "none" { ratePops = [] }
+                    else {
+                        for e in pn.isScalar ? [pn] : try pn.sequence() {
+                            let name = try population(e).name
+                            if ratePops.contains(name) { throw e.error("population '\(name)' is listed twice") }
+                            ratePops.append(name)
+                        }
+                    }
+                } else {   // the populations whose spikes are monitored
+                    for m in spikeMons where !ratePops.contains(m.population) { ratePops.append(m.population) }
+                }
                 try rm.finish()
             }
             try mm.finish()
         } else {
             spikeMons = populations.map { SpikeMonitorSpec(population: $0.name, neurons: nil) }
+            ratePops = populations.map(\.name)
         }
         try top.finish()
 
-        let network = Network(dt: dt, populations: populations, projections: projections, currents: currents)
+        let network = Network(dt: dt, populations: populations, projections: projections, currents: currents, poissonInputs: poissonInputs)
         do { try network.validate() } catch let e as NetworkError { throw root.error(e.message) }
         return SimulationConfig(name: name, network: network, durationMs: duration, seed: seed, threads: threads,
-                                spikeMonitors: spikeMons, stateMonitors: stateMons, rateBinMs: rateBin)
+                                spikeMonitors: spikeMons, stateMonitors: stateMons, rateBinMs: rateBin, ratePopulations: ratePops)
+    }
+
+    /// `{kind: poisson_input, target, sources, rate, weight, receptor?, draw?, neurons?, name?}`: every
+    /// value checked at its own line (sources a whole number in 1 ... 2^31 - 1, rate finite and >= 0,
+    /// binomial rates at most 1/dt, sources x rate x dt at most 10^7 per step, one finite weight in the
+    /// target model's unit, conductances >= 0, a receptor of the target).
+    static func parsePoissonInput(_ m: ConfigMapping, node: ConfigNode, index k: Int, target: Population, targetNode: ConfigNode,
+                                  dt: Double) throws -> PoissonInput {
+        if target.model.isSource { throw targetNode.error("'\(target.name)' is a spike source (\(target.model.name)) and receives no input; a poisson_input needs a neuron model") }
+        let sn = try m.require("sources", "the number of independent Poisson trains per target neuron, e.g. 1000")
+        let sources = try sn.int()
+        guard sources >= 1, sources <= Int(Int32.max) else { throw sn.error("sources must be a whole number from 1 to 2^31 - 1, found \(sources)") }
+        let rn = try m.require("rate", "the rate of each train, e.g. 10 Hz")
+        let rate = try rn.quantity(.frequency)
+        guard rate >= 0 else { throw rn.error("rate must be >= 0 Hz, found \(fmt(rate)) Hz") }
+        let draw = PoissonInput.Draw(rawValue: try m.choice("draw", PoissonInput.Draw.allCases.map(\.rawValue), default: "poisson"))!
+        if draw == .binomial, rate * dt / 1000 > 1 {
+            throw rn.error("rate must be at most 1/dt (\(fmt(1000 / dt)) Hz) with draw: binomial (one spike per train and step at most); draw: poisson takes any rate")
+        }
+        let lambda = Double(sources) * rate * dt / 1000
+        if !(lambda <= PoissonInput.maxMeanPerStep) {
+            throw rn.error("sources x rate x dt = \(fmt(lambda)) spikes per neuron and step is more than \(fmt(PoissonInput.maxMeanPerStep))")
+        }
+        let receptors = target.model.receptors.map(\.rawValue)
+        let receptor = Receptor(rawValue: try m.choice("receptor", receptors, default: receptors.first ?? "exc"))!
+        let wn = try m.require("weight", "a weight in \(target.model.weightUnit) added per input spike, e.g. '\(target.model.weightUnit == "nS" ? "1 nS" : "0.1 mV")'")
+        let wd = try parseWeight(wn, target.model)
+        guard let weight = wd.constantValue else { throw wn.error("a poisson_input takes one weight, not a distribution") }
+        if let why = wd.problem { throw wn.error("weight: \(why)") }
+        if target.model.weightUnit == "nS", weight < 0 { throw wn.error("conductance weights must be >= 0 (use receptor: inh for inhibition)") }
+        let neurons = try m.node("neurons").flatMap { try parseNeuronSelection($0, size: target.size) }
+        let name = try m.string("name", default: "input\(k)")
+        guard name.range(of: "^[A-Za-z_][A-Za-z0-9_\\-]*$", options: .regularExpression) != nil else {
+            throw (m.node("name") ?? node).error("input names must start with a letter or '_' and contain only letters, digits, '_' or '-'")
+        }
+        try m.finish()
+        let input = PoissonInput(name: name, population: target.name, neurons: neurons, sources: sources, rateHz: rate, weight: weight,
+                                 receptor: receptor, draw: draw)
+        if let why = input.problem(target: target, dt: dt) { throw node.error(why) }
+        return input
     }
 
     // MARK: pieces

@@ -40,8 +40,18 @@ public struct SimulationSummary: Codable, Sendable {
     public var isa: String = VectorPath.current
     /// CPU model name.
     public var cpu: String = VectorPath.cpuModel
+    public struct InputSummary: Codable, Sendable {
+        public var kind: String
+        public var target: String
+        public var sources: Int
+        public var rate_hz: Double
+        /// Input spikes delivered (the sum of the per-step counts over the target neurons).
+        public var events: Int64
+    }
     public var populations: [String: PopulationSummary]
     public var projections: [String: ProjectionSummary]
+    /// Poisson inputs by name (their spikes are not in `synaptic_events`, which counts projections).
+    public var poisson_inputs: [String: InputSummary] = [:]
     public var files: [String]
     /// Additional results (e.g. the predicted class of a converted network).
     public var extra: [String: String]
@@ -91,7 +101,7 @@ public enum SimulationRunner {
             compiled = try CompiledNetwork(cfg.network, seed: cfg.seed, memoryLimit: memoryLimit ?? Int64.max)
             sim = try Simulator(compiled)
             for m in cfg.spikeMonitors { try sim.recordSpikes(m.population, neurons: m.neurons) }
-            if out != nil { for p in cfg.network.populations { try sim.recordCounts(p.name) } }   // only rates_<pop>.npy reads them
+            if out != nil { for p in cfg.ratePopulations { try sim.recordCounts(p) } }   // only rates_<pop>.npy reads them
             for m in cfg.stateMonitors {
                 let neurons = m.neurons   // expanded once, now that the estimate counted it
                 for v in m.variables {
@@ -145,6 +155,10 @@ public enum SimulationRunner {
             connectivity_bytes: compiled.connectivityBytes, threads: threads > 0 ? threads : sim.lastThreads,
             threads_mode: threads > 0 ? "fixed" : "auto", seed: cfg.seed, dt_ms: cfg.network.dt,
             populations: pops, projections: projs, files: [], extra: inspect?(sim) ?? [:])
+        for (k, pin) in cfg.network.poissonInputs.enumerated() {
+            summary.poisson_inputs[pin.name] = .init(kind: "poisson_input", target: pin.population, sources: pin.sources, rate_hz: pin.rateHz,
+                                                     events: sim.inputEvents(input: k))
+        }
 
         guard let dir else { return summary }
         var files: [String] = []
@@ -172,7 +186,7 @@ public enum SimulationRunner {
         }
         let binSteps = max(1, Int((cfg.rateBinMs / cfg.network.dt).rounded()))
         var rateSeries: [SVGPlot.Series] = []
-        for p in cfg.network.populations {
+        for p in cfg.network.populations where cfg.ratePopulations.contains(p.name) {
             let c = sim.counts(p.name)
             var rates: [Double] = []
             var k = 0

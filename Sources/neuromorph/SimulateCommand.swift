@@ -11,7 +11,7 @@ struct SimulateCommand: ParsableCommand {
         abstract: "Run a spiking-network simulation described in a YAML config.",
         discussion: """
             Writes to --out DIR: spikes_<pop>_t.npy (s) and spikes_<pop>_i.npy (neuron ids), \
-            state_<pop>_<var>.npy ([samples, neurons]) with state_<pop>_t.npy, rates_<pop>.npy (Hz per bin), \
+            state_<pop>_<var>.npy ([samples, neurons]) with state_<pop>_t.npy, rates_<pop>.npy (Hz per bin; the populations monitors.rates lists), \
             raster.svg and summary.json. Example: neuromorph simulate configs/coba.yaml --out runs/coba
             """)
 

@@ -207,14 +207,14 @@ final class ConfigLimitsTests: XCTestCase {
           rates: {bin: 1 ms}
         """
         let c = try parse(text)
-        let state: Double = 100 * (3 * 4 + 12) + 50 * (12 + 8)      // lif_cond_exp: 3 variables; poisson: next spike
+        let state: Double = 100 * (3 * 4 + 12) + 50 * (12 + 20)     // lif_cond_exp: 3 variables; poisson: next spike, offset, count
         let rings: Double = 4 * 2 * 100 * (10 + 1)                    // 2 ports, longest delay 10 steps
         let lists: Double = 8 * 150 * 6 + 4 * 100 * 6 * 2             // interval: shortest delay 5 steps + 1; 2 threads
         let indegree: Double = 10 * 100 * 4 + 8 * 51 + 4 * 50 * 1      // k * n_post targets, row pointers, row splits
         let pairs: Double = 100 * 100 - 100                            // no autapses
         let bernoulli: Double = 0.1 * pairs * 8 + 8 * 101 + 4 * 100    // drawn weights: 8 B per synapse
         let monitor: Double = 102 * (4 * 10 + 8) + 8 * 10              // 1000 steps / 10 + 2 samples
-        let rates: Double = 2 * (4 * 1000 + 8 * 100)
+        let rates: Double = 1 * (4 * 1000 + 8 * 100)                   // the spike-monitored population (ext) only
         let spikes: Double = 12 * 20 * 50 * 0.1                        // 20 Hz x 50 neurons x 0.1 s
         let writing: Double = 102 * (16 * 10 + 48)                     // the largest temporary need
         let network: Double = state + rings + lists + indegree + bernoulli

@@ -556,10 +556,44 @@ def model_case(fx, rng, cid):
 
 # ---- saved networks -------------------------------------------------------------------------------------
 
+def input_must_refuse(lay, name, i, new, fin):
+    """Why a Poisson input (format 4) with field `name`[i] set to `new` must be refused (nm_check_poisson_input),
+    or None."""
+    k, f = int(name[5:name.index(".")]), name[name.index(".") + 1:]
+    def val(fld):
+        off, fmt, _ = lay.fields["input%d.%s" % (k, fld)]
+        return struct.unpack_from(fmt, lay.data, off)[0]
+    v = {fld: val(fld) for fld in ("pop", "port", "sources", "binomial", "flags", "zero", "p", "weight")}
+    if f in v:
+        v[f] = new
+    if v["flags"] & ~1:
+        return "unknown input flags %#x" % v["flags"]
+    if v["zero"] != 0:
+        return "reserved input word %d" % v["zero"]
+    if not 0 <= v["pop"] < len(lay.pops):
+        return "input target population %d out of range" % v["pop"]
+    target = lay.pops[v["pop"]]
+    if not 0 <= v["port"] < formats.MODEL_PORTS.get(target["model"], 0):
+        return "input port %d of a %s population" % (v["port"], target["model"])
+    if f == "pop" and v["flags"] & 1 and target["n"] != lay.pops[val("pop")]["n"]:
+        return "input mask of another size than its new target"
+    if v["sources"] < 1:
+        return "%d sources" % v["sources"]
+    if v["binomial"] not in (0, 1):
+        return "binomial = %d" % v["binomial"]
+    if not fin(v["p"]) or v["p"] < 0 or v["binomial"] and v["p"] > 1 or v["sources"] * v["p"] > formats.PINPUT_MAX_MEAN:
+        return "input p = %r (sources %d, binomial %d)" % (v["p"], v["sources"], v["binomial"])
+    if not fin(v["weight"]):
+        return "non-finite input weight"
+    if f == "mask" and new > 1:
+        return "input mask entry %d" % new
+    return None
+
+
 def field_must_refuse(lay, name, i, old, new):
     """Why a re-signed saved network with field `name`[i] changed from old to new must be refused (the
     checksum no longer helps: the loader's validation must), or None when the edit may be valid."""
-    kind = re.sub(r"^(pop|proj|mon)\d+\.", "", name)
+    kind = re.sub(r"^(pop|proj|mon|input)\d+\.", "", name)
     fin = lambda x: isinstance(x, float) and x == x and abs(x) != float("inf")
     if isinstance(new, float) and not fin(new) and kind in ("dt", "params", "iext", "w0", "w", "rates", "scale") or \
             kind.startswith("var") and kind[3:].isdigit() and not fin(new):
@@ -579,6 +613,12 @@ def field_must_refuse(lay, name, i, old, new):
             return False
         except Exception:   # ValueError, struct.error, ...: any failure to parse
             return True
+    if name.startswith("input"):
+        why = input_must_refuse(lay, name, i, new, fin)
+        if why or not name.endswith((".flags", ".len")):
+            return why
+        if name.endswith(".flags"):   # a mask added or dropped moves what follows
+            return "input flags changed: the file no longer parses as saved" if layout_breaks() else None
     if kind in ("rowptr", "src_ptr"):
         # an index array [n + 1]: its last entry sizes the array that follows and its first must be 0; an
         # inner entry that stays between its neighbours only moves synapses (spike times) from one row to
@@ -593,7 +633,7 @@ def field_must_refuse(lay, name, i, old, new):
         if not vals[i - 1] <= new <= vals[i + 1]:
             return "%s[%d] = %d outside [%d, %d]: not monotone" % (kind, i, new, vals[i - 1], vals[i + 1])
         return None
-    if kind in ("npops", "nprojs", "nmons", "n", "nvars", "nidx", "kind", "nparams", "nblocks") or kind.startswith("varname") \
+    if kind in ("npops", "nprojs", "nmons", "ninputs", "n", "nvars", "nidx", "kind", "nparams", "nblocks") or kind.startswith("varname") \
             or kind.endswith(".len") or kind.endswith(".count"):
         return "%s changed: the file no longer parses as saved" % kind if layout_breaks() else None
     if name == "end":

@@ -65,6 +65,8 @@ projections:
 inputs:
   - {kind: constant_current, target: lif, amplitude: 200 pA, start: 2 ms, stop: 15 ms, neurons: 0:10}
   - {kind: step_current, target: izh, times: [0 ms, 10 ms], amplitudes: [5 pA, 0 pA]}
+  - {kind: poisson_input, name: drive, target: integ, sources: 50, rate: 20 Hz, weight: 0.05 mV}
+  - {kind: poisson_input, name: sparse_drive, target: cur, sources: 200, rate: 10 Hz, weight: 2 pA, receptor: exc, draw: binomial, neurons: 0:6}
 monitors:
   spikes: [{population: lif, neurons: 0:10}, cur, izh, ad, integ, stim, noise]
   state:
@@ -188,8 +190,8 @@ class Fixtures:
             with open(os.path.join(REPO, "configs", name + ".yaml")) as f:
                 self.configs[name] = scale_config(f.read())
         self.configs["zoo"] = ZOO
-        # neuromorph-run refuses currents that change after t = 0: the saved zoo keeps a constant I_e instead
-        self.configs["zoo-save"] = "\n".join(l for l in ZOO.split("\n") if "_current" not in l and l != "inputs:")
+        # neuromorph-run refuses currents that change after t = 0: the saved zoo keeps a constant I_e instead (and its Poisson inputs)
+        self.configs["zoo-save"] = "\n".join(l for l in ZOO.split("\n") if "_current" not in l)
         self.configs["kill"] = scale_config(self.configs_source("cuba"), divisor=8, duration="300 ms").replace(
             "  rates: {bin: 1 ms}", "  state:\n    - {population: exc, variables: [v], neurons: all, every: 0.1 ms}\n  rates: {bin: 1 ms}")
         for name, text in self.configs.items():

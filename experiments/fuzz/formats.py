@@ -143,6 +143,9 @@ F3_MASK = 4                                                    # format 3: F_IEX
 # (Sources/CEngine/models/*.c, .nvars) and the element type of their data blocks
 MODEL_NVARS = {"if": 1, "lif_exp": 3, "lif_cond_exp": 3, "lif_alpha": 5, "lif_delta": 1, "izhikevich": 2, "adex": 4, "hh": 6,
                "poisson": 0, "spike_source": 0}
+MODEL_PORTS = {"if": 1, "lif_exp": 2, "lif_cond_exp": 2, "lif_alpha": 2, "lif_delta": 1, "izhikevich": 1, "adex": 2, "hh": 2,
+               "poisson": 0, "spike_source": 0}
+PINPUT_MAX_MEAN = 1e7   # NM_PINPUT_MAX_MEAN of nm_snn.h: sources x p per step
 BLOCK_TYPES = {"rates": ("<f", 4), "spike_steps": ("<q", 8)}
 P_W, P_DELAYS = 1, 2
 KIND_SPARSE, KIND_DENSE, KIND_CONV, KIND_MAXPOOL = 0, 1, 2, 3
@@ -193,7 +196,7 @@ class NetLayout:
         if data[:5] != b"NMNET":
             raise ValueError("not a saved network")
         self.version = data[7]
-        if self.version == 3:
+        if self.version in (3, 4):
             self._parse3(data)
         elif self.version == 2:
             self._parse2(data)
@@ -252,43 +255,17 @@ class NetLayout:
             if fl & F_MASK:
                 self._f("pop%d.mask" % p, o, "<B", n); o = pad(o + n)
             self.pops.append({"n": n, "model": model, "flags": fl, "nvars": nvars})
-        for j in range(nprojs):
-            o = self._proj_header(data, j, o)
-            kind, pre, post, fl = self.projs[-1]["kind"], self.projs[-1]["pre"], self.projs[-1]["post"], self.projs[-1]["flags"]
-            npre, npost = self.pops[pre]["n"], self.pops[post]["n"]
-            if kind == KIND_SPARSE:
-                self._f("proj%d.rowptr" % j, o, "<q", npre + 1)
-                nnz = struct.unpack_from("<q", data, o + 8 * npre)[0]; o = pad(o + 8 * (npre + 1))
-                self._f("proj%d.col" % j, o, "<i", nnz); o = pad(o + 4 * nnz)
-                if fl & P_W:
-                    self._f("proj%d.w" % j, o, "<f", nnz); o = pad(o + 4 * nnz)
-                if fl & P_DELAYS:
-                    self._f("proj%d.delays" % j, o, "<H", nnz); o = pad(o + 2 * nnz)
-            elif kind == KIND_DENSE:
-                self._f("proj%d.w" % j, o, "<f", npre * npost); o = pad(o + 4 * npre * npost)
-            elif kind == KIND_CONV:
-                h = self.projs[-1]["h"]
-                kl = h[11] * h[12] * h[7] * (1 if h[15] else h[10])
-                self._f("proj%d.w" % j, o, "<f", kl); o = pad(o + 4 * kl)
-        for m in range(nmons):
-            o = string("mon%d.name" % m, o)
-            self._f("mon%d.scale" % m, o, "<d", 1); o += 8
-            _, _, _, nidx = struct.unpack_from("<4i", data, o)
-            for k, name in enumerate(("pop", "var", "every", "nidx")):
-                self._f("mon%d.%s" % (m, name), o + 4 * k, "<i", 1)
-            o += 16
-            self._f("mon%d.idx" % m, o, "<i", nidx); o = pad(o + 4 * nidx)
-        if data[o:o + 5] != b"NMEND" or o + 8 != len(data):
-            raise ValueError("layout not recognised (end marker not where expected)")
-        self._f("end", o, "<B", 8)
+        o = self._projections(data, nprojs, o, pad)
+        self._monitors_and_end(data, nmons, o, pad, lambda name, o: (string(name, o), None))
 
     def _parse3(self, data):
-        """Format 3 (snn_io.c since the engine's models are registered by name): the model and its
-        parameters by name, the model's data blocks by name, the rest as format 2."""
+        """Formats 3 and 4 (snn_io.c since the engine's models are registered by name): the model and its
+        parameters by name, the model's data blocks by name, the rest as format 2; format 4 adds the
+        Poisson inputs (their count in the header's fourth word, their records after the projections)."""
         base = 24
         length, checksum = struct.unpack_from("<QQ", data, 8)
         if length != len(data) - base or net_checksum(bytes(data[base:])) != checksum:
-            raise ValueError("format-3 header does not match the payload (length or checksum)")
+            raise ValueError("format-%d header does not match the payload (length or checksum)" % self.version)
         self.signed = True
         o = base
 
@@ -304,12 +281,14 @@ class NetLayout:
 
         self._f("dt", o, "<d", 1)
         self._f("seed", o + 8, "<Q", 1)
-        for k, name in enumerate(("npops", "nprojs", "nmons")):
+        for k, name in enumerate(("npops", "nprojs", "nmons", "ninputs")):
             self._f(name, o + 16 + 4 * k, "<i", 1)
-        npops, nprojs, nmons = struct.unpack_from("<3i", data, o + 16)
+        npops, nprojs, nmons, ninputs = struct.unpack_from("<4i", data, o + 16)
         o += 32
-        if not (0 <= npops < 1000 and 0 <= nprojs < 1000 and 0 <= nmons < 1000):
+        if not (0 <= npops < 1000 and 0 <= nprojs < 1000 and 0 <= nmons < 1000 and 0 <= ninputs < 1000):
             raise ValueError("implausible counts")
+        if self.version == 3 and ninputs != 0:
+            raise ValueError("format 3 has no Poisson inputs")
         for p in range(npops):
             o, _ = string("pop%d.name" % p, o)
             o, model = string("pop%d.model" % p, o)
@@ -349,6 +328,24 @@ class NetLayout:
             if fl & F3_MASK:
                 self._f("pop%d.mask" % p, o, "<B", n); o = pad(o + n)
             self.pops.append({"n": n, "model": model, "flags": fl, "nvars": nvars})
+        o = self._projections(data, nprojs, o, pad)
+        for k in range(ninputs):   # format 4: str name; i32 pop, port, sources, binomial, flags, 0; f64 p; f32 weight; [u8 mask[n]]
+            o, _ = string("input%d.name" % k, o)
+            pop, _, _, _, fl, _ = struct.unpack_from("<6i", data, o)
+            for q, name in enumerate(("pop", "port", "sources", "binomial", "flags", "zero")):
+                self._f("input%d.%s" % (k, name), o + 4 * q, "<i", 1)
+            o += 24
+            self._f("input%d.p" % k, o, "<d", 1); o += 8
+            self._f("input%d.weight" % k, o, "<f", 1); o = pad(o + 4)
+            if fl & 1:
+                if not 0 <= pop < len(self.pops):
+                    raise ValueError("implausible input target")
+                n = self.pops[pop]["n"]
+                self._f("input%d.mask" % k, o, "<B", n); o = pad(o + n)
+        self._monitors_and_end(data, nmons, o, pad, string)
+
+    def _projections(self, data, nprojs, o, pad):
+        """The projections of formats 2 to 4: header, then the sparse, dense or conv arrays."""
         for j in range(nprojs):
             o = self._proj_header(data, j, o)
             kind, fl = self.projs[-1]["kind"], self.projs[-1]["flags"]
@@ -367,6 +364,11 @@ class NetLayout:
                 h = self.projs[-1]["h"]
                 kl = h[11] * h[12] * h[7] * (1 if h[15] else h[10])
                 self._f("proj%d.w" % j, o, "<f", kl); o = pad(o + 4 * kl)
+        return o
+
+    def _monitors_and_end(self, data, nmons, o, pad, string):
+        """The state monitors of formats 2 to 4, then the end marker, which must close the file.
+        `string(name, o)` reads a length-prefixed string and returns (offset after it, its text)."""
         for m in range(nmons):
             o, _ = string("mon%d.name" % m, o)
             self._f("mon%d.scale" % m, o, "<d", 1); o += 8
@@ -378,6 +380,7 @@ class NetLayout:
         if data[o:o + 5] != b"NMEND" or o + 8 != len(data):
             raise ValueError("layout not recognised (end marker not where expected)")
         self._f("end", o, "<B", 8)
+        return o
 
     def _proj_header(self, data, j, o):
         h = struct.unpack_from("<17i", data, o)

@@ -47,6 +47,16 @@ def fake(script, *args):
     return [PY, "-c", textwrap.dedent(script)] + list(args)
 
 
+
+def item(b):
+    """A saved-network payload item: padded with zero bytes to a multiple of 8."""
+    return b + bytes((-len(b)) % 8)
+
+
+def string(b):
+    """A saved-network string: i32 length, the bytes, padded."""
+    return item(struct.pack("<i", len(b)) + b)
+
 class OracleTests(unittest.TestCase):
     def setUp(self):
         self.root = tempfile.mkdtemp(prefix="fuzz-selftest-")
@@ -280,11 +290,6 @@ class FormatTests(unittest.TestCase):
         # their padded sizes at 4 (the new item is read from zero padding, a well-formed network), not at 5
         import families
 
-        def item(b):
-            return b + bytes((-len(b)) % 8)
-
-        def string(b):
-            return item(struct.pack("<i", len(b)) + b)
         pop = string(b"a") + struct.pack("<4i", 0, 3, 1, 0) + struct.pack("<32d", *([0.0] * 32)) + string(b"v") \
             + item(struct.pack("<3f", 0, 0, 0)) + item(struct.pack("<3i", 0, 0, 0)) + item(struct.pack("<3f", 0, 0, 0))
         mon = string(b"v") + struct.pack("<d", 1.0) + struct.pack("<4i", 0, 0, 1, 3) + item(struct.pack("<3i", 0, 1, 2))
@@ -300,11 +305,6 @@ class FormatTests(unittest.TestCase):
     def test_saved_network_layout_format_3(self):
         # format 3: model and parameters by name, data blocks by name (a spike source's "spike_steps":
         # ptr[n + 1] then the steps), items padded to 8 bytes
-        def item(b):
-            return b + bytes((-len(b)) % 8)
-
-        def string(b):
-            return item(struct.pack("<i", len(b)) + b)
         pop0 = string(b"a") + string(b"if") + struct.pack("<4i", 3, 1, 0, 0) + string(b"v_th") + struct.pack("<d", 1.0) \
             + item(struct.pack("<3f", 0, 0, 0)) + item(struct.pack("<3i", 0, 0, 0)) + item(struct.pack("<3f", 0, 0, 0))
         pop1 = string(b"s") + string(b"spike_source") + struct.pack("<4i", 2, 0, 1, 0) \
@@ -326,6 +326,43 @@ class FormatTests(unittest.TestCase):
         self.assertIsNone(families.field_must_refuse(lay, "pop0.param.v_th", 0, 1.0, float("inf")), "a threshold may be +inf")
         self.assertIsNotNone(families.field_must_refuse(lay, "pop0.nparams", 0, 1, 2))
         self.assertIsNotNone(families.field_must_refuse(lay, "pop1.spike_steps.count", 0, 5, 6))
+
+    def test_saved_network_layout_format_4(self):
+        # format 4: format 3 plus Poisson inputs (count in the header's fourth word, records after the
+        # projections: str name; i32 pop, port, sources, binomial, flags, 0; f64 p; f32 weight; [u8 mask[n]])
+        pop0 = string(b"a") + string(b"if") + struct.pack("<4i", 3, 1, 0, 0) + string(b"v_th") + struct.pack("<d", 1.0) \
+            + item(struct.pack("<3f", 0, 0, 0)) + item(struct.pack("<3i", 0, 0, 0)) + item(struct.pack("<3f", 0, 0, 0))
+        pop1 = string(b"n") + string(b"poisson") + struct.pack("<4i", 2, 0, 0, 0) + item(struct.pack("<2i", 0, 0)) \
+            + item(struct.pack("<2f", 0, 0))
+        inp = string(b"drive") + struct.pack("<6i", 0, 0, 100, 0, 1, 0) + struct.pack("<d", 0.002) + item(struct.pack("<f", 0.5)) \
+            + item(bytes([1, 0, 1]))
+        mon = string(b"v") + struct.pack("<d", 1.0) + struct.pack("<4i", 0, 0, 1, 2) + item(struct.pack("<2i", 0, 2))
+        data = formats.resign(b"NMNET\0\0\4" + bytes(16) + struct.pack("<dQ4i", 0.1, 1, 2, 0, 1, 1) + pop0 + pop1 + inp + mon
+                              + b"NMEND\0\0\0")
+        lay = formats.NetLayout(data)
+        lay.data = data
+        self.assertEqual(struct.unpack_from("<i", data, lay.fields["input0.sources"][0])[0], 100)
+        self.assertEqual(struct.unpack_from("<d", data, lay.fields["input0.p"][0])[0], 0.002)
+        self.assertEqual(struct.unpack_from("<3B", data, lay.fields["input0.mask"][0]), (1, 0, 1))
+        self.assertEqual(lay.fields["mon0.idx"][2], 2)
+        import families
+        must = families.field_must_refuse
+        self.assertIsNone(must(lay, "input0.sources", 0, 100, 1000))
+        self.assertIsNone(must(lay, "input0.weight", 0, 0.5, -1.0), "an inhibitory drive is valid")
+        self.assertIsNotNone(must(lay, "input0.sources", 0, 100, 0))
+        self.assertIsNotNone(must(lay, "input0.pop", 0, 0, 1), "a spike source receives no input")
+        self.assertIsNotNone(must(lay, "input0.port", 0, 0, 1), "'if' has one port")
+        self.assertIsNotNone(must(lay, "input0.p", 0, 0.002, float("nan")))
+        self.assertIsNotNone(must(lay, "input0.p", 0, 0.002, 1e300))
+        self.assertIsNotNone(must(lay, "input0.binomial", 0, 0, 2))
+        self.assertIsNotNone(must(lay, "input0.weight", 0, 0.5, float("inf")))
+        self.assertIsNotNone(must(lay, "input0.mask", 1, 0, 2))
+        self.assertIsNotNone(must(lay, "input0.flags", 0, 1, 3))
+        self.assertIsNotNone(must(lay, "ninputs", 0, 1, 2))
+        # format 3 had no inputs
+        v3 = formats.resign(b"NMNET\0\0\3" + data[8:])
+        with self.assertRaises(ValueError):
+            formats.NetLayout(v3)
 
     def test_saved_network_checksum_matches_the_engines(self):
         # reference values printed by snn_io.c's hash_init/hash_add/hash_end for bytes (37 i + 1) mod 256
