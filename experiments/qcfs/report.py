@@ -49,6 +49,24 @@ for k in ("relu", "qcfs"):
 cells = [ms([100 * (q["snn"][i]["accuracy"] - r["snn"][i]["accuracy"]) for q, r in zip(runs["qcfs"], runs["relu"])]) for i in range(len(ts))]
 out.append("| QCFS SNN − ReLU SNN (points) | " + ms([100 * (q["ann_accuracy"] - r["ann_accuracy"]) for q, r in zip(runs["qcfs"], runs["relu"])])
            + " | " + " | ".join(cells) + " |")
+sj = []
+for s in seeds:
+    try:
+        with open(f"{work}/sj-relu-e{epochs}-s{s}.json") as f:
+            sj.append(json.load(f))
+    except FileNotFoundError:
+        pass
+if len(sj) == len(seeds):
+    acc = {int(r["timesteps"]): [] for r in sj[0]["snn"]}
+    for j in sj:
+        for r in j["snn"]:
+            acc[int(r["timesteps"])].append(100 * r["accuracy"])
+    cells = [ms(acc[t]) if t in acc and len(acc[t]) == len(seeds) else "–" for t in ts]
+    out.append("| SpikingJelly 2.0 ann2snn of the ReLU net (layer-wise 99.9 %) | " + ms([100 * j["ann_accuracy"] for j in sj]) + " | " + " | ".join(cells) + " |")
+    diff = [ms([100 * q["snn"][i]["accuracy"] - a for q, a in zip(runs["qcfs"], acc[t])]) if t in acc and len(acc[t]) == len(seeds) else "–"
+            for i, t in enumerate(ts)]
+    out.append("| QCFS SNN − SpikingJelly (points) | | " + " | ".join(diff) + " |")
+    out.append("\nSpikingJelly: `experiments/conversion-bench/sj_bench.py accuracy` (RateCodingRecipe, 1000 calibration images, normalized image fed every step) on the same ReLU weights, run by `SJ_PY=... run.sh`.")
 out.append("\nPer seed (ANN; SNN at each T):\n")
 for k in ("relu", "qcfs"):
     for s, r in zip(seeds, runs[k]):

@@ -5,6 +5,8 @@
 #   EPOCHS (5)  SEEDS ("1 2 3")  TS (1,2,4,8,16,32,64)  LIMIT (all test images)  THREADS (2)
 #   BIN (.build/release/neuromorph; built when missing)  RESULTS (experiments/qcfs/RESULTS.md)
 #   QCFS_CONFIG (configs/fmnist-cnn-qcfs.yaml)  TAG (run name suffix, for variants of the QCFS config)
+#   SJ_PY (a Python with torch + spikingjelly 2.0, e.g. the conversion-bench .venv's; unset: skip) and
+#   SJ_TS (1,2,4,8): SpikingJelly's ann2snn conversion of each ReLU net (experiments/conversion-bench/sj_bench.py)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EPOCHS=${EPOCHS:-5}
@@ -30,6 +32,10 @@ for seed in $SEEDS; do
     model="$WORK/$name-e$EPOCHS-s$seed"
     if [ ! -f "$model/model.safetensors" ]; then
       "$BIN" train "$cfg" --out "$model" --epochs "$EPOCHS" --seed "$seed" --threads "$THREADS" --force
+    fi
+    if [ "$kind" = relu ] && [ -n "${SJ_PY:-}" ] && [ ! -f "$WORK/sj-$name-e$EPOCHS-s$seed.json" ]; then
+      "$SJ_PY" experiments/conversion-bench/sj_bench.py accuracy "$model" --calibration 1000 --timesteps "${SJ_TS:-1,2,4,8}" \
+        --threads "$THREADS" --out "$WORK/sj-$name-e$EPOCHS-s$seed.json"
     fi
     "$BIN" compare "$model" --timesteps "$TS" "${LIM[@]}" --threads "$THREADS" --out "$WORK/compare-$(basename "$model")" --force
   done
