@@ -290,6 +290,14 @@ public enum Converter {
         }
     }
 
+    /// Whether `convert` reads calibration images for `model` (false for a QCFS-trained model read out
+    /// by membrane potential: its scales are the trained thresholds). Throws the error `convert` would
+    /// throw for a model that cannot be converted.
+    public static func needsCalibration(_ model: Sequential, options: ConversionOptions) throws -> Bool {
+        let groups = try plan(model, options: options)
+        return !groups.contains { $0.qcfs != nil } || options.decoding == .spikes
+    }
+
     /// Converts `model` using calibration images (first `options.calibrationImages` of `calibration`).
     /// `source` (the model folder) is named in the errors about the model.
     public static func convert(_ model: Sequential, calibration: LabeledImages, options: ConversionOptions,

@@ -110,7 +110,9 @@ struct CompareCommand: ParsableCommand {
             if let snn {
                 converted = try ConvertedNetwork.load(snn)
             } else {
-                let cal = try ds.load(.train, normalization: net.normalization, limit: options.calibrationImages, threads: nthreads)
+                let cal = try Converter.needsCalibration(net, options: options)
+                    ? ds.load(.train, normalization: net.normalization, limit: options.calibrationImages, threads: nthreads)
+                    : LabeledImages(sampleShape: net.inputShape, pixels: [], labels: [], classCount: net.classes)
                 converted = try Converter.convert(net, calibration: cal, options: options, threads: nthreads, source: model)
             }
             guard converted.inputShape == net.inputShape else {

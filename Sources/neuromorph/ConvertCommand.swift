@@ -45,8 +45,10 @@ struct ConvertCommand: ParsableCommand {
             let dir = try AtomicDirectory(out, policy: OutputPolicy(kind: .convert, force: force, inputs: [model, flags.data]))
             let net = try ModelDirectory.load(model)
             let nthreads = threads ?? Int(nm_max_threads())
-            let cal = try IDXDataset(folder: flags.data, prefix: flags.prefix)
-                .load(.train, normalization: net.normalization, limit: options.calibrationImages, threads: nthreads)
+            // a QCFS model needs no calibration images (its thresholds are the scales): no data is read
+            let cal = try Converter.needsCalibration(net, options: options)
+                ? IDXDataset(folder: flags.data, prefix: flags.prefix).load(.train, normalization: net.normalization, limit: options.calibrationImages, threads: nthreads)
+                : LabeledImages(sampleShape: net.inputShape, pixels: [], labels: [], classCount: net.classes)
             let t0 = Date()
             let snn = try Converter.convert(net, calibration: cal, options: options, threads: nthreads, source: model)
             try snn.save(into: dir)

@@ -3,8 +3,8 @@ import Datasets
 import Foundation
 import XCTest
 
-/// `compare --energy-model`: unknown names are refused before anything is read; a QCFS model trained
-/// and compared through the CLI reports the recipe, the requested profiles in order with their
+/// `compare --energy-model`: unknown names are refused before anything is read; a QCFS model trained,
+/// converted (without reading any data) and compared through the CLI reports the recipe, the requested profiles in order with their
 /// sources, and energies that follow the documented formula from the report's own counts.
 final class EnergyProfileCLITests: XCTestCase {
     static var binary: URL {
@@ -72,6 +72,15 @@ final class EnergyProfileCLITests: XCTestCase {
         let model = tmp.appendingPathComponent("m").path, out = tmp.appendingPathComponent("c").path
         let t = try run(["train", cfg.path, "--out", model, "--threads", "1"])
         XCTAssertEqual(t.status, 0, t.err)
+        // no calibration: converting reads no data (an empty data folder is fine)
+        let empty = tmp.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let cv = try run(["convert", model, "--data", empty.path, "--out", tmp.appendingPathComponent("snn").path])
+        XCTAssertEqual(cv.status, 0, cv.err)
+        XCTAssertTrue(cv.out.contains("recipe: qcfs"), cv.out)
+        let spikes = try run(["convert", model, "--data", empty.path, "--decoding", "spikes", "--out", tmp.appendingPathComponent("snn2").path])
+        XCTAssertNotEqual(spikes.status, 0, "spike decoding calibrates the output layer: it needs the training images")
+        XCTAssertTrue(spikes.err.contains("empty"), spikes.err)
         let c = try run(["compare", model, "--data", d.path, "--timesteps", "1,4,16", "--energy-model", "loihi",
                          "--energy-model", "horowitz45", "--out", out, "--threads", "2"])
         XCTAssertEqual(c.status, 0, c.err)
