@@ -33,6 +33,8 @@ public struct SpikingLayer: Equatable, Sendable {
     public var scale: [Float]
     /// The network's last layer (read out; no ReLU in the ANN).
     public var isOutput: Bool
+    /// MACs of the ANN layer when they differ from this layer's geometry (an average pooling folded in).
+    public var annMACs: Int64? = nil
 
     public var size: Int { outputShape.reduce(1, *) }
     public var channels: Int { outputShape.count == 3 ? outputShape[0] : outputShape[0] }
@@ -42,6 +44,7 @@ public struct SpikingLayer: Equatable, Sendable {
 
     /// Multiply-accumulates of the ANN layer per image (pooling: none; its adds are reported as 0 MACs).
     public var macs: Int64 {
+        if let annMACs { return annMACs }
         switch kind {
         case .conv: return Int64(size) * Int64(inputShape[0] * kernel[0] * kernel[1])
         case .dense: return Int64(inputShape.reduce(1, *)) * Int64(size)
@@ -486,6 +489,8 @@ public enum Converter {
             }
         }
 
+        if options.avgPool == .fold { out = try foldAveragePooling(out) }
+
         // 3. First-layer offset for u = 0 (Poisson encoding), exact including zero padding.
         let conv = ConvertedNetwork(layers: out, options: options, inputShape: model.inputShape, classes: model.classes,
                                     inputNormalization: model.normalization, firstLayer: firstSpec,
@@ -494,6 +499,58 @@ public enum Converter {
         let zero = [Float](repeating: 0, count: model.inputShape.reduce(1, *))
         result.firstLayerOffset = conv.firstLayerCurrents(pixels: zero, count: 1, threads: 1)
         return result
+    }
+
+    /// Folds every average pooling layer into the conv/dense layer after it (`ConversionOptions.avgPool
+    /// == .fold`): pooling p×p (stride p) then a conv (kernel k, stride s, no padding) is one conv with
+    /// kernel k·p, stride s·p and weights W/p² over the unpooled map; pooling then a dense layer (after
+    /// flatten) is a dense layer over the unpooled map with W/p² for every pixel of a window (pixels
+    /// floor mode drops get 0). Weights are in engine layout and already normalized.
+    static func foldAveragePooling(_ layers: [SpikingLayer]) throws -> [SpikingLayer] {
+        var out: [SpikingLayer] = []
+        var i = 0
+        while i < layers.count {
+            let pool = layers[i]
+            guard pool.kind == .avgPool else { out.append(pool); i += 1; continue }
+            let p = pool.kernel[0]
+            guard i + 1 < layers.count, pool.stride == p, pool.kernel[1] == p else {
+                throw ConversionError("\(pool.name): --avgpool fold needs non-overlapping pooling (stride = kernel) followed by a conv or dense layer")
+            }
+            var next = layers[i + 1]
+            let (C, H0, W0) = (pool.inputShape[0], pool.inputShape[1], pool.inputShape[2])
+            let inv = 1 / Float(p * p)
+            let annMACs = next.macs
+            switch next.kind {
+            case .conv:
+                guard next.padding == 0 else {
+                    throw ConversionError("\(next.name): --avgpool fold cannot fold the pooling before a padded convolution; use --avgpool neurons")
+                }
+                let (k, outC) = (next.kernel[0], next.outputShape[0])
+                let kf = k * p
+                var w = [Float](repeating: 0, count: kf * kf * C * outC)
+                for y in 0..<kf { for x in 0..<kf { for c in 0..<C { for o in 0..<outC {
+                    w[((y * kf + x) * C + c) * outC + o] = next.weights[(((y / p) * k + x / p) * C + c) * outC + o] * inv
+                } } } }
+                next.weights = w
+                next.kernel = [kf, kf]
+                next.stride *= p
+            case .dense:
+                let (Hp, Wp, outC) = (pool.outputShape[1], pool.outputShape[2], next.outputShape[0])
+                var w = [Float](repeating: 0, count: C * H0 * W0 * outC)
+                for y in 0..<(Hp * p) { for x in 0..<(Wp * p) { for c in 0..<C { for o in 0..<outC {
+                    w[((y * W0 + x) * C + c) * outC + o] = next.weights[(((y / p) * Wp + x / p) * C + c) * outC + o] * inv
+                } } } }
+                next.weights = w
+            case .avgPool, .maxPool:
+                throw ConversionError("\(pool.name): --avgpool fold needs a conv or dense layer after the pooling, found \(next.name)")
+            }
+            next.inputShape = next.kind == .dense ? [C * H0 * W0] : pool.inputShape
+            next.absorbed = (next.absorbed + [pool.annIndex] + pool.absorbed).sorted()
+            next.annMACs = annMACs
+            out.append(next)
+            i += 2
+        }
+        return out
     }
 
     /// Shape before the flatten that precedes layer `index`.
