@@ -11,13 +11,17 @@ tag = sys.argv[5] if len(sys.argv) > 5 else ""
 qcfs_config = sys.argv[6] if len(sys.argv) > 6 else "configs/fmnist-cnn-qcfs.yaml"
 
 
-def load(kind, seed):
+def load(kind, seed, prefix=""):
     name = kind + (tag if kind == "qcfs" else "")
-    with open(f"{work}/compare-{name}-e{epochs}-s{seed}/report.json") as f:
+    with open(f"{work}/compare-{prefix}{name}-e{epochs}-s{seed}/report.json") as f:
         return json.load(f)
 
 
 runs = {k: [load(k, s) for s in seeds] for k in ("relu", "qcfs")}
+try:
+    folded = {k: [load(k, s, "fold-") for s in seeds] for k in ("relu", "qcfs")}
+except FileNotFoundError:
+    folded = None
 
 
 def ms(values):
@@ -67,6 +71,13 @@ if len(sj) == len(seeds):
             for i, t in enumerate(ts)]
     out.append("| QCFS SNN − SpikingJelly (points) | | " + " | ".join(diff) + " |")
     out.append("\nSpikingJelly: `experiments/conversion-bench/sj_bench.py accuracy` (RateCodingRecipe, 1000 calibration images, normalized image fed every step) on the same ReLU weights, run by `SJ_PY=... run.sh`.")
+if folded:
+    for k in ("relu", "qcfs"):
+        cells = [ms([100 * r["snn"][i]["accuracy"] for r in folded[k]]) for i in range(len(ts))]
+        out.append(f"| {k}, `--avgpool fold` | {ms([100 * r['ann_accuracy'] for r in folded[k]])} | " + " | ".join(cells) + " |")
+    cells = [ms([100 * (r["snn"][i]["accuracy"] - r["ann_accuracy"]) for r in folded["qcfs"]]) for i in range(len(ts))]
+    out.append("| qcfs, `--avgpool fold`: SNN − ANN (points) | | " + " | ".join(cells) + " |")
+    out.append("\n`--avgpool fold` (FOLD=1): average pooling folded into the next layer instead of a layer of IF neurons (README, Conversion).")
 out.append("\nPer seed (ANN; SNN at each T):\n")
 for k in ("relu", "qcfs"):
     for s, r in zip(seeds, runs[k]):
@@ -89,6 +100,15 @@ for k in ("relu", "qcfs"):
         be = [p["break_even_t"] for p in ps if p["break_even_t"] is not None]
         bes = (f"{statistics.mean(be):.1f}" + (" (extrapolated)" if any(p["break_even_extrapolated"] for p in ps) else "")) if be else "–"
         out.append(f"| {k} | {name} | " + " | ".join(cells) + f" | {', '.join(stops)} | {bes} |")
+if folded:
+    for k in ("relu", "qcfs"):
+        for j, name in enumerate(profiles):
+            ps = [r["energy_profiles"][j] for r in folded[k]]
+            cells = [f"{statistics.mean(p['ratio'][i] for p in ps):.3f}" for i in range(len(ts))]
+            stops = sorted({str(p["stops_saving_at"]) if p["stops_saving_at"] is not None else f"> {ts[-1]}" for p in ps})
+            be = [p["break_even_t"] for p in ps if p["break_even_t"] is not None]
+            bes = (f"{statistics.mean(be):.1f}" + (" (extrapolated)" if any(p["break_even_extrapolated"] for p in ps) else "")) if be else "–"
+            out.append(f"| {k}, fold | {name} | " + " | ".join(cells) + f" | {', '.join(stops)} | {bes} |")
 out.append("\nANN energy per image (µJ): " + ", ".join(f"{p['profile']['name']} {p['energy_ann_uj']:.2f}" for p in first["energy_profiles"]) + ".\n")
 out.append("Profiles and sources: see any `work/compare-*/report.md` (section \"Energy by hardware profile\") and README \"Energy model\".\n")
 print("\n".join(out))

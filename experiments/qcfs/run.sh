@@ -6,7 +6,8 @@
 #   BIN (.build/release/neuromorph; built when missing)  RESULTS (experiments/qcfs/RESULTS.md)
 #   QCFS_CONFIG (configs/fmnist-cnn-qcfs.yaml)  TAG (run name suffix, for variants of the QCFS config)
 #   SJ_PY (a Python with torch + spikingjelly 2.0, e.g. the conversion-bench .venv's; unset: skip) and
-#   SJ_TS (1,2,4,8): SpikingJelly's ann2snn conversion of each ReLU net (experiments/conversion-bench/sj_bench.py)
+#   SJ_TS (1,2,4,8)
+#   FOLD (1: also compare every model with --avgpool fold, into work/compare-fold-*): SpikingJelly's ann2snn conversion of each ReLU net (experiments/conversion-bench/sj_bench.py)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EPOCHS=${EPOCHS:-5}
@@ -38,6 +39,9 @@ for seed in $SEEDS; do
         --threads "$THREADS" --out "$WORK/sj-$name-e$EPOCHS-s$seed.json"
     fi
     "$BIN" compare "$model" --timesteps "$TS" "${LIM[@]}" --threads "$THREADS" --out "$WORK/compare-$(basename "$model")" --force
+    if [ "${FOLD:-0}" = 1 ]; then
+      "$BIN" compare "$model" --avgpool fold --timesteps "$TS" "${LIM[@]}" --threads "$THREADS" --out "$WORK/compare-fold-$(basename "$model")" --force
+    fi
   done
 done
 python3 experiments/qcfs/report.py "$WORK" "$EPOCHS" "$SEEDS" "$COMMIT" "$TAG" "$QCFS_CONFIG" > "$RESULTS.tmp"
