@@ -53,6 +53,7 @@ for k in ("relu", "qcfs"):
 cells = [ms([100 * (q["snn"][i]["accuracy"] - r["snn"][i]["accuracy"]) for q, r in zip(runs["qcfs"], runs["relu"])]) for i in range(len(ts))]
 out.append("| QCFS SNN − ReLU SNN (points) | " + ms([100 * (q["ann_accuracy"] - r["ann_accuracy"]) for q, r in zip(runs["qcfs"], runs["relu"])])
            + " | " + " | ".join(cells) + " |")
+notes = []
 sj = []
 for s in seeds:
     try:
@@ -70,14 +71,16 @@ if len(sj) == len(seeds):
     diff = [ms([100 * q["snn"][i]["accuracy"] - a for q, a in zip(runs["qcfs"], acc[t])]) if t in acc and len(acc[t]) == len(seeds) else "–"
             for i, t in enumerate(ts)]
     out.append("| QCFS SNN − SpikingJelly (points) | | " + " | ".join(diff) + " |")
-    out.append("\nSpikingJelly: `experiments/conversion-bench/sj_bench.py accuracy` (RateCodingRecipe, 1000 calibration images, normalized image fed every step) on the same ReLU weights, run by `SJ_PY=... run.sh`.")
+    notes.append("SpikingJelly: `experiments/conversion-bench/sj_bench.py accuracy` (RateCodingRecipe, 1000 calibration images, normalized image fed every step) on the same ReLU weights, run by `SJ_PY=... run.sh`.")
 if folded:
     for k in ("relu", "qcfs"):
         cells = [ms([100 * r["snn"][i]["accuracy"] for r in folded[k]]) for i in range(len(ts))]
         out.append(f"| {k}, `--avgpool fold` | {ms([100 * r['ann_accuracy'] for r in folded[k]])} | " + " | ".join(cells) + " |")
     cells = [ms([100 * (r["snn"][i]["accuracy"] - r["ann_accuracy"]) for r in folded["qcfs"]]) for i in range(len(ts))]
     out.append("| qcfs, `--avgpool fold`: SNN − ANN (points) | | " + " | ".join(cells) + " |")
-    out.append("\n`--avgpool fold` (FOLD=1): average pooling folded into the next layer instead of a layer of IF neurons (README, Conversion).")
+    notes.append("`--avgpool fold` (FOLD=1): average pooling folded into the next layer instead of a layer of IF neurons (README, Conversion).")
+for n in notes:
+    out.append("\n" + n)
 out.append("\nPer seed (ANN; SNN at each T):\n")
 for k in ("relu", "qcfs"):
     for s, r in zip(seeds, runs[k]):
@@ -96,18 +99,18 @@ for k in ("relu", "qcfs"):
     for j, name in enumerate(profiles):
         ps = [r["energy_profiles"][j] for r in runs[k]]
         cells = [f"{statistics.mean(p['ratio'][i] for p in ps):.3f}" for i in range(len(ts))]
-        stops = sorted({str(p["stops_saving_at"]) if p["stops_saving_at"] is not None else f"> {ts[-1]}" for p in ps})
-        be = [p["break_even_t"] for p in ps if p["break_even_t"] is not None]
-        bes = (f"{statistics.mean(be):.1f}" + (" (extrapolated)" if any(p["break_even_extrapolated"] for p in ps) else "")) if be else "–"
+        stops = sorted({str(p.get("stops_saving_at")) if p.get("stops_saving_at") is not None else f"> {ts[-1]}" for p in ps})
+        be = [p.get("break_even_t") for p in ps if p.get("break_even_t") is not None]
+        bes = (f"{statistics.mean(be):.1f}" + (" (extrapolated)" if any(p.get("break_even_extrapolated") for p in ps) else "")) if be else "–"
         out.append(f"| {k} | {name} | " + " | ".join(cells) + f" | {', '.join(stops)} | {bes} |")
 if folded:
     for k in ("relu", "qcfs"):
         for j, name in enumerate(profiles):
             ps = [r["energy_profiles"][j] for r in folded[k]]
             cells = [f"{statistics.mean(p['ratio'][i] for p in ps):.3f}" for i in range(len(ts))]
-            stops = sorted({str(p["stops_saving_at"]) if p["stops_saving_at"] is not None else f"> {ts[-1]}" for p in ps})
-            be = [p["break_even_t"] for p in ps if p["break_even_t"] is not None]
-            bes = (f"{statistics.mean(be):.1f}" + (" (extrapolated)" if any(p["break_even_extrapolated"] for p in ps) else "")) if be else "–"
+            stops = sorted({str(p.get("stops_saving_at")) if p.get("stops_saving_at") is not None else f"> {ts[-1]}" for p in ps})
+            be = [p.get("break_even_t") for p in ps if p.get("break_even_t") is not None]
+            bes = (f"{statistics.mean(be):.1f}" + (" (extrapolated)" if any(p.get("break_even_extrapolated") for p in ps) else "")) if be else "–"
             out.append(f"| {k}, fold | {name} | " + " | ".join(cells) + f" | {', '.join(stops)} | {bes} |")
 out.append("\nANN energy per image (µJ): " + ", ".join(f"{p['profile']['name']} {p['energy_ann_uj']:.2f}" for p in first["energy_profiles"]) + ".\n")
 out.append("Profiles and sources: see any `work/compare-*/report.md` (section \"Energy by hardware profile\") and README \"Energy model\".\n")
