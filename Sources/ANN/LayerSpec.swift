@@ -34,6 +34,13 @@ public enum LayerSpec: Equatable, Sendable {
     case batchNorm(features: Int, spatial: Bool, eps: Double, momentum: Double)
     /// Inverted dropout: zero with probability p in training, scale survivors by 1/(1−p).
     case dropout(p: Double)
+    /// QCFS activation (Bu et al., ICLR 2022): y = λ/L · clip(floor(x·L/λ + 1/2), 0, L) with `levels` L
+    /// and a trained threshold λ (`thresh`, `thresholds` values: 1 per layer or one per channel,
+    /// initialised to `initialThreshold`). See `QCFS`.
+    case qcfs(levels: Int, thresholds: Int, initialThreshold: Double)
+
+    /// Largest QCFS level count (2^16; the paper uses 2–16).
+    public static let maxQCFSLevels = 1 << 16
 
     /// The name used in model.json and configs.
     public var typeName: String {
@@ -46,6 +53,7 @@ public enum LayerSpec: Equatable, Sendable {
         case .flatten: return "flatten"
         case .batchNorm(_, let spatial, _, _): return spatial ? "batchnorm2d" : "batchnorm1d"
         case .dropout: return "dropout"
+        case .qcfs: return "qcfs"
         }
     }
 
@@ -76,6 +84,11 @@ public enum LayerSpec: Equatable, Sendable {
             guard h >= k.h, w >= k.w else { throw ANNError.shape("\(typeName) kernel \(k) is larger than its input \(h)x\(w)") }
             return [c, (h - k.h) / st.h + 1, (w - k.w) / st.w + 1]
         case .relu, .dropout:
+            return s
+        case let .qcfs(_, n, _):
+            guard n == 1 || (!s.isEmpty && s[0] == n) else {
+                throw ANNError.shape("qcfs has \(n) thresholds (one per channel) but its input \(s) has \(s.first ?? 0) channels")
+            }
             return s
         case .flatten:
             guard let n = CheckedMath.product(s), n <= Self.maxSize else {
@@ -117,6 +130,10 @@ public enum LayerSpec: Equatable, Sendable {
             if !(m >= 0 && m <= 1) { throw ANNError.invalidModel("\(typeName) momentum must be in [0, 1], found \(m)") }
         case let .dropout(p):
             if !(p >= 0 && p < 1) { throw ANNError.invalidModel("dropout p must be in [0, 1), found \(p)") }
+        case let .qcfs(l, n, t):
+            if !(l >= 1 && l <= Self.maxQCFSLevels) { throw ANNError.invalidModel("qcfs levels must be in 1...\(Self.maxQCFSLevels), found \(l)") }
+            try pos(n, "thresholds")
+            if !(t > 0 && t <= 1e30) { throw ANNError.invalidModel("qcfs threshold must be a finite number > 0, found \(t)") }
         }
     }
 
@@ -127,6 +144,7 @@ public enum LayerSpec: Equatable, Sendable {
         case let .dense(i, o, b): return [("weight", [o, i])] + (b ? [("bias", [o])] : [])
         case let .conv2d(i, o, k, _, _, b): return [("weight", [o, i, k.h, k.w])] + (b ? [("bias", [o])] : [])
         case let .batchNorm(f, _, _, _): return [("weight", [f]), ("bias", [f]), ("running_mean", [f]), ("running_var", [f])]
+        case let .qcfs(_, n, _): return [("thresh", [n])]
         case .avgPool2d, .maxPool2d, .relu, .flatten, .dropout: return []
         }
     }
@@ -143,6 +161,7 @@ public enum LayerSpec: Equatable, Sendable {
         case .flatten: return Flatten()
         case let .batchNorm(f, sp, eps, m): return BatchNorm(features: f, spatial: sp, eps: eps, momentum: m)
         case let .dropout(p): return Dropout(p: p)
+        case let .qcfs(l, n, t): return QCFS(levels: l, thresholdCount: n, initialThreshold: t)
         }
     }
 }
@@ -152,6 +171,7 @@ extension LayerSpec: Codable {
     enum Key: String, CodingKey {
         case type, in_features, out_features, bias, in_channels, out_channels, kernel_size, stride, padding
         case num_features, eps, momentum, p
+        case levels, thresholds, init_threshold
     }
 
     public init(from decoder: Decoder) throws {
@@ -183,8 +203,11 @@ extension LayerSpec: Codable {
                               eps: try c.decodeIfPresent(Double.self, forKey: .eps) ?? 1e-5,
                               momentum: try c.decodeIfPresent(Double.self, forKey: .momentum) ?? 0.1)
         case "dropout": self = .dropout(p: try c.decodeIfPresent(Double.self, forKey: .p) ?? 0.5)
+        case "qcfs":
+            self = .qcfs(levels: try c.decode(Int.self, forKey: .levels), thresholds: try c.decodeIfPresent(Int.self, forKey: .thresholds) ?? 1,
+                         initialThreshold: try c.decodeIfPresent(Double.self, forKey: .init_threshold) ?? QCFS.defaultThreshold)
         default:
-            throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown layer type '\(type)'; expected dense, conv2d, avgpool2d, maxpool2d, relu, flatten, batchnorm1d, batchnorm2d, dropout")
+            throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown layer type '\(type)'; expected dense, conv2d, avgpool2d, maxpool2d, relu, flatten, batchnorm1d, batchnorm2d, dropout, qcfs")
         }
     }
 
@@ -204,6 +227,8 @@ extension LayerSpec: Codable {
         case let .batchNorm(f, _, eps, m):
             try c.encode(f, forKey: .num_features); try c.encode(eps, forKey: .eps); try c.encode(m, forKey: .momentum)
         case let .dropout(p): try c.encode(p, forKey: .p)
+        case let .qcfs(l, n, t):
+            try c.encode(l, forKey: .levels); try c.encode(n, forKey: .thresholds); try c.encode(t, forKey: .init_threshold)
         }
     }
 }

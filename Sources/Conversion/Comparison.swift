@@ -37,7 +37,28 @@ public struct Comparison: Codable, Sendable {
         public var agreement_with_ann: Double
     }
 
+    /// Energy per image under one named profile (`EnergyProfile`), per evaluated T.
+    public struct ProfileEnergy: Codable, Sendable {
+        public var profile: EnergyProfile
+        public var energy_ann_uj: Double
+        /// Same order as `snn` (one value per T).
+        public var energy_snn_uj: [Double]
+        /// energy_snn_uj / energy_ann_uj per T.
+        public var ratio: [Double]
+        /// Smallest evaluated T at which the SNN needs at least the ANN's energy (nil: saves at every T).
+        public var stops_saving_at: Int?
+        /// T where SNN and ANN energies are equal, by linear interpolation between evaluated T (or linear
+        /// extrapolation from the last two when the SNN saves at every T); nil when it cannot be
+        /// estimated (the SNN never saves, or the energy does not grow with T).
+        public var break_even_t: Double?
+        public var break_even_extrapolated: Bool
+    }
+
     public var source: String
+    /// How the scales were chosen (percentile calibration or QCFS thresholds).
+    public var recipe: ConversionRecipe = .percentile
+    /// Energy under each requested profile (`compare --energy-model`).
+    public var energy_profiles: [ProfileEnergy] = []
     public var images: Int
     public var ann_accuracy: Double
     public var ann_images_per_second: Double
@@ -58,10 +79,12 @@ public struct Comparison: Codable, Sendable {
     /// Evaluates the ANN and the SNN on `images` (normalized per the model for the ANN; raw [0, 1]
     /// pixels for the SNN) and assembles the comparison.
     public static func run(model: Sequential, converted: ConvertedNetwork, images: LabeledImages, rawPixels: [Float],
-                           timesteps: [Int], threads: Int, energy: EnergyModel = EnergyModel(), seed: UInt64 = 1,
+                           timesteps: [Int], threads: Int, energy: EnergyModel = EnergyModel(),
+                           profiles: [EnergyProfile] = EnergyProfile.all, seed: UInt64 = 1,
                            progress: ((String, Double) -> Void)? = nil) throws -> Comparison {
         let n = images.count
         if let p = energy.problem { throw ConversionError("energy model: \(p)") }
+        if let p = profiles.lazy.compactMap(\.problem).first { throw ConversionError("energy model: \(p)") }
         guard converted.inputShape == model.inputShape else {
             throw ConversionError("the converted network expects images of shape \(converted.inputShape), the model \(model.inputShape): was it converted from another model?")
         }
@@ -122,9 +145,45 @@ public struct Comparison: Codable, Sendable {
             LayerInfo(name: $0.name, kind: $0.kind.rawValue, neurons: $0.size, macs_per_image: $0.macs,
                       scale_mean: Double($0.scale.reduce(0, +)) / Double(max($0.scale.count, 1)))
         }
-        return Comparison(source: converted.source, images: n, ann_accuracy: Double(correct) / Double(max(n, 1)),
+        let neurons = Double(converted.layers.reduce(0) { $0 + $1.size })
+        let annOutputs = Double(converted.layers.filter { $0.kind == .conv || $0.kind == .dense }.reduce(0) { $0 + $1.size })
+        let firstOutputs = converted.options.encoding == .analog ? Double(converted.layers[0].size) : 0
+        let perProfile = profiles.map { p -> ProfileEnergy in
+            var ann = 0.0
+            let e = snn.map { r -> Double in
+                let c = EnergyProfile.Counts(macs: Double(macs), annOutputs: annOutputs, sops: r.sops_per_image, spikes: r.spikes_per_image,
+                                             neurons: neurons, timesteps: Double(r.timesteps), firstLayerMacs: Double(firstMacs),
+                                             firstLayerOutputs: firstOutputs)
+                let (a, s) = p.estimate(c)
+                ann = a
+                return s
+            }
+            let ratio = e.map { $0 / max(ann, 1e-30) }
+            let (stop, be, extra) = breakEven(timesteps: snn.map(\.timesteps), ratio: ratio)
+            return ProfileEnergy(profile: p, energy_ann_uj: ann, energy_snn_uj: e, ratio: ratio, stops_saving_at: stop,
+                                 break_even_t: be, break_even_extrapolated: extra)
+        }
+        return Comparison(source: converted.source, recipe: converted.recipe, energy_profiles: perProfile, images: n, ann_accuracy: Double(correct) / Double(max(n, 1)),
                           ann_images_per_second: Double(n) / max(annSeconds, 1e-9), macs_per_image: macs,
                           first_layer_macs_per_image: firstMacs, energy_model: energy, options: converted.options,
                           layers: layers, snn: snn, threads: ev.threads, snn_wall_seconds: ev.wallSeconds)
+    }
+
+    /// The first evaluated T (ascending) with ratio >= 1, and the T where the ratio crosses 1: linear
+    /// interpolation between the neighbouring evaluated T, or extrapolation from the last two when
+    /// every ratio is < 1 (flagged). nil when the ratio is >= 1 already at the smallest T or does not
+    /// grow.
+    static func breakEven(timesteps ts: [Int], ratio r: [Double]) -> (Int?, Double?, Bool) {
+        guard !ts.isEmpty, ts.count == r.count else { return (nil, nil, false) }
+        if let k = r.firstIndex(where: { $0 >= 1 }) {
+            guard k > 0 else { return (ts[0], nil, false) }
+            let (t0, t1, r0, r1) = (Double(ts[k - 1]), Double(ts[k]), r[k - 1], r[k])
+            return (ts[k], t0 + (1 - r0) * (t1 - t0) / (r1 - r0), false)
+        }
+        guard ts.count >= 2 else { return (nil, nil, false) }
+        let n = ts.count
+        let (t0, t1, r0, r1) = (Double(ts[n - 2]), Double(ts[n - 1]), r[n - 2], r[n - 1])
+        guard r1 > r0 else { return (nil, nil, false) }
+        return (nil, t1 + (1 - r1) * (t1 - t0) / (r1 - r0), true)
     }
 }

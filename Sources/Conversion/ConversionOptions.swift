@@ -28,6 +28,14 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
         case gate, refuse
     }
 
+    /// Average pooling: a layer of IF neurons fed by a fixed depthwise projection (1/k², default; a
+    /// pooled spike is an event), or folded into the next conv/dense layer (`fold`: its kernel becomes
+    /// k·p wide with stride s·p and weights W/p², so it sees the exact mean of the spikes; no second
+    /// rounding at small T, but every spike of the pooled layer reaches the next layer: ~p² × the SOPs).
+    public enum AvgPoolStrategy: String, Codable, Sendable, CaseIterable {
+        case neurons, fold
+    }
+
     /// Which activations the percentile ranks: the positive ones (SNN Toolbox, Rueckauer et al. 2017;
     /// default) or all of them, zeros of the ReLU included (SpikingJelly's `"99.9%"` mode). Counting
     /// the zeros lowers the scale of sparse channels: more spikes, less rounding error at small T.
@@ -46,6 +54,7 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
     public var encoding: InputEncoding = .analog
     public var decoding: OutputDecoding = .membrane
     public var maxPool: MaxPoolStrategy = .gate
+    public var avgPool: AvgPoolStrategy = .neurons
     /// Initial membrane potential as a fraction of the threshold (0.5 halves the rounding error of
     /// rate coding; Bu et al. 2022).
     public var initialPotential: Double = 0.5
@@ -54,7 +63,7 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case normalization, percentile, percentileOf, calibrationImages, resetBySubtraction, encoding, decoding,
-             maxPool, initialPotential
+             maxPool, initialPotential, avgPool
     }
 
     /// Largest calibration image count (far beyond any data set in IDX form).
@@ -84,6 +93,7 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
         decoding = try c.decodeIfPresent(OutputDecoding.self, forKey: .decoding) ?? d.decoding
         maxPool = try c.decodeIfPresent(MaxPoolStrategy.self, forKey: .maxPool) ?? d.maxPool
         initialPotential = try c.decodeIfPresent(Double.self, forKey: .initialPotential) ?? d.initialPotential
+        avgPool = try c.decodeIfPresent(AvgPoolStrategy.self, forKey: .avgPool) ?? d.avgPool
     }
 }
 

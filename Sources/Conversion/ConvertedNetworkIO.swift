@@ -28,6 +28,8 @@ extension ConvertedNetwork {
         var is_output: Bool
         var neurons: Int
         var synapses_note: String
+        /// MACs of the ANN layer when an average pooling was folded in (absent otherwise).
+        var ann_macs: Int64?
     }
 
     struct Record: Codable {
@@ -43,6 +45,8 @@ extension ConvertedNetwork {
         var first_layer_stride: Int
         var first_layer_padding: Int
         var layers: [LayerRecord]
+        /// How the scales were chosen; absent in files written before QCFS conversion (= percentile).
+        var recipe: ConversionRecipe?
     }
 
     /// Writes the folder atomically, under the output policy (`policy`: a `convert` output).
@@ -67,8 +71,9 @@ extension ConvertedNetwork {
                                          stride: $0.stride, padding: $0.padding, scale: $0.scale, is_output: $0.isOutput,
                                          neurons: $0.size,
                                          synapses_note: $0.kind == .dense ? "weights [in][out], inputs in engine (HWC) order"
-                                             : $0.kind == .conv ? "kernel [kh][kw][in][out]" : $0.kind == .avgPool ? "depthwise kernel [kh][kw][C]" : "spike-count gate, weight 1")
-                         })
+                                             : $0.kind == .conv ? "kernel [kh][kw][in][out]" : $0.kind == .avgPool ? "depthwise kernel [kh][kw][C]" : "spike-count gate, weight 1",
+                                         ann_macs: $0.annMACs)
+                         }, recipe: recipe)
         var tensors: [(key: String, value: StateValue)] = []
         for (k, l) in layers.enumerated() {
             if !l.weights.isEmpty { tensors.append(("layers.\(k).weight", .float(Tensor(shape: [l.weights.count], values: l.weights)))) }
@@ -124,6 +129,10 @@ extension ConvertedNetwork {
                                  weights: [], bias: [], scale: r.scale, isOutput: r.is_output)
             if let w = counts.weights[k] { l.weights = try floats("layers.\(k).weight", w) }
             if let b = counts.bias[k] { l.bias = try floats("layers.\(k).bias", b) }
+            if let m = r.ann_macs {
+                guard m >= 0 else { throw ConversionError("\(path)/\(Self.specFile): layers[\(k)].ann_macs must be >= 0, found \(m)") }
+                l.annMACs = m
+            }
             layers.append(l)
         }
         let fs = rec.first_layer_shape
@@ -139,7 +148,8 @@ extension ConvertedNetwork {
                                    inputNormalization: rec.input_normalization, firstLayer: first,
                                    firstWeights: try floats("first.weight", counts.firstWeights),
                                    firstBias: try floats("first.bias", fs[0]),
-                                   firstLayerOffset: try floats("first.offset", layers[0].size), source: rec.source)
+                                   firstLayerOffset: try floats("first.offset", layers[0].size), source: rec.source,
+                                   recipe: rec.recipe ?? .percentile)
         if let extra = tensors.keys.filter({ !used.contains($0) }).sorted().first {
             throw ConversionError("\(weightsPath): unexpected tensor '\(extra)': \(specFile) describes no such weights")
         }

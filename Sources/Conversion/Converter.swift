@@ -33,6 +33,8 @@ public struct SpikingLayer: Equatable, Sendable {
     public var scale: [Float]
     /// The network's last layer (read out; no ReLU in the ANN).
     public var isOutput: Bool
+    /// MACs of the ANN layer when they differ from this layer's geometry (an average pooling folded in).
+    public var annMACs: Int64? = nil
 
     public var size: Int { outputShape.reduce(1, *) }
     public var channels: Int { outputShape.count == 3 ? outputShape[0] : outputShape[0] }
@@ -42,6 +44,7 @@ public struct SpikingLayer: Equatable, Sendable {
 
     /// Multiply-accumulates of the ANN layer per image (pooling: none; its adds are reported as 0 MACs).
     public var macs: Int64 {
+        if let annMACs { return annMACs }
         switch kind {
         case .conv: return Int64(size) * Int64(inputShape[0] * kernel[0] * kernel[1])
         case .dense: return Int64(inputShape.reduce(1, *)) * Int64(size)
@@ -70,6 +73,25 @@ public struct ConvertedNetwork: Sendable {
     public var firstLayerOffset: [Float]
     /// Where the model came from (for reports).
     public var source: String
+    /// How the scales were chosen (percentile calibration or QCFS thresholds).
+    public var recipe: ConversionRecipe = .percentile
+}
+
+/// How the scales (thresholds) of a converted network were chosen.
+public enum ConversionRecipe: String, Codable, Sendable {
+    /// Data-based normalization: a percentile of calibration activations (ReLU-trained nets).
+    case percentile
+    /// QCFS-trained nets (Bu et al. 2022): threshold = the trained λ of each layer or channel, no
+    /// calibration; initial membrane and reset from the options (defaults θ/2, subtraction, as in the paper).
+    case qcfs
+
+    /// One line for reports.
+    public var summary: String {
+        switch self {
+        case .percentile: return "percentile normalization (ReLU-trained ANN; scales from calibration activations)"
+        case .qcfs: return "QCFS (Bu et al. 2022): threshold = trained λ per layer/channel, no calibration"
+        }
+    }
 }
 
 /// ANN → SNN conversion (rate coding with integrate-and-fire neurons).
@@ -82,6 +104,10 @@ public struct ConvertedNetwork: Sendable {
 ///   become `W λ_prev/λ`, biases `b/λ`, thresholds stay 1, so rates are activations/λ, clipped at 1.
 /// - Average pooling is a fixed depthwise projection (weights 1/k²); max pooling gates spikes by spike
 ///   count (`ConversionOptions.maxPool`).
+/// - QCFS-trained models (`ConversionRecipe.qcfs`, Bu et al. 2022): the scale of a hidden layer (or
+///   channel) is its trained threshold λ instead of a percentile, so IF threshold = λ with membranes
+///   starting at θ/2 (`initialPotential` 0.5) and reset by subtraction; no calibration image is read
+///   (only the output layer under spike decoding is calibrated). Every hidden layer must use QCFS.
 /// - Anything else is refused with the layer's index, type and the reason.
 public enum Converter {
     struct Group {
@@ -89,6 +115,8 @@ public enum Converter {
         var index: Int
         var bn: Int? = nil
         var relu: Int? = nil
+        /// The QCFS activation of this group (its threshold is the group's scale; QCFS recipe).
+        var qcfs: Int? = nil
         var absorbed: [Int] = []
         var flattenBefore = false
         /// Index of the ANN layer whose output is this group's activation.
@@ -139,6 +167,11 @@ public enum Converter {
                     case .relu:
                         if g.relu == nil { g.relu = j; g.activationIndex = j }
                         g.absorbed.append(j)
+                    case .qcfs:
+                        guard g.qcfs == nil else { throw ConversionError("\(name(j)): a second QCFS activation after \(name(i)) cannot be converted") }
+                        if g.relu == nil { g.relu = j }
+                        g.qcfs = j; g.activationIndex = j
+                        g.absorbed.append(j)
                     case .dropout:
                         g.absorbed.append(j)
                     default:
@@ -146,6 +179,7 @@ public enum Converter {
                     }
                     if case .batchNorm = layers[j] { j += 1; continue }
                     if case .relu = layers[j] { j += 1; continue }
+                    if case .qcfs = layers[j] { j += 1; continue }
                     if case .dropout = layers[j] { j += 1; continue }
                     break
                 }
@@ -180,6 +214,8 @@ public enum Converter {
                 continue
             case .relu:
                 throw ConversionError("\(name(i)): a ReLU must follow a conv/dense layer (or its BatchNorm)")
+            case .qcfs:
+                throw ConversionError("\(name(i)): a QCFS activation must directly follow a conv/dense layer (or its BatchNorm)")
             case .batchNorm:
                 throw ConversionError("\(name(i)): BatchNorm can only be folded when it directly follows a conv or dense layer")
             }
@@ -194,6 +230,11 @@ public enum Converter {
         }
         for g in groups.dropLast() where (g.kind == .conv || g.kind == .dense) && g.relu == nil {
             throw ConversionError("\(name(g.index)) is not followed by a ReLU: IF neurons can only carry non-negative activations (only the last layer may be linear)")
+        }
+        if let q = last.qcfs { throw ConversionError("\(name(q)): the output layer must be linear (no QCFS after the classifier)") }
+        let hidden = groups.dropLast().filter { $0.kind == .conv || $0.kind == .dense }
+        if hidden.contains(where: { $0.qcfs != nil }), let g = hidden.first(where: { $0.qcfs == nil }) {
+            throw ConversionError("\(name(g.index)) is followed by a ReLU while other layers use QCFS: train every hidden layer with QCFS (or none) to choose one conversion recipe")
         }
         return groups
     }
@@ -252,6 +293,14 @@ public enum Converter {
         }
     }
 
+    /// Whether `convert` reads calibration images for `model` (false for a QCFS-trained model read out
+    /// by membrane potential: its scales are the trained thresholds). Throws the error `convert` would
+    /// throw for a model that cannot be converted.
+    public static func needsCalibration(_ model: Sequential, options: ConversionOptions) throws -> Bool {
+        let groups = try plan(model, options: options)
+        return !groups.contains { $0.qcfs != nil } || options.decoding == .spikes
+    }
+
     /// Converts `model` using calibration images (first `options.calibrationImages` of `calibration`).
     /// `source` (the model folder) is named in the errors about the model.
     public static func convert(_ model: Sequential, calibration: LabeledImages, options: ConversionOptions,
@@ -283,10 +332,30 @@ public enum Converter {
         func name(_ g: Group) -> String { (source.isEmpty ? "" : "\(source): ") + "layer \(g.index) (\(model.layers[g.index].spec.typeName))" }
         func inShape(_ i: Int) -> [Int] { i == 0 ? model.inputShape : shapes[i - 1] }
 
+        // QCFS recipe (Bu et al. 2022): a hidden layer's scale is its trained threshold λ (per layer or
+        // channel); the output layer needs no scale when read out by membrane potential (argmax).
+        let recipe: ConversionRecipe = groups.contains { $0.qcfs != nil } ? .qcfs : .percentile
+        var fixedScales: [Int: [Float]] = [:]
+        if recipe == .qcfs {
+            for (gi, g) in groups.enumerated() {
+                if let q = g.qcfs {
+                    guard let layer = model.layers[q] as? QCFS else { throw ConversionError("layer \(q) (qcfs): expected a QCFS object") }
+                    let lam = layer.threshold.value.scalars
+                    if let j = lam.firstIndex(where: { !($0 > 0 && $0.isFinite) }) {
+                        throw ConversionError("layer \(q) (qcfs): threshold \(j) is \(lam[j]); QCFS thresholds must be finite and > 0 to convert")
+                    }
+                    fixedScales[gi] = lam
+                } else if gi == groups.count - 1 && options.decoding == .membrane {
+                    fixedScales[gi] = [1]
+                }
+            }
+        }
+        func calibrated(_ gi: Int) -> Bool { (groups[gi].kind == .conv || groups[gi].kind == .dense) && fixedScales[gi] == nil }
+
         // 1. Calibration: percentile of the activations per group (per channel or per layer): the
         // positive values are kept, the others only counted (they are zeros of the rate code).
-        let nCal = min(options.calibrationImages, calibration.count)
-        guard nCal > 0 else { throw ConversionError("no calibration images (--calibration must be > 0)") }
+        let nCal = groups.indices.contains(where: calibrated) ? min(options.calibrationImages, calibration.count) : 0
+        guard nCal > 0 || !groups.indices.contains(where: calibrated) else { throw ConversionError("no calibration images (--calibration must be > 0)") }
         // The output layer always has one scale: per-class scales would reorder its outputs.
         func channelWise(_ gi: Int) -> Bool { options.normalization == .channel && gi < groups.count - 1 }
         var positives: [[[Float]]] = groups.enumerated().map { gi, g in
@@ -301,7 +370,7 @@ public enum Converter {
             let x = Tensor(shape: [n] + model.inputShape,
                            values: Array(calibration.pixels[(start * calibration.sampleSize)..<((start + n) * calibration.sampleSize)]))
             let acts = model.activations(x, threads: threads)
-            for (gi, g) in groups.enumerated() where g.kind == .conv || g.kind == .dense {
+            for (gi, g) in groups.enumerated() where calibrated(gi) {
                 let a = acts[g.activationIndex]
                 let sh = shapes[g.activationIndex]
                 let per = sh.dropFirst().reduce(1, *)   // spatial size (1 for dense)
@@ -324,6 +393,11 @@ public enum Converter {
         for (gi, g) in groups.enumerated() {
             switch g.kind {
             case .conv, .dense:
+                if let f = fixedScales[gi] {
+                    scales.append(f)
+                    prevScale = f
+                    continue
+                }
                 let all = options.percentileOf == .all
                 var sc = positives[gi].indices.map {
                     percentile(positives[gi][$0], options.percentile, zeros: all ? nonPositive[gi][$0] : 0)
@@ -415,14 +489,68 @@ public enum Converter {
             }
         }
 
+        if options.avgPool == .fold { out = try foldAveragePooling(out) }
+
         // 3. First-layer offset for u = 0 (Poisson encoding), exact including zero padding.
         let conv = ConvertedNetwork(layers: out, options: options, inputShape: model.inputShape, classes: model.classes,
                                     inputNormalization: model.normalization, firstLayer: firstSpec,
-                                    firstWeights: firstW, firstBias: firstB, firstLayerOffset: [], source: source)
+                                    firstWeights: firstW, firstBias: firstB, firstLayerOffset: [], source: source, recipe: recipe)
         var result = conv
         let zero = [Float](repeating: 0, count: model.inputShape.reduce(1, *))
         result.firstLayerOffset = conv.firstLayerCurrents(pixels: zero, count: 1, threads: 1)
         return result
+    }
+
+    /// Folds every average pooling layer into the conv/dense layer after it (`ConversionOptions.avgPool
+    /// == .fold`): pooling p×p (stride p) then a conv (kernel k, stride s, no padding) is one conv with
+    /// kernel k·p, stride s·p and weights W/p² over the unpooled map; pooling then a dense layer (after
+    /// flatten) is a dense layer over the unpooled map with W/p² for every pixel of a window (pixels
+    /// floor mode drops get 0). Weights are in engine layout and already normalized.
+    static func foldAveragePooling(_ layers: [SpikingLayer]) throws -> [SpikingLayer] {
+        var out: [SpikingLayer] = []
+        var i = 0
+        while i < layers.count {
+            let pool = layers[i]
+            guard pool.kind == .avgPool else { out.append(pool); i += 1; continue }
+            let p = pool.kernel[0]
+            guard i + 1 < layers.count, pool.stride == p, pool.kernel[1] == p else {
+                throw ConversionError("\(pool.name): --avgpool fold needs non-overlapping pooling (stride = kernel) followed by a conv or dense layer")
+            }
+            var next = layers[i + 1]
+            let (C, H0, W0) = (pool.inputShape[0], pool.inputShape[1], pool.inputShape[2])
+            let inv = 1 / Float(p * p)
+            let annMACs = next.macs
+            switch next.kind {
+            case .conv:
+                guard next.padding == 0 else {
+                    throw ConversionError("\(next.name): --avgpool fold cannot fold the pooling before a padded convolution; use --avgpool neurons")
+                }
+                let (k, outC) = (next.kernel[0], next.outputShape[0])
+                let kf = k * p
+                var w = [Float](repeating: 0, count: kf * kf * C * outC)
+                for y in 0..<kf { for x in 0..<kf { for c in 0..<C { for o in 0..<outC {
+                    w[((y * kf + x) * C + c) * outC + o] = next.weights[(((y / p) * k + x / p) * C + c) * outC + o] * inv
+                } } } }
+                next.weights = w
+                next.kernel = [kf, kf]
+                next.stride *= p
+            case .dense:
+                let (Hp, Wp, outC) = (pool.outputShape[1], pool.outputShape[2], next.outputShape[0])
+                var w = [Float](repeating: 0, count: C * H0 * W0 * outC)
+                for y in 0..<(Hp * p) { for x in 0..<(Wp * p) { for c in 0..<C { for o in 0..<outC {
+                    w[((y * W0 + x) * C + c) * outC + o] = next.weights[(((y / p) * Wp + x / p) * C + c) * outC + o] * inv
+                } } } }
+                next.weights = w
+            case .avgPool, .maxPool:
+                throw ConversionError("\(pool.name): --avgpool fold needs a conv or dense layer after the pooling, found \(next.name)")
+            }
+            next.inputShape = next.kind == .dense ? [C * H0 * W0] : pool.inputShape
+            next.absorbed = (next.absorbed + [pool.annIndex] + pool.absorbed).sorted()
+            next.annMACs = annMACs
+            out.append(next)
+            i += 2
+        }
+        return out
     }
 
     /// Shape before the flatten that precedes layer `index`.

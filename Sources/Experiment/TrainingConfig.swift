@@ -15,7 +15,7 @@ import Foundation
 ///       init: he_normal                              # he_normal he_uniform glorot_normal glorot_uniform pytorch
 ///       layers:
 ///         - conv2d: {out: 16, kernel: 5, stride: 1, padding: 0}
-///         - relu
+///         - relu                                     # or {qcfs: {levels: 8, per_channel: false, threshold: 8}}
 ///         - avgpool2d: {kernel: 2}
 ///         - flatten
 ///         - dense: {out: 10}
@@ -204,7 +204,7 @@ public struct TrainingConfig {
         return (ModelSpec(inputShape: input, layers: specs, normalization: normalization, classes: classes), WeightInit(rawValue: initName)!)
     }
 
-    static let layerTypes = ["dense", "conv2d", "avgpool2d", "maxpool2d", "relu", "flatten", "batchnorm", "batchnorm1d", "batchnorm2d", "dropout"]
+    static let layerTypes = ["dense", "conv2d", "avgpool2d", "maxpool2d", "relu", "flatten", "batchnorm", "batchnorm1d", "batchnorm2d", "dropout", "qcfs"]
 
     /// One layer: a bare name (`relu`, `flatten`, `batchnorm`) or `{type_name: {hyper-parameters}}`.
     static func parseLayer(_ item: ConfigNode, input: [Int]) throws -> LayerSpec {
@@ -278,6 +278,17 @@ public struct TrainingConfig {
             let p = try pNode?.double() ?? 0.5
             if !(p >= 0 && p < 1) { throw (pNode ?? item).error("must be in [0, 1), found \(p)") }
             spec = .dropout(p: p)
+        case "qcfs":
+            // {qcfs: {levels: L, per_channel: false, threshold: 8}} (Bu et al. 2022)
+            let lNode = try req("levels", "quantization levels L, e.g. 8")
+            let l = try lNode.int()
+            if !(l >= 1 && l <= LayerSpec.maxQCFSLevels) { throw lNode.error("must be in 1...\(LayerSpec.maxQCFSLevels), found \(l)") }
+            let perChannel = try params?.bool("per_channel", default: false) ?? false
+            let tNode = params?.node("threshold")
+            let t = try tNode?.double() ?? QCFS.defaultThreshold
+            if !(t > 0 && t <= 1e30) { throw tNode!.error("must be a number > 0 (the initial threshold λ), found \(t)") }
+            if perChannel && input.isEmpty { throw item.error("qcfs per_channel needs an input with channels") }
+            spec = .qcfs(levels: l, thresholds: perChannel ? input[0] : 1, initialThreshold: t)
         default:
             throw item.error("unknown layer type '\(type)'")
         }

@@ -48,7 +48,32 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Energy of an addition in pJ, > 0 and at most 1e6 (default Horowitz 2014, 45 nm fp32).")
     var addPj: Double = 0.9
 
+    @Option(name: .long, parsing: .singleValue,
+            help: "Energy profile(s) for the report: \(EnergyProfile.names.joined(separator: ", ")); repeat the flag or separate by commas (default: all).")
+    var energyModel: [String] = []
+
     @OptionGroup var flags: ConversionFlags
+
+    /// The requested profiles (all when none is named); --mac-pj/--add-pj also set horowitz45's MAC and synaptic op.
+    func parsedProfiles() throws -> [EnergyProfile] {
+        let names = energyModel.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        var out: [EnergyProfile] = []
+        for n in names {
+            guard var p = EnergyProfile.named(n) else {
+                throw ValidationError("--energy-model must name a profile (\(EnergyProfile.names.joined(separator: ", "))), got '\(n)'")
+            }
+            if p.name == EnergyProfile.horowitz45.name { p.mac = macPj; p.synapticOp = addPj }
+            if !out.contains(where: { $0.name == p.name }) { out.append(p) }
+        }
+        if names.isEmpty {
+            out = EnergyProfile.all.map { p in
+                var p = p
+                if p.name == EnergyProfile.horowitz45.name { p.mac = macPj; p.synapticOp = addPj }
+                return p
+            }
+        }
+        return out
+    }
 
     func parsedTimesteps() throws -> [Int] {
         let parts = timesteps.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -67,11 +92,13 @@ struct CompareCommand: ParsableCommand {
             throw ValidationError("\(flag) must be a finite energy in (0, \(Int(EnergyModel.maxPicojoules))] pJ, got \(v)")
         }
         try FlagChecks.seed(seed)
+        _ = try parsedProfiles()
         try FlagChecks.outFolder(out)
     }
 
     func run() throws {
         let ts = try parsedTimesteps()
+        let profiles = try parsedProfiles()
         let options = try flags.options()
         try reportingErrors {
             // claim --out first: never the model or SNN folder, a folder holding one, or a folder compare did not write
@@ -83,7 +110,9 @@ struct CompareCommand: ParsableCommand {
             if let snn {
                 converted = try ConvertedNetwork.load(snn)
             } else {
-                let cal = try ds.load(.train, normalization: net.normalization, limit: options.calibrationImages, threads: nthreads)
+                let cal = try Converter.needsCalibration(net, options: options)
+                    ? ds.load(.train, normalization: net.normalization, limit: options.calibrationImages, threads: nthreads)
+                    : LabeledImages(sampleShape: net.inputShape, pixels: [], labels: [], classCount: net.classes)
                 converted = try Converter.convert(net, calibration: cal, options: options, threads: nthreads, source: model)
             }
             guard converted.inputShape == net.inputShape else {
@@ -96,7 +125,8 @@ struct CompareCommand: ParsableCommand {
             let c: Comparison
             do {
                 c = try Comparison.run(model: net, converted: converted, images: test, rawPixels: raw, timesteps: ts, threads: nthreads,
-                                       energy: EnergyModel(macPicojoules: macPj, addPicojoules: addPj), seed: UInt64(seed)) { _, f in bar.update(f) }
+                                       energy: EnergyModel(macPicojoules: macPj, addPicojoules: addPj), profiles: profiles,
+                                       seed: UInt64(seed)) { _, f in bar.update(f) }
             } catch var fault as SimulationFault {
                 fault.input = snn ?? model   // the network that ran: the converted folder, or the model converted here
                 throw fault

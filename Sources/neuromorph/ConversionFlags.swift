@@ -29,6 +29,9 @@ struct ConversionFlags: ParsableArguments {
     @Option(name: .long, help: "Max pooling: gate (spike-count gating) or refuse.")
     var maxpool: String = "gate"
 
+    @Option(name: .long, help: "Average pooling: neurons (a layer of IF neurons) or fold (into the next conv/dense layer: exact mean, ~k² more SOPs).")
+    var avgpool: String = ConversionOptions().avgPool.rawValue
+
     @Option(name: .long, parsing: .unconditional, help: "Initial membrane potential as a fraction of the threshold.")
     var initialPotential: Double = ConversionOptions().initialPotential
 
@@ -50,6 +53,7 @@ struct ConversionFlags: ParsableArguments {
         guard let e = ConversionOptions.InputEncoding(rawValue: encoding) else { throw ValidationError("--encoding must be analog or poisson, got '\(encoding)'") }
         guard let d = ConversionOptions.OutputDecoding(rawValue: decoding) else { throw ValidationError("--decoding must be membrane or spikes, got '\(decoding)'") }
         guard let m = ConversionOptions.MaxPoolStrategy(rawValue: maxpool) else { throw ValidationError("--maxpool must be gate or refuse, got '\(maxpool)'") }
+        guard let ap = ConversionOptions.AvgPoolStrategy(rawValue: avgpool) else { throw ValidationError("--avgpool must be neurons or fold, got '\(avgpool)'") }
         guard initialPotential.isFinite && initialPotential >= 0 && initialPotential < 1 else { throw ValidationError("--initial-potential must be in [0, 1), got \(initialPotential)") }
         o.calibrationImages = calibration
         o.percentile = percentile
@@ -59,6 +63,7 @@ struct ConversionFlags: ParsableArguments {
         o.encoding = e
         o.decoding = d
         o.maxPool = m
+        o.avgPool = ap
         o.initialPotential = initialPotential
         if let p = o.problem { throw ValidationError("conversion flags: \(p)") }
         return o

@@ -45,12 +45,15 @@ struct ConvertCommand: ParsableCommand {
             let dir = try AtomicDirectory(out, policy: OutputPolicy(kind: .convert, force: force, inputs: [model, flags.data]))
             let net = try ModelDirectory.load(model)
             let nthreads = threads ?? Int(nm_max_threads())
-            let cal = try IDXDataset(folder: flags.data, prefix: flags.prefix)
-                .load(.train, normalization: net.normalization, limit: options.calibrationImages, threads: nthreads)
+            // a QCFS model needs no calibration images (its thresholds are the scales): no data is read
+            let cal = try Converter.needsCalibration(net, options: options)
+                ? IDXDataset(folder: flags.data, prefix: flags.prefix).load(.train, normalization: net.normalization, limit: options.calibrationImages, threads: nthreads)
+                : LabeledImages(sampleShape: net.inputShape, pixels: [], labels: [], classCount: net.classes)
             let t0 = Date()
             let snn = try Converter.convert(net, calibration: cal, options: options, threads: nthreads, source: model)
             try snn.save(into: dir)
             print("converted \(model) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s -> \(out)/ (\(ConvertedNetwork.specFile), \(ConvertedNetwork.weightsFile))")
+            print("  recipe: \(snn.recipe.rawValue) — \(snn.recipe.summary)")
             for l in snn.layers {
                 let sc = l.scale.reduce(0, +) / Float(l.scale.count)
                 print("  \(l.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(l.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(String(format: "%6d", l.size)) neurons  shape \(l.outputShape)  scale \(String(format: "%.3g", sc))\(l.isOutput ? "  (output)" : "")")

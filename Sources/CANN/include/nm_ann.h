@@ -44,6 +44,14 @@ void nm_sum_rows(const float *dy, int rows, int cols, float *db, int threads);
 /* ReLU: y = max(x, 0); backward dx = dy * (y > 0). */
 void nm_relu_forward(const float *x, float *y, int64_t n, int threads);
 void nm_relu_backward(const float *y, const float *dy, float *dx, int64_t n, int threads);
+/* QCFS activation (Bu et al. 2022; ann_qcfs.c): x [n][c][per], thresholds lam[nlam] (nlam 1 or c), L levels.
+ * y = lam * floor(clamp(x/lam, 0, 1) * L + 0.5) / L; backward with a straight-through floor: dx (may be
+ * NULL) = dy * [0 <= x/lam <= 1], dlam[k] = sum dy * (y/lam - [0 <= x/lam <= 1] * x/lam), reduced in a
+ * fixed order (thread-count independent). Returns 0, or -1 when out of memory. */
+void nm_qcfs_forward(const float *x, float *y, int64_t n, int64_t c, int64_t per, const float *lam, int64_t nlam,
+                     int levels, int threads);
+int nm_qcfs_backward(const float *x, const float *dy, float *dx, float *dlam, int64_t n, int64_t c, int64_t per,
+                     const float *lam, int64_t nlam, int levels, int threads);
 /* Inverted dropout: mask[i] = 0 with probability p, else 1/(1-p); the draw for element i is a hash of
  * (seed, i), so it does not depend on threads. y = x * mask. */
 void nm_dropout_forward(const float *x, float *y, float *mask, int64_t n, float p, uint64_t seed, int threads);
