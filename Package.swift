@@ -56,6 +56,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // ONNX import: the runtime only; Sources/ONNX/Proto/onnx-subset.pb.swift is generated once by
+        // scripts/gen-onnx-proto.sh and committed (no code generation at build time).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Hot loops in C, in three targets: CCore (shared: OpenMP thread control, GSL random streams, the
@@ -91,12 +94,17 @@ let package = Package(
         .target(name: "SNN", dependencies: ["CEngine", "CCore", "Common"]),
         .target(name: "ANN", dependencies: ["CANN", "CCore", "Common", "Datasets"]),
         .target(name: "Conversion", dependencies: ["ANN", "SNN", "Datasets", "Common"]),
+        // ONNX models (PyTorch, Keras, JAX exports) read into a Sequential (Sources/ONNX).
+        .target(name: "ONNX", dependencies: [
+            "ANN", "Common", "Datasets",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["Proto/onnx-subset.proto"]),
         .target(name: "Experiment", dependencies: [
             "SNN", "ANN", "Conversion", "Datasets", "Common",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "neuromorph", dependencies: [
-            "Experiment", "SNN", "ANN", "Conversion", "Datasets", "Common", "CCore",
+            "Experiment", "SNN", "ANN", "Conversion", "Datasets", "Common", "CCore", "ONNX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // C-only runner of saved networks (no Swift runtime, Foundation, BLAS or zlib in the process): the
@@ -119,6 +127,8 @@ let package = Package(
         .testTarget(name: "SNNTests", dependencies: ["SNN", "Common", "CEngine", "CCore"]),
         .testTarget(name: "ANNTests", dependencies: ["ANN", "Datasets", "Common", "CANN", "CCore"]),
         .testTarget(name: "ConversionTests", dependencies: ["Conversion", "ANN", "SNN", "Datasets", "Common", "CCore"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "ANN", "Conversion", "Datasets", "Common"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "SNN", "ANN", "Datasets", "Common"]),
     ]
 )
