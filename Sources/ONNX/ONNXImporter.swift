@@ -154,6 +154,8 @@ struct GraphBuilder {
     var visited = Set<Int>()
     var inputName = ""
     var outputName = ""
+    /// The graph input's batch size when it is fixed (a model exported for batch 1 reshapes to [1, -1]).
+    var staticBatch: Int?
 
     init(graph: Onnx_GraphProto, path: String, opset: Int, reader: ONNXTensorReader) {
         self.graph = graph
@@ -189,6 +191,7 @@ struct GraphBuilder {
             if case .dimValue(let v)? = d.value, v > 0 { return Int(v) }
             return nil
         }
+        staticBatch = dims.first ?? nil
         if let o = override {
             guard o.count == 1 || o.count == 3, o.allSatisfy({ $0 > 0 && $0 <= LayerSpec.maxSize }) else {
                 throw ONNXError("--input-shape must be [C, H, W] or [F] with sizes in 1...\(LayerSpec.maxSize), found \(o)")
@@ -274,6 +277,9 @@ struct GraphBuilder {
                 cur = out
                 s = ns
                 let next = consumers[cur] ?? []
+                if next.isEmpty {
+                    throw ONNXError("\(path): tensor '\(cur)' is used by no node: a branch of the residual block that starts at '\(start)' ends without reaching the Add that should join it")
+                }
                 guard next.count == 1 else {
                     throw ONNXError("\(path): tensor '\(cur)' inside the residual block that starts at '\(start)' is used by \(next.count) nodes; nested branches are not supported")
                 }
@@ -511,9 +517,9 @@ struct GraphBuilder {
             let target = try constInts(i, 1, "shape")
             let f = shape.reduce(1, *)
             let allowZero = (int(i, "allowzero") ?? 0) != 0
-            guard target.count == 2, target[0] == -1 || (target[0] == 0 && !allowZero), target[1] == -1 || target[1] == f,
-                  target != [-1, -1] else {
-                throw fail(i, "reshapes to \(target); only a flatten to [N, -1] (or [-1, \(f)]) is supported")
+            let batchOK = target.count == 2 && (target[0] == -1 || (target[0] == 0 && !allowZero) || (staticBatch != nil && target[0] == staticBatch))
+            guard batchOK, target[1] == -1 || target[1] == f, target != [-1, -1] else {
+                throw fail(i, "reshapes to \(target); only a flatten to [N, -1] (or [-1, \(f)], N the batch) is supported")
             }
             return try layer(.flatten)
         case "Identity", "Dropout":

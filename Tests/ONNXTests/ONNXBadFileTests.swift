@@ -156,4 +156,21 @@ final class ONNXBadFileTests: XCTestCase {
         try expectError(dyn, in: dir, ["dynamic sizes", "--input-shape"])
         XCTAssertNoThrow(try ONNXImporter.importData(try dyn.serializedData(), path: "\(dir)/dyn.onnx", options: ONNXImportOptions(inputShape: [1, 28, 28])))
     }
+
+    /// A model exported for a fixed batch reshapes to [batch, -1]: a flatten; another leading size is refused.
+    func testReshapeWithAFixedBatch() throws {
+        let dir = try Fixtures.scratch(self)
+        try FileManager.default.copyItem(atPath: Fixtures.path("vgg-dynamo.onnx.data"), toPath: "\(dir)/vgg-dynamo.onnx.data")
+        var m = try load("vgg-dynamo.onnx")
+        m.graph.input[0].type.tensorType.shape.dim[0] = .with { $0.dimValue = 1 }
+        let k = m.graph.initializer.firstIndex { $0.name == "val_17" }!
+        m.graph.initializer[k] = .with { $0.name = "val_17"; $0.dataType = 7; $0.dims = [2]; $0.int64Data = [1, -1] }
+        try m.serializedData().write(to: URL(fileURLWithPath: "\(dir)/b1.onnx"))
+        let r = try ONNXImporter.importFile("\(dir)/b1.onnx")
+        let (xs, x) = try Fixtures.npy("images.npy")
+        let (_, want) = try Fixtures.npy("vgg-logits.npy")
+        XCTAssertLessThanOrEqual(zip(r.model.predict(Tensor(shape: xs, values: x)).scalars, want).map { abs($0 - $1) }.max()!, 1e-4)
+        m.graph.initializer[k].int64Data = [3, -1]
+        try expectError(m, in: dir, ["(Reshape)", "reshapes to [3, -1]"])
+    }
 }
