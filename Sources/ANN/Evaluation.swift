@@ -23,15 +23,16 @@ public struct Evaluation: Sendable {
     /// Runs `model` in evaluation mode over `data` in batches. Refuses data that does not fit the
     /// model (image shape; a label outside 0..<classes, naming the labels file and index) and outputs
     /// that are not finite (naming the image and the first layer that overflows): an accuracy computed
-    /// from NaN outputs would be meaningless.
+    /// from NaN outputs would be meaningless. `source` (the model folder) is named in those messages.
     public static func run(_ model: Sequential, on data: LabeledImages, batchSize: Int = 1000, threads: Int = 1,
-                           loss: Loss = SoftmaxCrossEntropy(), keepOutputs: Bool = false,
+                           loss: Loss = SoftmaxCrossEntropy(), keepOutputs: Bool = false, source: String = "",
                            progress: ((Int) -> Void)? = nil) throws -> Evaluation {
+        let modelName = source.isEmpty ? "the model" : source
         let k = model.classes
         guard data.sampleShape == model.inputShape else {
             throw ANNError.shape("\(data.source.isEmpty ? "the data" : data.source): images have shape \(data.sampleShape), the model expects \(model.inputShape)")
         }
-        try data.checkLabels(classes: k, model: "the model")
+        try data.checkLabels(classes: k, model: modelName)
         let outShape = try? model.spec.shapes().last
         guard outShape == [k] else {
             throw ANNError.shape("the model outputs \(outShape ?? []) per sample, expected [\(k)] (one value per class)")
@@ -54,7 +55,7 @@ public struct Evaluation: Sendable {
             let out = model.predict(x, threads: threads)
             seconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
             if let j = out.withUnsafeBufferPointer({ FiniteCheck.firstNonFinite($0) }) {
-                throw ANNError.nonFinite("image \(b + j / k) of \(data.source.isEmpty ? "the data" : data.source): \(overflowSource(model, x, threads: threads)); the model's outputs are not finite, so no accuracy can be computed")
+                throw ANNError.nonFinite("\(source.isEmpty ? "" : "\(source): ")image \(b + j / k) of \(data.source.isEmpty ? "the data" : data.source): \(overflowSource(model, x, threads: threads)); the model's outputs are not finite\(source.isEmpty ? "" : " (are its weights far too large?)"), so no accuracy can be computed")
             }
             let r = loss.evaluate(out, labels: y, gradient: false)
             lossSum += r.loss * Double(e - b)

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// A first-order optimiser: `step` updates every parameter from its `grad` (elementwise kernels,
@@ -12,6 +13,9 @@ public protocol Optimizer: AnyObject {
     func step(_ parameters: [Parameter], threads: Int)
     func state() -> [(key: String, value: StateValue)]
     func loadState(_ state: [String: StateValue], parameters: [Parameter]) throws
+    /// The first state value that is NaN or ±inf: the parameter's index in the list `step` was given,
+    /// the buffer's name, the element and its value; nil when all are finite.
+    func firstNonFiniteState() -> (parameter: Int, buffer: String, index: Int, value: Float)?
 }
 
 /// Shared bookkeeping for optimisers whose state is a fixed set of tensors per parameter.
@@ -40,18 +44,48 @@ public class OptimizerBase {
         return out
     }
 
+    public func firstNonFiniteState() -> (parameter: Int, buffer: String, index: Int, value: Float)? {
+        for (i, row) in slots.enumerated() {
+            for (b, t) in row.enumerated() {
+                if let j = t.withUnsafeBufferPointer({ FiniteCheck.firstNonFinite($0) }) { return (i, slotNames[b], j, t[flat: j]) }
+            }
+        }
+        return nil
+    }
+
+    /// Restores the state saved by `state()`. Refused (`ANNError.invalidModel`, naming the key) when a
+    /// buffer is missing, has another shape than its parameter, holds NaN or ±inf (a resumed run would
+    /// write it back or diverge), a second-moment buffer (`*_sq`, `square_avg`) is negative, the step
+    /// count is negative, or a key is not one this optimiser writes.
     public func loadState(_ state: [String: StateValue], parameters: [Parameter]) throws {
         guard case .int64(let st)? = state["step"] else { throw ANNError.invalidModel("optimizer state has no 'step'") }
+        guard st >= 0 else { throw ANNError.invalidModel("optimizer state 'step' is \(st), expected a count >= 0") }
         var newSlots: [[Tensor]] = []
+        var known: Set<String> = ["step"]
         for (i, p) in parameters.enumerated() {
             var row: [Tensor] = []
             for name in slotNames {
-                guard case .float(let t)? = state["\(i).\(name)"], t.shape == p.value.shape else {
-                    throw ANNError.invalidModel("optimizer state '\(i).\(name)' is missing or not \(p.value.shape)")
+                let key = "\(i).\(name)"
+                known.insert(key)
+                guard let v = state[key] else {
+                    throw ANNError.invalidModel("optimizer state '\(key)' is missing (expected float32 \(p.value.shape))")
+                }
+                guard case .float(let t) = v, t.shape == p.value.shape else {
+                    throw ANNError.invalidModel("optimizer state '\(key)' has shape \(v.shape), expected float32 \(p.value.shape)")
+                }
+                if let j = t.withUnsafeBufferPointer({ FiniteCheck.firstNonFinite($0) }) {
+                    throw ANNError.invalidModel("optimizer state '\(key)' holds \(FiniteCheck.describe(t[flat: j])) at index \(j) of \(t.count); optimizer state must be finite")
+                }
+                if name.hasSuffix("_sq") || name == "square_avg",
+                   let j = t.withUnsafeBufferPointer({ b in (0..<b.count).first { b[$0] < 0 } }) {
+                    throw ANNError.invalidModel("optimizer state '\(key)' holds \(t[flat: j]) at index \(j); a mean of squares must be >= 0")
                 }
                 row.append(t)
             }
             newSlots.append(row)
+        }
+        if let extra = state.keys.filter({ !known.contains($0) }).sorted().first {
+            throw ANNError.invalidModel("unexpected optimizer state '\(extra)' (this optimizer keeps \(slotNames.isEmpty ? "only 'step'" : slotNames.map { "'\($0)'" }.joined(separator: ", ")) per parameter)")
         }
         slots = st == 0 && newSlots.isEmpty ? [] : newSlots
         stepCount = st

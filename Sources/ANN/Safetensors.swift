@@ -104,7 +104,7 @@ public enum Safetensors {
                 data.copyBytes(to: UnsafeMutableRawBufferPointer(start: p, count: count * 4).bindMemory(to: UInt8.self), from: start..<start + count * 4)
                 tensors[key] = .float(t)
             } else {
-                guard count == 1 else { throw fail("tensor '\(key)': I64 tensors must be scalars, found shape \(shape)") }
+                guard shape.isEmpty else { throw fail("tensor '\(key)': I64 tensors must be scalars (shape []), found shape \(shape)") }
                 var v: Int64 = 0
                 withUnsafeMutableBytes(of: &v) { data.copyBytes(to: $0.bindMemory(to: UInt8.self), from: start..<start + 8) }
                 tensors[key] = .int64(Int64(littleEndian: v))

@@ -59,7 +59,7 @@ public final class Trainer {
 
     /// One optimisation step on a batch; returns the loss result (before the update).
     /// Stops with `ANNError.nonFinite` naming `at` (epoch, batch) and the layer when the loss, a
-    /// gradient or an updated weight is NaN or infinite, and with `ANNError.shape` when the batch does
+    /// gradient, an updated weight or the optimiser's state is NaN or infinite, and with `ANNError.shape` when the batch does
     /// not fit the model (input shape, labels outside 0..<classes). The weights are left as they were
     /// when the loss or a gradient is not finite; an update that made them non-finite is reported after
     /// it happened.
@@ -95,6 +95,12 @@ public final class Trainer {
             if let j = p.value.withUnsafeBufferPointer({ FiniteCheck.firstNonFinite($0) }) {
                 throw ANNError.nonFinite("\(at): the update made '\(key)' (\(layerName(key))) \(FiniteCheck.describe(p.value[flat: j])) at index \(j); training stopped\(lrHint)")
             }
+        }
+        // a finite gradient can still overflow the optimiser's state (Adam's squared-gradient average of a
+        // gradient beyond 1.8e19): the weights would stop moving and the checkpoint hold ±inf
+        if let s = optimizer.firstNonFiniteState(), s.parameter < named.count {
+            let (key, p) = named[s.parameter]
+            throw ANNError.nonFinite("\(at): the optimizer's \(s.buffer) of '\(key)' (\(layerName(key))) became \(FiniteCheck.describe(s.value)) at index \(s.index) (its gradient there is \(p.grad[flat: s.index])); training stopped\(lrHint)")
         }
         return r
     }

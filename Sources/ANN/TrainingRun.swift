@@ -82,7 +82,11 @@ public final class TrainingRun {
             guard FileManager.default.fileExists(atPath: ckpt) else {
                 throw ANNError.file(path: "\(outDir)/\(Self.checkpointFile)", message: "missing, so the run in \(outDir) cannot be resumed; pass --force instead of --resume to train again from scratch")
             }
-            (start, metrics.epochs) = try loadCheckpoint(ckpt)
+            do {
+                (start, metrics.epochs) = try loadCheckpoint(ckpt)
+            } catch ANNError.file(let path, let message) where path == ckpt {   // named as the user wrote the folder
+                throw ANNError.file(path: "\(outDir)/\(Self.checkpointFile)", message: message)
+            }
             metrics.final_test_accuracy = metrics.epochs.last?.test_accuracy
             log("resuming after epoch \(start) from \(outDir)/\(Self.checkpointFile)")
             let problems = inconsistencies(in: dest, epochs: start, metrics: metrics.epochs)
@@ -95,6 +99,19 @@ public final class TrainingRun {
             staged = try AtomicDirectory(claim: claim)
         }
         if start >= opts.epochs { log("already trained \(start) epochs (>= \(opts.epochs)); nothing to do") }
+        do { try trainEpochs(from: start, metrics: &metrics, staged: &staged, dest: dest, progress: progress, log: log) } catch ANNError.nonFinite(let m) where start > 0 {
+            // a resumed run starts from the checkpoint's weights: a changed or corrupt file shows up here
+            throw ANNError.nonFinite("\(m) (resumed from \(outDir)/\(Self.checkpointFile) after epoch \(start): if that file was changed, train again with --force)")
+        }
+        metrics.final_test_accuracy = metrics.epochs.last?.test_accuracy
+        return metrics
+    }
+
+    /// Epochs `start` ..< epochs: train, evaluate, then checkpoint, model and metrics (the first epoch of a
+    /// new folder into `staged`, committed with them).
+    func trainEpochs(from start: Int, metrics: inout TrainingMetrics, staged: inout AtomicDirectory?, dest: String, progress: Bool,
+                     log: (String) -> Void) throws {
+        let opts = trainer.options
         for epoch in start..<max(start, opts.epochs) {
             let label = "epoch \(epoch + 1)/\(opts.epochs)"
             let bar = ProgressReporter(label: label, total: Double(train.count), enabled: progress)
@@ -125,8 +142,6 @@ public final class TrainingRun {
             log(String(format: "%@  train_loss %.4f  train_acc %.2f%%  test_loss %.4f  test_acc %.2f%%  %.0f samples/s  %.1f s",
                        label, stats.loss, 100 * stats.accuracy, ev.loss, 100 * ev.accuracy, stats.samplesPerSecond, stats.seconds))
         }
-        metrics.final_test_accuracy = metrics.epochs.last?.test_accuracy
-        return metrics
     }
 
     /// The model files and metrics.json of `epoch` (the checkpoint holds the same state).
@@ -189,7 +204,11 @@ public final class TrainingRun {
             if k.hasPrefix("model.") { modelState[String(k.dropFirst(6))] = v } else if k.hasPrefix("optimizer.") { optState[String(k.dropFirst(10))] = v }
         }
         try model.loadState(modelState, source: path)
-        try trainer.optimizer.loadState(optState, parameters: model.namedParameters.map(\.parameter))
+        do {
+            try trainer.optimizer.loadState(optState, parameters: model.namedParameters.map(\.parameter))
+        } catch ANNError.invalidModel(let m) {
+            throw ANNError.file(path: path, message: "\(m.replacingOccurrences(of: "optimizer state '", with: "tensor 'optimizer.")); the checkpoint cannot be resumed, pass --force instead of --resume to train again")
+        }
         let metrics = (try? JSONOutput.decoder.decode([EpochMetrics].self, from: Data((meta["metrics"] ?? "[]").utf8))) ?? []
         guard done >= 0, metrics.count == done else {
             throw ANNError.file(path: path, message: "the checkpoint says \(done) epochs are done but holds metrics of \(metrics.count); it cannot be resumed, pass --force instead of --resume to train again")

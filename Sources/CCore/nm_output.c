@@ -59,6 +59,19 @@ static void nm_remove_flat(const char *dir) {
     }
 }
 
+/* libomp's registration file of this process (nm_omp_forget_stale_registration), written before any
+ * handler is installed; empty if unknown. */
+static char nm_omp_registration[96];
+
+static void nm_omp_registration_path(void) {
+    snprintf(nm_omp_registration, sizeof nm_omp_registration, "/dev/shm/__KMP_REGISTERED_LIB_%d_%d", (int)getpid(), (int)getuid());
+}
+
+void nm_omp_forget_stale_registration(void) {
+    nm_omp_registration_path();
+    unlink(nm_omp_registration);   /* OpenMP has not started here: a file with our pid is a dead process's */
+}
+
 static void nm_cleanup_handler(int sig) {
     const int saved = errno;
     for (int s = 0; s < NM_CLEANUP_SLOTS; s++) {
@@ -66,6 +79,8 @@ static void nm_cleanup_handler(int sig) {
         if (st == 1) unlink(nm_cleanup_slots[s].path);
         else if (st == 2) nm_remove_flat(nm_cleanup_slots[s].path);
     }
+    /* dying of the signal skips libomp's exit handler: remove its registration as it would */
+    if (nm_omp_registration[0]) unlink(nm_omp_registration);
     /* die of the signal, as without the handler (the shell sees 128 + sig) */
     sigaction(sig, &nm_default_action, NULL);
     sigset_t set;
@@ -80,6 +95,7 @@ static void nm_cleanup_handler(int sig) {
 static void nm_install_handlers(void) {
     int expected = 0;
     if (!__atomic_compare_exchange_n(&nm_handlers_installed, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return;
+    if (!nm_omp_registration[0]) nm_omp_registration_path();
     memset(&nm_default_action, 0, sizeof nm_default_action);
     nm_default_action.sa_handler = SIG_DFL;
     sigemptyset(&nm_default_action.sa_mask);
@@ -483,6 +499,63 @@ static int nm_sweep(const char *folder, const char *own) {
 }
 
 int nm_out_sweep(const char *folder) { return nm_sweep(folder, NULL); }
+
+/* ---- single files ------------------------------------------------------------------------------- */
+
+struct nm_file {
+    FILE *f;
+    int slot;
+    char path[NM_PATH];
+    char tmp[NM_PATH + 300];
+};
+
+nm_file *nm_file_create(const char *path, char *err, size_t errlen) {
+    const size_t pl = path ? strlen(path) : 0;
+    if (pl == 0 || pl >= NM_PATH) { snprintf(err, errlen, "cannot write '%.200s': %s", path ? path : "", pl ? "the path is too long" : "no file name"); return NULL; }
+    nm_file *w = calloc(1, sizeof *w);
+    if (!w) { snprintf(err, errlen, "cannot write %s: out of memory", path); return NULL; }
+    memcpy(w->path, path, pl + 1);
+    const char *slash = strrchr(path, '/');
+    const int dl = slash ? (int)(slash - path + 1) : 0;
+    static unsigned counter;
+    for (int t = 0; t < 100 && !w->f; t++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        const unsigned r = (unsigned)ts.tv_nsec * 2654435761u ^ __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED) * 40503u;
+        snprintf(w->tmp, sizeof w->tmp, "%.*s.%s.tmp-%d-%08x", dl, path, path + dl, (int)getpid(), r);
+        w->slot = nm_cleanup_register(w->tmp, 0);   /* before it exists: a signal in between finds nothing to remove */
+        const int fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 && !(w->f = fdopen(fd, "wb"))) { close(fd); unlink(w->tmp); }
+        if (!w->f) {
+            const int en = errno;
+            nm_cleanup_unregister(w->slot);
+            if (en != EEXIST) {
+                snprintf(err, errlen, "cannot write %s: %s", path, strerror(en));
+                free(w);
+                return NULL;
+            }
+        }
+    }
+    if (!w->f) { snprintf(err, errlen, "cannot write %s: no free temporary name beside it", path); free(w); return NULL; }
+    return w;
+}
+
+FILE *nm_file_stream(nm_file *w) { return w->f; }
+
+int nm_file_finish(nm_file *w, int ok, char *err, size_t errlen) {
+    int en = 0;
+    if (ferror(w->f)) { ok = 0; en = errno; }
+    if (fflush(w->f) != 0 && !en) { ok = 0; en = errno; }
+    if (fclose(w->f) != 0 && !en) { ok = 0; en = errno; }
+    if (ok && rename(w->tmp, w->path) != 0) { ok = 0; en = errno; }
+    if (!ok) {
+        unlink(w->tmp);
+        snprintf(err, errlen, "cannot write %s%s%s", w->path, en ? ": " : "", en ? strerror(en) : "");
+    }
+    nm_cleanup_unregister(w->slot);
+    free(w);
+    return ok ? 0 : -1;
+}
 
 /* ---- claim, stage, commit ----------------------------------------------------------------------- */
 

@@ -47,6 +47,12 @@ int nm_check_pop(const char *model_name, int32_t n, int nparams, const char *con
     return 0;
 }
 
+double nm_readout_scale(const nm_engine *e, int pop, int var) {
+    if (pop < 0 || pop >= e->npops || var < 0 || var >= e->pops[pop].nvars) return 0;
+    const pop_t *P = &e->pops[pop];
+    return P->model->readout ? P->model->readout(P->params, var) : 1.0;
+}
+
 /* ---- projections ---- */
 
 static const char *kind_name(int kind) {
@@ -126,6 +132,13 @@ int nm_check_proj_shape(const nm_engine *e, const nm_proj_desc *d, char *err, si
     }
     if (d->delays && d->kind != NM_PROJ_SPARSE) { snprintf(err, len, "%s projection: per-synapse delays are for sparse projections only", kn); return -1; }
     const int64_t npre = e->pops[d->pre].n, npost = Q->n;
+    const pop_t *S = &e->pops[d->pre];
+    if ((d->kind == NM_PROJ_CONV || d->kind == NM_PROJ_MAXPOOL) && S->model->multi_spike && S->model->multi_spike(S)) {
+        snprintf(err, len, "%s projection: its source (population %d, %s) may spike several times per step; convolution and "
+                 "max-pool delivery need at most one spike per neuron and step (a poisson source with bernoulli = 1)", kn, (int)d->pre,
+                 S->model->name);
+        return -1;
+    }
     switch (d->kind) {
     case NM_PROJ_SPARSE:
         if (!d->rowptr) { snprintf(err, len, "sparse projection: missing row pointers"); return -1; }
@@ -284,6 +297,10 @@ int nm_fault_describe(const nm_engine *e, const nm_fault *f, const char *pop_nam
         return snprintf(buf, len, "%s: the AdEx solver failed (GSL status %d) for neuron %d in the step from t = %g ms to t = %g ms: "
                         "the input current, a weight or a parameter is probably far too large", pop_name, (int)f->value,
                         (int)f->neuron, t0, t1);
+    case NM_FAULT_SPIKES_PER_STEP:
+        return snprintf(buf, len, "%s: neuron %d reached V_peak a second time within the step from t = %g ms to t = %g ms, and the "
+                        "engine records at most one spike per neuron and step: the input current or a weight is probably far too "
+                        "large (or give t_ref >= dt = %g ms, or a smaller dt)", pop_name, (int)f->neuron, t0, t1, e->dt);
     default:
         return snprintf(buf, len, "no fault");
     }

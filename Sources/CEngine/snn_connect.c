@@ -65,6 +65,27 @@ int nm_connect_fixed_prob(int32_t npre, int32_t npost, double p, int autapses, u
     return 0;
 }
 
+int nm_connect_all_to_all(int32_t npre, int32_t npost, int autapses, int64_t **rowptr_out, int32_t **col_out, int64_t *nnz_out) {
+    if (npre < 0 || npost < 0) return -1;
+    /* row i skips target i (if i < npost) without autapses: it starts after i full rows minus the skipped ones */
+    const int skip = !autapses;
+    const int64_t nnz = (int64_t)npre * npost - (skip ? (npre < npost ? npre : npost) : 0);
+    int64_t *rowptr = malloc(sizeof(int64_t) * ((size_t)npre + 1));
+    int32_t *col = malloc(sizeof(int32_t) * (size_t)(nnz ? nnz : 1));
+    if (!rowptr || !col) { free(rowptr); free(col); return -1; }
+    #pragma omp parallel for schedule(static)
+    for (int32_t i = 0; i <= npre; i++) rowptr[i] = (int64_t)i * npost - (skip ? (i < npost ? i : npost) : 0);
+    #pragma omp parallel for schedule(static)
+    for (int32_t i = 0; i < npre; i++) {
+        int32_t *row = col + rowptr[i];
+        int64_t w = 0;
+        for (int32_t k = 0; k < npost; k++)
+            if (!(skip && k == i)) row[w++] = k;
+    }
+    *rowptr_out = rowptr; *col_out = col; *nnz_out = nnz;
+    return 0;
+}
+
 /* draws k distinct-or-not values in [0, n) excluding `self` (if >= 0) into out; marks is scratch of n bytes */
 static void draw_k(nm_rng *r, int32_t n, int32_t k, int32_t self, int multapses, uint8_t *marks, int32_t *out) {
     for (int32_t q = 0; q < k; q++) {

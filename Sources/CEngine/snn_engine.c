@@ -52,7 +52,7 @@ static void free_pop(pop_t *P) {
     for (int v = 0; v < NM_MAX_VARS; v++) free(P->var[v]);
     for (int b = 0; b < NM_MAX_PORTS; b++) free(P->buf[b]);
     free(P->params); free(P->refr); free(P->iext);
-    free(P->mask); free(P->rec_steps); free(P->rec_ids); free(P->cnt); free(P->per_neuron); free(P->spk_bits);
+    free(P->mask); free(P->rec_steps); free(P->rec_ids); free(P->cnt); free(P->per_neuron); free(P->spk_bits); free(P->mult);
 }
 
 void nm_free_threads(nm_engine *e) {
@@ -71,6 +71,7 @@ void nm_free_threads(nm_engine *e) {
         free(e->gather);
         e->gather = NULL;
     }
+    free(e->gather_cap); e->gather_cap = NULL;
     free(e->events_tl); e->events_tl = NULL;
     free(e->range); e->range = NULL;
     for (int j = 0; j < e->nprojs; j++) {
@@ -90,6 +91,7 @@ void nm_engine_free(nm_engine *e) {
     free(e->projs);
     for (int m = 0; m < e->nmons; m++) { free(e->mons[m].idx); free(e->mons[m].data); free(e->mons[m].steps); }
     free(e->mons);
+    nm_inputs_free(e);
     nm_faults_free(e);
     for (int k = 0; k < e->nowned; k++) free(e->owned[k]);
     free(e->owned);
@@ -107,6 +109,7 @@ void nm_engine_reseed(nm_engine *e, uint64_t seed) {
     e->seed = seed;
     for (int p = 0; p < e->npops; p++)
         if (e->pops[p].model->reseed) e->pops[p].model->reseed(e, &e->pops[p], seed);
+    nm_inputs_reseed(e, seed);
 }
 
 void nm_engine_reset(nm_engine *e) {
@@ -122,5 +125,6 @@ void nm_engine_reset(nm_engine *e) {
         if (P->model->reset) P->model->reset(e, P);
     }
     for (int j = 0; j < e->nprojs; j++) e->projs[j].events = 0;
+    for (int k = 0; k < e->ninputs; k++) e->inputs[k].events = 0;
     for (int m = 0; m < e->nmons; m++) e->mons[m].nsamples = 0;
 }

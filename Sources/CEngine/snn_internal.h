@@ -12,12 +12,14 @@ struct pop_t {
     int same_step_out;                 /* source of a same-step projection */
     int has_input;                     /* target of at least one projection (reads its ring buffer) */
     int iext_used;                     /* someone asked for the per-neuron current array (may be non-zero) */
+    int ninputs;                       /* Poisson inputs onto it (snn_poisson_input.c) */
     int32_t n;
     float *var[NM_MAX_VARS];
     void *params;                      /* the model's parameter struct (model->params_size bytes) */
     void *ext;                         /* the model's own data (model->init / release) */
     int32_t *refr;
     float *iext;
+    uint32_t *mult;                    /* multi-spike models (model->multi_spike): this step's count of each listed neuron */
     float *buf[NM_MAX_PORTS];          /* ring buffers [nslots][n] */
     /* counting and recording: written by thread 0 during a run, so kept off the cache lines of the
      * fields above (read by every thread each step) and of the next population's */
@@ -65,9 +67,26 @@ typedef struct nm_fault_slot {
 } nm_fault_slot;
 
 typedef struct tl_t {   /* per thread, per population: spikes found in the current interval */
-    int32_t *ids;
+    int32_t *ids;        /* one entry per spike (a neuron spiking k times in a step is listed k times) */
     int64_t *ptr;
+    int64_t cap;         /* entries ids can hold (grown by the owning thread for multi-spike models) */
 } tl_t;
+
+/* A Poisson input (snn_poisson_input.c): its description, the per-neuron random streams and the table
+ * its counts are drawn from. */
+#define NM_PINPUT_LINEAR 24       /* prefixes (K) up to this long are compared in full, longer tables guided */
+typedef struct nm_pinput {
+    nm_poisson_input_desc d;      /* d.mask points to `mask` (or NULL) */
+    uint8_t *mask;                /* npad entries (0 past n) */
+    uint32_t *state;              /* xoshiro128++ states: four arrays of npad words */
+    int32_t npad;
+    uint32_t *T;                  /* thresholds, len + 1 entries (the last a sentinel) */
+    int32_t *Tb;                  /* the same biased by 2^31 (signed comparisons in the kernel) */
+    int32_t len, kmin, K;         /* K: the prefix compared without branches */
+    uint32_t *G;                  /* guide (long tables): 2^gbits entries, or NULL */
+    int gbits;
+    int64_t events;               /* input spikes delivered (the counts' sum) since the last reset */
+} nm_pinput;
 
 struct nm_engine {
     double dt;
@@ -87,6 +106,9 @@ struct nm_engine {
     tl_t *tl;            /* [buffer 0/1][t][pop] */
     uint8_t **scratch;   /* [t] spike flags */
     int32_t **gather;    /* [t] one step's spikes of a population, all threads, in order */
+    int64_t *gather_cap; /* [t] entries gather[t] holds */
+    int ninputs, tl_ninputs;
+    nm_pinput *inputs;   /* Poisson inputs */
     int64_t *events_tl;  /* [t][proj] */
     int64_t bytes;
     /* run-time faults (snn_check.c) */
@@ -129,6 +151,16 @@ static inline int64_t nm_lower_bound32(const int32_t *a, int64_t lo, int64_t hi,
     return lo;
 }
 
+/* ---- Poisson inputs (snn_poisson_input.c) ---- */
+/* Validates a Poisson input description against the engine; 0, or -1 with a message in err. */
+int nm_check_poisson_input(const nm_engine *e, const nm_poisson_input_desc *d, char *err, size_t len);
+/* Before update n of population `pop`, the inputs onto it draw the counts of neurons [lo, hi) acting in
+ * update n (none before an explicit source's first spikes arrive) and add them to slot n; events[k]
+ * (the calling thread's counters) grows by input k's counts. */
+int64_t nm_inputs_apply(nm_engine *e, int pop, int32_t lo, int32_t hi, int64_t n, int64_t *events);
+void nm_inputs_reseed(nm_engine *e, uint64_t seed);
+void nm_inputs_free(nm_engine *e);
+
 /* ---- delivery (snn_deliver*.c) ---- */
 /* Where one step's spikes through a projection land: the target's ring buffer of the projection's port. */
 typedef struct nm_dest {
@@ -156,6 +188,11 @@ int64_t nm_deliver_maxpool(const nm_engine *e, const proj_t *pr, const nm_dest *
  * 0, or -1 with a message in err. */
 int nm_check_pop(const char *model_name, int32_t n, int nparams, const char *const *names, const double *values,
                  const nm_model **model, void *params, char *err, size_t len);
+/* The factor that turns state variable `var` of population `pop` into its reported unit (the model's
+ * `readout` hook, else 1: lif_exp keeps its synaptic currents as voltages, read out times C_m / tau_m):
+ * what `neuromorph simulate` multiplies state samples by (NeuronModel.readoutScale), and what a saved
+ * network's monitor scale must be. 0 for an unknown population or variable. */
+double nm_readout_scale(const nm_engine *e, int pop, int var);
 /* Validates a projection description against the engine; 0, or -1 with a message in err.
  * nm_check_proj_shape leaves out what needs the arrays (CSR contents). */
 int nm_check_proj_shape(const nm_engine *e, const nm_proj_desc *d, char *err, size_t len);

@@ -5,10 +5,10 @@
  * so everything derived from them (random streams from the seed, pooling tables, buffers) is rebuilt
  * identically: same seed => the same spikes as running the original engine.
  *
- * Format version 3 (little-endian, native layout of the fixed-size fields):
- *   header (24 bytes): "NMNET\0\0" + version byte 3; u64 payload length; u64 checksum of the payload
+ * Format version 4 (little-endian, native layout of the fixed-size fields):
+ *   header (24 bytes): "NMNET\0\0" + version byte 4; u64 payload length; u64 checksum of the payload
  *   payload, every item padded with zero bytes to a multiple of 8 (so every array is 8-byte aligned):
- *     f64 dt, u64 seed, i32 npops, nprojs, nmons, 0
+ *     f64 dt, u64 seed, i32 npops, nprojs, nmons, ninputs
  *     per population: str name; str model; i32 n, nparams, nblocks, flags;
  *       nparams x (str parameter name; f64 value)    the model's parameters by name (snn_model.h)
  *       f32 vars[nvars][n] (nvars: the model's); i32 refractory[n]; f32 iext[n];
@@ -18,10 +18,13 @@
  *     per projection: i32 kind, pre, post, port, delay, geometry[11], flags; f32 w0;
  *       sparse: i64 rowptr[npre+1], i32 col[nnz], [f32 w[nnz]], [u16 delays[nnz]];
  *       dense: f32 w[npre*npost]; conv: f32 kernel[...]; max-pool: nothing
+ *     per Poisson input: str name; i32 pop, port, sources, binomial, flags (1: a mask follows), 0; f64 p;
+ *       f32 weight; [u8 mask[n]]
  *     per monitor: str name; f64 scale; i32 pop, var, every, nidx; i32 idx[nidx]
  *     "NMEND\0\0\0"
  *   str = i32 length, bytes (no NUL).
- * Version 2 stored a model number and 32 positional parameters; version 1 had no checksum.
+ * Version 3 had no Poisson inputs and a poisson model without its bernoulli flag; version 2 stored a
+ * model number and 32 positional parameters; version 1 had no checksum.
  * Checksum (nm_net_checksum): h = 0x9E3779B97F4A7C15; for each 8-byte little-endian word w of the
  * payload (the last one zero-filled): h = rotl64((h ^ w) * 0xFF51AFD7ED558CCD, 31); then h ^= length and
  * the murmur3 finalizer (h ^= h >> 33; h *= 0xFF51AFD7ED558CCD; h ^= h >> 33; h *= 0xC4CEB9FE1A85EC53;
@@ -31,9 +34,10 @@
  * Loading reads the whole file, verifies length and checksum, then every count against the bytes that
  * remain before anything is allocated for it; the engine's own checks (nm_check_pop / nm_check_proj:
  * parameters, row pointers, sorted targets, geometry, delays) run on every population and projection.
- * Files of versions 1 and 2 are refused with a message saying how to re-create them. */
+ * Files of versions 1 to 3 are refused with a message saying how to re-create them. */
 #include "nm_snn.h"
 #include "snn_internal.h"
+#include "nm_output.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,17 +140,20 @@ int nm_engine_save(const nm_engine *e, const nm_net_meta *meta, const char *path
         const char *nm = names && names[p] ? names[p] : "", *why = bad_name(nm, strlen(nm));
         if (why) { snprintf(err, errlen, "%s: the name '%.40s' %s and cannot be saved", path, nm, why); return -1; }
     }
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp) { snprintf(err, errlen, "out of memory"); return -1; }
-    snprintf(tmp, pl + 16, "%s.tmp%d", path, (int)getpid() % 100000);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) { snprintf(err, errlen, "cannot write %s", tmp); free(tmp); return -1; }
+    for (int k = 0; k < e->ninputs; k++) {
+        const char *nm = meta && meta->input_names && meta->input_names[k] ? meta->input_names[k] : "", *why = bad_name(nm, strlen(nm));
+        if (why) { snprintf(err, errlen, "%s: the input name '%.40s' %s and cannot be saved", path, nm, why); return -1; }
+    }
+    /* written like every other output file (nm_output.h): a temporary beside `path`, removed on
+     * SIGINT/SIGTERM/SIGHUP and swept by a later run if the process was killed, then renamed */
+    nm_file *out = nm_file_create(path, err, errlen);
+    if (!out) return -1;
+    FILE *f = nm_file_stream(out);
     wr_t w = {f, {0}, 1};
     const uint8_t header[HEADER_BYTES] = {'N', 'M', 'N', 'E', 'T', 0, 0, NM_NET_VERSION};
     if (fwrite(header, 1, HEADER_BYTES, f) != HEADER_BYTES) w.ok = 0;
     hash_init(&w.h);
-    const int32_t counts[4] = {e->npops, e->nprojs, e->nmons, 0};
+    const int32_t counts[4] = {e->npops, e->nprojs, e->nmons, e->ninputs};
     put(&w, &e->dt, 8, 1);
     put(&w, &e->seed, 8, 1);
     put(&w, counts, 4, 4);
@@ -201,6 +208,15 @@ int nm_engine_save(const nm_engine *e, const nm_net_meta *meta, const char *path
         default: break;   /* max-pool gate: w0 only */
         }
     }
+    for (int k = 0; w.ok && k < e->ninputs; k++) {
+        const nm_poisson_input_desc *d = &e->inputs[k].d;
+        const int32_t hdr[6] = {d->pop, d->port, d->sources, d->binomial, d->mask ? 1 : 0, 0};
+        put_str(&w, meta && meta->input_names && meta->input_names[k] ? meta->input_names[k] : "");
+        put(&w, hdr, 4, 6);
+        put(&w, &d->p, 8, 1);
+        put_arr(&w, &d->weight, 4, 1);
+        if (d->mask) put_arr(&w, d->mask, 1, (size_t)e->pops[d->pop].n);
+    }
     for (int m = 0; w.ok && m < e->nmons; m++) {
         const mon_t *M = &e->mons[m];
         int32_t hdr[4] = {M->pop, M->var, M->every, M->nidx};
@@ -215,15 +231,7 @@ int nm_engine_save(const nm_engine *e, const nm_net_meta *meta, const char *path
     uint64_t tail[2] = {w.h.len, 0};
     tail[1] = hash_end(&w.h);
     if (w.ok && (fseek(f, 8, SEEK_SET) != 0 || fwrite(tail, 8, 2, f) != 2)) w.ok = 0;
-    if (fclose(f) != 0) w.ok = 0;
-    if (!w.ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        snprintf(err, errlen, "cannot write %s", path);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    return nm_file_finish(out, w.ok, err, errlen);
 }
 
 /* ---- loading ---- */
@@ -462,6 +470,27 @@ static int load_proj(rd_t *r, nm_engine *e, int j) {
     return 1;
 }
 
+static int load_input(rd_t *r, nm_engine *e, int k, char **inames) {
+    snprintf(r->ctx, sizeof r->ctx, "poisson input %d", k);
+    if (!(inames[k] = take_str(r, e, "name"))) return 0;
+    int32_t h[6];
+    if (!take_i32s(r, h, 6, "header")) return 0;
+    const double *p = take(r, 8, 1, "p");
+    const float *w = take(r, 4, 1, "weight");
+    if (!p || !w) return 0;
+    if (h[4] & ~1 || h[5] != 0) return bad(r, "unknown flags 0x%x", (unsigned)h[4]);
+    nm_poisson_input_desc d;
+    memset(&d, 0, sizeof d);
+    d.pop = h[0]; d.port = h[1]; d.sources = h[2]; d.binomial = h[3]; d.p = *p; d.weight = *w;
+    char why[200];
+    if (nm_check_poisson_input(e, &d, why, sizeof why)) return bad(r, "%s", why);   /* the target's size is known now */
+    if (h[4] & 1) {
+        if (!(d.mask = take(r, 1, e->pops[d.pop].n, "mask"))) return 0;
+    }
+    if (nm_engine_add_poisson_input(e, &d) != k) return bad(r, "%s", nm_engine_error(e));
+    return 1;
+}
+
 static int load_mon(rd_t *r, nm_engine *e, int m, char **mnames, double *mscales) {
     snprintf(r->ctx, sizeof r->ctx, "state monitor %d", m);
     if (!(mnames[m] = take_str(r, e, "name"))) return 0;
@@ -473,6 +502,11 @@ static int load_mon(rd_t *r, nm_engine *e, int m, char **mnames, double *mscales
     const int32_t *idx = take(r, 4, h[3], "neuron indices");
     if (!idx) return 0;
     if (nm_engine_add_state_monitor(e, h[0], h[1], idx, h[3], h[2]) != m) return bad(r, "%s", nm_engine_error(e));
+    /* the read-out scale follows from the population's parameters (the saver writes exactly that one, as a
+     * float32): any other value would silently rescale the recorded state */
+    const double want = nm_readout_scale(e, h[0], h[1]);
+    if (!(isfinite(want) && fabs(*scale - want) <= 1e-6 * fabs(want)))
+        return bad(r, "read-out scale %g does not match the population's parameters (%g)", *scale, want);
     return 1;
 }
 
@@ -495,8 +529,8 @@ static int check_header(const uint8_t *head, size_t got, uint64_t total, const c
     if (head[7] != NM_NET_VERSION) {
         if (head[7] < NM_NET_VERSION)
             snprintf(err, errlen, "%s: a network file of an older format (version %d; this neuromorph reads version %d, which saves "
-                     "models by name with named parameters): re-create it with: neuromorph simulate CONFIG --save-network %s", path,
-                     head[7], NM_NET_VERSION, path);
+                     "models by name with named parameters, Poisson inputs and the poisson model's draw): re-create it with: "
+                     "neuromorph simulate CONFIG --save-network %s", path, head[7], NM_NET_VERSION, path);
         else
             snprintf(err, errlen, "%s: a network file of a newer format (version %d; this version reads %d): run it with the "
                      "neuromorph-run of the neuromorph that saved it, or re-create it with this one", path, head[7], NM_NET_VERSION);
@@ -573,10 +607,10 @@ static nm_engine *load_payload(uint8_t *buf, size_t len, uint64_t sum, const cha
     if (!(dt >= 1e-6 && dt <= 1e4)) { bad(&r, "time step dt = %g ms is outside [1e-6, 1e4] ms", dt); free(buf); return NULL; }
     /* every population, projection and monitor takes at least this many bytes */
     const size_t left = r.n - r.off;
-    if (counts[0] < 0 || counts[1] < 0 || counts[2] < 0 || counts[3] != 0 || (size_t)counts[0] > left / 32 ||
-        (size_t)counts[1] > left / 72 || (size_t)counts[2] > left / 32) {
-        bad(&r, "header: %d populations, %d projections and %d monitors cannot be in %zu bytes", (int)counts[0], (int)counts[1],
-            (int)counts[2], left);
+    if (counts[0] < 0 || counts[1] < 0 || counts[2] < 0 || counts[3] < 0 || (size_t)counts[0] > left / 32 ||
+        (size_t)counts[1] > left / 72 || (size_t)counts[2] > left / 32 || (size_t)counts[3] > left / 48) {
+        bad(&r, "header: %d populations, %d projections, %d monitors and %d inputs cannot be in %zu bytes", (int)counts[0], (int)counts[1],
+            (int)counts[2], (int)counts[3], left);
         free(buf);
         return NULL;
     }
@@ -586,12 +620,14 @@ static nm_engine *load_payload(uint8_t *buf, size_t len, uint64_t sum, const cha
     char **names = calloc((size_t)counts[0] + 1, sizeof(char *));
     char **mnames = calloc((size_t)counts[2] + 1, sizeof(char *));
     double *mscales = calloc((size_t)counts[2] + 1, sizeof(double));
-    int ok = names && mnames && mscales;
-    if (!ok) { free(names); free(mnames); free(mscales); }
-    else ok = !keep(e, names) && !keep(e, mnames) && !keep(e, mscales);   /* freed with the engine */
+    char **inames = calloc((size_t)counts[3] + 1, sizeof(char *));
+    int ok = names && mnames && mscales && inames;
+    if (!ok) { free(names); free(mnames); free(mscales); free(inames); }
+    else ok = !keep(e, names) && !keep(e, mnames) && !keep(e, mscales) && !keep(e, inames);   /* freed with the engine */
     if (!ok) { nm_engine_free(e); snprintf(err, errlen, "%s: out of memory", path); return NULL; }
     for (int p = 0; ok && p < counts[0]; p++) ok = load_pop(&r, e, p, names);
     for (int j = 0; ok && j < counts[1]; j++) ok = load_proj(&r, e, j);
+    for (int k = 0; ok && k < counts[3]; k++) ok = load_input(&r, e, k, inames);
     for (int m = 0; ok && m < counts[2]; m++) ok = load_mon(&r, e, m, mnames, mscales);
     if (ok) {
         snprintf(r.ctx, sizeof r.ctx, "end");
@@ -606,6 +642,7 @@ static nm_engine *load_payload(uint8_t *buf, size_t len, uint64_t sum, const cha
         meta->pop_names = (const char *const *)names;
         meta->mon_names = (const char *const *)mnames;
         meta->mon_scales = mscales;
+        meta->input_names = (const char *const *)inames;
     }
     return e;
 }

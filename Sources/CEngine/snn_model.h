@@ -87,11 +87,22 @@ typedef struct nm_model {
     void (*reseed)(nm_engine *e, pop_t *P, uint64_t seed);   /* nm_engine_reseed (e->seed is already seed) */
     int (*prepare)(nm_engine *e, pop_t *P, int nt);      /* before every run on nt threads; -1: out of memory */
     void (*state_written)(pop_t *P);                     /* nm_pop_var handed out a writable state array */
+    int (*multi_spike)(const pop_t *P);                  /* 1: a neuron may spike several times in one step (a
+                                    Poisson count): the update lists each such neuron once and leaves its
+                                    count in P->mult[i]; the run loop repeats the id that many times, so
+                                    every delivery, count and recording sees one entry per spike */
     /* data blocks: set (copied, checked: -1 with a message in e->err) and read back (NULL: not set) */
     int (*set_block)(nm_engine *e, pop_t *P, int block, const void *data, int64_t count);
     const void *(*get_block)(const pop_t *P, int block, int64_t *count);
+    /* the factor that turns state variable `var` into its reported unit (NULL: 1 for every variable); the
+       Swift model's readoutScale gives the same, and a saved network's monitor scale must equal it */
+    double (*readout)(const void *params, int var);
     const nm_update_fn *update;  /* [NM_ISA_COUNT], indexed by nm_isa_index() */
 } nm_model;
+
+/* The largest mean count per step of a Poisson source neuron (models/poisson.c): far beyond any spike
+ * source (10^10 Hz at dt = 0.1 ms); aggregated drives are poisson inputs (snn_poisson_input.c). */
+#define NM_POISSON_MAX_MEAN 1e6
 
 /* The registered models (models/models.def), in registration order; NULL-terminated. */
 extern const nm_model *const nm_models[];

@@ -103,14 +103,50 @@ static int prepare_buffers(nm_engine *e) {
 }
 
 
-/* Per-thread event counters are padded to whole cache lines (no false sharing between threads). */
-static int ev_stride(const nm_engine *e) { return ((e->nprojs ? e->nprojs : 1) + 7) / 8 * 8 + 8; }
+/* Per-thread event counters (projections, then Poisson inputs) are padded to whole cache lines (no
+ * false sharing between threads). */
+static int ev_stride(const nm_engine *e) { return ((e->nprojs + e->ninputs ? e->nprojs + e->ninputs : 1) + 7) / 8 * 8 + 8; }
+
+/* ---- spike lists with multiplicities ----
+ * A multi-spike model (a Poisson source: several spikes of one neuron in one step) lists each neuron once
+ * and leaves its count in P->mult; the run loop repeats the id that many times, so every delivery kind,
+ * the counts and the recordings see one entry per spike (as NEST's spike_recorder records a spike of
+ * multiplicity k k times). The lists then need more room than one entry per neuron and step: the owning
+ * thread grows its own list (nobody else reads it while it writes, see nm_engine_run). */
+
+/* Grows T->ids to hold at least `need` entries, keeping the first `used`; 0, or -1 (out of memory). */
+static int grow_ids(tl_t *T, int64_t need, int64_t used) {
+    int64_t cap = T->cap * 2 > need ? T->cap * 2 : need;
+    int32_t *ids = nm_acalloc((size_t)cap, sizeof(int32_t));
+    if (!ids) return -1;
+    memcpy(ids, T->ids, sizeof(int32_t) * (size_t)used);
+    free(T->ids);
+    T->ids = ids;
+    T->cap = cap;
+    return 0;
+}
+
+/* The `cnt` neurons listed at T->ids[base..] by a multi-spike update become one entry per spike (each id
+ * repeated by its count, in place from the back); returns the entries listed, or the unexpanded count
+ * with *oom set when the list cannot grow. */
+static int64_t expand_multi(const pop_t *P, tl_t *T, int64_t base, int64_t cnt, int *oom) {
+    int64_t total = 0;
+    for (int64_t q = base; q < base + cnt; q++) total += P->mult[T->ids[q]];
+    if (total == cnt) return cnt;
+    if (base + total + 16 > T->cap && grow_ids(T, base + total + 16, base + cnt)) { __atomic_store_n(oom, 1, __ATOMIC_RELAXED); return cnt; }
+    int64_t w = base + total;
+    for (int64_t q = base + cnt - 1; q >= base; q--) {
+        const int32_t id = T->ids[q];
+        for (uint32_t r = P->mult[id]; r > 0; r--) T->ids[--w] = id;
+    }
+    return total;
+}
 
 static int prepare_threads(nm_engine *e, int nt, int L) {
     if (e->tl && e->tl_nt == nt && e->tl_L >= L && e->tl_npops == e->npops && e->tl_nmons == e->nmons &&
-        e->tl_nprojs == e->nprojs) return 0;
+        e->tl_nprojs == e->nprojs && e->tl_ninputs == e->ninputs) return 0;
     nm_free_threads(e);
-    e->tl_nt = nt; e->tl_L = L; e->tl_npops = e->npops; e->tl_nmons = e->nmons; e->tl_nprojs = e->nprojs;
+    e->tl_nt = nt; e->tl_L = L; e->tl_npops = e->npops; e->tl_nmons = e->nmons; e->tl_nprojs = e->nprojs; e->tl_ninputs = e->ninputs;
     e->range = calloc((size_t)nt * (size_t)e->npops * 2, sizeof(int32_t));
     e->tl = calloc(2 * (size_t)nt * (size_t)e->npops, sizeof(tl_t));
     e->scratch = calloc((size_t)nt, sizeof(uint8_t *));
@@ -130,7 +166,8 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
             e->range[(t * e->npops + p) * 2 + 1] = hi;
             for (int b = 0; b < 2; b++) {
                 tl_t *T = &e->tl[(b * nt + t) * e->npops + p];
-                T->ids = nm_acalloc((size_t)((hi - lo) * (int64_t)L + 16), sizeof(int32_t));  /* + slack for vector stores */
+                T->cap = (hi - lo) * (int64_t)L + 16;   /* + slack for vector stores */
+                T->ids = nm_acalloc((size_t)T->cap, sizeof(int32_t));
                 T->ptr = nm_acalloc((size_t)L + 1, sizeof(int64_t));
                 if (!T->ids || !T->ptr) return nm_fail(e, "out of memory");
             }
@@ -140,10 +177,12 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
     int32_t maxpop = 1;
     for (int p = 0; p < e->npops; p++) if (e->pops[p].n > maxpop) maxpop = e->pops[p].n;
     e->gather = calloc((size_t)nt, sizeof(int32_t *));
-    if (!e->gather) return nm_fail(e, "out of memory");
+    e->gather_cap = calloc((size_t)nt, sizeof(int64_t));
+    if (!e->gather || !e->gather_cap) return nm_fail(e, "out of memory");
     for (int t = 0; t < nt; t++) {
         e->scratch[t] = nm_acalloc((size_t)maxown + 64, 1);
-        e->gather[t] = nm_acalloc((size_t)maxpop * (size_t)L + 1, sizeof(int32_t));
+        e->gather_cap[t] = (int64_t)maxpop * L + 1;
+        e->gather[t] = nm_acalloc((size_t)e->gather_cap[t], sizeof(int32_t));
         if (!e->scratch[t] || !e->gather[t]) return nm_fail(e, "out of memory");
     }
     /* conv delivery scratch per thread: spikes binned per (padded) source pixel and row, their kernel
@@ -185,14 +224,28 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
 /* ---- delivery of an interval ---- */
 
 /* The spikes of population `pre` in step k of the interval as one list in ascending neuron order (the
- * thread lists concatenated in thread order; copied into the caller's scratch when several). The
- * same list whatever the thread count, so grouped delivery sums in the same order. */
-static const int32_t *step_spikes(const nm_engine *e, int b, int nt, int pre, int k, int32_t *scratch, int64_t *count) {
+ * thread lists concatenated in thread order; copied into thread t's gather list when several, grown if
+ * a multi-spike source needs it). The same list whatever the thread count, so grouped delivery sums in
+ * the same order. */
+static const int32_t *step_spikes(nm_engine *e, int b, int nt, int pre, int k, int t, int64_t *count, int *oom) {
     if (nt == 1) {
         const tl_t *T = &e->tl[b * e->npops + pre];
         *count = T->ptr[k + 1] - T->ptr[k];
         return T->ids + T->ptr[k];
     }
+    int64_t need = 0;
+    for (int tt = 0; tt < nt; tt++) {
+        const tl_t *T = &e->tl[(b * nt + tt) * e->npops + pre];
+        need += T->ptr[k + 1] - T->ptr[k];
+    }
+    if (need > e->gather_cap[t]) {
+        int32_t *g = nm_acalloc((size_t)need, sizeof(int32_t));
+        if (!g) { __atomic_store_n(oom, 1, __ATOMIC_RELAXED); *count = 0; return e->gather[t]; }
+        free(e->gather[t]);
+        e->gather[t] = g;
+        e->gather_cap[t] = need;
+    }
+    int32_t *scratch = e->gather[t];
     int64_t w = 0;
     for (int tt = 0; tt < nt; tt++) {
         const tl_t *T = &e->tl[(b * nt + tt) * e->npops + pre];
@@ -206,13 +259,13 @@ static const int32_t *step_spikes(const nm_engine *e, int b, int nt, int pre, in
 
 /* Delivers all spikes of the interval starting at n0 (thread lists of buffer b, in thread order =
  * ascending neuron id within a step) through projection j into targets [tlo, thi). */
-static int64_t deliver(nm_engine *e, int j, int b, int nt, int64_t n0, int L, int32_t tlo, int32_t thi, int32_t *scratch, int t) {
+static int64_t deliver(nm_engine *e, int j, int b, int nt, int64_t n0, int L, int32_t tlo, int32_t thi, int t, int *oom) {
     const proj_t *pr = &e->projs[j];
     if (tlo >= thi || pr->same_step) return 0;
     int64_t ev = 0;
     for (int k = 0; k < L; k++) {
         int64_t cnt;
-        const int32_t *ids = step_spikes(e, b, nt, pr->d.pre, k, scratch, &cnt);
+        const int32_t *ids = step_spikes(e, b, nt, pr->d.pre, k, t, &cnt, oom);
         if (cnt) ev += nm_deliver_list(e, pr, n0 + k, ids, cnt, tlo, thi, t);
     }
     return ev;
@@ -231,6 +284,17 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
     for (int p = 0; p < e->npops; p++) {
         pop_t *P = &e->pops[p];
         if (P->model->prepare && P->model->prepare(e, P, nt)) return nm_fail(e, "out of memory (model state)");
+        const int multi = P->model->multi_spike && P->model->multi_spike(P);
+        if (multi && !P->mult && !(P->mult = nm_calloc(e, (size_t)P->n, sizeof(uint32_t)))) return nm_fail(e, "out of memory (spike counts)");
+        if (!multi) { free(P->mult); P->mult = NULL; }
+    }
+    for (int j = 0; j < e->nprojs; j++) {   /* a parameter may have changed since the projection was added */
+        const proj_t *pr = &e->projs[j];
+        if ((pr->d.kind == NM_PROJ_CONV || pr->d.kind == NM_PROJ_MAXPOOL) && e->pops[pr->d.pre].mult) {
+            snprintf(e->err, sizeof e->err, "projection %d: a %s projection needs a source that spikes at most once per step "
+                     "(a poisson source with bernoulli = 1)", j, pr->d.kind == NM_PROJ_CONV ? "conv" : "maxpool");
+            return -1;
+        }
     }
     if (nm_faults_prepare(e, nt)) return nm_fail(e, "out of memory");
     /* state monitors: reserve room for this run's samples */
@@ -259,6 +323,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
     atomic_init(&bar.waiters, 0);
     bar.n = nt;
     const long spin = spin_budget_ns();
+    int list_oom = 0;   /* a spike list or gather list could not grow (set by any thread) */
     #pragma omp parallel num_threads(nt) if(nt > 1)
     {
         const int t = omp_get_thread_num();
@@ -278,7 +343,14 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                     int32_t lo = e->range[(t * e->npops + p) * 2], hi = e->range[(t * e->npops + p) * 2 + 1];
                     if (k == 0) T->ptr[0] = 0;
                     int64_t cnt = 0;
+                    if (P->mult && lo < hi && T->ptr[k] + (hi - lo) + 16 > T->cap && grow_ids(T, T->ptr[k] + (hi - lo) + 16, T->ptr[k])) {
+                        __atomic_store_n(&list_oom, 1, __ATOMIC_RELAXED);
+                        lo = hi;   /* no room: the run fails after this interval */
+                    }
+                    /* Poisson inputs: the counts acting in update n, into the slot it reads */
+                    if (P->ninputs && lo < hi) nm_inputs_apply(e, p, lo, hi, n, e->events_tl + t * evs + e->nprojs);
                     if (lo < hi) cnt = nm_update_pop(e, P, lo, hi, n, T->ids + T->ptr[k], t);
+                    if (P->mult && cnt) cnt = expand_multi(P, T, T->ptr[k], cnt, &list_oom);
                     if (!P->no_per_neuron)
                         for (int64_t q = T->ptr[k]; q < T->ptr[k] + cnt; q++) P->per_neuron[T->ids[q]]++;  /* owner counts */
                     T->ptr[k + 1] = T->ptr[k] + cnt;
@@ -305,7 +377,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                             int32_t qlo = e->range[(t * e->npops + q) * 2], qhi = e->range[(t * e->npops + q) * 2 + 1];
                             if (qlo >= qhi) continue;
                             int64_t sc;
-                            const int32_t *sids = step_spikes(e, b, nt, p, k, e->gather[t], &sc);
+                            const int32_t *sids = step_spikes(e, b, nt, p, k, t, &sc, &list_oom);
                             if (sc) e->events_tl[t * evs + j] += nm_deliver_list(e, pr, n, sids, sc, qlo, qhi, t);
                         }
                     }
@@ -324,7 +396,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
             for (int j = 0; j < e->nprojs; j++) {
                 int q = e->projs[j].d.post;
                 int32_t lo = e->range[(t * e->npops + q) * 2], hi = e->range[(t * e->npops + q) * 2 + 1];
-                e->events_tl[t * evs + j] += deliver(e, j, b, nt, n0, Lk, lo, hi, e->gather[t], t);
+                e->events_tl[t * evs + j] += deliver(e, j, b, nt, n0, Lk, lo, hi, t, &list_oom);
             }
             /* gated (max-pool) delivery reads spike counts of other threads' neurons: nobody may
              * update them before everyone has delivered */
@@ -333,6 +405,8 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
     }
     for (int j = 0; j < e->nprojs; j++)
         for (int t = 0; t < nt; t++) e->projs[j].events += e->events_tl[t * evs + j];
+    for (int k = 0; k < e->ninputs; k++)
+        for (int t = 0; t < nt; t++) e->inputs[k].events += e->events_tl[t * evs + e->nprojs + k];
     for (int m = 0; m < e->nmons; m++) {
         mon_t *M = &e->mons[m];
         M->nsamples += stop / M->every - start / M->every;
@@ -341,5 +415,6 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
     if (e->fault.kind) { nm_fault_describe(e, &e->fault, NULL, NULL, e->err, sizeof e->err); return -1; }
     e->checked_step = stop;
     if (status) return nm_fail(e, "out of memory (spike recording)");
+    if (list_oom) return nm_fail(e, "out of memory (the spike lists of a Poisson source with several spikes per step)");
     return 0;
 }

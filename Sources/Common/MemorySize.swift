@@ -35,10 +35,11 @@ public enum MemorySize {
 
     public static func format(_ bytes: Int64) -> String { format(Double(bytes)) }
 
-    /// Bytes this process can still allocate without swapping or being killed: on Linux the smaller of
-    /// `MemAvailable` (/proc/meminfo) and the room left under the memory limit of the process's
-    /// control group (cgroup v2 `memory.max`, v1 `memory.limit_in_bytes`); elsewhere the physical
-    /// memory. Read fresh at each call.
+    /// Bytes this process can still allocate without swapping or being killed: on Linux the smallest of
+    /// `MemAvailable` (/proc/meminfo), the room left under the memory limit of the process's control
+    /// group (cgroup v2 `memory.max`, v1 `memory.limit_in_bytes`) and the room left under its
+    /// address-space limit (`ulimit -v`, where an allocation beyond fails instead of the OOM killer
+    /// stepping in); elsewhere the physical memory. Read fresh at each call.
     public static func available() -> Int64 {
         var best: Int64? = nil
         func consider(_ x: Int64?) { if let x, x >= 0 { best = min(best ?? x, x) } }
@@ -49,7 +50,28 @@ public enum MemorySize {
             }
         }
         consider(cgroupRoom())
+        consider(addressSpaceRoom())
         return best ?? Int64(clamping: ProcessInfo.processInfo.physicalMemory)
+    }
+
+    /// The address-space limit (RLIMIT_AS) minus the process's current virtual size (`VmSize` in
+    /// /proc/self/status), or nil without a limit.
+    static func addressSpaceRoom() -> Int64? {
+        var rl = rlimit()
+        #if os(Linux)
+        let resource = __rlimit_resource_t(RLIMIT_AS.rawValue)
+        #else
+        let resource = RLIMIT_AS
+        #endif
+        guard getrlimit(resource, &rl) == 0, rl.rlim_cur < (UInt64(1) << 62) else { return nil }   // RLIM_INFINITY is all ones
+        var used: Int64 = 0
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
+            for line in status.split(separator: "\n") where line.hasPrefix("VmSize:") {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                if fields.count >= 2, let kb = Int64(fields[1]) { used = kb * 1024 }
+            }
+        }
+        return max(0, Int64(rl.rlim_cur) - used)
     }
 
     static func readInt(_ path: String) -> Int64? {

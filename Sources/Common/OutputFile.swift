@@ -1,9 +1,12 @@
+import CCore
 import Foundation
 
 /// The output policy for single files (`simulate --save-network FILE`, `eval --json/--predictions/
 /// --outputs FILE`): never `""`, a folder, or an input of the command; an existing file is replaced only
 /// with `force`, and only if it is of the format the option writes (so a config or a model's weights
-/// are never overwritten, even with `--force`). The write itself goes through `AtomicFile`.
+/// are never overwritten, even with `--force`). The write itself goes through `AtomicFile` (or, for a
+/// saved network, the engine's `nm_file_create`: the same temporary name and signal clean-up); checking
+/// a path sweeps the temporary files that killed writers left beside it.
 public struct OutputFile: Sendable {
     /// What the option writes: a name for messages and a test on the first bytes of an existing file.
     public struct Format: Sendable {
@@ -41,6 +44,9 @@ public struct OutputFile: Sendable {
                 throw OutputError("\(option) '\(path)' is an input of this command (\(input)); choose another file")
             }
         }
+        // temporary files of earlier writers that were killed (`.NAME.tmp-PID-RAND`, see AtomicFile and
+        // nm_file_create) and other stale neuromorph leftovers beside the file
+        _ = nm_out_sweep(url.deletingLastPathComponent().path)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDir) else { return }
         if isDir.boolValue { throw OutputError("\(option) '\(path)' is a folder; name a file to write") }

@@ -13,8 +13,12 @@ public enum ThreadPolicy {
     /// Threads used when the user gives none: all cores.
     public static var defaultThreads: Int { Int(nm_max_threads()) }
 
-    /// Applies the default wait policy unless the environment sets one. Call once at start-up.
+    /// Applies the default wait policy unless the environment sets one. Call once at start-up, before any
+    /// OpenMP call.
     public static func applyDefaults() {
+        // before the first OpenMP call: a registration libomp left for this pid is a killed process's
+        // (it would abort this one with "OMP: Error #15 ... unknown library already initialized")
+        nm_omp_forget_stale_registration()
         let env = ProcessInfo.processInfo.environment
         if env["OMP_WAIT_POLICY"] == nil && env["KMP_BLOCKTIME"] == nil {
             nm_set_blocktime(defaultBlocktimeMs)

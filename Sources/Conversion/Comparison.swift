@@ -62,8 +62,11 @@ public struct Comparison: Codable, Sendable {
                            progress: ((String, Double) -> Void)? = nil) throws -> Comparison {
         let n = images.count
         if let p = energy.problem { throw ConversionError("energy model: \(p)") }
-        guard converted.inputShape == model.inputShape, images.sampleShape == model.inputShape else {
-            throw ConversionError("shapes differ: the model expects \(model.inputShape), the converted network \(converted.inputShape), the images are \(images.sampleShape)")
+        guard converted.inputShape == model.inputShape else {
+            throw ConversionError("the converted network expects images of shape \(converted.inputShape), the model \(model.inputShape): was it converted from another model?")
+        }
+        guard images.sampleShape == model.inputShape else {
+            throw ConversionError("\(images.source.isEmpty ? "the images" : images.source): the images have shape \(images.sampleShape), the model and the converted network expect \(model.inputShape) (use the data set the model was trained on)")
         }
         guard converted.classes == model.classes, converted.layers.last?.size == model.classes else {
             throw ConversionError("the converted network has \(converted.layers.last?.size ?? 0) output neurons (classes \(converted.classes)), the model \(model.classes) classes: was it converted from another model?")

@@ -11,7 +11,7 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
 
     /// Input encoding: the first layer receives its exact pre-activation as a constant current
     /// (analog, default), or the pixels in [0, 1] become Poisson spike trains with that probability per
-    /// step.
+    /// step (a Bernoulli draw per step: the `poisson` model with `draw: bernoulli`).
     public enum InputEncoding: String, Codable, Sendable, CaseIterable {
         case analog, poisson
     }

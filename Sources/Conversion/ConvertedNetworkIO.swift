@@ -260,6 +260,11 @@ extension ConvertedNetwork.Record {
                 case .dense: break
                 }
             } else {
+                // what the writer puts there: a dense layer has no kernel, stride 1 and no padding
+                guard r.kernel.isEmpty else { throw fail("\(key).kernel", "a dense layer has no kernel (expected []), found \(r.kernel)") }
+                guard r.stride == 1, r.padding == 0 else {
+                    throw fail(r.stride == 1 ? "\(key).padding" : "\(key).stride", "a dense layer has stride 1 and padding 0, found stride \(r.stride), padding \(r.padding)")
+                }
                 counts.weights[k] = try count([inSize, outC], "\(key).output_shape")
                 counts.bias[k] = outC
             }

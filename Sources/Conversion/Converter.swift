@@ -412,6 +412,7 @@ public enum Converter {
     }
 
     /// Converts `model` using calibration images (first `options.calibrationImages` of `calibration`).
+    /// `source` (the model folder) is named in the errors about the model.
     public static func convert(_ model: Sequential, calibration: LabeledImages, options: ConversionOptions,
                                threads: Int = 1, source: String = "") throws -> ConvertedNetwork {
         guard options.percentile > 0 && options.percentile <= 100 else {
@@ -430,14 +431,19 @@ public enum Converter {
         }
         guard model.inputShape.count == 3 else { throw ConversionError("the model input must be an image [C, H, W], got \(model.inputShape)") }
         guard calibration.sampleShape == model.inputShape else {
-            throw ConversionError("calibration images have shape \(calibration.sampleShape), the model expects \(model.inputShape)")
+            throw ConversionError("\(calibration.source.isEmpty ? "calibration images" : calibration.source): the calibration images have shape \(calibration.sampleShape), \(source.isEmpty ? "the model" : source) expects \(model.inputShape) (use the data set the model was trained on)")
         }
-        let groups = try plan(model, options: options)
+        let groups: [Group]
+        do { groups = try plan(model, options: options) } catch let e as ConversionError where !source.isEmpty {
+            throw ConversionError("\(source): \(e.message)")   // which model the unsupported layer is in
+        }
         let shapes = try model.spec.shapes()   // output shape of every ANN layer
         let (tapIn, tapOut) = try tapShapes(model)
+        // the model's layer, with the model folder when known (errors below start with it)
         func name(_ g: Group) -> String {
-            g.tap.branch < 0 ? "layer \(g.index) (\(model.layers[g.index].spec.typeName))"
-                : "layer \(g.index) (residual) body layer \(g.tap.j) (\(layer(model, g.tap).spec.typeName))"
+            (source.isEmpty ? "" : "\(source): ")
+                + (g.tap.branch < 0 ? "layer \(g.index) (\(model.layers[g.index].spec.typeName))"
+                    : "layer \(g.index) (residual) body layer \(g.tap.j) (\(layer(model, g.tap).spec.typeName))")
         }
 
         // 1. Calibration: percentile of the activations per group (per channel or per layer): the

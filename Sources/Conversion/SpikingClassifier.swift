@@ -19,7 +19,9 @@ extension ConvertedNetwork {
         var projs: [Projection] = []
         let inputSize = inputShape.reduce(1, *)
         if options.encoding == .poisson {
-            pops.append(Population(name: Self.inputPopulation, size: inputSize, model: .poisson(rateHz: 0),
+            // Bernoulli: a pixel of intensity x spikes with probability x per step (rate coding as SNN
+            // Toolbox and SpikingJelly do it; the conv delivery needs one spike per neuron and step)
+            pops.append(Population(name: Self.inputPopulation, size: inputSize, model: .poisson(rateHz: 0, bernoulli: true),
                                    shape: [inputShape[1], inputShape[2], inputShape[0]]))
         }
         var prevName = options.encoding == .poisson ? Self.inputPopulation : ""

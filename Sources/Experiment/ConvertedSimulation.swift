@@ -32,7 +32,7 @@ public enum ConvertedSimulation {
         return SimulationConfig(name: name, network: net, durationMs: Double(timesteps), seed: seed, threads: threads,
                                 spikeMonitors: net.populations.map { .init(population: $0.name, neurons: nil) },
                                 stateMonitors: [.init(population: out.name, variables: ["v"], neurons: Array(0..<out.size), everyMs: 1)],
-                                rateBinMs: 1)
+                                rateBinMs: 1, ratePopulations: net.populations.map(\.name))
     }
 
     /// The predicted class after the run: highest output potential (membrane decoding) or most output

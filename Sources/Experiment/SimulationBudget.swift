@@ -11,7 +11,8 @@ import SNN
 /// - state monitors: 4 B per neuron and sample + 8 B per sample (the engine's buffers double as they
 ///   grow, but pages not yet written take no memory); writing the output copies the largest monitor
 ///   four more times (rows, one array, the NumPy body and file);
-/// - population rates (only with an output folder): 4 B per step and population, + 8 B per rate bin;
+/// - population rates (only with an output folder, for the populations `monitors.rates` lists): 4 B per
+///   step and population, + 8 B per rate bin;
 /// - spike recording of spike sources: expected spikes (Poisson: rate × time; spike_source: its
 ///   times) × 12 B, + 40 B each for the largest monitor while writing. Spikes of model neurons depend
 ///   on their dynamics and are not estimated.
@@ -39,7 +40,7 @@ public enum SimulationBudget {
         for m in cfg.stateMonitors {
             let every = Double(max(1, net.steps(m.everyMs) ?? 1))
             let samples = runs ? (steps / every).rounded(.down) + 2 : 0
-            let n = Double(m.neurons.count)
+            let n = Double(m.selection.count)
             samplesTotal += samples * n * Double(m.variables.count)
             monitorBytes += Double(m.variables.count) * (samples * (4 * n + 8) + 8 * n)
             if writesOutput { largestWrite = max(largestWrite, samples * (16 * n + 48)) }
@@ -47,7 +48,7 @@ public enum SimulationBudget {
         e.add("state monitors", monitorBytes, "\(MemoryEstimate.count(samplesTotal)) values")
 
         if runs && writesOutput {
-            let pops = Double(net.populations.count)
+            let pops = Double(cfg.ratePopulations.count)
             let bins = steps / max(1, (cfg.rateBinMs / net.dt).rounded())
             e.add("population rates", pops * (4 * steps + 8 * bins), "\(MemoryEstimate.count(steps)) steps x \(Int(pops)) populations")
             largestWrite = max(largestWrite, 4 * steps)
@@ -56,7 +57,15 @@ public enum SimulationBudget {
         var spikes = 0.0, largestSpikes = 0.0
         for m in cfg.spikeMonitors {
             guard let p = net.populations.first(where: { $0.name == m.population }), runs else { continue }
-            let expected = p.model.parameters.expectedSpikes(size: p.size, neurons: m.neurons, rates: p.rates, steps: steps, dt: net.dt)
+            // only a spike source needs its selected neurons (its lists are in the config anyway); a Poisson
+            // population may be huge, and its selection (a range) is not expanded before this estimate
+            let expected: Double
+            if p.model.parameters is SpikeSourceParameters {
+                expected = p.model.parameters.expectedSpikes(size: p.size, neurons: m.neurons, rates: p.rates, steps: steps, dt: net.dt)
+            } else {
+                let fraction = Double(m.selection?.count ?? p.size) / Double(max(1, p.size))
+                expected = fraction * p.model.parameters.expectedSpikes(size: p.size, neurons: nil, rates: p.rates, steps: steps, dt: net.dt)
+            }
             spikes += expected
             largestSpikes = max(largestSpikes, expected)
         }

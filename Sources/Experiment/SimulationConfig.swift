@@ -15,17 +15,42 @@ public struct SimulationConfig: Sendable {
     public var stateMonitors: [StateMonitorSpec]
     /// Population-rate bin (ms).
     public var rateBinMs: Double
+    /// Populations whose rates (`rates_<pop>.npy`, the plot's rate panel) are written: `monitors.rates`'s
+    /// `populations`, by default the populations whose spikes are monitored; none when `monitors` has no
+    /// `rates`; every population when the config has no `monitors` at all.
+    public var ratePopulations: [String]
 
     public struct SpikeMonitorSpec: Sendable, Equatable {
         public var population: String
-        public var neurons: [Int]?
+        /// nil: every neuron.
+        public var selection: NeuronSelection?
+        /// The selected indices (expands a range: read them after the memory check).
+        public var neurons: [Int]? { selection?.indices }
+
+        public init(population: String, selection: NeuronSelection?) {
+            self.population = population
+            self.selection = selection
+        }
+        public init(population: String, neurons: [Int]?) { self.init(population: population, selection: neurons.map { .list($0) }) }
     }
 
     public struct StateMonitorSpec: Sendable, Equatable {
         public var population: String
         public var variables: [String]
-        public var neurons: [Int]
+        public var selection: NeuronSelection
         public var everyMs: Double
+        /// The selected indices (expands a range: read them after the memory check).
+        public var neurons: [Int] { selection.indices }
+
+        public init(population: String, variables: [String], selection: NeuronSelection, everyMs: Double) {
+            self.population = population
+            self.variables = variables
+            self.selection = selection
+            self.everyMs = everyMs
+        }
+        public init(population: String, variables: [String], neurons: [Int], everyMs: Double) {
+            self.init(population: population, variables: variables, selection: .list(neurons), everyMs: everyMs)
+        }
     }
 
     /// Loads and validates a config file.
@@ -116,14 +141,23 @@ public struct SimulationConfig: Sendable {
             }
         }
 
-        // inputs (currents)
+        // inputs (currents, Poisson inputs)
         var currents: [CurrentInput] = []
+        var poissonInputs: [PoissonInput] = []
         if let inNode = top.node("inputs") {
             for (k, cn) in try inNode.sequence().enumerated() {
                 let m = try cn.mapping()
-                let kind = try m.choice("kind", ["constant_current", "step_current"])
+                let kind = try m.choice("kind", ["constant_current", "step_current", "poisson_input"])
                 let tnode = try m.require("target", "a population name")
                 let target = try population(tnode)
+                if kind == "poisson_input" {
+                    let input = try parsePoissonInput(m, node: cn, index: k, target: target, targetNode: tnode, dt: dt)
+                    if poissonInputs.contains(where: { $0.name == input.name }) {
+                        throw (m.node("name") ?? cn).error("the input name '\(input.name)' is used twice")
+                    }
+                    poissonInputs.append(input)
+                    continue
+                }
                 if target.model.isSource { throw tnode.error("'\(target.name)' is a spike source; currents need a neuron model") }
                 let neurons = try m.node("neurons").flatMap { try parseNeuronSelection($0, size: target.size) }
                 var times: [Double] = [], amps: [Double] = []
@@ -164,6 +198,7 @@ public struct SimulationConfig: Sendable {
         var spikeMons: [SpikeMonitorSpec] = []
         var stateMons: [StateMonitorSpec] = []
         var rateBin = 1.0
+        var ratePops: [String] = []
         if let monNode = top.node("monitors") {
             let mm = try monNode.mapping()
             if let sn = mm.node("spikes") {
@@ -178,9 +213,9 @@ public struct SimulationConfig: Sendable {
                         else {
                             let em = try e.mapping()
                             let p = try population(try em.require("population"))
-                            let ns = try em.node("neurons").flatMap { try parseNeuronSelection($0, size: p.size) }
+                            let ns = try em.node("neurons").flatMap { try parseSelection($0, size: p.size, allIsNil: true) }
                             try em.finish()
-                            spikeMons.append(SpikeMonitorSpec(population: p.name, neurons: ns))
+                            spikeMons.append(SpikeMonitorSpec(population: p.name, selection: ns))
                         }
                     }
                 }
@@ -196,12 +231,12 @@ public struct SimulationConfig: Sendable {
                     for v in vars where !known.contains(v) {
                         throw vn.error("model \(p.model.name) has no variable '\(v)'; it has: \(known.joined(separator: ", "))\(Suggest.hint(v, known))")
                     }
-                    let ns = try parseNeurons(try em.require("neurons", "a list of neuron indices or a range 'a:b'"), size: p.size)
+                    let ns = try parseSelection(try em.require("neurons", "a list of neuron indices or a range 'a:b'"), size: p.size, allIsNil: false)!
                     let every = try em.quantity("every", .time, default: dt)
                     try em.checked("every", every, every >= dt - 1e-9, "the sampling interval must be >= dt (\(fmt(dt)) ms)")
                     try em.checked("every", every, fitsSteps(every, dt, Int64(Int32.max)), "the sampling interval must be at most 2^31 - 1 steps of dt (\(fmt(dt)) ms)")
                     try em.finish()
-                    stateMons.append(StateMonitorSpec(population: p.name, variables: vars, neurons: ns, everyMs: every))
+                    stateMons.append(StateMonitorSpec(population: p.name, variables: vars, selection: ns, everyMs: every))
                 }
             }
             if let rn = mm.node("rates") {
@@ -209,18 +244,72 @@ public struct SimulationConfig: Sendable {
                 rateBin = try rm.quantity("bin", .time, default: 1)
                 try rm.checked("bin", rateBin, rateBin >= dt - 1e-9, "the rate bin must be >= dt")
                 try rm.checked("bin", rateBin, fitsSteps(rateBin, dt, Network.maxSteps), "the rate bin must be at most \(Network.maxSteps) steps of dt (\(fmt(dt)) ms)")
+                if let pn = rm.node("populations") {
+                    if pn.isScalar, try pn.string() == "all" { ratePops = populations.map(\.name) }
+                    else if pn.isScalar, try pn.string() == "none" { ratePops = [] }
+                    else {
+                        for e in pn.isScalar ? [pn] : try pn.sequence() {
+                            let name = try population(e).name
+                            if ratePops.contains(name) { throw e.error("population '\(name)' is listed twice") }
+                            ratePops.append(name)
+                        }
+                    }
+                } else {   // the populations whose spikes are monitored
+                    for m in spikeMons where !ratePops.contains(m.population) { ratePops.append(m.population) }
+                }
                 try rm.finish()
             }
             try mm.finish()
         } else {
             spikeMons = populations.map { SpikeMonitorSpec(population: $0.name, neurons: nil) }
+            ratePops = populations.map(\.name)
         }
         try top.finish()
 
-        let network = Network(dt: dt, populations: populations, projections: projections, currents: currents)
+        let network = Network(dt: dt, populations: populations, projections: projections, currents: currents, poissonInputs: poissonInputs)
         do { try network.validate() } catch let e as NetworkError { throw root.error(e.message) }
         return SimulationConfig(name: name, network: network, durationMs: duration, seed: seed, threads: threads,
-                                spikeMonitors: spikeMons, stateMonitors: stateMons, rateBinMs: rateBin)
+                                spikeMonitors: spikeMons, stateMonitors: stateMons, rateBinMs: rateBin, ratePopulations: ratePops)
+    }
+
+    /// `{kind: poisson_input, target, sources, rate, weight, receptor?, draw?, neurons?, name?}`: every
+    /// value checked at its own line (sources a whole number in 1 ... 2^31 - 1, rate finite and >= 0,
+    /// binomial rates at most 1/dt, sources x rate x dt at most 10^7 per step, one finite weight in the
+    /// target model's unit, conductances >= 0, a receptor of the target).
+    static func parsePoissonInput(_ m: ConfigMapping, node: ConfigNode, index k: Int, target: Population, targetNode: ConfigNode,
+                                  dt: Double) throws -> PoissonInput {
+        if target.model.isSource { throw targetNode.error("'\(target.name)' is a spike source (\(target.model.name)) and receives no input; a poisson_input needs a neuron model") }
+        let sn = try m.require("sources", "the number of independent Poisson trains per target neuron, e.g. 1000")
+        let sources = try sn.int()
+        guard sources >= 1, sources <= Int(Int32.max) else { throw sn.error("sources must be a whole number from 1 to 2^31 - 1, found \(sources)") }
+        let rn = try m.require("rate", "the rate of each train, e.g. 10 Hz")
+        let rate = try rn.quantity(.frequency)
+        guard rate >= 0 else { throw rn.error("rate must be >= 0 Hz, found \(fmt(rate)) Hz") }
+        let draw = PoissonInput.Draw(rawValue: try m.choice("draw", PoissonInput.Draw.allCases.map(\.rawValue), default: "poisson"))!
+        if draw == .binomial, rate * dt / 1000 > 1 {
+            throw rn.error("rate must be at most 1/dt (\(fmt(1000 / dt)) Hz) with draw: binomial (one spike per train and step at most); draw: poisson takes any rate")
+        }
+        let lambda = Double(sources) * rate * dt / 1000
+        if !(lambda <= PoissonInput.maxMeanPerStep) {
+            throw rn.error("sources x rate x dt = \(fmt(lambda)) spikes per neuron and step is more than \(fmt(PoissonInput.maxMeanPerStep))")
+        }
+        let receptors = target.model.receptors.map(\.rawValue)
+        let receptor = Receptor(rawValue: try m.choice("receptor", receptors, default: receptors.first ?? "exc"))!
+        let wn = try m.require("weight", "a weight in \(target.model.weightUnit) added per input spike, e.g. '\(target.model.weightUnit == "nS" ? "1 nS" : "0.1 mV")'")
+        let wd = try parseWeight(wn, target.model)
+        guard let weight = wd.constantValue else { throw wn.error("a poisson_input takes one weight, not a distribution") }
+        if let why = wd.problem { throw wn.error("weight: \(why)") }
+        if target.model.weightUnit == "nS", weight < 0 { throw wn.error("conductance weights must be >= 0 (use receptor: inh for inhibition)") }
+        let neurons = try m.node("neurons").flatMap { try parseNeuronSelection($0, size: target.size) }
+        let name = try m.string("name", default: "input\(k)")
+        guard name.range(of: "^[A-Za-z_][A-Za-z0-9_\\-]*$", options: .regularExpression) != nil else {
+            throw (m.node("name") ?? node).error("input names must start with a letter or '_' and contain only letters, digits, '_' or '-'")
+        }
+        try m.finish()
+        let input = PoissonInput(name: name, population: target.name, neurons: neurons, sources: sources, rateHz: rate, weight: weight,
+                                 receptor: receptor, draw: draw)
+        if let why = input.problem(target: target, dt: dt) { throw node.error(why) }
+        return input
     }
 
     // MARK: pieces
@@ -235,28 +324,27 @@ public struct SimulationConfig: Sendable {
 
     /// Neuron indices; nil for `all` (every neuron, without listing them).
     static func parseNeuronSelection(_ n: ConfigNode, size: Int) throws -> [Int]? {
-        if n.isScalar, try n.string().trimmingCharacters(in: .whitespaces) == "all" { return nil }
-        return try parseNeurons(n, size: size)
+        try parseSelection(n, size: size, allIsNil: true)?.indices
     }
 
-    /// Neuron indices: a list, a range `a:b` (checked against `size` before it is expanded) or `all`.
-    static func parseNeurons(_ n: ConfigNode, size: Int) throws -> [Int] {
-        var out: [Int] = []
+    /// Neurons: a list, a range `a:b` (checked against `size`, kept as bounds) or `all` (nil with
+    /// `allIsNil`, else the range 0..<size). Nothing is expanded here: monitors allocate their index
+    /// lists after the memory estimate.
+    static func parseSelection(_ n: ConfigNode, size: Int, allIsNil: Bool) throws -> NeuronSelection? {
         if n.isScalar {
             let t = try n.string().trimmingCharacters(in: .whitespaces)
-            if t == "all" { return Array(0..<size) }
+            if t == "all" { return allIsNil ? nil : .range(0..<size) }
             let parts = t.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count == 2, let a = Int(parts[0].trimmingCharacters(in: .whitespaces)), let b = Int(parts[1].trimmingCharacters(in: .whitespaces)), a < b else {
                 throw n.error("expected a list of indices, 'all', or a range 'a:b' (a < b, b excluded), found '\(ConfigNode.clip(t))'")
             }
             guard a >= 0, b <= size else { throw n.error("the range \(a):\(b) is out of range 0..<\(size) (b is excluded)") }
-            out = Array(a..<b)
-        } else {
-            out = try n.sequence().map { try $0.int() }
+            return .range(a..<b)
         }
+        let out = try n.sequence().map { try $0.int() }
         for i in out where i < 0 || i >= size { throw n.error("neuron index \(i) is out of range 0..<\(size)") }
         guard !out.isEmpty else { throw n.error("the neuron list is empty") }
-        return out
+        return .list(out)
     }
 
     /// Dimensions a weight onto `m` may be given in (the model's).

@@ -40,8 +40,18 @@ public struct SimulationSummary: Codable, Sendable {
     public var isa: String = VectorPath.current
     /// CPU model name.
     public var cpu: String = VectorPath.cpuModel
+    public struct InputSummary: Codable, Sendable {
+        public var kind: String
+        public var target: String
+        public var sources: Int
+        public var rate_hz: Double
+        /// Input spikes delivered (the sum of the per-step counts over the target neurons).
+        public var events: Int64
+    }
     public var populations: [String: PopulationSummary]
     public var projections: [String: ProjectionSummary]
+    /// Poisson inputs by name (their spikes are not in `synaptic_events`, which counts projections).
+    public var poisson_inputs: [String: InputSummary] = [:]
     public var files: [String]
     /// Additional results (e.g. the predicted class of a converted network).
     public var extra: [String: String]
@@ -62,7 +72,8 @@ public enum SimulationRunner {
             let sim = try Simulator(CompiledNetwork(cfg.network, seed: cfg.seed, memoryLimit: memoryLimit ?? Int64.max))
             for m in cfg.spikeMonitors { try sim.recordSpikes(m.population, neurons: m.neurons) }
             for m in cfg.stateMonitors {
-                for v in m.variables { try sim.recordState(m.population, variable: v, neurons: m.neurons, everyMs: m.everyMs) }
+                let neurons = m.neurons   // expanded once, now that the estimate counted it
+                for v in m.variables { try sim.recordState(m.population, variable: v, neurons: neurons, everyMs: m.everyMs) }
             }
             try sim.saveNetwork(to: path)
         } catch let e as NetworkError {
@@ -90,10 +101,11 @@ public enum SimulationRunner {
             compiled = try CompiledNetwork(cfg.network, seed: cfg.seed, memoryLimit: memoryLimit ?? Int64.max)
             sim = try Simulator(compiled)
             for m in cfg.spikeMonitors { try sim.recordSpikes(m.population, neurons: m.neurons) }
-            if out != nil { for p in cfg.network.populations { try sim.recordCounts(p.name) } }   // only rates_<pop>.npy reads them
+            if out != nil { for p in cfg.ratePopulations { try sim.recordCounts(p) } }   // only rates_<pop>.npy reads them
             for m in cfg.stateMonitors {
+                let neurons = m.neurons   // expanded once, now that the estimate counted it
                 for v in m.variables {
-                    monitorIds.append((m, v, try sim.recordState(m.population, variable: v, neurons: m.neurons, everyMs: m.everyMs)))
+                    monitorIds.append((m, v, try sim.recordState(m.population, variable: v, neurons: neurons, everyMs: m.everyMs)))
                 }
             }
         } catch let e as NetworkError {
@@ -143,6 +155,10 @@ public enum SimulationRunner {
             connectivity_bytes: compiled.connectivityBytes, threads: threads > 0 ? threads : sim.lastThreads,
             threads_mode: threads > 0 ? "fixed" : "auto", seed: cfg.seed, dt_ms: cfg.network.dt,
             populations: pops, projections: projs, files: [], extra: inspect?(sim) ?? [:])
+        for (k, pin) in cfg.network.poissonInputs.enumerated() {
+            summary.poisson_inputs[pin.name] = .init(kind: "poisson_input", target: pin.population, sources: pin.sources, rate_hz: pin.rateHz,
+                                                     events: sim.inputEvents(input: k))
+        }
 
         guard let dir else { return summary }
         var files: [String] = []
@@ -155,16 +171,22 @@ public enum SimulationRunner {
         for (spec, v, id) in monitorIds {
             let tr = sim.trace(id)
             let flat = tr.values.flatMap { $0 }
-            try put(NPY.encode(flat, shape: [tr.values.count, spec.neurons.count]), "state_\(spec.population)_\(v).npy")
+            // the state is finite (checked during the run); only the read-out scale (lif_exp currents: C_m / tau_m)
+            // can take a sample beyond float32: refuse rather than write ±inf
+            if let k = FiniteCheck.firstNonFinite(flat) {
+                throw ConfigError(file: configPath, line: nil, key: "",
+                                  message: "state monitor of \(spec.population).\(v): the sample at t = \(String(format: "%g", tr.timesMs[k / tr.neurons.count])) ms of neuron \(tr.neurons[k % tr.neurons.count]) is \(FiniteCheck.describe(flat[k])) once read out as float32 \(tr.unit.isEmpty ? "" : "(\(tr.unit)) ")(are C_m or tau_m extreme?); nothing written")
+            }
+            try put(NPY.encode(flat, shape: [tr.values.count, tr.neurons.count]), "state_\(spec.population)_\(v).npy")
             let tname = "state_\(spec.population)_t.npy"
             if !files.contains(tname) {
                 try put(NPY.encode(tr.timesMs.map { $0 / 1000 }), tname)
-                try put(NPY.encode(spec.neurons.map { Int32($0) }), "state_\(spec.population)_neurons.npy")
+                try put(NPY.encode(tr.neurons.map { Int32($0) }), "state_\(spec.population)_neurons.npy")
             }
         }
         let binSteps = max(1, Int((cfg.rateBinMs / cfg.network.dt).rounded()))
         var rateSeries: [SVGPlot.Series] = []
-        for p in cfg.network.populations {
+        for p in cfg.network.populations where cfg.ratePopulations.contains(p.name) {
             let c = sim.counts(p.name)
             var rates: [Double] = []
             var k = 0

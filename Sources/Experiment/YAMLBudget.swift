@@ -3,8 +3,13 @@ import Foundation
 // libyaml, as vendored by Yams (the same parser Yams composes with; no second copy is linked). Yams
 // exposes only whole documents, and composing one is where an alias bomb costs hours (every mapping key
 // is hashed, a key made of nested aliases is hashed as its full expansion), so this pass reads the
-// parser's events itself, before Yams composes anything.
+// parser's events itself, before Yams composes anything. CYaml is Yams's C target, not a product of it
+// (see the note at the Experiment target in Package.swift).
+#if canImport(CYaml)
 import CYaml
+#else
+#error("Yams no longer has the C target CYaml (its vendored libyaml) that YAMLBudget reads events from; pin Yams to a version that has it, or port YAMLBudget (see Package.swift)")
+#endif
 
 /// Bounds on the work a YAML config may cause, checked in one streaming pass over the parser's events
 /// before the document is composed: its size in bytes, its node count *with every alias expanded*

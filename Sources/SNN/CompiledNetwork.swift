@@ -134,18 +134,7 @@ public final class CompiledNetwork: @unchecked Sendable {
             case .fixedOutdegree(let k, let aut, let multi):
                 rc = nm_connect_fixed_outdegree(Int32(npre), Int32(npost), Int32(k), (aut || !samePop) ? 1 : 0, multi ? 1 : 0, seed, stream, &rowptr, &col, &nnz)
             case .allToAll(let aut):
-                let skipSelf = samePop && !aut
-                let total = Int64(npre) * Int64(npost) - (skipSelf ? Int64(min(npre, npost)) : 0)
-                let rp = try malloced(npre + 1, Int64.self)
-                let cl: UnsafeMutablePointer<Int32>
-                do { cl = try malloced(Int(total), Int32.self) } catch { free(rp); throw error }
-                var w: Int64 = 0
-                for i in 0..<npre {
-                    rp[i] = w
-                    for k in 0..<npost where !(skipSelf && k == i) { cl[Int(w)] = Int32(truncatingIfNeeded: k); w += 1 }
-                }
-                rp[npre] = w
-                rowptr = rp; col = cl; nnz = w
+                rc = nm_connect_all_to_all(Int32(npre), Int32(npost), (aut || !samePop) ? 1 : 0, &rowptr, &col, &nnz)
             case .oneToOne:
                 let rp = try malloced(npre + 1, Int64.self)
                 let cl: UnsafeMutablePointer<Int32>

@@ -13,7 +13,10 @@ import Foundation
 ///   for the ODE stepper; spike sources 16 B per neuron and 24 B per spike);
 /// - ring buffers: 4 B × receptor ports × neurons × (longest delay in steps + 1);
 /// - spike lists: 8 B × neurons × interval (shortest delay in steps + 1), double-buffered, + 4 B ×
-///   the largest population × interval per thread;
+///   the largest population × interval per thread (Poisson sources with several spikes per step:
+///   their entries per neuron and step, `NeuronModelKind.spikeListEntries`, instead of 1);
+/// - Poisson inputs: a 16 B random stream per target neuron, the neuron mask and the cumulative table
+///   (`PoissonInput.engineBytes`);
 /// - sparse projections: expected synapses (all_to_all: n_pre·n_post, one_to_one: n, fixed_probability:
 ///   p·n_pre·n_post, fixed_indegree: k·n_post, fixed_outdegree: k·n_pre, list: its pairs; minus the
 ///   diagonal without autapses) × (4 B target + 4 B if weights vary + 2 B if delays vary),
@@ -106,17 +109,25 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
         }
         let interval = minDelay.isFinite ? minDelay + 1 : 1
 
-        var stateBytes = 0.0, bufferBytes = 0.0, neurons = 0.0, maxPop = 1.0
+        var stateBytes = 0.0, bufferBytes = 0.0, neurons = 0.0, maxPop = 1.0, listEntries = 0.0
         for p in net.populations {
             let n = Double(p.size)
             neurons += n
-            maxPop = max(maxPop, n)
+            let perStep = p.model.parameters.spikeListEntries(rates: p.rates, dt: dt)
+            listEntries += n * perStep
+            maxPop = max(maxPop, n * perStep)
             stateBytes += n * (Double(p.model.variables.count) * 4 + 12) + p.model.parameters.extraBytes(size: p.size, rates: p.rates)
             bufferBytes += 4 * Double(p.model.receptors.count) * n * (maxDelay + 1)
         }
         e.add("neuron state", stateBytes, "\(count(neurons)) neurons")
         e.add("ring buffers", bufferBytes, "\(Int(maxDelay) + 1) slots")
-        e.add("spike lists", 8 * neurons * interval + 4 * maxPop * interval * nt, interval > 2 ? "interval \(Int(interval)) steps" : "")
+        e.add("spike lists", 8 * listEntries * interval + 4 * maxPop * interval * nt, interval > 2 ? "interval \(Int(interval)) steps" : "")
+        var inputBytes = 0.0
+        for pin in net.poissonInputs {
+            guard let i = net.populationIndex(pin.population) else { continue }
+            inputBytes += pin.engineBytes(targetSize: net.populations[i].size, dt: dt)
+        }
+        e.add("poisson inputs", inputBytes, "\(net.poissonInputs.count) inputs")
 
         for pr in net.projections {
             guard let a = net.populationIndex(pr.pre), let b = net.populationIndex(pr.post) else { continue }

@@ -101,18 +101,23 @@ public struct NetworkError: Error, CustomStringConvertible, Equatable {
     public var description: String { message }
 }
 
-/// A spiking network: populations, projections and current inputs on a time grid of `dt` ms.
+/// A spiking network: populations, projections, current inputs and Poisson inputs on a time grid of
+/// `dt` ms.
 public struct Network: Sendable, Equatable {
     public var dt: Double
     public var populations: [Population]
     public var projections: [Projection]
     public var currents: [CurrentInput]
+    /// Aggregated Poisson drives (no source neurons, no synapses; see `PoissonInput`).
+    public var poissonInputs: [PoissonInput]
 
-    public init(dt: Double = 0.1, populations: [Population] = [], projections: [Projection] = [], currents: [CurrentInput] = []) {
+    public init(dt: Double = 0.1, populations: [Population] = [], projections: [Projection] = [], currents: [CurrentInput] = [],
+                poissonInputs: [PoissonInput] = []) {
         self.dt = dt
         self.populations = populations
         self.projections = projections
         self.currents = currents
+        self.poissonInputs = poissonInputs
     }
 
     public func populationIndex(_ name: String) -> Int? { populations.firstIndex { $0.name == name } }
@@ -137,7 +142,7 @@ public struct Network: Sendable, Equatable {
     /// refractory period, spike times and current times as step counts in range, receptors, delays
     /// (>= dt, at most 65534 steps), connection-rule parameters (k < 2^31, p in [0, 1], list indices
     /// in range), weights and initial values finite in single precision, structured geometries
-    /// (see `ConvGeometry.problem`) and current inputs.
+    /// (see `ConvGeometry.problem`), current inputs and Poisson inputs (`PoissonInput.problem`).
     public func validate() throws {
         guard dt > 0, dt.isFinite else { throw NetworkError("dt must be > 0 ms, got \(dt)") }
         var names = Set<String>()
@@ -250,6 +255,10 @@ public struct Network: Sendable, Equatable {
                 }
                 if let q = f.firstIndex(where: { !$0.isFinite }) { throw NetworkError("current '\(c.name)': per-neuron factor \(q) is \(f[q])") }
             }
+        }
+        for pin in poissonInputs {
+            guard let i = populationIndex(pin.population) else { throw NetworkError("poisson input '\(pin.name)': unknown population '\(pin.population)'") }
+            if let why = pin.problem(target: populations[i], dt: dt) { throw NetworkError("poisson input '\(pin.name)': \(why)") }
         }
     }
 

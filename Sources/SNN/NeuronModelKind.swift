@@ -49,6 +49,9 @@ public protocol NeuronModelKind: Sendable, Equatable {
     /// Spikes expected from `neurons` (nil = all) in a run of `steps` steps of `dt` ms (spike sources; 0
     /// for neurons, whose spikes depend on their dynamics).
     func expectedSpikes(size: Int, neurons: [Int]?, rates: [Double]?, steps: Double, dt: Double) -> Double
+    /// Entries per neuron and step the engine's spike lists need (1: at most one spike per step; more
+    /// for sources that spike several times in one step).
+    func spikeListEntries(rates: [Double]?, dt: Double) -> Double
 }
 
 extension NeuronModelKind {
@@ -61,6 +64,7 @@ extension NeuronModelKind {
     }
     public func extraBytes(size: Int, rates: [Double]?) -> Double { 0 }
     public func expectedSpikes(size: Int, neurons: [Int]?, rates: [Double]?, steps: Double, dt: Double) -> Double { 0 }
+    public func spikeListEntries(rates: [Double]?, dt: Double) -> Double { 1 }
 
     /// The first parameter (table order) that breaks one of its rules, as "KEY must be ...", or nil.
     public func parameterProblem(dt: Double) -> (key: String, message: String)? {
@@ -105,8 +109,8 @@ public enum ParameterRule: Sendable, Equatable {
     case above(String)
     /// a duration the engine counts in 32-bit steps: at most 2^31 - 1 steps of dt
     case steps
-    /// a rate (Hz) whose per-step probability rate·dt is in [0, 1]
-    case perStepProbability
+    /// a rate (Hz) of at most this many spikes per step: rate·dt <= the value
+    case perStepAtMost(Double)
 
     func problem(_ x: Double, other: (String) -> Double?, dt: Double) -> String? {
         switch self {
@@ -116,8 +120,8 @@ public enum ParameterRule: Sendable, Equatable {
         case .above(let k): return other(k).map { x > $0 ? nil : "must be above \(k)" } ?? nil
         case .steps:
             return (x / dt).rounded() <= Double(Int32.max) ? nil : "must be at most 2^31 - 1 steps of dt (\(String(format: "%g", dt)) ms)"
-        case .perStepProbability:
-            return x >= 0 && x * dt / 1000 <= 1 ? nil : "must be in [0, 1/dt] (\(String(format: "%g", 1000 / dt)) Hz)"
+        case .perStepAtMost(let m):
+            return x * dt / 1000 <= m ? nil : "must be at most \(String(format: "%g", m)) spikes per step of dt (\(String(format: "%g", m * 1000 / dt)) Hz)"
         }
     }
 }

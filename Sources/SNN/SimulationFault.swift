@@ -6,16 +6,18 @@ import CEngine
 ///   each `NM_CHECK_STEPS` (16) steps and at the end of every run, so the fault gives a window
 ///   (`fromMs`, `toMs`]: the state was finite at `fromMs` and `neuron` was the first non-finite one
 ///   (population, then variable, then neuron order) at `toMs`. The AdEx solver reports the exact step.
-/// - `solverSteps`: the AdEx solver (RKF45) needed more than `NM_ADEX_MAX_STEPS` (10,000) internal steps
+/// - `solverSteps`: the AdEx solver (RKF45) needed more than `NM_ADEX_MAX_STEPS` (1,000) internal steps
 ///   for one neuron within one time step (its step size collapsed: a neuron driven to fire thousands
 ///   of times per step).
 /// - `solverFailed`: the AdEx solver returned an error.
+/// - `spikesPerStep`: an AdEx neuron reached V_peak a second time within one time step (t_ref < dt and an
+///   enormous drive); the engine records one spike per neuron and step and would lose spikes.
 ///
 /// The description is one sentence naming population, variable, neuron and time, e.g.
 /// `exc.v became NaN between t = 3.2 ms and t = 6.4 ms, neuron 17 (...)`; `input` (the config or file
 /// being simulated) is put in front when set.
 public struct SimulationFault: Error, CustomStringConvertible, Equatable {
-    public enum Kind: Sendable, Equatable { case nonFinite, solverSteps, solverFailed }
+    public enum Kind: Sendable, Equatable { case nonFinite, solverSteps, solverFailed, spikesPerStep }
     public let kind: Kind
     public let population: String
     /// The state variable that became non-finite (nil for solver faults).
@@ -41,6 +43,7 @@ public struct SimulationFault: Error, CustomStringConvertible, Equatable {
         switch Int(f.kind) {
         case Int(NM_FAULT_NONFINITE.rawValue): kind = .nonFinite
         case Int(NM_FAULT_SOLVER_STEPS.rawValue): kind = .solverSteps
+        case Int(NM_FAULT_SPIKES_PER_STEP.rawValue): kind = .spikesPerStep
         default: kind = .solverFailed
         }
         population = pop.name

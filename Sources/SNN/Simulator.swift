@@ -85,6 +85,26 @@ public final class Simulator: @unchecked Sendable {
             let idx = nm_engine_add_proj(e, &d)
             guard idx == j else { throw NetworkError("projection '\(pr.name)': \(String(cString: nm_engine_error(e)))") }
         }
+        for (k, pin) in net.poissonInputs.enumerated() {
+            let i = net.populationIndex(pin.population)!
+            var d = nm_poisson_input_desc()
+            d.pop = Int32(i)
+            d.port = pin.receptor == .excitatory ? 0 : 1
+            d.sources = Int32(pin.sources)
+            d.binomial = pin.draw == .binomial ? 1 : 0
+            d.p = pin.perSourcePerStep(dt: net.dt)
+            d.weight = Float(pin.weight)
+            var mask: [UInt8]? = nil
+            if let ns = pin.neurons {
+                mask = [UInt8](repeating: 0, count: net.populations[i].size)
+                for q in ns { mask![q] = 1 }
+            }
+            let idx = mask.withUnsafeBufferPointerOrNil { m -> Int32 in
+                d.mask = m
+                return nm_engine_add_poisson_input(e, &d)
+            }
+            guard idx == Int32(k) else { throw NetworkError("poisson input '\(pin.name)': \(String(cString: nm_engine_error(e)))") }
+        }
         initializeState()
         for (i, p) in net.populations.enumerated() {
             if let r = p.rates { try setPoissonRates(population: i, hz: r.map { Float($0) }) }
@@ -297,6 +317,9 @@ public final class Simulator: @unchecked Sendable {
     /// Synaptic events (spike x fan-out) delivered by projection `j` since the last reset.
     public func synapticEvents(projection j: Int) -> Int64 { nm_proj_events(engine, Int32(j)) }
     public var totalSynapticEvents: Int64 { (0..<network.projections.count).reduce(0) { $0 + nm_proj_events(engine, Int32($1)) } }
+    /// Input spikes delivered by Poisson input `k` since the last reset (the sum of its counts).
+    public func inputEvents(input k: Int) -> Int64 { nm_input_events(engine, Int32(k)) }
+    public var totalInputEvents: Int64 { (0..<network.poissonInputs.count).reduce(0) { $0 + nm_input_events(engine, Int32($1)) } }
     /// Synapses of projection j (structured projections: connections, border effects included).
     public func synapses(projection j: Int) -> Int64 { nm_proj_synapses(engine, Int32(j)) }
     public var totalSynapses: Int64 { (0..<network.projections.count).reduce(0) { $0 + nm_proj_synapses(engine, Int32($1)) } }
@@ -314,13 +337,18 @@ public final class Simulator: @unchecked Sendable {
         }
         let names = network.populations.map { strdup($0.name) }
         let monNames = monitors.map { strdup(network.populations[$0.pop].model.variables[$0.variable].name) }
-        defer { (names + monNames).forEach { free($0) } }
+        let inputNames = network.poissonInputs.map { strdup($0.name) }
+        defer { (names + monNames + inputNames).forEach { free($0) } }
         let scales = monitors.map { Double(network.populations[$0.pop].model.readoutScale($0.variable)) }
         var err = [CChar](repeating: 0, count: 512)
         let pn = names.map { UnsafePointer<CChar>($0) }, mn = monNames.map { UnsafePointer<CChar>($0) }
+        let iname = inputNames.map { UnsafePointer<CChar>($0) }
         let rc = pn.withUnsafeBufferPointer { pb in mn.withUnsafeBufferPointer { mb in scales.withUnsafeBufferPointer { sb in
-            var meta = nm_net_meta(pop_names: pb.baseAddress, mon_names: mb.baseAddress, mon_scales: sb.baseAddress)
-            return nm_engine_save(engine, &meta, path, &err, err.count)
+            iname.withUnsafeBufferPointer { ib in
+                var meta = nm_net_meta(pop_names: pb.baseAddress, mon_names: mb.baseAddress, mon_scales: sb.baseAddress,
+                                       input_names: ib.baseAddress)
+                return nm_engine_save(engine, &meta, path, &err, err.count)
+            }
         } } }
         guard rc == 0 else { throw NetworkError(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
     }
@@ -356,6 +384,16 @@ public final class Simulator: @unchecked Sendable {
     }
     /// Zeroes buffers, external currents, counters, recordings and time; state variables are left as they are.
     public func resetCounters() { nm_engine_reset(engine) }
-    /// Gives every random stream (Poisson sources) a new seed; e.g. one per evaluated input.
+    /// Gives every random stream (Poisson sources and inputs) a new seed; e.g. one per evaluated input.
     public func reseed(_ seed: UInt64) { nm_engine_reseed(engine, seed) }
+}
+
+extension Optional where Wrapped == [UInt8] {
+    /// The array's buffer (nil for nil) during `body`.
+    func withUnsafeBufferPointerOrNil<R>(_ body: (UnsafePointer<UInt8>?) -> R) -> R {
+        switch self {
+        case .some(let a): return a.withUnsafeBufferPointer { body($0.baseAddress) }
+        case .none: return body(nil)
+        }
+    }
 }

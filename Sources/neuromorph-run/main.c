@@ -10,7 +10,7 @@
  * Writes DIR/summary.json (neurons, synapses, spikes, synaptic_events, simulated_seconds, wall_seconds,
  * build_seconds (loading), realtime_factor, peak_rss_bytes, threads, seed, dt_ms, isa (the vector path
  * that ran, nm_isa.h; NM_ISA chooses it) and cpu (model name), populations with
- * neurons / spikes / mean_rate_hz), for populations whose spikes are recorded spikes_<pop>_t.npy (s,
+ * neurons / spikes / mean_rate_hz, Poisson inputs with target / sources / rate_hz / events), for populations whose spikes are recorded spikes_<pop>_t.npy (s,
  * float64) and spikes_<pop>_i.npy (int32), and for state monitors state_<pop>_<var>.npy (float32,
  * [samples, neurons]), state_<pop>_t.npy and state_<pop>_neurons.npy, as `neuromorph simulate` does
  * (not its rates_<pop>.npy and raster.svg). DIR follows neuromorph's output policy (nm_output.h): never
@@ -107,6 +107,7 @@ static void json_string(FILE *f, const char *s) {
 }
 
 int main(int argc, char **argv) {
+    nm_omp_forget_stale_registration();   /* before the first OpenMP call (nm_output.h) */
     const char *file = NULL, *out = NULL;
     double duration = -1;
     int threads = 0, force = 0;
@@ -235,7 +236,17 @@ int main(int argc, char **argv) {
             float *v = malloc(sizeof(float) * (size_t)(M->nsamples * M->nidx + 1));
             double *t = malloc(sizeof(double) * (size_t)(M->nsamples + 1));
             if (!v || !t) { fprintf(stderr, "neuromorph-run: out of memory\n"); return 1; }
-            for (int64_t k = 0; k < M->nsamples * M->nidx; k++) v[k] = (float)(M->data[k] * meta.mon_scales[m]);
+            for (int64_t k = 0; k < M->nsamples * M->nidx; k++) {
+                v[k] = (float)(M->data[k] * meta.mon_scales[m]);
+                if (!isfinite(v[k])) {   /* the state is finite (checked during the run): only the float32 read-out can overflow */
+                    fprintf(stderr, "neuromorph-run: %s: state monitor %d ('%s' of '%s'): the sample at t = %g s of neuron %d is %g, "
+                            "which float32 (state_%s_%s.npy) cannot hold; nothing written\n", file, m, meta.mon_names[m], pn,
+                            (double)M->steps[k / M->nidx] * e->dt / 1000.0, (int)M->idx[k % M->nidx], M->data[k] * meta.mon_scales[m],
+                            pn, meta.mon_names[m]);
+                    free(v); free(t);
+                    return 1;
+                }
+            }
             for (int64_t k = 0; k < M->nsamples; k++) t[k] = (double)M->steps[k] * e->dt / 1000.0;
             char nv[600], nt[600], ni[600];
             snprintf(nv, sizeof nv, "state_%s_%s.npy", pn, meta.mon_names[m]);
@@ -278,7 +289,17 @@ int main(int argc, char **argv) {
         fprintf(f, ": {\"neurons\": %d, \"spikes\": %lld, \"mean_rate_hz\": %.17g}", P->n, (long long)P->total,
                 (double)P->total / (double)(P->n > 0 ? P->n : 1) / sim_s);
     }
-    fprintf(f, "\n  }\n}\n");
+    fprintf(f, "\n  },\n  \"poisson_inputs\": {");
+    for (int k = 0; k < e->ninputs; k++) {
+        const nm_pinput *in = &e->inputs[k];
+        fprintf(f, "%s\n    ", k ? "," : "");
+        json_string(f, meta.input_names[k]);
+        fprintf(f, ": {\"kind\": \"poisson_input\", \"target\": ");
+        json_string(f, meta.pop_names[in->d.pop]);
+        fprintf(f, ", \"sources\": %d, \"rate_hz\": %.17g, \"events\": %lld}", (int)in->d.sources, in->d.p / e->dt * 1000.0,
+                (long long)in->events);
+    }
+    fprintf(f, "%s}\n}\n", e->ninputs ? "\n  " : "");
     fclose(f);
     if (out) {
         char oerr[2048];

@@ -6,6 +6,7 @@ import Conversion
 import Datasets
 import Experiment
 import Foundation
+import SNN
 
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -92,8 +93,14 @@ struct CompareCommand: ParsableCommand {
             let n = net.normalization
             let raw = test.pixels.map { Float(Double($0) * n.std + n.mean) }
             let bar = ProgressReporter(label: "compare", total: 1)
-            let c = try Comparison.run(model: net, converted: converted, images: test, rawPixels: raw, timesteps: ts, threads: nthreads,
+            let c: Comparison
+            do {
+                c = try Comparison.run(model: net, converted: converted, images: test, rawPixels: raw, timesteps: ts, threads: nthreads,
                                        energy: EnergyModel(macPicojoules: macPj, addPicojoules: addPj), seed: UInt64(seed)) { _, f in bar.update(f) }
+            } catch var fault as SimulationFault {
+                fault.input = snn ?? model   // the network that ran: the converted folder, or the model converted here
+                throw fault
+            }
             bar.finish()
             try ComparisonReport.write(c, into: dir)
             print(ComparisonReport.table(c), terminator: "")

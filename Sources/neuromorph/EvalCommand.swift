@@ -83,7 +83,7 @@ struct EvalCommand: ParsableCommand {
                 throw UserError("\(data): images have shape \(set.sampleShape) but the model expects \(net.inputShape)")
             }
             let bar = ProgressReporter(label: "eval", total: Double(set.count))
-            let ev = try Evaluation.run(net, on: set, batchSize: batchSize, threads: nthreads, keepOutputs: outputs != nil) { bar.update(Double($0)) }
+            let ev = try Evaluation.run(net, on: set, batchSize: batchSize, threads: nthreads, keepOutputs: outputs != nil, source: model) { bar.update(Double($0)) }
             bar.finish()
             let names = net.classes == 10 && data.contains("fashion")
                 ? ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"] : nil

@@ -11,7 +11,7 @@ struct SimulateCommand: ParsableCommand {
         abstract: "Run a spiking-network simulation described in a YAML config.",
         discussion: """
             Writes to --out DIR: spikes_<pop>_t.npy (s) and spikes_<pop>_i.npy (neuron ids), \
-            state_<pop>_<var>.npy ([samples, neurons]) with state_<pop>_t.npy, rates_<pop>.npy (Hz per bin), \
+            state_<pop>_<var>.npy ([samples, neurons]) with state_<pop>_t.npy, rates_<pop>.npy (Hz per bin; the populations monitors.rates lists), \
             raster.svg and summary.json. Example: neuromorph simulate configs/coba.yaml --out runs/coba
             """)
 
@@ -147,6 +147,7 @@ struct SimulateCommand: ParsableCommand {
             let test = try IDXDataset(folder: data).load(.test, normalization: .unit, limit: image + 1)
             guard image < test.count else { throw UserError("--image \(image): the test set has \(test.count) images") }
             guard test.sampleShape == snn.inputShape else { throw UserError("\(data): images are \(test.sampleShape), the network expects \(snn.inputShape)") }
+            try test.checkLabels(classes: snn.classes, model: config)
             let u = Array(test.pixels[(image * test.sampleSize)..<((image + 1) * test.sampleSize)])
             let steps = try durationMs().map { Int($0.rounded()) } ?? timesteps   // one step = 1 ms
             guard steps >= 1 && steps <= 10_000_000 else {

@@ -155,6 +155,8 @@ final class ModelFileValidationTests: XCTestCase {
             ({ try self.setFloat("1.running_var", 1, -0.5) }, ["'1.running_var'", "variance -0.5 at index 1", ">= 0"]),
             ({ try self.setEntry("1.num_batches_tracked", "dtype", "F32"); try self.setEntry("1.num_batches_tracked", "shape", [2]) },
              ["'1.num_batches_tracked'", "int64 scalar"]),
+            // PyTorch's counter is a 0-dimensional tensor; [1] holds the same 8 bytes but is another shape (fuzz model-0281)
+            ({ try self.setEntry("1.num_batches_tracked", "shape", [1]) }, ["'1.num_batches_tracked'", "scalars (shape [])", "found shape [1]"]),
             ({ try Safetensors.write(try Sequential(spec: Self.spec, seed: 1).stateDict().filter { $0.key != "1.running_var" }, to: self.weightsPath) },
              ["missing tensor '1.running_var' (layer 1, batchnorm2d, expects float32 [2])"]),
             ({ try self.editWeights { h, _ in

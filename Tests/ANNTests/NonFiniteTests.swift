@@ -47,6 +47,21 @@ final class NonFiniteTests: XCTestCase {
         XCTAssertTrue(model.stateDict().elementsEqual(before) { $0.key == $1.key && $0.value == $1.value }, "no update from a bad gradient")
     }
 
+    /// MSE on inputs of 1e15: the gradient (~1e30) is finite, but Adam's average of its square (~1e60)
+    /// overflows float32. The weights stay finite (the step is m / sqrt(inf) = 0), so only a check of the
+    /// optimiser's state stops the run before a checkpoint holds +inf (fuzz seed 13 model-0215, after bit
+    /// flips in a checkpoint's weights).
+    func testOptimizerStateOverflowStopsNamingTheBufferAndLayer() throws {
+        let t = trainer(try tinyModel(), .adam(learningRate: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0), loss: .mse)
+        expectNonFinite({ _ = try t.trainEpoch(0, data: self.tinyData(scale: 1e15)) },
+                        ["epoch 1, batch 1 of 4: the optimizer's exp_avg_sq of '0.weight' (layer 0, dense) became +inf at index", "training stopped"])
+        XCTAssertNotNil(t.optimizer.firstNonFiniteState())
+        // the same data at 1e6 (squared gradients ~1e24) trains on
+        let ok = trainer(try tinyModel(), .adam(learningRate: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0), loss: .mse)
+        _ = try ok.trainEpoch(0, data: tinyData(scale: 1e6))
+        XCTAssertNil(ok.optimizer.firstNonFiniteState())
+    }
+
     /// A learning rate of 1e300 is +inf in float32: the first update makes the weights infinite.
     func testNonFiniteUpdateStopsAtTheFirstBatch() throws {
         let t = trainer(try tinyModel(), .sgd(learningRate: 1e300, momentum: 0, weightDecay: 0, nesterov: false))

@@ -83,6 +83,10 @@ final class SNNFolderValidationTests: XCTestCase {
             ({ try self.editLayer(1) { $0["scale"] = [1.0, 0.0] } }, ["layers[1].scale: value 1 is 0.0", "finite and > 0"]),
             ({ try self.editLayer(0) { $0["scale"] = [1.0, 2.0, 3.0] } }, ["layers[0].scale: has 3 values"]),
             ({ try self.editLayer(1) { $0["name"] = "L0_conv" } }, ["layers[1].name", "unique"]),
+            // a dense layer carries no geometry (fuzz seed 5 model-0057: kernel [0] was accepted)
+            ({ try self.editLayer(2) { $0["kernel"] = [0] } }, ["layers[2].kernel: a dense layer has no kernel (expected []), found [0]"]),
+            ({ try self.editLayer(2) { $0["stride"] = 2 } }, ["layers[2].stride: a dense layer has stride 1 and padding 0, found stride 2"]),
+            ({ try self.editLayer(2) { $0["padding"] = 1 } }, ["layers[2].padding: a dense layer has stride 1 and padding 0"]),
             ({ try self.editSpec { $0["classes"] = 4 } }, ["layers[2].output_shape", "expected [4]"]),
             ({ try self.editSpec { $0["classes"] = 0 } }, ["classes: must be in 2..."]),
             ({ try self.editSpec { $0["input_shape"] = [1, 0, 6] } }, ["input_shape: sizes must be in 1..."]),
@@ -170,6 +174,20 @@ final class SNNFolderValidationTests: XCTestCase {
         XCTAssertThrowsError(try Comparison.run(model: model, converted: snn, images: bad, rawPixels: raw, timesteps: [4], threads: 1)) {
             XCTAssertEqual("\($0)", "lab: label 3 at index 3 is not a class of the model, which has 3 classes (labels 0...2)")
         }
+        // an unsupported layer is named with the model it is in (fuzz seed 17 model-0265)
+        let c = Conv2D(inChannels: 1, outChannels: 2, kernel: Size2(3), stride: Size2(1), padding: Size2(1))
+        let oblong = try Sequential(inputShape: [1, 6, 6], layers: [c, ReLU(), AvgPool2D(kernel: Size2(1, 2), stride: Size2(2)), Flatten(),
+                                                                   Dense(inFeatures: 18, outFeatures: 3)], classes: 3)
+        XCTAssertThrowsError(try Converter.convert(oblong, calibration: set, options: ConversionOptions(), source: "runs/m")) {
+            XCTAssertEqual("\($0)", "runs/m: layer 2 (avgpool2d): pooling kernel 1x2 and stride 2 must be square")
+        }
+        // so is a layer whose calibration activations overflow (finite but enormous weights)
+        let saved = model.layers[0].parameters[0].value
+        model.layers[0].parameters[0].value = Tensor(shape: saved.shape, repeating: 3e38)
+        XCTAssertThrowsError(try Converter.convert(model, calibration: set, options: ConversionOptions(), source: "runs/m")) {
+            XCTAssertTrue("\($0)".hasPrefix("runs/m: layer 0 (conv2d): the calibration activations of channel"), "\($0)")
+        }
+        model.layers[0].parameters[0].value = saved
         model.layers[4].parameters[0].value[flat: 7] = .nan
         XCTAssertThrowsError(try Converter.convert(model, calibration: set, options: ConversionOptions(), source: "runs/m")) {
             XCTAssertTrue("\($0)".contains("runs/m: tensor '4.weight' (layer 4, dense) holds NaN at index 7"), "\($0)")

@@ -125,4 +125,16 @@ final class IDXValidationTests: XCTestCase {
         XCTAssertTrue(set.prefix(2).firstLabel(notBelow: 1)! == (0, 1), "prefix keeps the labels file")
         XCTAssertEqual(set.prefix(2).labelsSource, labPath)
     }
+
+    /// A normalization whose normalized pixels leave float32 (std 1e-300: fuzz seeds 41/47/61, which then
+    /// failed inside the conversion without naming the model) is refused by `problem`, so model.json and
+    /// data loading refuse it; small but representable ones stay accepted.
+    func testNormalizationMustKeepPixelsFinite() {
+        XCTAssertNil(Normalization.fashionMNIST.problem)
+        XCTAssertNil(Normalization(mean: 0.25, std: 1e-30).problem, "1e30 is a float32")
+        let p = Normalization(mean: 0.25, std: 1e-300).problem ?? ""
+        XCTAssertTrue(p.contains("std 1e-300 normalize a pixel to 7.5e+299, beyond float32"), p)
+        XCTAssertNotNil(Normalization(scale: 1e300, mean: 0, std: 1).problem)
+        XCTAssertNotNil(Normalization(mean: -1e39, std: 1).problem)
+    }
 }

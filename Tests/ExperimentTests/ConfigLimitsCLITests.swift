@@ -39,6 +39,35 @@ final class ConfigLimitsCLITests: XCTestCase {
         XCTAssertEqual(try simulate(ConfigLimitsTests.base, ["--max-memory", "1G"]).status, 0)
     }
 
+    /// Under an address-space limit (`ulimit -v`, as the fuzz harness runs every command) the estimate
+    /// counts the room left under it: a state monitor of 99,999,999 neurons is refused with the estimate
+    /// (exit 1, one Error: line) instead of failing an allocation.
+    func testAddressSpaceLimitIsPartOfTheMemoryAvailable() throws {
+        let path = tmp.appendingPathComponent("mon.yaml").path
+        try """
+        run: {duration: 1 ms, dt: 0.1 ms}
+        populations:
+          a: {size: 99999999, model: if}
+        monitors:
+          spikes: none
+          state: [{population: a, variables: [v], neurons: all}]
+
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "ulimit -v 1000000 && exec \"$0\" simulate \"$1\" --json", binary.path, path]
+        let e = Pipe()
+        p.standardError = e
+        p.standardOutput = Pipe()
+        try p.run()
+        let err = String(decoding: e.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 1, err)
+        XCTAssertTrue(err.hasPrefix("Error: \(path): the simulation needs ~"), err)
+        XCTAssertTrue(err.contains("state monitors") && err.contains("are available"), err)
+        XCTAssertEqual(err.split(separator: "\n").count, 1, err)
+    }
+
     func testBombAndDuplicateKeyGiveOneLine() throws {
         let (defs, last) = ConfigLimitsTests.bomb()
         let r = try simulate(defs + "\npopulations: *\(last)\n")

@@ -80,6 +80,39 @@ final class ConfigLimitsTests: XCTestCase {
                key: "inputs[0].neurons", ["out of range 0..<80"])
     }
 
+    /// Monitor ranges (`all`, `a:b`) stay bounds until the run allocates them: `neurons: all` on
+    /// 99,999,999 neurons used to be an 800 MB index list before the memory estimate ran. The estimate
+    /// counts the selection, refuses it under a limit naming the state monitors, and a list stays a list.
+    func testMonitorSelectionsAreNotExpandedBeforeTheEstimate() throws {
+        let huge = """
+        run: {duration: 1 ms, dt: 0.1 ms}
+        populations:
+          a: {size: 99999999, model: if}
+        monitors:
+          spikes: [{population: a, neurons: 10:99999990}]
+          state:
+            - {population: a, variables: [v], neurons: all, every: 0.1 ms}
+            - {population: a, variables: [v], neurons: 5:99999999, every: 0.5 ms}
+            - {population: a, variables: [v], neurons: [3, 1, 4]}
+
+        """
+        let c = try parse(huge)
+        XCTAssertEqual(c.stateMonitors.map(\.selection), [.range(0..<99_999_999), .range(5..<99_999_999), .list([3, 1, 4])])
+        XCTAssertEqual(c.spikeMonitors.first?.selection, .range(10..<99_999_990))
+        XCTAssertEqual(c.stateMonitors[2].neurons, [3, 1, 4])
+        // 10 samples + 2 of 1e8 neurons (4 B each) + 8 B per sample, and the 8 B index entries
+        let e = SimulationBudget.estimate(c, writesOutput: false)
+        let part = try XCTUnwrap(e.parts.first { $0.name == "state monitors" })
+        let n1 = 99_999_999.0, n2 = 99_999_994.0
+        XCTAssertEqual(part.bytes, 12 * (4 * n1 + 8) + 8 * n1 + 4 * (4 * n2 + 8) + 8 * n2 + 12 * (4 * 3 + 8) + 8 * 3, accuracy: 1)
+        XCTAssertThrowsError(try SimulationBudget.check(c, configPath: "limits.yaml", memoryLimit: 1 << 30, writesOutput: false)) {
+            XCTAssertTrue("\($0)".contains("state monitors"), "\($0)")
+        }
+        XCTAssertEqual(NeuronSelection.range(2..<5).indices, [2, 3, 4])
+        XCTAssertTrue(NeuronSelection.range(2..<5).contains(4))
+        XCTAssertFalse(NeuronSelection.list([3, 1]).contains(2))
+    }
+
     func testEveryQuantityIsFiniteAfterConversion() {
         // 1e300 GF = 1e321 pF is +inf in Double: it used to pass "C_m > 0"
         refuse(edit("model: lif_exp}", "model: lif_exp, params: {C_m: 1e300 GF}}"), line: 3, key: "populations.a.params.C_m",
@@ -174,14 +207,14 @@ final class ConfigLimitsTests: XCTestCase {
           rates: {bin: 1 ms}
         """
         let c = try parse(text)
-        let state: Double = 100 * (3 * 4 + 12) + 50 * (12 + 8)      // lif_cond_exp: 3 variables; poisson: next spike
+        let state: Double = 100 * (3 * 4 + 12) + 50 * (12 + 20)     // lif_cond_exp: 3 variables; poisson: next spike, offset, count
         let rings: Double = 4 * 2 * 100 * (10 + 1)                    // 2 ports, longest delay 10 steps
         let lists: Double = 8 * 150 * 6 + 4 * 100 * 6 * 2             // interval: shortest delay 5 steps + 1; 2 threads
         let indegree: Double = 10 * 100 * 4 + 8 * 51 + 4 * 50 * 1      // k * n_post targets, row pointers, row splits
         let pairs: Double = 100 * 100 - 100                            // no autapses
         let bernoulli: Double = 0.1 * pairs * 8 + 8 * 101 + 4 * 100    // drawn weights: 8 B per synapse
         let monitor: Double = 102 * (4 * 10 + 8) + 8 * 10              // 1000 steps / 10 + 2 samples
-        let rates: Double = 2 * (4 * 1000 + 8 * 100)
+        let rates: Double = 1 * (4 * 1000 + 8 * 100)                   // the spike-monitored population (ext) only
         let spikes: Double = 12 * 20 * 50 * 0.1                        // 20 Hz x 50 neurons x 0.1 s
         let writing: Double = 102 * (16 * 10 + 48)                     // the largest temporary need
         let network: Double = state + rings + lists + indegree + bernoulli

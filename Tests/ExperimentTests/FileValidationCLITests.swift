@@ -99,6 +99,19 @@ final class FileValidationCLITests: XCTestCase {
         try expectRefusal(["convert", dir, "--out", tmp.appendingPathComponent("snn").path, "--initial-potential", "nan"], ["--initial-potential"], status: 2)
     }
 
+    /// Finite but enormous weights (3e38: every output overflows float) pass the load-time check; eval
+    /// refuses the non-finite outputs naming the model folder as well as the image (fuzz model-0314: bit
+    /// flips in the weights gave an error naming only the data file).
+    func testEvalNamesTheModelWhoseOutputsOverflow() throws {
+        let model = try Sequential(spec: ModelSpec(inputShape: [1, 8, 8], layers: [.flatten, .dense(inFeatures: 64, outFeatures: 3, bias: true)], classes: 3), seed: 1)
+        model.layers[1].parameters[0].value = Tensor(shape: [3, 64], repeating: 3e38)
+        let dir = tmp.appendingPathComponent("huge").path
+        try ModelDirectory.save(model, to: dir)
+        let data = try idxFolder("data", labels: [0, 1, 2, 1])
+        try expectRefusal(["eval", dir, "--data", data], ["Error: \(dir): image 0 of \(data)/t10k-images-idx3-ubyte: the output of layer 1 (dense) overflows to",
+                                                        "are its weights far too large?"])
+    }
+
     /// `classes: 2` with labels up to 2, and 10x10 images into an 8x8 model: refused at the config key,
     /// naming the data file; nothing is written.
     func testTrainRefusesDataThatDoesNotFit() throws {
@@ -110,6 +123,39 @@ final class FileValidationCLITests: XCTestCase {
         try expectRefusal(["train", try write("c3.yaml", config(data: big)), "--out", out],
                           ["c3.yaml:3:10: model.input: the model input is [1, 8, 8]", "holds images of shape [1, 10, 10]"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
+    /// Data that does not fit a model or converted network is refused naming the data file, not only the
+    /// shapes (fuzz idx-0003, idx-0045): 10x10 calibration images into `convert` and `compare`, 10x10
+    /// test images into `compare`; and `simulate SNN_DIR` refuses a test label that is not one of the
+    /// network's classes (fuzz idx-0000: it simulated and reported "true_class": 7 for a 3-class network).
+    func testDataThatDoesNotFitIsRefusedNamingTheDataFile() throws {
+        let model = try Sequential(spec: ModelSpec(inputShape: [1, 8, 8], layers: [.flatten, .dense(inFeatures: 64, outFeatures: 3, bias: true)], classes: 3), seed: 1)
+        let dir = tmp.appendingPathComponent("model").path
+        try ModelDirectory.save(model, to: dir)
+        let big = try idxFolder("big", labels: [0, 1, 2, 1], side: 10)
+        try expectRefusal(["convert", dir, "--data", big, "--out", tmp.appendingPathComponent("snn0").path],
+                          ["Error: \(big)/train-images-idx3-ubyte: the calibration images have shape [1, 10, 10]", "expects [1, 8, 8]"])
+        try expectRefusal(["compare", dir, "--data", big, "--out", tmp.appendingPathComponent("cmp").path, "--timesteps", "4"],
+                          ["Error: \(big)/train-images-idx3-ubyte: the calibration images have shape [1, 10, 10]"])
+        // training images fit, test images do not
+        let mixed = try idxFolder("mixed", labels: [0, 1, 2, 1])
+        try IDXFile.encode(type: .uint8, shape: [4, 10, 10], payload: Data(repeating: 9, count: 400))
+            .write(to: URL(fileURLWithPath: mixed + "/t10k-images-idx3-ubyte"))
+        try expectRefusal(["compare", dir, "--data", mixed, "--out", tmp.appendingPathComponent("cmp").path, "--timesteps", "4"],
+                          ["Error: \(mixed)/t10k-images-idx3-ubyte: the images have shape [1, 10, 10], the model and the converted network expect [1, 8, 8]"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("cmp").path))
+
+        // a converted network and test labels 0, 7, 1, 2: image 1's label is no class of the 3-class network
+        let data = try idxFolder("data", labels: [0, 7, 1, 2])
+        let snn = tmp.appendingPathComponent("snn").path
+        XCTAssertEqual(try run(["convert", dir, "--data", data, "--out", snn]).status, 0)
+        let out = tmp.appendingPathComponent("sim").path
+        try expectRefusal(["simulate", snn, "--data", data, "--image", "1", "--timesteps", "4", "--out", out],
+                          ["Error: \(data)/t10k-labels-idx1-ubyte: label 7 at index 1 is not a class of \(snn), which has 3 classes"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        XCTAssertEqual(try run(["simulate", snn, "--data", data, "--image", "0", "--timesteps", "4", "--out", out]).status, 0,
+                       "image 0 (label 0) runs")
     }
 
     /// SGD with a learning rate that overflows stops naming epoch, batch and layer (it used to end in

@@ -73,7 +73,7 @@ final class ModelParameterConfigTests: XCTestCase {
                             case .below(let k): bad.append((text((M.parameters.first { $0.key == k }!.number(in: base.parameters as! M)!) + 1, d), "\(p.key) must be below \(k)"))
                             case .above(let k): bad.append((text((M.parameters.first { $0.key == k }!.number(in: base.parameters as! M)!) - 1, d), "\(p.key) must be above \(k)"))
                             case .steps: bad.append((text(1e14, d), "\(p.key) must be at most 2^31 - 1 steps of dt"))
-                            case .perStepProbability: bad.append((text(20_000, d), "\(p.key) must be in [0, 1/dt] (10000 Hz)"))
+                            case .perStepAtMost(let m): bad.append((text(2 * m * 1000 / 0.1, d), "\(p.key) must be at most \(String(format: "%g", m)) spikes per step"))
                             }
                         }
                     case .choice(let on, let off, _): bad.append(("\(on)\(off)", "\(on)"))

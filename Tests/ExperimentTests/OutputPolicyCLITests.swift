@@ -203,6 +203,64 @@ final class OutputPolicyCLITests: XCTestCase {
         XCTAssertEqual(try fm.contentsOfDirectory(atPath: path("runs")), [], "a train killed in epoch 1 left files")
     }
 
+    /// `simulate --save-network` writes through the output policy's single-file temporary
+    /// (`.NAME.tmp-PID-RAND`, nm_file_create): one a killed writer left is swept by the next save into
+    /// that folder, and a failed write names the file, not the temporary (it named `FILE.tmpPID`).
+    func testSaveNetworkTemporaryIsSweptAndNeverNamed() throws {
+        let cfg = try put("small.yaml", minimalConfig)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        let stale = ".net.nmnet.tmp-\(p.processIdentifier)-0badc0de"
+        try put("nets/" + stale, "half a network")
+        let r = try run(["simulate", cfg, "--save-network", "nets/net.nmnet"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: path("nets")), ["net.nmnet"], "the stale temporary was swept")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("nets/net.nmnet"))).prefix(5), Data("NMNET".utf8))
+
+        try put("plain.txt")
+        let bad = try run(["simulate", cfg, "--save-network", "plain.txt/net.nmnet"])
+        assertOneErrorLine(bad, code: 1, ["cannot write \(path("plain.txt/net.nmnet")): Not a directory"], "parent is a file")
+        XCTAssertFalse(bad.err.contains(".tmp"), bad.err)
+    }
+
+    /// libomp registers every process in /dev/shm/__KMP_REGISTERED_LIB_<pid>_<uid>. A process killed while
+    /// registering leaves an empty or zeroed file, and the next process with that pid died at its first
+    /// OpenMP call (SIGBUS on an empty file; "OMP: Error #15 ... unknown library already initialized" on a
+    /// zeroed one: fuzz seed 73 model-0161, after the harness's kill cases). Both executables remove a
+    /// leftover for their own pid before OpenMP starts (`exec` below keeps the shell's pid), and a
+    /// SIGTERM'd run removes its own registration, as libomp's exit handler would.
+    func testOpenMPRegistrationLeftoversNeitherKillNorAccumulate() throws {
+        try XCTSkipUnless(fm.fileExists(atPath: "/dev/shm"), "no /dev/shm")
+        let cfg = try put("small.yaml", minimalConfig)
+        let net = path("small.nmnet")
+        XCTAssertEqual(try run(["simulate", cfg, "--save-network", net]).status, 0)
+        for (tool, args) in [(Self.nm, ["simulate", cfg, "--json"]), (Self.runner, [net, "--duration", "0.01"])] {
+            for leftover in [": >", "head -c 1024 /dev/zero >"] {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/bin/sh")
+                p.arguments = ["-c", "\(leftover) /dev/shm/__KMP_REGISTERED_LIB_$$_$(id -u) && exec \"$0\" \"$@\"", tool.path] + args
+                p.standardOutput = FileHandle.nullDevice
+                p.standardError = FileHandle.nullDevice
+                try p.run()
+                p.waitUntilExit()
+                XCTAssertEqual(p.terminationReason, .exit, "\(tool.lastPathComponent) after '\(leftover)': killed by signal \(p.terminationStatus)")
+                XCTAssertEqual(p.terminationStatus, 0, "\(tool.lastPathComponent) after '\(leftover)'")
+                XCTAssertFalse(fm.fileExists(atPath: "/dev/shm/__KMP_REGISTERED_LIB_\(p.processIdentifier)_\(getuid())"))
+            }
+        }
+        let cuba = try copyConfig("cuba.yaml", to: "cuba.yaml")
+        let p = try start(["simulate", cuba, "--duration", "1000", "--out", "runs/k"])
+        try waitFor(".k.partial-", in: path("runs"), while: p)
+        let registration = "/dev/shm/__KMP_REGISTERED_LIB_\(p.processIdentifier)_\(getuid())"
+        XCTAssertTrue(fm.fileExists(atPath: registration), "OpenMP registered the running simulation")
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+        XCTAssertFalse(fm.fileExists(atPath: registration), "the registration went with the process")
+    }
+
     /// neuromorph-run's --out follows the same policy, marker (kind "run") and atomic writes.
     func testRunnerOutputPolicy() throws {
         try XCTSkipUnless(fm.isExecutableFile(atPath: Self.runner.path), "neuromorph-run not built")

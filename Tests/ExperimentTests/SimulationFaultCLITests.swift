@@ -81,20 +81,113 @@ final class SimulationFaultCLITests: XCTestCase {
         XCTAssertEqual(g.neuron, f.neuron)
     }
 
-    /// AdEx driven by 1e9 pA: the solver's bound stops the run in its first step, in well under a second
-    /// (before the bound, 16 s per simulated ms), naming config, population and neuron.
-    func testAdExSolverBoundThroughTheCommandLine() throws {
-        let cfg = try write("adex.yaml", """
+    /// AdEx driven by 1e9 pA, and 1e7 pA (which under the earlier bound of 10,000 internal steps ran, at
+    /// 3.4 s of CPU per 20 ms of 4 neurons, losing all but one spike per step): the run stops at the
+    /// second spike within the first step, in well under a second, naming config, population and neuron;
+    /// a 1e9 nS inhibitory conductance (stiff, no spikes) stops at the solver's bound of 1000 internal
+    /// steps in the step that receives it. Both through `neuromorph-run` too.
+    func testAdExBoundsThroughTheCommandLine() throws {
+        for current in ["1e9 pA", "1e7 pA"] {
+            let cfg = try write("adex.yaml", """
+                run: {duration: 5 ms, dt: 0.1 ms, seed: 3}
+                populations:
+                  burst:
+                    size: 3
+                    model: adex
+                    params: {I_e: \(current)}
+                """)
+            let t0 = Date()
+            let s = try run("neuromorph", ["simulate", cfg, "--threads", "1"])
+            XCTAssertEqual(s.status, 1, s.err)
+            XCTAssertTrue(s.err.contains("\(cfg): simulation stopped: burst: neuron 0 reached V_peak a second time within the step from t = 0 ms to t = 0.1 ms"), s.err)
+            XCTAssertLessThan(Date().timeIntervalSince(t0), 30, "stops at once (a loose bound: the machine may be loaded)")
+        }
+        let stiff = try write("stiff.yaml", """
             run: {duration: 5 ms, dt: 0.1 ms, seed: 3}
             populations:
-              burst:
-                size: 3
-                model: adex
-                params: {I_e: 1e9 pA}
+              cue: {size: 1, model: spike_source, params: {spike_times: [[1 ms]]}}
+              ad: {size: 3, model: adex}
+            projections:
+              - {pre: cue, post: ad, receptor: inh, connect: {rule: list, pairs: [[0, 0]]}, weight: 1e9 nS, delay: 0.1 ms}
             """)
-        let s = try run("neuromorph", ["simulate", cfg, "--threads", "1"])
-        XCTAssertNotEqual(s.status, 0)
-        XCTAssertTrue(s.err.contains("\(cfg): simulation stopped: burst: the AdEx solver needed more than 10000 internal steps for neuron 0 in the step from t = 0 ms to t = 0.1 ms"), s.err)
+        let s = try run("neuromorph", ["simulate", stiff, "--threads", "1"])
+        XCTAssertEqual(s.status, 1, s.err)
+        let needle = "ad: the AdEx solver needed more than 1000 internal steps for neuron 0 in the step from t = 1.1 ms to t = 1.2 ms"
+        XCTAssertTrue(s.err.contains("\(stiff): simulation stopped: \(needle)"), s.err)
+        let net = tmp.appendingPathComponent("stiff.nmnet").path
+        XCTAssertEqual(try run("neuromorph", ["simulate", stiff, "--save-network", net]).status, 0)
+        let r = try run("neuromorph-run", [net, "--duration", "0.005", "--threads", "1"])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.contains("neuromorph-run: \(net): simulation stopped: \(needle)"), r.err)
+    }
+
+    /// A lif_exp population with C_m = 1e38 pF reads its synaptic current out as x * C_m / tau_m = 1e37 x:
+    /// after a 100 mV input the sample exceeds float32. `simulate` and `neuromorph-run` refuse to write
+    /// state_a_i_exc.npy as ±inf (the saved-0048 kind of silent -inf) naming monitor, time and neuron, and
+    /// leave no output folder; the same network without the overflowing input writes finite samples.
+    func testStateReadOutBeyondFloat32IsRefused() throws {
+        func config(_ weight: String) -> String {
+            """
+            run: {duration: 3 ms, dt: 0.1 ms, seed: 1}
+            populations:
+              src: {size: 1, model: spike_source, params: {spike_times: [[1 ms]]}}
+              a: {size: 2, model: lif_exp, params: {C_m: 1e38 pF, tau_m: 10 ms, E_L: -70 mV, V_th: 1e30 mV}}
+            projections:
+              - {pre: src, post: a, receptor: exc, connect: {rule: all_to_all}, weight: \(weight), delay: 0.1 ms}
+            monitors:
+              state: [{population: a, variables: [v, i_exc], neurons: all, every: 0.1 ms}]
+            """
+        }
+        let cfg = try write("big.yaml", config("100 mV"))
+        let out = tmp.appendingPathComponent("o1").path
+        let s = try run("neuromorph", ["simulate", cfg, "--out", out])
+        XCTAssertEqual(s.status, 1, s.err)
+        XCTAssertTrue(s.err.contains("Error: \(cfg): state monitor of a.i_exc: the sample at t = 1.2 ms of neuron 0 is +inf once read out as float32 (pA)"), s.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let net = tmp.appendingPathComponent("big.nmnet").path
+        XCTAssertEqual(try run("neuromorph", ["simulate", cfg, "--save-network", net]).status, 0)
+        let rout = tmp.appendingPathComponent("o2").path
+        let r = try run("neuromorph-run", [net, "--duration", "0.003", "--out", rout])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.contains("neuromorph-run: \(net): state monitor 1 ('i_exc' of 'a'): the sample at t = 0.0012 s of neuron 0 is 9.51229e+38, which float32 (state_a_i_exc.npy) cannot hold"), r.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: rout))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.hasPrefix(".") }, [], "no staging folder or lock left")
+        // the control: 1e-10 mV gives a current of ~1e27 pA, within float32
+        let ok = try write("ok.yaml", config("1e-10 mV"))
+        XCTAssertEqual(try run("neuromorph", ["simulate", ok, "--out", out]).status, 0)
+        let i = try Data(contentsOf: URL(fileURLWithPath: out + "/state_a_i_exc.npy"))
+        let values = i.suffix(30 * 2 * 4).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        XCTAssertTrue(values.allSatisfy(\.isFinite))
+        XCTAssertGreaterThan(values.max() ?? 0, 1e26)
+    }
+
+    /// `compare MODEL SNN` whose SNN overflows (read-out weights of 3e38, e.g. after bit flips in
+    /// weights.safetensors: fuzz seed 61 model-0249) stops naming the converted network folder that ran.
+    func testCompareNamesTheNetworkWhoseSimulationStopped() throws {
+        let d1 = Dense(inFeatures: 6, outFeatures: 4), d2 = Dense(inFeatures: 4, outFeatures: 3)
+        for (l, w) in [(d1, Float(0.5)), (d2, Float(0.2))] {
+            for p in l.parameters { p.value = Tensor(shape: p.value.shape, repeating: p.value.shape.count == 1 ? 0 : w) }
+        }
+        let model = try Sequential(inputShape: [1, 2, 3], layers: [Flatten(), d1, ReLU(), d2], classes: 3)
+        let data = tmp.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        for split in ["train", "t10k"] {
+            try IDXFile.encode(type: .uint8, shape: [4, 2, 3], payload: Data((0..<24).map { UInt8(40 * ($0 % 7)) }))
+                .write(to: data.appendingPathComponent("\(split)-images-idx3-ubyte"))
+            try IDXFile.encode(type: .uint8, shape: [4], payload: Data([0, 1, 2, 1])).write(to: data.appendingPathComponent("\(split)-labels-idx1-ubyte"))
+        }
+        let mdir = tmp.appendingPathComponent("model").path, sdir = tmp.appendingPathComponent("snn").path
+        try ModelDirectory.save(model, to: mdir)
+        let pixels = (0..<60).map { Float($0 % 7) / 6 }
+        var snn = try Converter.convert(model, calibration: LabeledImages(sampleShape: [1, 2, 3], pixels: pixels, labels: [Int32](repeating: 0, count: 10), classCount: 3),
+                                        options: ConversionOptions())
+        snn.layers[1].weights = snn.layers[1].weights.map { _ in 3e38 }
+        try snn.save(to: sdir)
+        let out = tmp.appendingPathComponent("cmp").path
+        let r = try run("neuromorph", ["compare", mdir, sdir, "--data", data.path, "--timesteps", "20", "--out", out])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.contains("Error: \(sdir): simulation stopped: \(snn.layers[1].name).v became"), r.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 
     /// A converted network whose read-out weights overflow: its simulation (the path `simulate` takes for

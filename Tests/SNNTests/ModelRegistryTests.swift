@@ -135,10 +135,10 @@ final class ModelRegistryTests: XCTestCase {
         var err = [CChar](repeating: 0, count: 512)
         XCTAssertNil(nm_engine_load_buffer(file, file.count, "old.nmnet", nil, &err, err.count))
         let msg = cMessage(err)
-        XCTAssertTrue(msg.hasPrefix("old.nmnet: a network file of an older format (version 2; this neuromorph reads version 3"), msg)
-        XCTAssertTrue(msg.contains("saves models by name with named parameters"), msg)
+        XCTAssertTrue(msg.hasPrefix("old.nmnet: a network file of an older format (version 2; this neuromorph reads version 4"), msg)
+        XCTAssertTrue(msg.contains("saves models by name with named parameters, Poisson inputs and the poisson model's draw"), msg)
         XCTAssertTrue(msg.hasSuffix("re-create it with: neuromorph simulate CONFIG --save-network old.nmnet"), msg)
-        // the same bytes as version 3 are read as a (valid, empty) network: only the version refused it
+        // the same bytes as version 4 are read as a (valid, empty) network: only the version refused it
         file[7] = UInt8(NM_NET_VERSION)
         let e = nm_engine_load_buffer(file, file.count, "new.nmnet", nil, &err, err.count)
         XCTAssertNotNil(e, cMessage(err))

@@ -108,34 +108,63 @@ final class NonFiniteStateTests: XCTestCase {
         XCTAssertEqual(Double(sim.state(population: 0, variable: 0)[5]), 1000 * 0.1, accuracy: 1e-2)
     }
 
-    /// AdEx driven by 1e9 pA (it would fire thousands of times per step): the solver's internal steps are
-    /// bounded and the run stops in the first step, naming the population and neuron 1500 (the first
-    /// driven one; neuron 1700 is also driven), on 1 and 2 threads.
-    func testAdExSolverBoundStopsTheRun() throws {
+    /// AdEx driven by 1e9 pA (it would fire thousands of times per step; before the bounds, 16 s per
+    /// simulated ms): the run stops in the first step at the neuron's second spike, naming the population
+    /// and neuron 1500 (the first driven one; neuron 1700 is also driven), on 1 and 2 threads.
+    func testAdExSecondSpikeWithinAStepStopsTheRun() throws {
         for threads in [1, 2] {
             let sim = try makeSim([Population(name: "ad", size: 2048, model: .adex(AdExParameters()))],
                                   currents: [CurrentInput(population: "ad", neurons: [1500, 1700], times: [0], amplitudes: [1e9])])
             guard let f = fault(sim, ms: 10, threads: threads) else { return }
-            XCTAssertEqual(f.kind, .solverSteps)
+            XCTAssertEqual(f.kind, .spikesPerStep)
             XCTAssertEqual(f.population, "ad")
             XCTAssertNil(f.variable)
             XCTAssertEqual(f.neuron, 1500, "\(threads) threads")
             XCTAssertEqual(f.fromMs, 0, accuracy: 1e-9)
             XCTAssertEqual(f.toMs, 0.1, accuracy: 1e-9)
             XCTAssertEqual(sim.step, 1)
-            XCTAssertTrue(f.description.contains("more than \(NM_ADEX_MAX_STEPS) internal steps for neuron 1500 in the step from t = 0 ms to t = 0.1 ms"), f.description)
+            XCTAssertTrue(f.description.contains("ad: neuron 1500 reached V_peak a second time within the step from t = 0 ms to t = 0.1 ms"), f.description)
+            XCTAssertTrue(f.description.contains("t_ref >= dt = 0.1 ms"), f.description)
         }
     }
 
-    /// The bound leaves strong but meaningful drive alone: 1e5 pA (about 0.6 spikes per 0.1 ms step,
-    /// ~200 solver steps per time step) runs to the end and fires on nearly every other step.
+    /// A conductance of 1e9 nS makes the equations so stiff that RKF45's stable step is ~3e-7 ms: the
+    /// solver's internal steps per time step are bounded (NM_ADEX_MAX_STEPS) and the run stops in the step
+    /// that receives the input (spike at 1 ms, delay 0.1 ms: the update from 1.1 to 1.2 ms), naming neuron 2.
+    func testAdExSolverStepBoundStopsAStiffRun() throws {
+        let sim = try makeSim([
+            Population(name: "cue", size: 1, model: .spikeSource(times: [[1]])),
+            Population(name: "ad", size: 4, model: .adex(AdExParameters())),
+        ], [Projection(pre: "cue", post: "ad", receptor: .inhibitory, kind: .sparse(.list(pairs: [(0, 2)], weights: [1e9], delays: nil)),
+                       weight: .constant(1), delay: .constant(0.1))])
+        guard let f = fault(sim, ms: 10, threads: 1) else { return }
+        XCTAssertEqual(f.kind, .solverSteps)
+        XCTAssertEqual(f.neuron, 2)
+        XCTAssertEqual(f.fromMs, 1.1, accuracy: 1e-9)
+        XCTAssertEqual(f.toMs, 1.2, accuracy: 1e-9)
+        XCTAssertTrue(f.description.contains("more than \(NM_ADEX_MAX_STEPS) internal steps for neuron 2 in the step from t = 1.1 ms to t = 1.2 ms"), f.description)
+    }
+
+    /// The bounds leave strong but meaningful drive alone: 5e4 pA (about 0.7 spikes per 0.1 ms step, < 100
+    /// solver steps per time step, never two spikes in one step) runs to the end and fires on most steps;
+    /// 1e5 pA, whose first interspike intervals are shorter than dt, runs too once t_ref = dt keeps the
+    /// neuron from firing twice in one step.
     func testAdExUnderStrongDriveIsNotStopped() throws {
         var q = AdExParameters()
-        q.biasCurrent = 1e5
+        q.biasCurrent = 5e4
         let sim = try makeSim([Population(name: "ad", size: 3, model: .adex(q))])
         try sim.recordSpikes("ad")
         try sim.run(milliseconds: 20, threads: 1)
         XCTAssertEqual(sim.step, 200)
-        XCTAssertGreaterThan(sim.spikes("ad").count, 3 * 60)
+        XCTAssertGreaterThan(sim.spikes("ad").count, 3 * 100)
+        q.biasCurrent = 1e5
+        q.refractoryPeriod = 0.1
+        let refractory = try makeSim([Population(name: "ad", size: 3, model: .adex(q))])
+        try refractory.recordSpikes("ad")
+        try refractory.run(milliseconds: 20, threads: 1)
+        XCTAssertEqual(refractory.step, 200)
+        XCTAssertGreaterThan(refractory.spikes("ad").count, 3 * 60)
+        q.refractoryPeriod = 0
+        XCTAssertEqual(fault(try makeSim([Population(name: "ad", size: 3, model: .adex(q))]), ms: 20, threads: 1)?.kind, .spikesPerStep)
     }
 }

@@ -3,7 +3,7 @@ import XCTest
 import CEngine
 @testable import SNN
 
-/// A saved network file (format version 3, see Sources/CEngine/snn_io.c) read independently of the C
+/// A saved network file (format version 4, see Sources/CEngine/snn_io.c) read independently of the C
 /// loader: the offsets of every field, so tests can change one and re-seal the checksum.
 struct NetFile {
     var bytes: [UInt8]
@@ -17,10 +17,12 @@ struct NetFile {
                  var srcSteps: Int? { blocks["spike_steps"].map { $0.data + 8 * (n + 1) } } }
     struct Proj { var header = 0, kind: Int32 = 0, npre = 0, npost = 0, rowptr: Int?, col: Int?, w: Int?, delays: Int?, nnz = 0 }
     struct Mon { var start = 0, scale = 0, header = 0, idx = 0 }
-    var pops: [Pop] = [], projs: [Proj] = [], mons: [Mon] = []
+    /// header: i32 pop, port, sources, binomial, flags, 0; p: f64; weight: f32; mask: n bytes
+    struct Input { var start = 0, header = 0, p = 0, weight = 0, mask: Int?, n = 0 }
+    var pops: [Pop] = [], projs: [Proj] = [], inputs: [Input] = [], mons: [Mon] = []
     var end = 0
 
-    static let dt = 24, seed = 32, npops = 40, nprojs = 44, nmons = 48, countsPad = 52
+    static let dt = 24, seed = 32, npops = 40, nprojs = 44, nmons = 48, ninputs = 52, countsPad = 52
 
     /// The engine's description of a registered model.
     static func modelInfo(_ name: String) -> nm_model_info {
@@ -110,6 +112,16 @@ struct NetFile {
             default: break
             }
             projs.append(j)
+        }
+        for _ in 0..<Int(i32(Self.ninputs)) {
+            var q = Input(); q.start = o
+            _ = str()
+            q.header = o; q.p = o + 24; q.weight = o + 32
+            q.n = pops[Int(i32(o))].n
+            let flags = i32(o + 16)
+            o += 40
+            if flags & 1 != 0 { q.mask = o; o += pad(q.n) }
+            inputs.append(q)
         }
         for _ in 0..<Int(i32(Self.nmons)) {
             var m = Mon(); m.start = o
@@ -256,7 +268,7 @@ final class SavedNetworkValidationTests: XCTestCase {
         let f = try saved()
         for dt in [0, -0.1, .nan, .infinity, 1e300, 1e-300] { expectRefused(f, "time step dt") { $0.setF64(NetFile.dt, dt) } }
         for (field, v) in [(NetFile.npops, Int32(-1)), (NetFile.npops, Int32.max), (NetFile.nprojs, -1), (NetFile.nprojs, 1_000_000),
-                           (NetFile.nmons, Int32.min), (NetFile.nmons, 100_000), (NetFile.countsPad, 1)] {
+                           (NetFile.nmons, Int32.min), (NetFile.nmons, 100_000), (NetFile.ninputs, -1), (NetFile.ninputs, 1_000_000)] {
             expectRefused(f, "header: ") { $0.set32(field, v) }
         }
         // one population, projection or monitor more or fewer than the file holds: the rest no longer fits
@@ -315,7 +327,7 @@ final class SavedNetworkValidationTests: XCTestCase {
         expectRefused(f, "state variable 'g_inh' of neuron 5 is infinite") { $0.setF32(exc.vars[2] + 20, -.infinity) }
         expectRefused(f, "refractory counter of neuron 1 is negative") { $0.set32(exc.refr + 4, -3) }
         expectRefused(f, "current of neuron 2 is NaN") { $0.setF32(grid.iext + 8, .nan) }
-        expectRefused(f, "the probability of neuron 3 is not finite") { $0.setF32(noise.rates! + 12, .infinity) }
+        expectRefused(f, "the mean of neuron 3 is not finite") { $0.setF32(noise.rates! + 12, .infinity) }
         // spike source: cue's lists are [9, 19], [14], []
         XCTAssertEqual((0..<4).map { f.i64(cue.srcPtr! + 8 * $0) }, [0, 2, 3, 3])
         XCTAssertEqual((0..<3).map { f.i64(cue.srcSteps! + 8 * $0) }, [9, 19, 14])
@@ -407,6 +419,32 @@ final class SavedNetworkValidationTests: XCTestCase {
         expectRefused(f, "contains '/'") { $0.bytes[m.start + 4] = UInt8(ascii: "/") }
         // and after the last monitor, the end marker
         expectRefused(f, "end: no end marker") { $0.bytes[f.end] = 0 }
+    }
+
+    /// A monitor's read-out scale follows from its population's parameters (1, or C_m / tau_m for the
+    /// synaptic currents of lif_exp); a finite but different scale (fuzz saved-0048: 1e300, which
+    /// neuromorph-run turned into -inf samples) is refused naming the monitor and both values, and the
+    /// scale the saver writes for lif_exp currents loads.
+    func testMonitorScaleMustMatchThePopulation() throws {
+        let f = try saved()
+        expectRefused(f, "state monitor 0: read-out scale 1e+300 does not match the population's parameters (1)") { $0.setF64(f.mons[0].scale, 1e300) }
+        expectRefused(f, "read-out scale 1.001") { $0.setF64(f.mons[0].scale, 1.001) }
+        expectRefused(f, "read-out scale -1") { $0.setF64(f.mons[0].scale, -1) }
+
+        var p = LIFExpParameters()
+        p.capacitance = 300; p.tauMembrane = 12   // currents read out as x * 25
+        let net = Network(dt: 0.1, populations: [Population(name: "a", size: 3, model: .lifExp(p))], projections: [])
+        let sim = try Simulator(CompiledNetwork(net, seed: 1))
+        try sim.recordState("a", variable: "i_exc", neurons: [0, 2], everyMs: 0.1)
+        try sim.recordState("a", variable: "v", neurons: [1], everyMs: 0.1)
+        let path = dir.appendingPathComponent("lifexp.nmnet").path
+        try sim.saveNetwork(to: path)
+        let g = NetFile(try Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertEqual(Double(bitPattern: UInt64(bitPattern: g.i64(g.mons[0].scale))), 25)
+        XCTAssertEqual(Double(bitPattern: UInt64(bitPattern: g.i64(g.mons[1].scale))), 1)
+        XCTAssertNil(refusal(g.bytes))
+        expectRefused(g, "state monitor 0: read-out scale 1 does not match the population's parameters (25)") { $0.setF64(g.mons[0].scale, 1) }
+        expectRefused(g, "state monitor 1: read-out scale 25 does not match the population's parameters (1)") { $0.setF64(g.mons[1].scale, 25) }
     }
 
     /// Systematically: every 4-byte word of the payload set to hostile values, and every 8-byte word

@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """Brunel (2000) model A: NEST 3.10 over several seeds, and neuromorph on the same network when it can
 run it (the `lif_delta` model of issue 11). Reports, per simulator, the excitatory (and inhibitory) rate,
-the mean CV(ISI) and the period of the population-rate oscillation over [warm-up, duration), and how
-far neuromorph's means are from NEST's. One command: bash experiments/brunel/run.sh [flags].
+the mean CV(ISI) and the period of the population-rate oscillation over [warm-up, duration), how far
+neuromorph's means are from NEST's, and whether the seeds resolve that difference (standard errors).
+One command: bash experiments/brunel/run.sh [flags].
 
 Network: brunel_params.py (NEST's brunel_delta_nest.py, scaled). neuromorph config: configs/brunel.yaml
-when it exists, else experiments/brunel/brunel.yaml (README.md says why it is here); if the binary cannot
-load it (a build without `lif_delta`) neuromorph is skipped with a note. Raw outputs go to work/ (git-ignored).
+(driven by Poisson inputs, issue 14); if the binary cannot load it (a build without `lif_delta`)
+neuromorph is skipped with a note. Raw outputs go to work/ (git-ignored).
 """
 from __future__ import annotations
 
@@ -40,8 +41,7 @@ def log(msg: str) -> None:
 
 
 def default_config() -> str:
-    shipped = os.path.join(REPO, "configs", "brunel.yaml")
-    return shipped if os.path.isfile(shipped) else os.path.join(HERE, "brunel.yaml")
+    return os.path.join(REPO, "configs", "brunel.yaml")
 
 
 def check_config(path: str, d: dict) -> str | None:
@@ -65,9 +65,29 @@ def check_config(path: str, d: dict) -> str | None:
     return None
 
 
+def reusable_nest(a, out: str) -> dict | None:
+    """With --reuse-nest: an earlier NEST result of the same run (duration, window, order, epsilon)."""
+    if not a.reuse_nest or not os.path.isfile(out):
+        return None
+    try:
+        with open(out) as f:
+            res = json.load(f)
+    except (OSError, ValueError):
+        return None
+    p = res.get("params") or {}
+    if (res.get("duration_ms") != a.duration or res.get("window_ms") != [a.warmup, a.duration] or p.get("order") != a.order
+            or p.get("epsilon") != a.epsilon or res.get("threads") != a.nest_threads):
+        return None
+    res["reused"] = True
+    return res
+
+
 def run_nest(a, seed: int) -> dict:
     out = os.path.join(WORK, "nest", f"s{seed}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
+    old = reusable_nest(a, out)
+    if old is not None:
+        return old
     cmd = [sys.executable, os.path.join(HERE, "nest_brunel.py"), "--seed", str(seed), "--order", str(a.order),
            "--epsilon", str(a.epsilon), "--duration", f"{a.duration:g}", "--warmup", f"{a.warmup:g}",
            "--threads", str(a.nest_threads), "--spikes", out.replace(".json", ".npz"), "--out", out]
@@ -118,6 +138,15 @@ def agg(runs: list[dict], key: str):
     return statistics.fmean(v), (statistics.stdev(v) if len(v) > 1 else 0.0), len(v)
 
 
+def welch(a: list[float], b: list[float]):
+    """Difference of means b - a, its standard error (Welch) and |difference| / standard error."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    d = statistics.fmean(b) - statistics.fmean(a)
+    se = (statistics.variance(a) / len(a) + statistics.variance(b) / len(b)) ** 0.5
+    return d, se, (abs(d) / se if se > 0 else float("inf"))
+
+
 def write_report(path: str, meta: dict, runs: dict, notes: list[str]) -> None:
     d = meta["params"]
     L = ["# Brunel (2000) model A: NEST 3.10 vs neuromorph\n",
@@ -164,6 +193,24 @@ def write_report(path: str, meta: dict, runs: dict, notes: list[str]) -> None:
             else:
                 diff = " – |"
         L.append(f"| {label} | " + " | ".join(cells) + (" |" + diff if len(runs) > 1 else " |"))
+    if "NEST" in runs and "neuromorph" in runs:
+        L += ["", "Is the difference resolved? Per quantity: the seed-to-seed sd of each simulator, the standard error of "
+              "each mean (sd/√n), the difference of the means with its standard error (Welch) and |difference|/SE "
+              "(below ~2: the seeds cannot tell the simulators apart).\n",
+              "| quantity | sd NEST | sd neuromorph | SE of mean NEST | SE of mean neuromorph | neuromorph − NEST ± SE | relative | \\|diff\\|/SE |",
+              "|---|---|---|---|---|---|---|---|"]
+        for key, label in KEYS:
+            va = [r[key] for r in runs["NEST"] if "error" not in r and r.get(key) is not None]
+            vb = [r[key] for r in runs["neuromorph"] if "error" not in r and "skipped" not in r and r.get(key) is not None]
+            w = welch(va, vb)
+            if w is None:
+                continue
+            d, se, z = w
+            ma = statistics.fmean(va)
+            L.append(f"| {label} | {statistics.stdev(va):.3g} | {statistics.stdev(vb):.3g} | {statistics.stdev(va) / len(va) ** 0.5:.3g} | "
+                     f"{statistics.stdev(vb) / len(vb) ** 0.5:.3g} | {d:+.4g} ± {se:.2g} | {100 * d / ma:+.2f} % ± {100 * se / abs(ma):.2f} % | {z:.1f} |")
+    if any(r.get("reused") for r in runs.get("NEST", [])):
+        L.append("\nNEST results reused from experiments/brunel/work/nest (--reuse-nest: same duration, window, order, epsilon and threads).")
     L.append("\nRaw results: experiments/brunel/work/ (git-ignored).\n")
     with open(path + ".tmp", "w") as fh:
         fh.write("\n".join(L))
@@ -180,8 +227,9 @@ def main() -> int:
     ap.add_argument("--nest-threads", type=int, default=1)
     ap.add_argument("--threads", default="auto", help="neuromorph --threads")
     ap.add_argument("--neuromorph-bin", default=os.path.join(REPO, ".build", "release", "neuromorph"))
-    ap.add_argument("--config", default=None, help="neuromorph config (default: configs/brunel.yaml, else brunel.yaml here)")
+    ap.add_argument("--config", default=None, help="neuromorph config (default: configs/brunel.yaml)")
     ap.add_argument("--no-nest", action="store_true", help="neuromorph only")
+    ap.add_argument("--reuse-nest", action="store_true", help="reuse NEST results in work/nest of the same duration, window, order, epsilon and threads")
     ap.add_argument("--timeout", type=float, default=3600.0)
     ap.add_argument("--report", default=os.path.join(HERE, "RESULTS.md"))
     a = ap.parse_args()

@@ -17,6 +17,7 @@
 #ifndef NM_OUTPUT_H
 #define NM_OUTPUT_H
 #include <stddef.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +63,27 @@ int nm_out_marker_kind(const char *folder, char *kind, size_t kindlen);
  * whose lock is free (an `.old` folder is put back if NAME is missing) and temporary files
  * `.NAME.tmp-PID-*` of processes that no longer exist. Returns how many entries it removed. */
 int nm_out_sweep(const char *folder);
+
+/* A single file written in C the way Common's AtomicFile writes one: into `.NAME.tmp-PID-RAND` beside
+ * `path` (the name nm_out_sweep removes once its writer is gone), registered for removal on SIGINT/
+ * SIGTERM/SIGHUP, renamed over `path` only when complete. Messages name `path`, never the temporary. */
+typedef struct nm_file nm_file;
+/* Creates the temporary file; NULL with `err` ("cannot write PATH: reason"). */
+nm_file *nm_file_create(const char *path, char *err, size_t errlen);
+/* The stream to write to (binary). */
+FILE *nm_file_stream(nm_file *w);
+/* Closes and renames the temporary over the path when `ok` and every write succeeded (0); otherwise
+ * removes it and returns -1 with `err`. Frees `w` either way. */
+int nm_file_finish(nm_file *w, int ok, char *err, size_t errlen);
+
+/* OpenMP's runtime (libomp) registers each process in /dev/shm/__KMP_REGISTERED_LIB_<pid>_<uid> when
+ * OpenMP first starts and removes the file at a normal exit. A process killed while it registers leaves
+ * an empty file, and the next process to get that pid aborts at its first OpenMP call ("OMP: Error #15:
+ * Initializing libomp.so.5, but found unknown library already initialized"). Call this before the first
+ * OpenMP call: a file with this process's pid can then only be such a leftover, and is removed. The
+ * signal handler of nm_cleanup_register removes this process's file too (a death by signal skips libomp's
+ * own clean-up). */
+void nm_omp_forget_stale_registration(void);
 
 /* Registers `path` (a file, or a folder of files when is_dir) for removal on SIGINT/SIGTERM/SIGHUP
  * (installing the handlers on first use); returns a slot for nm_cleanup_unregister, -1 if all are

@@ -106,8 +106,9 @@ int nm_pop_set_param(nm_engine *e, int pop, const char *name, double value);
 /* Sets the data block `name` of a population (an array of `count` elements of the block's type, copied
  * and checked by the model): 0 or -1 (unknown block, inconsistent data; see nm_engine_error). */
 int nm_pop_set_block(nm_engine *e, int pop, const char *name, const void *data, int64_t count);
-/* Poisson ("poisson", models/poisson.c): per-neuron per-step probabilities (copied; block "rates"), or
- * NULL to use the population's p. Redraws the next spike of every neuron from the current step. */
+/* Poisson ("poisson", models/poisson.c): per-neuron means per step (Poisson draw; probabilities per step
+ * with bernoulli = 1), copied (block "rates"), finite and at most 1e6; or NULL to use the population's p.
+ * Redraws the next spike of every neuron from the current step. */
 int nm_pop_set_rates(nm_engine *e, int pop, const float *p_per_step);
 /* Spike source ("spike_source", models/spike_source.c): CSR of emitting update steps per neuron (copied;
  * ascending per neuron; block "spike_steps" holds ptr[n + 1] followed by the steps). A spike at time t
@@ -130,7 +131,36 @@ int64_t nm_proj_events(const nm_engine *e, int proj);
 /* Number of synapses a projection stores (sparse nnz; dense n_pre*n_post; conv total connections). */
 int64_t nm_proj_synapses(const nm_engine *e, int proj);
 
-/* Spike recording: all neurons (mask == NULL) or those with mask[i] != 0 (mask copied). */
+/* ---- Poisson inputs ----
+ * An aggregated external drive onto a population (Brian2's PoissonInput): every target neuron receives
+ * the summed spikes of `sources` independent trains, drawn as one count per neuron and step, added to
+ * the ring buffer of `port` as weight x count (no source neurons, no synapses). The count is
+ * Poisson(sources p) (the trains are Poisson processes, as NEST's poisson_generator and the `poisson`
+ * model) or, with binomial = 1, Binomial(sources, p) (Bernoulli trains, as Brian2's PoissonInput). It
+ * arrives as the spikes of an explicit source with a delay of one step would (snn_poisson_input.c:
+ * drawn in update n, acting in update n + 2, or n + 1 for a model with input_lead). Random streams:
+ * one per target neuron from the run seed: same counts on any thread count and vector path. */
+#define NM_PINPUT_MAX_MEAN 1e7    /* sources x p: the largest mean count per neuron and step */
+typedef struct nm_poisson_input_desc {
+    int32_t pop, port;
+    int32_t sources;           /* >= 1 */
+    int32_t binomial;          /* 0: Poisson count, 1: binomial count */
+    double p;                  /* per source and step: rate x dt (mean spikes; binomial: probability, <= 1) */
+    float weight;              /* added per input spike, in the target model's weight unit (finite) */
+    const uint8_t *mask;       /* NULL: every neuron of pop; else n entries, 1 = receives the input (copied) */
+} nm_poisson_input_desc;
+/* Adds a Poisson input; returns its index or -1 (no such population or port, a spike source, sources
+ * < 1, p NaN, infinite or negative, binomial with p > 1, sources x p > NM_PINPUT_MAX_MEAN, a weight
+ * that is not finite, mask entries other than 0 and 1; see nm_engine_error). */
+int nm_engine_add_poisson_input(nm_engine *e, const nm_poisson_input_desc *d);
+int nm_engine_ninputs(const nm_engine *e);
+/* The description of input k (its mask is the engine's copy); 0, or -1 if there is none. */
+int nm_input_desc(const nm_engine *e, int input, nm_poisson_input_desc *d);
+/* Input spikes delivered by input k since the last reset (the sum of its counts). */
+int64_t nm_input_events(const nm_engine *e, int input);
+
+/* Spike recording: all neurons (mask == NULL) or those with mask[i] != 0 (mask copied). A neuron that
+ * spikes k times in one step (a Poisson source) is recorded k times, as NEST's spike_recorder does. */
 int nm_engine_record_spikes(nm_engine *e, int pop, const uint8_t *mask);
 /* Recorded spikes of a population: count, steps (spike time = step * dt) and ids. Valid until the next
  * run or clear. */
@@ -177,13 +207,17 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads);
  *     steps for one neuron within one time step (its step size collapsed, e.g. a neuron driven to fire
  *     thousands of times per step); value = the steps taken.
  *   - NM_FAULT_SOLVER_FAILED: the AdEx solver returned an error; value = the GSL status.
+ *   - NM_FAULT_SPIKES_PER_STEP: an AdEx neuron reached V_peak a second time within one time step (its
+ *     refractory period is shorter than dt and its drive enormous); the engine records one spike per
+ *     neuron and step, so the run would silently lose spikes. value = the time within the step (ms).
  * The run stops at the end of the interval in which the fault was found (nm_engine_step says where);
  * the state is then not meaningful. Which fault is reported does not depend on the thread count. */
 #ifndef NM_CHECK_STEPS
 #define NM_CHECK_STEPS 16
 #endif
-#define NM_ADEX_MAX_STEPS 10000
-enum nm_fault_kind { NM_FAULT_NONE = 0, NM_FAULT_NONFINITE = 1, NM_FAULT_SOLVER_STEPS = 2, NM_FAULT_SOLVER_FAILED = 3 };
+#define NM_ADEX_MAX_STEPS 1000
+enum nm_fault_kind { NM_FAULT_NONE = 0, NM_FAULT_NONFINITE = 1, NM_FAULT_SOLVER_STEPS = 2, NM_FAULT_SOLVER_FAILED = 3,
+                     NM_FAULT_SPIKES_PER_STEP = 4 };
 typedef struct nm_fault {
     int32_t kind;       /* enum nm_fault_kind */
     int32_t pop;        /* population index */
@@ -205,7 +239,7 @@ int32_t nm_engine_interval(const nm_engine *e); /* L = min delay + 1 */
 /* Zeroes ring buffers, refractory counters, external currents, counters, recordings and the step; state variables are
  * left to the caller. Poisson sources redraw their next spikes. */
 void nm_engine_reset(nm_engine *e);
-/* Re-seeds every random stream of the engine (Poisson sources) from (seed, block); used to give each
+/* Re-seeds every random stream of the engine (Poisson sources and inputs) from (seed, block); used to give each
  * evaluated input its own reproducible streams. */
 void nm_engine_reseed(nm_engine *e, uint64_t seed);
 const char *nm_engine_error(const nm_engine *e);
@@ -216,15 +250,16 @@ typedef struct nm_net_meta {
     const char *const *pop_names;   /* [npops] */
     const char *const *mon_names;   /* [nmons] */
     const double *mon_scales;       /* [nmons] */
+    const char *const *input_names; /* [ninputs] (Poisson inputs) */
 } nm_net_meta;
 /* Saves a built network before its first run (populations with their model and parameters by name,
- * state, currents, data blocks such as rates and spike times, recording choices, projections, state
- * monitors; meta may be NULL or have NULL arrays: empty names, scale 1) to `path` (written to a
+ * state, currents, data blocks such as rates and spike times, recording choices, projections, Poisson
+ * inputs, state monitors; meta may be NULL or have NULL arrays: empty names, scale 1) to `path` (written to a
  * temporary file, then renamed); 0 on success, else -1 with a message in err. Names must not contain
  * '/' or control characters (they become file names) and are at most NM_MAX_NAME bytes. Format version
  * NM_NET_VERSION, with a checksum of everything after the header (see snn_io.c); files of older
  * versions are refused with the way to re-create them. */
-#define NM_NET_VERSION 3
+#define NM_NET_VERSION 4
 #define NM_MAX_NAME 255
 int nm_engine_save(const nm_engine *e, const nm_net_meta *meta, const char *path, char *err, size_t errlen);
 /* Loads a saved network (replaying the same calls: same seed => same spikes); NULL with a message in
@@ -249,6 +284,8 @@ int nm_connect_fixed_prob(int32_t npre, int32_t npost, double p, int autapses, u
 /* Every target draws k sources uniformly (with replacement: multapses allowed). */
 int nm_connect_fixed_indegree(int32_t npre, int32_t npost, int32_t k, int autapses, int multapses,
                               uint64_t seed, uint64_t stream, int64_t **rowptr, int32_t **col, int64_t *nnz);
+/* Every source to every target (no i == j if !autapses); no random numbers. -1 if out of memory. */
+int nm_connect_all_to_all(int32_t npre, int32_t npost, int autapses, int64_t **rowptr, int32_t **col, int64_t *nnz);
 /* Every source draws k targets uniformly. */
 int nm_connect_fixed_outdegree(int32_t npre, int32_t npost, int32_t k, int autapses, int multapses,
                                uint64_t seed, uint64_t stream, int64_t **rowptr, int32_t **col, int64_t *nnz);

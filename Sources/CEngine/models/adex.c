@@ -8,8 +8,11 @@
  *
  * Scalar code (the same on every vector path). Each neuron keeps its double state and the solver's last
  * step size; every population has one GSL workspace per thread. The work per neuron and step is
- * bounded: past NM_ADEX_MAX_STEPS internal steps, a solver error or a non-finite state, the thread
- * raises a fault (the run stops at the end of the interval) and integrates no further AdEx neurons.
+ * bounded: past NM_ADEX_MAX_STEPS internal steps (spiking at up to one spike per step needs <= ~160 at
+ * dt 0.1-10 ms), a second spike within the step (t_ref < dt and a drive of ~1e5 pA or more: every further
+ * upstroke costs ~100 internal steps, and only one spike per neuron and step can be recorded), a solver
+ * error or a non-finite state, the thread raises a fault (the run stops at the end of the interval) and
+ * integrates no further AdEx neurons.
  * Swift side: Sources/SNN/Models/AdEx.swift. */
 #include "../snn_kernel.h"
 #include <gsl/gsl_errno.h>
@@ -186,6 +189,9 @@ static int64_t upd_adex(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t 
             if (stop) break;
             if (P->refr[i] > 0) y[0] = vres;
             else if (y[0] >= vpeak) {
+                /* a second spike within one step cannot be recorded (one spike per neuron and step), and
+                 * the drive that causes it makes the solver resolve every upstroke: stop instead */
+                if (sp) { stop = adex_fault(e, P, thread, NM_FAULT_SPIKES_PER_STEP, -1, i, n, t); break; }
                 y[0] = vres;
                 y[1] += bw;
                 P->refr[i] = tref > 0 ? tref + 1 : 0;

@@ -77,9 +77,15 @@ NM_UPDATE_BODY(upd_lif_exp) {
 }
 NM_UPDATE_KERNEL(upd_lif_exp);
 
+/* the synaptic inputs are voltages x = I tau_m / C_m: reported as currents I = x / r_scale (pA) */
+static double lif_exp_readout(const void *params, int var) {
+    return var >= 1 ? 1.0 / ((const nm_lif_exp_params *)params)->r_scale : 1.0;
+}
+
 const nm_model nm_model_lif_exp = {
     .name = "lif_exp", .weight_unit = "mV",
     .vars = LIF_EXP_VARS, .nvars = 3, .nports = 2, .granularity = 64,
     .params_size = sizeof(nm_lif_exp_params), .params = LIF_EXP_PARAMS, .nparams = sizeof LIF_EXP_PARAMS / sizeof LIF_EXP_PARAMS[0],
+    .readout = lif_exp_readout,
     .update = upd_lif_exp_isa,
 };
