@@ -230,6 +230,11 @@ struct GraphBuilder {
                 constants[n.output[0]] = try constantValue(i)
                 visited.insert(i)
             }
+            // an Identity of a constant (shared weights) is that constant
+            if n.opType == "Identity", n.input.count == 1, n.output.count == 1, let t = constants[n.input[0]] {
+                constants[n.output[0]] = t
+                visited.insert(i)
+            }
         }
         var shape = inputShape
         var cur = inputName
@@ -253,7 +258,7 @@ struct GraphBuilder {
             cur = out
             shape = s
         }
-        for (i, n) in graph.node.enumerated() where !visited.contains(i) && n.opType != "Identity" {
+        for (i, n) in graph.node.enumerated() where !visited.contains(i) {
             throw fail(i, "is not on the path from the input '\(inputName)' to the output '\(outputName)'; only single-input, single-output graphs are supported")
         }
         return items

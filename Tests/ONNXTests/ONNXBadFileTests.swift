@@ -173,4 +173,19 @@ final class ONNXBadFileTests: XCTestCase {
         m.graph.initializer[k].int64Data = [3, -1]
         try expectError(m, in: dir, ["(Reshape)", "reshapes to [3, -1]"])
     }
+
+    /// Weights passed through an Identity node (shared weights) are constants; a node off the path is refused.
+    func testIdentityOfAWeightAndDanglingNodes() throws {
+        let dir = try Fixtures.scratch(self)
+        var m = try load("resnet-torchscript.onnx")
+        let g = nodeIndex(m, "Gemm")
+        m.graph.node.insert(.with { $0.opType = "Identity"; $0.name = "share"; $0.input = ["fc.weight"]; $0.output = ["fc.weight.shared"] }, at: 0)
+        m.graph.node[g + 1].input[1] = "fc.weight.shared"
+        let r = try ONNXImporter.importData(try m.serializedData(), path: "\(dir)/id.onnx")
+        let (xs, x) = try Fixtures.npy("images.npy")
+        let (_, want) = try Fixtures.npy("resnet-logits.npy")
+        XCTAssertLessThanOrEqual(zip(r.model.predict(Tensor(shape: xs, values: x)).scalars, want).map { abs($0 - $1) }.max()!, 1e-4)
+        m.graph.node.append(.with { $0.opType = "Relu"; $0.name = "stray"; $0.input = ["nowhere"]; $0.output = ["nothing"] })
+        try expectError(m, in: dir, ["node 'stray' (Relu)", "is not on the path"])
+    }
 }
