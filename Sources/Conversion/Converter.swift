@@ -279,7 +279,7 @@ public enum Converter {
                 }
                 join.skip = skip
                 join.name = "L\(i)_add"
-                join.absorbed = [i]
+                join.absorbed = (bodyGroups.count == 1 ? pendingAbsorbed : []) + [i]
                 let next = try absorb(&join, layers, from: i + 1, tap: { Tap(top: $0) }, label: name, top: true)
                 if join.relu == nil && next < layers.count {
                     throw ConversionError("\(name(i)) is not followed by a ReLU: the sum of a residual block feeds IF neurons, which carry only non-negative values")

@@ -8,7 +8,9 @@
 #   bash experiments/onnx-models/run.sh
 #   EPOCHS=1 LIMIT=200 TIMING_LIMIT=100 bash experiments/onnx-models/run.sh      # smoke test
 # Environment (defaults): EPOCHS=3 LIMIT=2000 (test images of the SNN accuracy runs, both frameworks)
-#   TIMING_LIMIT=500 TS=8,16,32,64,128 CAL=1000 THREADS_LIST="1 2"
+#   TIMING_LIMIT=500 TS=8,16,32,64,128 CAL=1000 THREADS_LIST="1 2" NETS="resnet vgg"
+#   PHASES="accuracy timing" (e.g. PHASES=accuracy NETS=resnet while the other net still trains; the
+#   report needs both phases of both nets)
 # Needs: bash scripts/setup.sh (Fashion-MNIST) and pyenv's Python 3.11.7 (torch 2.13.0+cpu wheel).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -19,6 +21,8 @@ TIMING_LIMIT="${TIMING_LIMIT:-500}"
 TS="${TS:-8,16,32,64,128}"
 CAL="${CAL:-1000}"
 THREADS_LIST="${THREADS_LIST:-1 2}"
+NETS="${NETS:-resnet vgg}"
+PHASES="${PHASES:-accuracy timing}"
 TMAX="${TS##*,}"
 PY="${PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3}"
 WORK="$HERE/work"
@@ -40,7 +44,7 @@ fi
 VPY="$VENV/bin/python"
 
 # 2. Train and export (reused when the epochs match).
-for net in resnet vgg; do
+for net in $NETS; do
     if [ "$(cat "$WORK/$net/.stamp" 2>/dev/null)" != "epochs=$EPOCHS" ]; then
         "$VPY" "$HERE/train_export.py" "$WORK" --epochs "$EPOCHS" --nets "$net" 2>&1 | grep -v -i warn | grep -v "torch.onnx\]" || true
         echo "epochs=$EPOCHS" > "$WORK/$net/.stamp"
@@ -57,8 +61,9 @@ NM="$ROOT/.build-onnxbench/release/neuromorph"
     echo "settings: epochs=$EPOCHS calibration=$CAL snn accuracy images=$LIMIT timing images=$TIMING_LIMIT timesteps=$TS"
 } > "$WORK/machine.txt"
 
-for net in resnet vgg; do
+for net in $NETS; do
     D="$WORK/$net"
+    if [[ " $PHASES " == *" accuracy "* ]]; then
     # 4. Import both exports; ANN accuracy on all 10,000 test images, image by image against PyTorch.
     for ex in torchscript dynamo; do
         rm -rf "$D/nm-$ex"
@@ -70,6 +75,8 @@ for net in resnet vgg; do
     "$NM" compare "$D/nm-dynamo" --timesteps "$TS" --limit "$LIMIT" --calibration "$CAL" --threads 2 --out "$D/nm-compare" > "$D/nm-compare.log"
     "$NM" convert "$D/nm-dynamo" --out "$D/nm-snn" --calibration "$CAL" --threads 2 > /dev/null
     "$VPY" "$HERE/sj_nets.py" accuracy "$D" --limit "$LIMIT" --timesteps "$TS" --calibration "$CAL" --threads 2 --out "$D/sj-accuracy.json" 2>> "$WORK/sj.log"
+    fi
+    [[ " $PHASES " == *" timing "* ]] || continue
     # 6. Timing at T_max, alternating frameworks, on 1 and 2 threads (the same TIMING_LIMIT images).
     for th in $THREADS_LIST; do
         rm -rf "$D/nm-time-t$th"
@@ -81,7 +88,8 @@ for net in resnet vgg; do
     done
 done
 
-# 7. Report.
+# 7. Report (when every part is there).
+[ -f "$WORK/resnet/sj-time-t${THREADS_LIST##* }.json" ] && [ -f "$WORK/vgg/sj-time-t${THREADS_LIST##* }.json" ] || exit 0
 THREADS_LIST="$THREADS_LIST" "$VPY" "$HERE/report.py" "$WORK" > "$HERE/RESULTS.md.tmp"
 mv "$HERE/RESULTS.md.tmp" "$HERE/RESULTS.md"
 echo "wrote $HERE/RESULTS.md"
