@@ -77,6 +77,6 @@ func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) thro
 }
 
 /// The text in a C error buffer.
-func cString(_ buf: [CChar]) -> String {
+public func cString(_ buf: [CChar]) -> String {
     String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -127,7 +127,7 @@ public final class SpikingClassifier: @unchecked Sendable {
     public func evaluate(pixels: [Float], labels: [Int32], timesteps: [Int], threads: Int,
                          progress: ((Int) -> Void)? = nil) throws -> SpikingEvaluation {
         let ts = timesteps.sorted()
-        guard let tMax = ts.last, ts.first! > 0 else { throw ConversionError("timesteps must be positive") }
+        guard let first = ts.first, first > 0 else { throw ConversionError("timesteps must be positive") }
         let n = labels.count
         let size = converted.inputShape.reduce(1, *)
         guard pixels.count == n * size else { throw ConversionError("pixels do not match \(n) images of \(converted.inputShape)") }

@@ -85,7 +85,7 @@ public struct IDXFile: Sendable {
         var more: Int32 = 0
         var err = [CChar](repeating: 0, count: 256)
         if nm_read_file_gz_max(path, Int64(maxLength), &buf, &len, &more, &err, Int32(err.count)) != 0 {
-            throw DatasetError.corrupt(path: path, reason: "cannot read: \(String(cString: err))")
+            throw DatasetError.corrupt(path: path, reason: "cannot read: \(cString(err))")
         }
         defer { nm_ann_free(buf) }
         return (len > 0 ? Data(bytes: buf!, count: Int(len)) : Data(), more != 0)

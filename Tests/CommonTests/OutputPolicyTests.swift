@@ -31,7 +31,7 @@ final class OutputPolicyTests: XCTestCase {
         guard let e = fm.enumerator(atPath: root) else { return out }
         for case let rel as String in e {
             var isDir: ObjCBool = false
-            fm.fileExists(atPath: root + "/" + rel, isDirectory: &isDir)
+            _ = fm.fileExists(atPath: root + "/" + rel, isDirectory: &isDir)
             out[rel] = isDir.boolValue ? Data("<dir>".utf8) : (fm.contents(atPath: root + "/" + rel) ?? Data())
         }
         return out

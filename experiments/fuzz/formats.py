@@ -255,35 +255,8 @@ class NetLayout:
             if fl & F_MASK:
                 self._f("pop%d.mask" % p, o, "<B", n); o = pad(o + n)
             self.pops.append({"n": n, "model": model, "flags": fl, "nvars": nvars})
-        for j in range(nprojs):
-            o = self._proj_header(data, j, o)
-            kind, pre, post, fl = self.projs[-1]["kind"], self.projs[-1]["pre"], self.projs[-1]["post"], self.projs[-1]["flags"]
-            npre, npost = self.pops[pre]["n"], self.pops[post]["n"]
-            if kind == KIND_SPARSE:
-                self._f("proj%d.rowptr" % j, o, "<q", npre + 1)
-                nnz = struct.unpack_from("<q", data, o + 8 * npre)[0]; o = pad(o + 8 * (npre + 1))
-                self._f("proj%d.col" % j, o, "<i", nnz); o = pad(o + 4 * nnz)
-                if fl & P_W:
-                    self._f("proj%d.w" % j, o, "<f", nnz); o = pad(o + 4 * nnz)
-                if fl & P_DELAYS:
-                    self._f("proj%d.delays" % j, o, "<H", nnz); o = pad(o + 2 * nnz)
-            elif kind == KIND_DENSE:
-                self._f("proj%d.w" % j, o, "<f", npre * npost); o = pad(o + 4 * npre * npost)
-            elif kind == KIND_CONV:
-                h = self.projs[-1]["h"]
-                kl = h[11] * h[12] * h[7] * (1 if h[15] else h[10])
-                self._f("proj%d.w" % j, o, "<f", kl); o = pad(o + 4 * kl)
-        for m in range(nmons):
-            o = string("mon%d.name" % m, o)
-            self._f("mon%d.scale" % m, o, "<d", 1); o += 8
-            _, _, _, nidx = struct.unpack_from("<4i", data, o)
-            for k, name in enumerate(("pop", "var", "every", "nidx")):
-                self._f("mon%d.%s" % (m, name), o + 4 * k, "<i", 1)
-            o += 16
-            self._f("mon%d.idx" % m, o, "<i", nidx); o = pad(o + 4 * nidx)
-        if data[o:o + 5] != b"NMEND" or o + 8 != len(data):
-            raise ValueError("layout not recognised (end marker not where expected)")
-        self._f("end", o, "<B", 8)
+        o = self._projections(data, nprojs, o, pad)
+        self._monitors_and_end(data, nmons, o, pad, lambda name, o: (string(name, o), None))
 
     def _parse3(self, data):
         """Formats 3 and 4 (snn_io.c since the engine's models are registered by name): the model and its
@@ -355,6 +328,24 @@ class NetLayout:
             if fl & F3_MASK:
                 self._f("pop%d.mask" % p, o, "<B", n); o = pad(o + n)
             self.pops.append({"n": n, "model": model, "flags": fl, "nvars": nvars})
+        o = self._projections(data, nprojs, o, pad)
+        for k in range(ninputs):   # format 4: str name; i32 pop, port, sources, binomial, flags, 0; f64 p; f32 weight; [u8 mask[n]]
+            o, _ = string("input%d.name" % k, o)
+            pop, _, _, _, fl, _ = struct.unpack_from("<6i", data, o)
+            for q, name in enumerate(("pop", "port", "sources", "binomial", "flags", "zero")):
+                self._f("input%d.%s" % (k, name), o + 4 * q, "<i", 1)
+            o += 24
+            self._f("input%d.p" % k, o, "<d", 1); o += 8
+            self._f("input%d.weight" % k, o, "<f", 1); o = pad(o + 4)
+            if fl & 1:
+                if not 0 <= pop < len(self.pops):
+                    raise ValueError("implausible input target")
+                n = self.pops[pop]["n"]
+                self._f("input%d.mask" % k, o, "<B", n); o = pad(o + n)
+        self._monitors_and_end(data, nmons, o, pad, string)
+
+    def _projections(self, data, nprojs, o, pad):
+        """The projections of formats 2 to 4: header, then the sparse, dense or conv arrays."""
         for j in range(nprojs):
             o = self._proj_header(data, j, o)
             kind, fl = self.projs[-1]["kind"], self.projs[-1]["flags"]
@@ -373,19 +364,11 @@ class NetLayout:
                 h = self.projs[-1]["h"]
                 kl = h[11] * h[12] * h[7] * (1 if h[15] else h[10])
                 self._f("proj%d.w" % j, o, "<f", kl); o = pad(o + 4 * kl)
-        for k in range(ninputs):   # format 4: str name; i32 pop, port, sources, binomial, flags, 0; f64 p; f32 weight; [u8 mask[n]]
-            o, _ = string("input%d.name" % k, o)
-            pop, _, _, _, fl, _ = struct.unpack_from("<6i", data, o)
-            for q, name in enumerate(("pop", "port", "sources", "binomial", "flags", "zero")):
-                self._f("input%d.%s" % (k, name), o + 4 * q, "<i", 1)
-            o += 24
-            self._f("input%d.p" % k, o, "<d", 1); o += 8
-            self._f("input%d.weight" % k, o, "<f", 1); o = pad(o + 4)
-            if fl & 1:
-                if not 0 <= pop < len(self.pops):
-                    raise ValueError("implausible input target")
-                n = self.pops[pop]["n"]
-                self._f("input%d.mask" % k, o, "<B", n); o = pad(o + n)
+        return o
+
+    def _monitors_and_end(self, data, nmons, o, pad, string):
+        """The state monitors of formats 2 to 4, then the end marker, which must close the file.
+        `string(name, o)` reads a length-prefixed string and returns (offset after it, its text)."""
         for m in range(nmons):
             o, _ = string("mon%d.name" % m, o)
             self._f("mon%d.scale" % m, o, "<d", 1); o += 8
@@ -397,6 +380,7 @@ class NetLayout:
         if data[o:o + 5] != b"NMEND" or o + 8 != len(data):
             raise ValueError("layout not recognised (end marker not where expected)")
         self._f("end", o, "<B", 8)
+        return o
 
     def _proj_header(self, data, j, o):
         h = struct.unpack_from("<17i", data, o)

@@ -47,6 +47,16 @@ def fake(script, *args):
     return [PY, "-c", textwrap.dedent(script)] + list(args)
 
 
+
+def item(b):
+    """A saved-network payload item: padded with zero bytes to a multiple of 8."""
+    return b + bytes((-len(b)) % 8)
+
+
+def string(b):
+    """A saved-network string: i32 length, the bytes, padded."""
+    return item(struct.pack("<i", len(b)) + b)
+
 class OracleTests(unittest.TestCase):
     def setUp(self):
         self.root = tempfile.mkdtemp(prefix="fuzz-selftest-")
@@ -280,11 +290,6 @@ class FormatTests(unittest.TestCase):
         # their padded sizes at 4 (the new item is read from zero padding, a well-formed network), not at 5
         import families
 
-        def item(b):
-            return b + bytes((-len(b)) % 8)
-
-        def string(b):
-            return item(struct.pack("<i", len(b)) + b)
         pop = string(b"a") + struct.pack("<4i", 0, 3, 1, 0) + struct.pack("<32d", *([0.0] * 32)) + string(b"v") \
             + item(struct.pack("<3f", 0, 0, 0)) + item(struct.pack("<3i", 0, 0, 0)) + item(struct.pack("<3f", 0, 0, 0))
         mon = string(b"v") + struct.pack("<d", 1.0) + struct.pack("<4i", 0, 0, 1, 3) + item(struct.pack("<3i", 0, 1, 2))
@@ -300,11 +305,6 @@ class FormatTests(unittest.TestCase):
     def test_saved_network_layout_format_3(self):
         # format 3: model and parameters by name, data blocks by name (a spike source's "spike_steps":
         # ptr[n + 1] then the steps), items padded to 8 bytes
-        def item(b):
-            return b + bytes((-len(b)) % 8)
-
-        def string(b):
-            return item(struct.pack("<i", len(b)) + b)
         pop0 = string(b"a") + string(b"if") + struct.pack("<4i", 3, 1, 0, 0) + string(b"v_th") + struct.pack("<d", 1.0) \
             + item(struct.pack("<3f", 0, 0, 0)) + item(struct.pack("<3i", 0, 0, 0)) + item(struct.pack("<3f", 0, 0, 0))
         pop1 = string(b"s") + string(b"spike_source") + struct.pack("<4i", 2, 0, 1, 0) \
@@ -330,11 +330,6 @@ class FormatTests(unittest.TestCase):
     def test_saved_network_layout_format_4(self):
         # format 4: format 3 plus Poisson inputs (count in the header's fourth word, records after the
         # projections: str name; i32 pop, port, sources, binomial, flags, 0; f64 p; f32 weight; [u8 mask[n]])
-        def item(b):
-            return b + bytes((-len(b)) % 8)
-
-        def string(b):
-            return item(struct.pack("<i", len(b)) + b)
         pop0 = string(b"a") + string(b"if") + struct.pack("<4i", 3, 1, 0, 0) + string(b"v_th") + struct.pack("<d", 1.0) \
             + item(struct.pack("<3f", 0, 0, 0)) + item(struct.pack("<3i", 0, 0, 0)) + item(struct.pack("<3f", 0, 0, 0))
         pop1 = string(b"n") + string(b"poisson") + struct.pack("<4i", 2, 0, 0, 0) + item(struct.pack("<2i", 0, 0)) \
