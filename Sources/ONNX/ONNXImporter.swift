@@ -258,7 +258,7 @@ struct GraphBuilder {
             cur = out
             shape = s
         }
-        for (i, n) in graph.node.enumerated() where !visited.contains(i) {
+        for i in graph.node.indices where !visited.contains(i) {
             throw fail(i, "is not on the path from the input '\(inputName)' to the output '\(outputName)'; only single-input, single-output graphs are supported")
         }
         return items
