@@ -120,6 +120,21 @@ final class ResidualConversionTests: XCTestCase {
         XCTAssertThrowsError(try ConvertedNetwork.load(dir.path)) { e in XCTAssertTrue("\(e)".contains("skip.source"), "\(e)") }
     }
 
+    /// Poisson input through residual joins: the same spikes whatever the thread count.
+    func testPoissonResidualEvaluationIsDeterministicAcrossThreads() throws {
+        let m = try model(convShortcut: true, ceiling: 6, seed: 37)
+        let (raw, set) = images(12, shape: [1, 6, 6], norm: m.normalization, seed: 38)
+        var opts = ConversionOptions()
+        opts.encoding = .poisson
+        let snn = try Converter.convert(m, calibration: set, options: opts)
+        let a = try SpikingClassifier(snn, seed: 5).evaluate(pixels: raw, labels: set.labels, timesteps: [16, 64], threads: 1)
+        let b = try SpikingClassifier(snn, seed: 5).evaluate(pixels: raw, labels: set.labels, timesteps: [16, 64], threads: 3)
+        XCTAssertEqual(a.results.map(\.predictions), b.results.map(\.predictions))
+        XCTAssertEqual(a.results.map(\.spikesPerLayer), b.results.map(\.spikesPerLayer))
+        XCTAssertEqual(a.results.map(\.sopsPerLayer), b.results.map(\.sopsPerLayer))
+        XCTAssertGreaterThan(a.results[1].inputSpikes, 0)
+    }
+
     func testUnconvertibleResidualBlocksAreRefused() throws {
         func refuse(_ layers: [Layer], _ want: String, line: UInt = #line) throws {
             let m = try Sequential(inputShape: [1, 4, 4], layers: layers, classes: 2)
