@@ -102,6 +102,9 @@ final class ResidualConversionTests: XCTestCase {
         let annPred: [Int32] = (0..<30).map { i in Int32((0..<3).max { ann[flat: i * 3 + $0] < ann[flat: i * 3 + $1] }!) }
         let ev = try SpikingClassifier(snn).evaluate(pixels: raw, labels: annPred, timesteps: [500], threads: 2)
         XCTAssertGreaterThanOrEqual(ev.results[0].correct, 27, "SNN agrees with the ANN on \(ev.results[0].correct)/30 images")
+        // MACs per image by hand: stem 6·6·2·(1·9) + body conv 3·3·3·(2·9) + join conv 3·3·3·(3·9)
+        // + strided 1×1 shortcut 3·3·3·2 + dense 3·3 (pooling has none)
+        XCTAssertEqual(snn.layers.map(\.macs), [648, 486, 729 + 54, 0, 9])
         // SOPs of the join count both projections
         XCTAssertGreaterThan(ev.results[0].sopsPerLayer[2], 0)
         // save and load: same layers (the shortcut included) and the same spikes
