@@ -56,6 +56,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // ONNX import: the runtime only; Sources/ONNX/Proto/onnx-subset.pb.swift is generated once by
+        // scripts/gen-onnx-proto.sh and committed (no code generation at build time).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Hot loops in C, in three targets: CCore (shared: OpenMP thread control, GSL random streams, the
@@ -91,6 +94,11 @@ let package = Package(
         .target(name: "SNN", dependencies: ["CEngine", "CCore", "Common"]),
         .target(name: "ANN", dependencies: ["CANN", "CCore", "Common", "Datasets"]),
         .target(name: "Conversion", dependencies: ["ANN", "SNN", "Datasets", "Common"]),
+        // ONNX models (PyTorch, Keras, JAX exports) read into a Sequential (Sources/ONNX).
+        .target(name: "ONNX", dependencies: [
+            "ANN", "Common", "Datasets",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["Proto/onnx-subset.proto"]),
         // Experiment/YAMLBudget.swift also imports `CYaml`, the libyaml copy inside Yams (Yams's own C target,
         // not a product of it; a second copy of libyaml would clash at link time). Checked with SwiftPM 6.3:
         // a transitive target's module is visible to dependents, so a clean build of a fresh clone works with
@@ -103,7 +111,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "neuromorph", dependencies: [
-            "Experiment", "SNN", "ANN", "Conversion", "Datasets", "Common", "CCore",
+            "Experiment", "SNN", "ANN", "Conversion", "Datasets", "Common", "CCore", "ONNX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // C-only runner of saved networks (no Swift runtime, Foundation, BLAS or zlib in the process): the
@@ -126,6 +134,9 @@ let package = Package(
         .testTarget(name: "SNNTests", dependencies: ["SNN", "Common", "CEngine", "CCore"]),
         .testTarget(name: "ANNTests", dependencies: ["ANN", "Datasets", "Common", "CANN", "CCore"]),
         .testTarget(name: "ConversionTests", dependencies: ["Conversion", "ANN", "SNN", "Datasets", "Common", "CCore"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "ANN", "Conversion", "Datasets", "Common",
+                                                  .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "SNN", "ANN", "Datasets", "Common"]),
     ]
 )

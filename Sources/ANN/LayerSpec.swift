@@ -41,6 +41,12 @@ public enum LayerSpec: Equatable, Sendable {
 
     /// Largest QCFS level count (2^16; the paper uses 2–16).
     public static let maxQCFSLevels = 1 << 16
+    /// y = min(max(x, min), max) (`nn.Hardtanh`, `nn.ReLU6` = clip(0, 6), ONNX `Clip`).
+    case clip(min: Double, max: Double)
+    /// [N, C, H, W] -> [N, C, 1, 1], the mean over H and W (`nn.AdaptiveAvgPool2d(1)`).
+    case globalAvgPool
+    /// y = body(x) + shortcut(x) (an empty shortcut is the identity); see `Residual`.
+    case residual(body: [LayerSpec], shortcut: [LayerSpec])
 
     /// The name used in model.json and configs.
     public var typeName: String {
@@ -54,6 +60,9 @@ public enum LayerSpec: Equatable, Sendable {
         case .batchNorm(_, let spatial, _, _): return spatial ? "batchnorm2d" : "batchnorm1d"
         case .dropout: return "dropout"
         case .qcfs: return "qcfs"
+        case .clip: return "clip"
+        case .globalAvgPool: return "globalavgpool"
+        case .residual: return "residual"
         }
     }
 
@@ -83,13 +92,31 @@ public enum LayerSpec: Equatable, Sendable {
             let (c, h, w) = try need3()
             guard h >= k.h, w >= k.w else { throw ANNError.shape("\(typeName) kernel \(k) is larger than its input \(h)x\(w)") }
             return [c, (h - k.h) / st.h + 1, (w - k.w) / st.w + 1]
-        case .relu, .dropout:
+        case .relu, .dropout, .clip:
             return s
         case let .qcfs(_, n, _):
             guard n == 1 || (!s.isEmpty && s[0] == n) else {
                 throw ANNError.shape("qcfs has \(n) thresholds (one per channel) but its input \(s) has \(s.first ?? 0) channels")
             }
             return s
+        case .globalAvgPool:
+            let (c, _, _) = try need3()
+            return [c, 1, 1]
+        case let .residual(body, shortcut):
+            func chain(_ ls: [LayerSpec], _ what: String) throws -> [Int] {
+                var t = s
+                for (j, l) in ls.enumerated() {
+                    do { t = try l.outputShape(t) } catch let e as ANNError {
+                        throw ANNError.shape("\(what) layer \(j) (\(l.typeName)): \(e.description)")
+                    }
+                }
+                return t
+            }
+            let b = try chain(body, "body"), k = try chain(shortcut, "shortcut")
+            guard b == k else {
+                throw ANNError.shape("the body outputs \(b) but the shortcut outputs \(k); both branches must give the same shape to be added")
+            }
+            return b
         case .flatten:
             guard let n = CheckedMath.product(s), n <= Self.maxSize else {
                 throw ANNError.shape("flatten of \(s) gives more than \(Self.maxSize) features")
@@ -134,6 +161,18 @@ public enum LayerSpec: Equatable, Sendable {
             if !(l >= 1 && l <= Self.maxQCFSLevels) { throw ANNError.invalidModel("qcfs levels must be in 1...\(Self.maxQCFSLevels), found \(l)") }
             try pos(n, "thresholds")
             if !(t > 0 && t <= 1e30) { throw ANNError.invalidModel("qcfs threshold must be a finite number > 0, found \(t)") }
+        case let .clip(lo, hi):
+            if !(lo.isFinite && hi.isFinite && lo < hi) { throw ANNError.invalidModel("clip needs finite min < max, found min \(lo), max \(hi)") }
+        case .globalAvgPool: break
+        case let .residual(body, shortcut):
+            if body.isEmpty { throw ANNError.invalidModel("residual body is empty; it needs at least one layer") }
+            for (what, branch) in [("body", body), ("shortcut", shortcut)] {
+                for (j, l) in branch.enumerated() {
+                    do { try l.validate() } catch let e as ANNError {
+                        throw ANNError.invalidModel("residual \(what) layer \(j): \(e.description.replacingOccurrences(of: "invalid model: ", with: ""))")
+                    }
+                }
+            }
         }
     }
 
@@ -145,7 +184,24 @@ public enum LayerSpec: Equatable, Sendable {
         case let .conv2d(i, o, k, _, _, b): return [("weight", [o, i, k.h, k.w])] + (b ? [("bias", [o])] : [])
         case let .batchNorm(f, _, _, _): return [("weight", [f]), ("bias", [f]), ("running_mean", [f]), ("running_var", [f])]
         case let .qcfs(_, n, _): return [("thresh", [n])]
-        case .avgPool2d, .maxPool2d, .relu, .flatten, .dropout: return []
+        case .avgPool2d, .maxPool2d, .relu, .flatten, .dropout, .clip, .globalAvgPool: return []
+        case let .residual(body, shortcut):
+            return [("body", body), ("shortcut", shortcut)].flatMap { prefix, branch in
+                branch.enumerated().flatMap { j, l in l.tensorShapes.map { ("\(prefix).\(j).\($0.name)", $0.shape) } }
+            }
+        }
+    }
+
+    /// The optional int64 scalars a layer of this kind saves (BatchNorm's `num_batches_tracked`, also
+    /// inside residual branches), by name.
+    public var int64Buffers: [String] {
+        switch self {
+        case .batchNorm: return ["num_batches_tracked"]
+        case let .residual(body, shortcut):
+            return [("body", body), ("shortcut", shortcut)].flatMap { prefix, branch in
+                branch.enumerated().flatMap { j, l in l.int64Buffers.map { "\(prefix).\(j).\($0)" } }
+            }
+        default: return []
         }
     }
 
@@ -162,6 +218,14 @@ public enum LayerSpec: Equatable, Sendable {
         case let .batchNorm(f, sp, eps, m): return BatchNorm(features: f, spatial: sp, eps: eps, momentum: m)
         case let .dropout(p): return Dropout(p: p)
         case let .qcfs(l, n, t): return QCFS(levels: l, thresholdCount: n, initialThreshold: t)
+        case let .clip(lo, hi): return Clip(lower: Float(lo), upper: Float(hi))
+        case .globalAvgPool: return GlobalAvgPool2D()
+        case let .residual(body, shortcut):
+            // branch layers draw from their own streams: (index + 1) << 16 | branch << 8 | position
+            func make(_ ls: [LayerSpec], _ branch: Int) -> [Layer] {
+                ls.enumerated().map { j, l in l.makeLayer(initializer: initializer, seed: seed, index: ((index + 1) << 16) | (branch << 8) | j) }
+            }
+            return Residual(body: make(body, 0), shortcut: make(shortcut, 1))
         }
     }
 }
@@ -172,6 +236,7 @@ extension LayerSpec: Codable {
         case type, in_features, out_features, bias, in_channels, out_channels, kernel_size, stride, padding
         case num_features, eps, momentum, p
         case levels, thresholds, init_threshold
+        case num_features, eps, momentum, p, min, max, body, shortcut
     }
 
     public init(from decoder: Decoder) throws {
@@ -208,6 +273,12 @@ extension LayerSpec: Codable {
                          initialThreshold: try c.decodeIfPresent(Double.self, forKey: .init_threshold) ?? QCFS.defaultThreshold)
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown layer type '\(type)'; expected dense, conv2d, avgpool2d, maxpool2d, relu, flatten, batchnorm1d, batchnorm2d, dropout, qcfs")
+        case "clip": self = .clip(min: try c.decode(Double.self, forKey: .min), max: try c.decode(Double.self, forKey: .max))
+        case "globalavgpool": self = .globalAvgPool
+        case "residual":
+            self = .residual(body: try c.decode([LayerSpec].self, forKey: .body), shortcut: try c.decodeIfPresent([LayerSpec].self, forKey: .shortcut) ?? [])
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown layer type '\(type)'; expected dense, conv2d, avgpool2d, maxpool2d, relu, flatten, batchnorm1d, batchnorm2d, dropout, clip, globalavgpool, residual")
         }
     }
 
@@ -229,6 +300,9 @@ extension LayerSpec: Codable {
         case let .dropout(p): try c.encode(p, forKey: .p)
         case let .qcfs(l, n, t):
             try c.encode(l, forKey: .levels); try c.encode(n, forKey: .thresholds); try c.encode(t, forKey: .init_threshold)
+        case let .clip(lo, hi): try c.encode(lo, forKey: .min); try c.encode(hi, forKey: .max)
+        case .globalAvgPool: break
+        case let .residual(body, shortcut): try c.encode(body, forKey: .body); try c.encode(shortcut, forKey: .shortcut)
         }
     }
 }

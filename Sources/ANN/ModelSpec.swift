@@ -160,8 +160,8 @@ public struct ModelSpec: Codable, Equatable, Sendable {
                 }
                 used.insert(key)
             }
-            if case .batchNorm = l {
-                let key = "\(i).num_batches_tracked"
+            for name in l.int64Buffers {
+                let key = "\(i).\(name)"
                 if let v = state[key] {
                     guard case .int64(let n) = v else {
                         throw fail("tensor '\(key)' has shape \(v.shape) of float32, expected an int64 scalar for layer \(i) (\(l.typeName))")

@@ -4,7 +4,7 @@ import Foundation
 /// full state-dict key is "<layer index>.<name>". `grad` has the shape of `value` and is overwritten
 /// (not accumulated) by each `backward`.
 public final class Parameter {
-    public let name: String
+    public internal(set) var name: String
     public var value: Tensor
     public var grad: Tensor
 

@@ -4,7 +4,7 @@ import Foundation
 /// The command that writes an output folder; its name goes into the folder's marker file
 /// (`.neuromorph-output`), and an existing folder is replaced only by the same kind.
 public enum OutputKind: String, Sendable, CaseIterable {
-    case simulate, train, convert, compare, run
+    case simulate, train, convert, compare, run, `import`
 }
 
 /// How a command may use its output folder (README "Command line", "Outputs"):

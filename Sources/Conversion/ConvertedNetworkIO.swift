@@ -30,6 +30,19 @@ extension ConvertedNetwork {
         var synapses_note: String
         /// MACs of the ANN layer when an average pooling was folded in (absent otherwise).
         var ann_macs: Int64?
+        /// The shortcut projection of a residual join layer (absent for plain layers).
+        var skip: SkipRecord?
+    }
+
+    /// A residual shortcut: spikes of layer `source` through the identity (depthwise 1×1, weights [C])
+    /// or a convolution (weights [kh][kw][in][out]); tensor `layers.<k>.skip_weight`.
+    struct SkipRecord: Codable {
+        var source: Int
+        var kind: SkipProjection.Kind
+        var input_shape: [Int]
+        var kernel: [Int]
+        var stride: Int
+        var padding: Int
     }
 
     struct Record: Codable {
@@ -72,12 +85,15 @@ extension ConvertedNetwork {
                                          neurons: $0.size,
                                          synapses_note: $0.kind == .dense ? "weights [in][out], inputs in engine (HWC) order"
                                              : $0.kind == .conv ? "kernel [kh][kw][in][out]" : $0.kind == .avgPool ? "depthwise kernel [kh][kw][C]" : "spike-count gate, weight 1",
-                                         ann_macs: $0.annMACs)
+                                         ann_macs: $0.annMACs,
+                                         skip: $0.skip.map { SkipRecord(source: $0.source, kind: $0.kind, input_shape: $0.inputShape, kernel: $0.kernel,
+                                                                        stride: $0.stride, padding: $0.padding) })
                          }, recipe: recipe)
         var tensors: [(key: String, value: StateValue)] = []
         for (k, l) in layers.enumerated() {
             if !l.weights.isEmpty { tensors.append(("layers.\(k).weight", .float(Tensor(shape: [l.weights.count], values: l.weights)))) }
             if !l.bias.isEmpty { tensors.append(("layers.\(k).bias", .float(Tensor(shape: [l.bias.count], values: l.bias)))) }
+            if let sk = l.skip { tensors.append(("layers.\(k).skip_weight", .float(Tensor(shape: [sk.weights.count], values: sk.weights)))) }
         }
         tensors.append(("first.weight", .float(Tensor(shape: firstShape, values: firstWeights))))
         tensors.append(("first.bias", .float(Tensor(shape: [firstBias.count], values: firstBias))))
@@ -133,6 +149,10 @@ extension ConvertedNetwork {
                 guard m >= 0 else { throw ConversionError("\(path)/\(Self.specFile): layers[\(k)].ann_macs must be >= 0, found \(m)") }
                 l.annMACs = m
             }
+            if let sk = r.skip, let n = counts.skip[k] {
+                l.skip = SkipProjection(source: sk.source, kind: sk.kind, inputShape: sk.input_shape, kernel: sk.kernel, stride: sk.stride,
+                                        padding: sk.padding, weights: try floats("layers.\(k).skip_weight", n))
+            }
             layers.append(l)
         }
         let fs = rec.first_layer_shape
@@ -172,6 +192,7 @@ extension ConvertedNetwork.Record {
     struct TensorCounts {
         var weights: [Int: Int] = [:]
         var bias: [Int: Int] = [:]
+        var skip: [Int: Int] = [:]
         var firstWeights = 0
     }
 
@@ -256,6 +277,25 @@ extension ConvertedNetwork.Record {
                 }
                 counts.weights[k] = try count([inSize, outC], "\(key).output_shape")
                 counts.bias[k] = outC
+            }
+            if let sk = r.skip {
+                // a residual shortcut: from an earlier layer, its geometry giving this layer's output
+                let skey = "\(key).skip"
+                guard r.kind == .conv else { throw fail("\(skey)", "only a conv layer can be a residual join, found \(r.kind.rawValue)") }
+                guard sk.source >= 0 && sk.source < k else { throw fail("\(skey).source", "must name an earlier layer (0...\(k - 1)), found \(sk.source)") }
+                guard sk.input_shape == layers[sk.source].output_shape else {
+                    throw fail("\(skey).input_shape", "is \(sk.input_shape), but layers[\(sk.source)] outputs \(layers[sk.source].output_shape)")
+                }
+                guard sk.kernel.count == 2, sk.kernel.allSatisfy({ $0 > 0 && $0 <= maxSize }), sk.stride > 0, sk.stride <= maxSize,
+                      sk.padding >= 0, sk.padding <= maxSize else {
+                    throw fail("\(skey)", "kernel \(sk.kernel), stride \(sk.stride), padding \(sk.padding) are out of range")
+                }
+                let (sh, sw) = (sk.input_shape[1] + 2 * sk.padding - sk.kernel[0], sk.input_shape[2] + 2 * sk.padding - sk.kernel[1])
+                guard sh >= 0, sw >= 0, [outC, sh / sk.stride + 1, sw / sk.stride + 1] == r.output_shape,
+                      sk.kind == .conv || (sk.input_shape == r.output_shape && sk.kernel == [1, 1] && sk.stride == 1 && sk.padding == 0) else {
+                    throw fail("\(skey)", "its geometry does not map \(sk.input_shape) onto the layer's output \(r.output_shape)")
+                }
+                counts.skip[k] = sk.kind == .identity ? outC : try count([sk.kernel[0], sk.kernel[1], sk.input_shape[0], outC], "\(skey).kernel")
             }
             guard r.scale.count == 1 || r.scale.count == outC else {
                 throw fail("\(key).scale", "has \(r.scale.count) values, expected 1 or one per output channel (\(outC))")

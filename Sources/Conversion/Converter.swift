@@ -33,6 +33,8 @@ public struct SpikingLayer: Equatable, Sendable {
     public var scale: [Float]
     /// The network's last layer (read out; no ReLU in the ANN).
     public var isOutput: Bool
+    /// A second projection into this layer: the shortcut of a residual block (nil for plain layers).
+    public var skip: SkipProjection? = nil
     /// MACs of the ANN layer when they differ from this layer's geometry (an average pooling folded in).
     public var annMACs: Int64? = nil
 
@@ -46,7 +48,7 @@ public struct SpikingLayer: Equatable, Sendable {
     public var macs: Int64 {
         if let annMACs { return annMACs }
         switch kind {
-        case .conv: return Int64(size) * Int64(inputShape[0] * kernel[0] * kernel[1])
+        case .conv: return Int64(size) * Int64(inputShape[0] * kernel[0] * kernel[1]) + (skip?.macs(outputSize: size) ?? 0)
         case .dense: return Int64(inputShape.reduce(1, *)) * Int64(size)
         case .avgPool, .maxPool: return 0
         }
@@ -94,6 +96,7 @@ public enum ConversionRecipe: String, Codable, Sendable {
     }
 }
 
+
 /// ANN → SNN conversion (rate coding with integrate-and-fire neurons).
 ///
 /// - BatchNorm is folded into the preceding conv/dense: `W' = W γ/√(σ²+ε)`, `b' = (b − μ) γ/√(σ²+ε) + β`.
@@ -102,25 +105,58 @@ public enum ConversionRecipe: String, Codable, Sendable {
 /// - Data-based normalization (Diehl et al. 2015; Rueckauer et al. 2017): the scale λ of a layer (or
 ///   of each channel) is a percentile of its positive activations over calibration images; weights
 ///   become `W λ_prev/λ`, biases `b/λ`, thresholds stay 1, so rates are activations/λ, clipped at 1.
-/// - Average pooling is a fixed depthwise projection (weights 1/k²); max pooling gates spikes by spike
-///   count (`ConversionOptions.maxPool`).
+/// - Average pooling (and global average pooling, a window of the whole map) is a fixed depthwise
+///   projection (weights 1/k²); max pooling gates spikes by spike count (`ConversionOptions.maxPool`).
+/// - Clip(0, c) (ReLU6 and other clipped ReLUs) is a ReLU with a ceiling: the IF neuron's rate
+///   saturates at 1, so the layer's scale λ is capped at c and rate 1 stands for the ceiling.
+/// - Residual blocks y = ReLU(body(x) + shortcut(x)) (He et al. 2016): the body's convolutions become
+///   IF layers as usual, except the last one (linear, its BatchNorm folded), which feeds the join
+///   layer: one IF layer receiving two weight-shared projections, the body's last convolution and the
+///   shortcut (the identity as a depthwise 1×1 projection, or a strided 1×1 convolution with its
+///   BatchNorm folded), summed in its membrane. The normalization scales are reconciled at the join as
+///   in Rueckauer et al. 2017 (§2.2, "layers with several inputs") and Hu et al. 2018 ("Spiking deep
+///   residual networks", shortcut normalization): each path's weights are multiplied by the scale of
+///   the layer its spikes come from and divided by the join's scale, `W λ_src/λ_join`, and both biases
+///   by λ_join, so the join's rate is (body + shortcut)/λ_join whatever the two sources' scales.
 /// - QCFS-trained models (`ConversionRecipe.qcfs`, Bu et al. 2022): the scale of a hidden layer (or
 ///   channel) is its trained threshold λ instead of a percentile, so IF threshold = λ with membranes
 ///   starting at θ/2 (`initialPotential` 0.5) and reset by subtraction; no calibration image is read
 ///   (only the output layer under spike decoding is calibrated). Every hidden layer must use QCFS.
 /// - Anything else is refused with the layer's index, type and the reason.
 public enum Converter {
+    /// Where an ANN layer sits: a top-level layer of the `Sequential` (branch -1), or layer `j` of the
+    /// body (branch 0) or shortcut (branch 1) of the residual block at top-level index `top`.
+    struct Tap: Hashable {
+        var top: Int
+        var branch: Int = -1
+        var j: Int = 0
+    }
+
+    /// The shortcut of a join layer: spikes of spiking layer `source`, through the identity (nil) or a
+    /// convolution (with its BatchNorm).
+    struct SkipPlan {
+        var source: Int
+        var conv: Tap?
+        var bn: Tap?
+    }
+
     struct Group {
         var kind: SpikingLayer.Kind
+        /// Top-level index of the ANN layer (a residual block's index for the layers inside it).
         var index: Int
-        var bn: Int? = nil
-        var relu: Int? = nil
+        var tap: Tap
+        var bn: Tap? = nil
+        var relu: Tap? = nil
         /// The QCFS activation of this group (its threshold is the group's scale; QCFS recipe).
-        var qcfs: Int? = nil
+        var qcfs: Tap? = nil
         var absorbed: [Int] = []
         var flattenBefore = false
-        /// Index of the ANN layer whose output is this group's activation.
-        var activationIndex: Int
+        /// The ANN layer whose output is this group's activation.
+        var activation: Tap
+        /// Ceiling of a Clip(0, c) activation.
+        var ceiling: Float? = nil
+        var skip: SkipPlan? = nil
+        var name: String
     }
 
     /// Groups ANN layers into spiking layers, refusing what cannot be converted.
@@ -131,6 +167,43 @@ public enum Converter {
         var lastNonNegative = false   // output of the previous group is >= 0
         let layers = model.layers.map(\.spec)
         func name(_ i: Int) -> String { "layer \(i) (\(layers[i].typeName))" }
+
+        /// Absorbs the BatchNorm, ReLU/Clip(0, c) and Dropout layers that follow a conv/dense group in
+        /// `list` from position `j`; returns the next position.
+        func absorb(_ g: inout Group, _ list: [LayerSpec], from j0: Int, tap: (Int) -> Tap, label: (Int) -> String, top: Bool) throws -> Int {
+            var j = j0
+            while j < list.count {
+                switch list[j] {
+                case .batchNorm(_, let spatial, _, _):
+                    guard g.relu == nil, g.bn == nil else {
+                        throw ConversionError("\(label(j)): BatchNorm after a ReLU (or a second BatchNorm) cannot be folded into \(label(j0 - 1)); put it directly after the conv/dense layer")
+                    }
+                    if spatial != (g.kind == .conv) { throw ConversionError("\(label(j)): \(list[j].typeName) does not match \(label(j0 - 1))") }
+                    g.bn = tap(j); g.activation = tap(j)
+                case .relu:
+                    if g.relu == nil { g.relu = tap(j); g.activation = tap(j) }
+                case let .clip(lo, hi):
+                    guard lo == 0 else {
+                        throw ConversionError("\(label(j)): clip(\(lo), \(hi)) has a lower bound other than 0; IF neurons carry clip(0, c) (a ReLU with a ceiling) only")
+                    }
+                    guard g.relu == nil else { throw ConversionError("\(label(j)): a second activation after \(label(j0 - 1)) is not supported") }
+                    g.relu = tap(j); g.activation = tap(j); g.ceiling = Float(hi)
+                case .qcfs:
+                    guard g.qcfs == nil else { throw ConversionError("\(label(j)): a second QCFS activation after \(label(j0 - 1)) cannot be converted") }
+                    guard g.ceiling == nil else { throw ConversionError("\(label(j)): a QCFS activation after a clip cannot be converted") }
+                    if g.relu == nil { g.relu = tap(j) }
+                    g.qcfs = tap(j); g.activation = tap(j)
+                case .dropout:
+                    break
+                default:
+                    return j
+                }
+                if top { g.absorbed.append(j) }
+                j += 1
+            }
+            return j
+        }
+
         var i = 0
         while i < layers.count {
             let l = layers[i]
@@ -149,45 +222,17 @@ public enum Converter {
                 if case .dense = l {} else if flattenPending {
                     throw ConversionError("\(name(i)): a convolution after flatten is not supported")
                 }
-                var g = Group(kind: { if case .dense = l { return .dense } else { return .conv } }(), index: i, absorbed: pendingAbsorbed, activationIndex: i)
+                let kind: SpikingLayer.Kind = { if case .dense = l { return .dense } else { return .conv } }()
+                var g = Group(kind: kind, index: i, tap: Tap(top: i), absorbed: pendingAbsorbed, activation: Tap(top: i), name: "L\(i)_\(kind.rawValue)")
                 g.flattenBefore = flattenPending
                 pendingAbsorbed = []
                 flattenPending = false
-                var j = i + 1
-                while j < layers.count {
-                    switch layers[j] {
-                    case .batchNorm(_, let spatial, _, _):
-                        guard g.relu == nil, g.bn == nil else {
-                            throw ConversionError("\(name(j)): BatchNorm after a ReLU (or a second BatchNorm) cannot be folded into \(name(i)); put it directly after the conv/dense layer")
-                        }
-                        if spatial != (g.kind == .conv) {
-                            throw ConversionError("\(name(j)): \(layers[j].typeName) does not match \(name(i))")
-                        }
-                        g.bn = j; g.activationIndex = j; g.absorbed.append(j)
-                    case .relu:
-                        if g.relu == nil { g.relu = j; g.activationIndex = j }
-                        g.absorbed.append(j)
-                    case .qcfs:
-                        guard g.qcfs == nil else { throw ConversionError("\(name(j)): a second QCFS activation after \(name(i)) cannot be converted") }
-                        if g.relu == nil { g.relu = j }
-                        g.qcfs = j; g.activationIndex = j
-                        g.absorbed.append(j)
-                    case .dropout:
-                        g.absorbed.append(j)
-                    default:
-                        break
-                    }
-                    if case .batchNorm = layers[j] { j += 1; continue }
-                    if case .relu = layers[j] { j += 1; continue }
-                    if case .qcfs = layers[j] { j += 1; continue }
-                    if case .dropout = layers[j] { j += 1; continue }
-                    break
-                }
+                let j = try absorb(&g, layers, from: i + 1, tap: { Tap(top: $0) }, label: name, top: true)
                 groups.append(g)
                 lastNonNegative = g.relu != nil
                 i = j
                 continue
-            case .avgPool2d(let k, let st), .maxPool2d(let k, let st):
+            case .avgPool2d, .maxPool2d, .globalAvgPool:
                 let isMax: Bool = { if case .maxPool2d = l { return true } else { return false } }()
                 guard !groups.isEmpty else {
                     throw ConversionError("\(name(i)): pooling on the input image is not supported; pool after a conv layer")
@@ -195,25 +240,91 @@ public enum Converter {
                 guard lastNonNegative else {
                     throw ConversionError("\(name(i)): pooling must follow a ReLU so that its input is a non-negative rate")
                 }
-                guard k.h == k.w, st.h == st.w else {
+                if case let .avgPool2d(k, st) = l, k.h != k.w || st.h != st.w {
+                    throw ConversionError("\(name(i)): pooling kernel \(k) and stride \(st) must be square")
+                }
+                if case let .maxPool2d(k, st) = l, k.h != k.w || st.h != st.w {
                     throw ConversionError("\(name(i)): pooling kernel \(k) and stride \(st) must be square")
                 }
                 if isMax && options.maxPool == .refuse {
                     throw ConversionError("\(name(i)): max pooling is refused by --maxpool refuse; use --maxpool gate (spike-count gating) or train with average pooling")
                 }
-                groups.append(Group(kind: isMax ? .maxPool : .avgPool, index: i, absorbed: pendingAbsorbed, activationIndex: i))
+                let kind: SpikingLayer.Kind = isMax ? .maxPool : .avgPool
+                groups.append(Group(kind: kind, index: i, tap: Tap(top: i), absorbed: pendingAbsorbed, activation: Tap(top: i),
+                                    name: "L\(i)_\(kind.rawValue)"))
                 pendingAbsorbed = []
                 var j = i + 1
                 // a ReLU after pooling of non-negative values is the identity
                 while j < layers.count {
-                    if case .relu = layers[j] { groups[groups.count - 1].absorbed.append(j); groups[groups.count - 1].activationIndex = j; j += 1; continue }
+                    if case .relu = layers[j] { groups[groups.count - 1].absorbed.append(j); groups[groups.count - 1].activation = Tap(top: j); j += 1; continue }
                     if case .dropout = layers[j] { groups[groups.count - 1].absorbed.append(j); j += 1; continue }
                     break
                 }
                 i = j
                 continue
-            case .relu:
-                throw ConversionError("\(name(i)): a ReLU must follow a conv/dense layer (or its BatchNorm)")
+            case let .residual(body, shortcut):
+                guard !groups.isEmpty, lastNonNegative else {
+                    throw ConversionError("\(name(i)): a residual block must follow a conv layer with a ReLU (its input must be a non-negative rate of a spiking layer)")
+                }
+                guard !flattenPending else { throw ConversionError("\(name(i)): a residual block after flatten is not supported") }
+                func blabel(_ j: Int) -> String { "\(name(i)) body layer \(j) (\(body[j].typeName))" }
+                let source = groups.count - 1
+                var bodyGroups: [Group] = []
+                var j = 0
+                while j < body.count {
+                    switch body[j] {
+                    case .conv2d(_, _, _, let st, let p, _):
+                        guard st.h == st.w, p.h == p.w else {
+                            throw ConversionError("\(blabel(j)): stride \(st) / padding \(p) must be the same in both directions for the spiking convolution")
+                        }
+                        var g = Group(kind: .conv, index: i, tap: Tap(top: i, branch: 0, j: j), activation: Tap(top: i, branch: 0, j: j),
+                                      name: "L\(i)_body\(j)_conv")
+                        g.absorbed = bodyGroups.isEmpty ? pendingAbsorbed : []
+                        j = try absorb(&g, body, from: j + 1, tap: { Tap(top: i, branch: 0, j: $0) }, label: blabel, top: false)
+                        bodyGroups.append(g)
+                    case .dropout:
+                        j += 1
+                    default:
+                        throw ConversionError("\(blabel(j)): inside a residual block only conv2d, batchnorm, relu, clip(0, c) and dropout layers can be converted")
+                    }
+                }
+                guard var join = bodyGroups.last, join.relu == nil else {
+                    throw ConversionError("\(name(i)): the body must end with a conv layer (and its BatchNorm) without activation; the ReLU belongs after the addition, as in ResNet")
+                }
+                if let g = bodyGroups.dropLast().first(where: { $0.relu == nil }) {
+                    throw ConversionError("\(blabel(g.tap.j)) is not followed by a ReLU: IF neurons can only carry non-negative activations")
+                }
+                var skip = SkipPlan(source: source)
+                switch shortcut.count {
+                case 0: break
+                case 1, 2:
+                    guard case let .conv2d(_, _, _, st, p, _) = shortcut[0], st.h == st.w, p.h == p.w else {
+                        throw ConversionError("\(name(i)): the shortcut must be the identity or a conv layer (square stride and padding) with an optional BatchNorm, found \(shortcut.map(\.typeName))")
+                    }
+                    skip.conv = Tap(top: i, branch: 1, j: 0)
+                    if shortcut.count == 2 {
+                        guard case .batchNorm(_, true, _, _) = shortcut[1] else {
+                            throw ConversionError("\(name(i)): the shortcut's second layer must be a batchnorm2d, found \(shortcut[1].typeName)")
+                        }
+                        skip.bn = Tap(top: i, branch: 1, j: 1)
+                    }
+                default:
+                    throw ConversionError("\(name(i)): the shortcut has \(shortcut.count) layers; only the identity or conv (+ batchnorm) can be converted")
+                }
+                join.skip = skip
+                join.name = "L\(i)_add"
+                join.absorbed = (bodyGroups.count == 1 ? pendingAbsorbed : []) + [i]
+                let next = try absorb(&join, layers, from: i + 1, tap: { Tap(top: $0) }, label: name, top: true)
+                if join.relu == nil && next < layers.count {
+                    throw ConversionError("\(name(i)) is not followed by a ReLU: the sum of a residual block feeds IF neurons, which carry only non-negative values")
+                }
+                pendingAbsorbed = []
+                groups += bodyGroups.dropLast() + [join]
+                lastNonNegative = join.relu != nil
+                i = next
+                continue
+            case .relu, .clip:
+                throw ConversionError("\(name(i)): a \(l.typeName) must follow a conv/dense layer (or its BatchNorm)")
             case .qcfs:
                 throw ConversionError("\(name(i)): a QCFS activation must directly follow a conv/dense layer (or its BatchNorm)")
             case .batchNorm:
@@ -231,12 +342,68 @@ public enum Converter {
         for g in groups.dropLast() where (g.kind == .conv || g.kind == .dense) && g.relu == nil {
             throw ConversionError("\(name(g.index)) is not followed by a ReLU: IF neurons can only carry non-negative activations (only the last layer may be linear)")
         }
-        if let q = last.qcfs { throw ConversionError("\(name(q)): the output layer must be linear (no QCFS after the classifier)") }
+        if let q = last.qcfs { throw ConversionError("\(name(q.top)): the output layer must be linear (no QCFS after the classifier)") }
         let hidden = groups.dropLast().filter { $0.kind == .conv || $0.kind == .dense }
         if hidden.contains(where: { $0.qcfs != nil }), let g = hidden.first(where: { $0.qcfs == nil }) {
             throw ConversionError("\(name(g.index)) is followed by a ReLU while other layers use QCFS: train every hidden layer with QCFS (or none) to choose one conversion recipe")
         }
         return groups
+    }
+
+    /// Whether `convert` reads calibration images for `model` (false for a QCFS-trained model read out
+    /// by membrane potential: its scales are the trained thresholds). Throws the error `convert` would
+    /// throw for a model that cannot be converted.
+    public static func needsCalibration(_ model: Sequential, options: ConversionOptions) throws -> Bool {
+        let groups = try plan(model, options: options)
+        return !groups.contains { $0.qcfs != nil } || options.decoding == .spikes
+    }
+
+    /// The ANN layer at `t`.
+    static func layer(_ model: Sequential, _ t: Tap) -> Layer {
+        guard t.branch >= 0, let r = model.layers[t.top] as? Residual else { return model.layers[t.top] }
+        return t.branch == 0 ? r.body[t.j] : r.shortcut[t.j]
+    }
+
+    /// Per-sample input and output shape of every layer (residual branch layers included).
+    static func tapShapes(_ model: Sequential) throws -> (input: [Tap: [Int]], output: [Tap: [Int]]) {
+        var inS: [Tap: [Int]] = [:], outS: [Tap: [Int]] = [:]
+        var s = model.inputShape
+        for (i, l) in model.layers.enumerated() {
+            let t = Tap(top: i)
+            inS[t] = s
+            if case let .residual(body, shortcut) = l.spec {
+                for (b, branch) in [body, shortcut].enumerated() {
+                    var h = s
+                    for (j, bl) in branch.enumerated() {
+                        inS[Tap(top: i, branch: b, j: j)] = h
+                        h = try bl.outputShape(h)
+                        outS[Tap(top: i, branch: b, j: j)] = h
+                    }
+                }
+            }
+            s = try l.spec.outputShape(s)
+            outS[t] = s
+        }
+        return (inS, outS)
+    }
+
+    /// The outputs of the layers at `taps` for a batch (evaluation mode).
+    static func activations(_ model: Sequential, _ x: Tensor, taps: Set<Tap>, threads: Int) -> [Tap: Tensor] {
+        var out: [Tap: Tensor] = [:]
+        var h = x
+        let ctx = ForwardContext.eval(threads: threads)
+        for (i, l) in model.layers.enumerated() {
+            if let r = l as? Residual {
+                let (b, s, y) = r.branchActivations(h, threads: threads)
+                for (j, t) in b.enumerated() where taps.contains(Tap(top: i, branch: 0, j: j)) { out[Tap(top: i, branch: 0, j: j)] = t }
+                for (j, t) in s.enumerated() where taps.contains(Tap(top: i, branch: 1, j: j)) { out[Tap(top: i, branch: 1, j: j)] = t }
+                h = y
+            } else {
+                h = l.forward(h, ctx)
+            }
+            if taps.contains(Tap(top: i)) { out[Tap(top: i)] = h }
+        }
+        return out
     }
 
     /// Percentile (0...100) of `values` plus `zeros` further zeros (every value in `values` must be
@@ -293,14 +460,6 @@ public enum Converter {
         }
     }
 
-    /// Whether `convert` reads calibration images for `model` (false for a QCFS-trained model read out
-    /// by membrane potential: its scales are the trained thresholds). Throws the error `convert` would
-    /// throw for a model that cannot be converted.
-    public static func needsCalibration(_ model: Sequential, options: ConversionOptions) throws -> Bool {
-        let groups = try plan(model, options: options)
-        return !groups.contains { $0.qcfs != nil } || options.decoding == .spikes
-    }
-
     /// Converts `model` using calibration images (first `options.calibrationImages` of `calibration`).
     /// `source` (the model folder) is named in the errors about the model.
     public static func convert(_ model: Sequential, calibration: LabeledImages, options: ConversionOptions,
@@ -328,9 +487,13 @@ public enum Converter {
             throw ConversionError("\(source): \(e.message)")   // which model the unsupported layer is in
         }
         let shapes = try model.spec.shapes()   // output shape of every ANN layer
+        let (tapIn, tapOut) = try tapShapes(model)
         // the model's layer, with the model folder when known (errors below start with it)
-        func name(_ g: Group) -> String { (source.isEmpty ? "" : "\(source): ") + "layer \(g.index) (\(model.layers[g.index].spec.typeName))" }
-        func inShape(_ i: Int) -> [Int] { i == 0 ? model.inputShape : shapes[i - 1] }
+        func name(_ g: Group) -> String {
+            (source.isEmpty ? "" : "\(source): ")
+                + (g.tap.branch < 0 ? "layer \(g.index) (\(model.layers[g.index].spec.typeName))"
+                    : "layer \(g.index) (residual) body layer \(g.tap.j) (\(layer(model, g.tap).spec.typeName))")
+        }
 
         // QCFS recipe (Bu et al. 2022): a hidden layer's scale is its trained threshold λ (per layer or
         // channel); the output layer needs no scale when read out by membrane potential (argmax).
@@ -339,10 +502,10 @@ public enum Converter {
         if recipe == .qcfs {
             for (gi, g) in groups.enumerated() {
                 if let q = g.qcfs {
-                    guard let layer = model.layers[q] as? QCFS else { throw ConversionError("layer \(q) (qcfs): expected a QCFS object") }
+                    guard let layer = Converter.layer(model, q) as? QCFS else { throw ConversionError("\(name(g)): expected a QCFS object after it") }
                     let lam = layer.threshold.value.scalars
                     if let j = lam.firstIndex(where: { !($0 > 0 && $0.isFinite) }) {
-                        throw ConversionError("layer \(q) (qcfs): threshold \(j) is \(lam[j]); QCFS thresholds must be finite and > 0 to convert")
+                        throw ConversionError("\(name(g)): QCFS threshold \(j) is \(lam[j]); QCFS thresholds must be finite and > 0 to convert")
                     }
                     fixedScales[gi] = lam
                 } else if gi == groups.count - 1 && options.decoding == .membrane {
@@ -359,7 +522,7 @@ public enum Converter {
         // The output layer always has one scale: per-class scales would reorder its outputs.
         func channelWise(_ gi: Int) -> Bool { options.normalization == .channel && gi < groups.count - 1 }
         var positives: [[[Float]]] = groups.enumerated().map { gi, g in
-            let sh = shapes[g.activationIndex]
+            let sh = tapOut[g.activation]!
             return Array(repeating: [], count: channelWise(gi) ? sh[0] : 1)
         }
         var nonPositive: [[Int]] = positives.map { Array(repeating: 0, count: $0.count) }
@@ -369,10 +532,10 @@ public enum Converter {
             let n = min(batch, nCal - start)
             let x = Tensor(shape: [n] + model.inputShape,
                            values: Array(calibration.pixels[(start * calibration.sampleSize)..<((start + n) * calibration.sampleSize)]))
-            let acts = model.activations(x, threads: threads)
+            let acts = activations(model, x, taps: Set(groups.map(\.activation)), threads: threads)
             for (gi, g) in groups.enumerated() where calibrated(gi) {
-                let a = acts[g.activationIndex]
-                let sh = shapes[g.activationIndex]
+                let a = acts[g.activation]!
+                let sh = tapOut[g.activation]!
                 let per = sh.dropFirst().reduce(1, *)   // spatial size (1 for dense)
                 a.withUnsafeBufferPointer { p in
                     for s in 0..<n {
@@ -408,6 +571,8 @@ public enum Converter {
                 // a channel that never fired in calibration: keep its weights unscaled
                 let fallback = sc.filter { $0 > 0 }.max() ?? 1
                 sc = sc.map { $0 > 0 ? $0 : fallback }
+                // Clip(0, c): rate 1 (the IF neuron's ceiling) stands for at most c
+                if let c = g.ceiling { sc = sc.map { min($0, c) } }
                 scales.append(sc)
                 prevScale = sc
             case .avgPool, .maxPool:
@@ -419,18 +584,18 @@ public enum Converter {
         var out: [SpikingLayer] = []
         var firstSpec: LayerSpec = .relu, firstW: [Float] = [], firstB: [Float] = []
         for (gi, g) in groups.enumerated() {
-            let inS = inShape(g.index)
-            let outS = shapes[g.activationIndex]
+            let inS = tapIn[g.tap]!
+            let outS = tapOut[g.activation]!
             let sc = scales[gi]
             let psc: [Float] = gi == 0 ? [1] : scales[gi - 1]
             func prevScale(channel c: Int) -> Float { psc.count == 1 ? psc[0] : psc[c] }
             func curScale(_ o: Int) -> Float { sc.count == 1 ? sc[0] : sc[o] }
-            var layer = SpikingLayer(name: "L\(g.index)_\(g.kind.rawValue)", kind: g.kind, annIndex: g.index,
+            var layer = SpikingLayer(name: g.name, kind: g.kind, annIndex: g.index,
                                      absorbed: g.absorbed, inputShape: inS, outputShape: outS, weights: [], bias: [],
                                      scale: sc, isOutput: gi == groups.count - 1)
             switch g.kind {
             case .conv, .dense:
-                var (w, b) = try foldedParameters(model, g)
+                var (w, b) = try foldedParameters(model, g.tap, g.bn)
                 // the first layer's input spikes (Poisson encoding) carry u in [0, 1]; x = (u - mean)/std
                 let input: Float = gi == 0 ? Normalization.identityScale(model.normalization) : 1
                 if gi == 0 {
@@ -439,7 +604,7 @@ public enum Converter {
                 }
                 let outC = b.count
                 if g.kind == .conv {
-                    guard case let .conv2d(inC, _, k, st, p, _) = model.layers[g.index].spec else { fatalError() }
+                    guard case let .conv2d(inC, _, k, st, p, _) = Converter.layer(model, g.tap).spec else { fatalError() }
                     layer.kernel = [k.h, k.w]; layer.stride = st.h; layer.padding = p.h
                     // [out][in][kh][kw] -> [kh][kw][in][out], scaled
                     var kw = [Float](repeating: 0, count: w.count)
@@ -468,8 +633,40 @@ public enum Converter {
                     layer.weights = m
                 }
                 b = (0..<outC).map { b[$0] / curScale($0) }
+                if let skip = g.skip {
+                    // the shortcut into the join: W λ_src / λ_join (Rueckauer et al. 2017; Hu et al. 2018)
+                    let src = out[skip.source]
+                    let ssc = scales[skip.source]
+                    func srcScale(_ c: Int) -> Float { ssc.count == 1 ? ssc[0] : ssc[c] }
+                    var sp = SkipProjection(source: skip.source, kind: .identity, inputShape: src.outputShape, kernel: [1, 1],
+                                            stride: 1, padding: 0, weights: [])
+                    if let ct = skip.conv {
+                        guard case let .conv2d(inC, _, k, st, p, _) = Converter.layer(model, ct).spec else { fatalError() }
+                        let (sw, sb) = try foldedParameters(model, ct, skip.bn)
+                        sp.kind = .conv
+                        sp.kernel = [k.h, k.w]; sp.stride = st.h; sp.padding = p.h
+                        var kw = [Float](repeating: 0, count: sw.count)
+                        for o in 0..<outC { for c in 0..<inC { for y in 0..<k.h { for x in 0..<k.w {
+                            kw[((y * k.w + x) * inC + c) * outC + o] = sw[((o * inC + c) * k.h + y) * k.w + x] * srcScale(c) / curScale(o)
+                        } } } }
+                        sp.weights = kw
+                        for o in 0..<outC { b[o] += sb[o] / curScale(o) }
+                    } else {
+                        guard src.outputShape == outS else {
+                            throw ConversionError("\(name(g)): the identity shortcut carries \(src.outputShape), the block outputs \(outS)")
+                        }
+                        sp.weights = (0..<outC).map { srcScale($0) / curScale($0) }
+                    }
+                    layer.skip = sp
+                }
                 layer.bias = b
             case .avgPool, .maxPool:
+                if case .globalAvgPool = model.layers[g.index].spec {
+                    // a window over the whole map: one output per channel
+                    layer.kernel = [inS[1], inS[2]]; layer.stride = max(inS[1], inS[2])
+                    layer.weights = [Float](repeating: 1 / Float(inS[1] * inS[2]), count: inS[1] * inS[2] * inS[0])
+                    break
+                }
                 guard case let .avgPool2d(k, st) = model.layers[g.index].spec else {
                     guard case let .maxPool2d(k, st) = model.layers[g.index].spec else { fatalError() }
                     layer.kernel = [k.h, k.w]; layer.stride = st.h
@@ -484,7 +681,7 @@ public enum Converter {
         }
 
         for (gi, l) in out.enumerated() {
-            if let j = FiniteCheck.firstNonFinite(l.weights) ?? FiniteCheck.firstNonFinite(l.bias) {
+            if let j = FiniteCheck.firstNonFinite(l.weights) ?? FiniteCheck.firstNonFinite(l.bias) ?? FiniteCheck.firstNonFinite(l.skip?.weights ?? []) {
                 throw ConversionError("\(name(groups[gi])): normalized weights overflow at index \(j) (a calibration scale is too small); try --normalization layer or a higher --percentile")
             }
         }
@@ -507,6 +704,10 @@ public enum Converter {
     /// flatten) is a dense layer over the unpooled map with W/p² for every pixel of a window (pixels
     /// floor mode drops get 0). Weights are in engine layout and already normalized.
     static func foldAveragePooling(_ layers: [SpikingLayer]) throws -> [SpikingLayer] {
+        // a shortcut names its source by index in `layers`: folding would renumber them
+        if layers.contains(where: { $0.skip != nil }) && layers.contains(where: { $0.kind == .avgPool }) {
+            throw ConversionError("--avgpool fold does not support residual networks yet; use --avgpool neurons")
+        }
         var out: [SpikingLayer] = []
         var i = 0
         while i < layers.count {
@@ -565,7 +766,12 @@ public enum Converter {
 
     /// Weights [out, ...] and bias [out] of a conv/dense layer with its BatchNorm folded in.
     static func foldedParameters(_ model: Sequential, _ g: Group) throws -> ([Float], [Float]) {
-        let layer = model.layers[g.index]
+        try foldedParameters(model, g.tap, g.bn)
+    }
+
+    /// Weights and bias of the conv/dense layer at `tap` with the BatchNorm at `bnTap` folded in.
+    static func foldedParameters(_ model: Sequential, _ tap: Tap, _ bnTap: Tap?) throws -> ([Float], [Float]) {
+        let layer = Converter.layer(model, tap)
         var w: [Float], b: [Float], outC: Int
         if let d = layer as? Dense {
             w = d.weight.value.scalars; outC = d.outFeatures
@@ -574,9 +780,9 @@ public enum Converter {
             w = c.weight.value.scalars; outC = c.outChannels
             b = c.bias?.value.scalars ?? [Float](repeating: 0, count: outC)
         } else {
-            throw ConversionError("layer \(g.index) (\(layer.spec.typeName)): expected a Dense or Conv2D object")
+            throw ConversionError("layer \(tap.top) (\(layer.spec.typeName)): expected a Dense or Conv2D object")
         }
-        if let bi = g.bn, let bn = model.layers[bi] as? BatchNorm {
+        if let bt = bnTap, let bn = Converter.layer(model, bt) as? BatchNorm {
             let gamma = bn.gamma.value.scalars, beta = bn.beta.value.scalars
             let mu = bn.runningMean.scalars, vr = bn.runningVar.scalars
             let per = w.count / outC

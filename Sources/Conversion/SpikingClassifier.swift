@@ -55,6 +55,15 @@ extension ConvertedNetwork {
                     projs.append(Projection(name: "\(prevName)->\(l.name)", pre: prevName, post: l.name, kind: .maxPool(g), weight: .constant(1), delay: .constant(0)))
                 }
             }
+            if let sk = l.skip {
+                // residual shortcut: a second projection into the join layer (see Converter)
+                let src = layers[sk.source].name
+                let si = sk.inputShape
+                let g = ConvGeometry(inHeight: si[1], inWidth: si[2], inChannels: si[0], outChannels: l.outputShape[0],
+                                     kernelHeight: sk.kernel[0], kernelWidth: sk.kernel[1], stride: sk.stride, padding: sk.padding,
+                                     depthwise: sk.kind == .identity)
+                projs.append(Projection(name: "\(src)->\(l.name)", pre: src, post: l.name, kind: .conv(g, kernel: sk.weights), delay: .constant(0)))
+            }
             prevName = l.name
         }
         return Network(dt: 1, populations: pops, projections: projs)
@@ -130,7 +139,8 @@ public final class SpikingClassifier: @unchecked Sendable {
         let evP = SharedBuffer<Double>(n * nc * nl, 0), inP = SharedBuffer<Double>(n * nc, 0)
         let sims = try (0..<nt).map { _ in try Simulator(compiled) }
         let biases = (0..<nl).map { converted.biasCurrents($0) }
-        let projOf: [Int?] = (0..<nl).map { k in compiled.network.projections.firstIndex { $0.post == converted.layers[k].name } }
+        // every projection into layer k (a residual join has two)
+        let projOf: [[Int]] = (0..<nl).map { k in compiled.network.projections.indices.filter { compiled.network.projections[$0].post == converted.layers[k].name } }
         let analog = converted.options.encoding == .analog
         let outIdx = popIndex(nl - 1)
         let membrane = converted.options.decoding == .membrane
@@ -199,7 +209,7 @@ public final class SpikingClassifier: @unchecked Sendable {
                             }
                             for k in 0..<nl {
                                 spP[slot * nl + k] = Double(sim.spikeCount(population: popIndex(k)))
-                                if let j = projOf[k] { evP[slot * nl + k] = Double(sim.synapticEvents(projection: j)) }
+                                evP[slot * nl + k] = projOf[k].reduce(0.0) { $0 + Double(sim.synapticEvents(projection: $1)) }
                             }
                             if !analog { inP[slot] = Double(sim.spikeCount(population: 0)) }
                         }

@@ -204,7 +204,8 @@ public struct TrainingConfig {
         return (ModelSpec(inputShape: input, layers: specs, normalization: normalization, classes: classes), WeightInit(rawValue: initName)!)
     }
 
-    static let layerTypes = ["dense", "conv2d", "avgpool2d", "maxpool2d", "relu", "flatten", "batchnorm", "batchnorm1d", "batchnorm2d", "dropout", "qcfs"]
+    static let layerTypes = ["dense", "conv2d", "avgpool2d", "maxpool2d", "relu", "flatten", "batchnorm", "batchnorm1d", "batchnorm2d", "dropout",
+                             "qcfs", "clip", "globalavgpool", "residual"]
 
     /// One layer: a bare name (`relu`, `flatten`, `batchnorm`) or `{type_name: {hyper-parameters}}`.
     static func parseLayer(_ item: ConfigNode, input: [Int]) throws -> LayerSpec {
@@ -273,6 +274,22 @@ public struct TrainingConfig {
             let mom = try momNode?.double() ?? 0.1
             if !(mom >= 0 && mom <= 1) { throw momNode!.error("must be in [0, 1], found \(mom)") }
             spec = .batchNorm(features: input.first ?? 0, spatial: spatial, eps: eps, momentum: mom)
+        case "clip":
+            let lo = try req("min", "lower bound, e.g. 0")
+            let hi = try req("max", "upper bound, e.g. 6")
+            let (a, b) = (try lo.double(), try hi.double())
+            if !(a.isFinite && b.isFinite && a < b) { throw hi.error("clip needs finite min < max, found min \(a), max \(b)") }
+            spec = .clip(min: a, max: b)
+        case "globalavgpool":
+            if input.count != 3 { throw item.error("globalavgpool needs an image input [C, H, W], got \(input)") }
+            spec = .globalAvgPool
+        case "residual":
+            // residual: {body: [layers], shortcut: [layers]}: y = body(x) + shortcut(x), shortcut default identity
+            let bodyNode = try req("body", "the layers of the residual branch, e.g. [conv2d, batchnorm, relu, conv2d, batchnorm]")
+            let body = try parseBranch(bodyNode, input: input, what: "body")
+            let shortcut = try params?.node("shortcut").map { try parseBranch($0, input: input, what: "shortcut", allowEmpty: true) } ?? []
+            spec = .residual(body: body, shortcut: shortcut)
+            do { _ = try spec.outputShape(input) } catch let e as ANNError { throw paramsNode.error("residual: \(e.description)") }
         case "dropout":
             let pNode = params?.node("p")
             let p = try pNode?.double() ?? 0.5
@@ -294,6 +311,25 @@ public struct TrainingConfig {
         }
         try params?.finish()
         return spec
+    }
+
+    /// The layers of a residual branch, chained from the block's input shape.
+    static func parseBranch(_ node: ConfigNode, input: [Int], what: String, allowEmpty: Bool = false) throws -> [LayerSpec] {
+        let items = try node.sequence()
+        if items.isEmpty && !allowEmpty { throw node.error("the residual \(what) needs at least one layer") }
+        var shape = input
+        var specs: [LayerSpec] = []
+        for (j, item) in items.enumerated() {
+            let spec = try parseLayer(item, input: shape)
+            do {
+                try spec.validate()
+                shape = try spec.outputShape(shape)
+            } catch let e as ANNError {
+                throw item.error("\(what) layer \(j) (\(spec.typeName)) with input \(shape): \(e.description.replacingOccurrences(of: "invalid model: ", with: ""))")
+            }
+            specs.append(spec)
+        }
+        return specs
     }
 
     static func parseTraining(_ node: ConfigNode) throws -> TrainingOptions {

@@ -16,7 +16,7 @@ struct Neuromorph: ParsableCommand {
             Usage errors exit with 2, failures with 1.
             """,
         version: "\(OutputPolicy.version) (\(VectorPath.summary))",
-        subcommands: [SimulateCommand.self, TrainCommand.self, EvalCommand.self, ConvertCommand.self, CompareCommand.self]
+        subcommands: [SimulateCommand.self, TrainCommand.self, EvalCommand.self, ImportCommand.self, ConvertCommand.self, CompareCommand.self]
     )
 
     static func main() {
