@@ -234,9 +234,8 @@ public enum LayerSpec: Equatable, Sendable {
 extension LayerSpec: Codable {
     enum Key: String, CodingKey {
         case type, in_features, out_features, bias, in_channels, out_channels, kernel_size, stride, padding
-        case num_features, eps, momentum, p
-        case levels, thresholds, init_threshold
         case num_features, eps, momentum, p, min, max, body, shortcut
+        case levels, thresholds, init_threshold
     }
 
     public init(from decoder: Decoder) throws {
@@ -271,14 +270,12 @@ extension LayerSpec: Codable {
         case "qcfs":
             self = .qcfs(levels: try c.decode(Int.self, forKey: .levels), thresholds: try c.decodeIfPresent(Int.self, forKey: .thresholds) ?? 1,
                          initialThreshold: try c.decodeIfPresent(Double.self, forKey: .init_threshold) ?? QCFS.defaultThreshold)
-        default:
-            throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown layer type '\(type)'; expected dense, conv2d, avgpool2d, maxpool2d, relu, flatten, batchnorm1d, batchnorm2d, dropout, qcfs")
         case "clip": self = .clip(min: try c.decode(Double.self, forKey: .min), max: try c.decode(Double.self, forKey: .max))
         case "globalavgpool": self = .globalAvgPool
         case "residual":
             self = .residual(body: try c.decode([LayerSpec].self, forKey: .body), shortcut: try c.decodeIfPresent([LayerSpec].self, forKey: .shortcut) ?? [])
         default:
-            throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown layer type '\(type)'; expected dense, conv2d, avgpool2d, maxpool2d, relu, flatten, batchnorm1d, batchnorm2d, dropout, clip, globalavgpool, residual")
+            throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown layer type '\(type)'; expected dense, conv2d, avgpool2d, maxpool2d, relu, flatten, batchnorm1d, batchnorm2d, dropout, qcfs, clip, globalavgpool, residual")
         }
     }
 
