@@ -151,11 +151,12 @@ public enum ComparisonReport {
     /// The terminal table.
     public static func table(_ c: Comparison) -> String {
         var s = String(format: "ANN accuracy %.2f%% on %d images (%lld MACs/image)\n", 100 * c.ann_accuracy, c.images, c.macs_per_image)
-        s += "    T   SNN acc   Δ ANN   spikes/img    SOPs/img  SOPs/MAC  E_SNN/E_ANN  img/s\n"
+        s += "    T   SNN acc   Δ ANN   spikes/img    SOPs/img  SOPs/MAC  E_ops ratio  img/s\n"
         for r in c.snn {
             s += String(format: "%5d  %7.2f%%  %+6.2f  %11.0f  %10.0f  %8.3f  %11.3f  %5.0f\n", r.timesteps, 100 * r.accuracy,
                         100 * (r.accuracy - c.ann_accuracy), r.spikes_per_image, r.sops_per_image, r.sops_per_mac, r.energy_ratio, r.images_per_second)
         }
+        s += "E_ops ratio: SNN/ANN energy of the arithmetic alone (SOPs × \(fmt(c.energy_model.addPicojoules)) pJ vs MACs × \(fmt(c.energy_model.macPicojoules)) pJ); the profiles below add neuron updates and memory traffic\n"
         for p in c.energy_profiles {
             s += "energy \(p.profile.name): SNN/ANN " + p.ratio.map { String(format: "%.3f", $0) }.joined(separator: " ")
             s += " — " + verdict(p, timesteps: c.snn.map(\.timesteps)).replacingOccurrences(of: "**", with: "") + "\n"
