@@ -3,7 +3,7 @@ import XCTest
 
 /// Runs the built `neuromorph` binary (next to the test bundle) and checks what users see.
 final class CommandLineTests: XCTestCase {
-    struct Result { let status: Int32; let out: String; let err: String }
+    typealias Result = ToolResult
 
     static var binary: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("neuromorph")
@@ -11,19 +11,7 @@ final class CommandLineTests: XCTestCase {
 
     func run(_ args: [String], cwd: URL? = nil) throws -> Result { try runTool(Self.binary, args, cwd: cwd) }
 
-    func runTool(_ tool: URL, _ args: [String], cwd: URL? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = tool
-        p.arguments = args
-        if let cwd { p.currentDirectoryURL = cwd }
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        try p.run()
-        let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, out: String(decoding: od, as: UTF8.self), err: String(decoding: ed, as: UTF8.self))
-    }
+    func runTool(_ tool: URL, _ args: [String], cwd: URL? = nil) throws -> Result { try runProcess(tool, args, cwd: cwd) }
 
     var tmp: URL!
     override func setUpWithError() throws {

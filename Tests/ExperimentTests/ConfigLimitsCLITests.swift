@@ -16,16 +16,8 @@ final class ConfigLimitsCLITests: XCTestCase {
     func simulate(_ text: String, _ args: [String] = []) throws -> (status: Int32, err: String, path: String) {
         let path = tmp.appendingPathComponent("c.yaml").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = ["simulate", path] + args
-        let e = Pipe()
-        p.standardError = e
-        p.standardOutput = Pipe()
-        try p.run()
-        let data = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self), path)
+        let r = try runProcess(binary, ["simulate", path] + args)
+        return (r.status, r.err, path)
     }
 
     func testMaxMemoryFlag() throws {

@@ -19,18 +19,7 @@ final class EnergyProfileCLITests: XCTestCase {
     }
     override func tearDownWithError() throws { if let tmp { try? FileManager.default.removeItem(at: tmp) } }
 
-    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        try p.run()
-        let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
-    }
+    func run(_ args: [String]) throws -> ToolResult { try runProcess(Self.binary, args) }
 
     func testUnknownProfileIsRefused() throws {
         let out = tmp.appendingPathComponent("o").path

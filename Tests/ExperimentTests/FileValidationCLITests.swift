@@ -22,17 +22,8 @@ final class FileValidationCLITests: XCTestCase {
     override func tearDownWithError() throws { if let tmp { try? FileManager.default.removeItem(at: tmp) } }
 
     func run(_ args: [String]) throws -> (status: Int32, err: String) {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        p.currentDirectoryURL = tmp
-        let e = Pipe()
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = e
-        try p.run()
-        let ed = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: ed, as: UTF8.self))
+        let r = try runProcess(Self.binary, args, cwd: tmp)
+        return (r.status, r.err)
     }
 
     func expectRefusal(_ args: [String], _ parts: [String], status: Int32 = 1, file: StaticString = #filePath, line: UInt = #line) throws {

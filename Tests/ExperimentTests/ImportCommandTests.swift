@@ -9,18 +9,7 @@ final class ImportCommandTests: XCTestCase {
     var tmp: URL!
 
     struct CLI {
-        func run(_ args: [String]) throws -> CommandLineTests.Result {
-            let p = Process()
-            p.executableURL = CommandLineTests.binary
-            p.arguments = args
-            let o = Pipe(), e = Pipe()
-            p.standardOutput = o
-            p.standardError = e
-            try p.run()
-            let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return .init(status: p.terminationStatus, out: String(decoding: od, as: UTF8.self), err: String(decoding: ed, as: UTF8.self))
-        }
+        func run(_ args: [String]) throws -> ToolResult { try runProcess(CommandLineTests.binary, args) }
     }
     let cli = CLI()
 

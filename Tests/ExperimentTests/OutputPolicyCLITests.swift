@@ -5,7 +5,7 @@ import XCTest
 /// file in place and name the path; --force replaces an output of the same kind; signals leave no
 /// staging folder; a second writer fails naming the first; flags are checked with their ranges.
 final class OutputPolicyCLITests: XCTestCase {
-    struct Result { let status: Int32; let out: String; let err: String }
+    typealias Result = ToolResult
 
     static var nm: URL { CommandLineTests.binary }
     static var runner: URL { nm.deletingLastPathComponent().appendingPathComponent("neuromorph-run") }
@@ -37,17 +37,7 @@ final class OutputPolicyCLITests: XCTestCase {
     }
 
     func run(_ args: [String], tool: URL = OutputPolicyCLITests.nm, cwd: String? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = tool
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: cwd ?? tmp.path)
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        try p.run()
-        let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, out: String(decoding: od, as: UTF8.self), err: String(decoding: ed, as: UTF8.self))
+        try runProcess(tool, args, cwd: URL(fileURLWithPath: cwd ?? tmp.path))
     }
 
     /// Starts a command in the background (output discarded).

@@ -19,20 +19,11 @@ final class SimulationFaultCLITests: XCTestCase {
     }
     override func tearDownWithError() throws { if let tmp { try? FileManager.default.removeItem(at: tmp) } }
 
-    struct Result { let status: Int32; let out: String; let err: String }
+    typealias Result = ToolResult
     func run(_ tool: String, _ args: [String]) throws -> Result {
         let url = binDir.appendingPathComponent(tool)
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: url.path), "\(tool) not built (run swift build --build-tests)")
-        let p = Process()
-        p.executableURL = url
-        p.arguments = args
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        try p.run()
-        let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, out: String(decoding: od, as: UTF8.self), err: String(decoding: ed, as: UTF8.self))
+        return try runProcess(url, args)
     }
     func write(_ name: String, _ text: String) throws -> String {
         let u = tmp.appendingPathComponent(name)

@@ -18,20 +18,8 @@ final class VectorPathCommandLineTests: XCTestCase {
     }
     override func tearDownWithError() throws { if let tmp { try? FileManager.default.removeItem(at: tmp) } }
 
-    func run(_ tool: String, _ args: [String], isa: String?) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = Self.binDir.appendingPathComponent(tool)
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        env["NM_ISA"] = isa
-        p.environment = env
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        try p.run()
-        let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
+    func run(_ tool: String, _ args: [String], isa: String?) throws -> ToolResult {
+        try runProcess(Self.binDir.appendingPathComponent(tool), args, environment: ["NM_ISA": isa])
     }
 
     func summary(_ dir: String) throws -> [String: Any] {
