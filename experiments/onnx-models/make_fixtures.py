@@ -120,9 +120,34 @@ def main():
                 kwargs["do_constant_folding"] = name != "resnet"
                 kwargs["dynamic_axes"] = {"input": {0: "batch"}, "logits": {0: "batch"}}
             torch.onnx.export(model, (x[:2],), path, **kwargs)
+            strip_source_locations(path)
             sizes = [os.path.getsize(p) for p in (path, path + ".data") if os.path.exists(p)]
             print(f"{path}: {sizes} bytes", file=sys.stderr)
 
 
+def strip_source_locations(path):
+    """Drops the node metadata and doc strings the exporters write (the torch.export one records a Python
+    stack trace per node, with this machine's absolute paths), keeping graph and weights byte for byte
+    (external data stays where it is)."""
+    import onnx
+    m = onnx.load(path, load_external_data=False)
+    def strip(g):
+        for n in g.node:
+            del n.metadata_props[:]
+            n.doc_string = ""
+            for a in n.attribute:
+                if a.HasField("g"):
+                    strip(a.g)
+                for sg in a.graphs:
+                    strip(sg)
+    strip(m.graph)
+    del m.metadata_props[:]
+    onnx.save(m, path)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--strip":   # make_fixtures.py --strip FILE.onnx ...: clean committed fixtures
+        for f in sys.argv[2:]:
+            strip_source_locations(f)
+        sys.exit(0)
     main()
