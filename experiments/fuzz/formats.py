@@ -208,13 +208,17 @@ class NetLayout:
     def _f(self, name, offset, fmt, count):
         self.fields[name] = (offset, fmt, count)
 
-    def _parse2(self, data):
+    def _signed_payload(self, data):
+        """Formats 2 to 4: checks the 24-byte header's payload length and checksum; the payload's offset."""
         base = 24
         length, checksum = struct.unpack_from("<QQ", data, 8)
         if length != len(data) - base or net_checksum(bytes(data[base:])) != checksum:
-            raise ValueError("format-2 header does not match the payload (length or checksum)")
+            raise ValueError("format-%d header does not match the payload (length or checksum)" % self.version)
         self.signed = True
-        o = base
+        return base
+
+    def _parse2(self, data):
+        base = o = self._signed_payload(data)
 
         def pad(x):
             return base + ((x - base + 7) // 8) * 8
@@ -262,12 +266,7 @@ class NetLayout:
         """Formats 3 and 4 (snn_io.c since the engine's models are registered by name): the model and its
         parameters by name, the model's data blocks by name, the rest as format 2; format 4 adds the
         Poisson inputs (their count in the header's fourth word, their records after the projections)."""
-        base = 24
-        length, checksum = struct.unpack_from("<QQ", data, 8)
-        if length != len(data) - base or net_checksum(bytes(data[base:])) != checksum:
-            raise ValueError("format-%d header does not match the payload (length or checksum)" % self.version)
-        self.signed = True
-        o = base
+        base = o = self._signed_payload(data)
 
         def pad(x):
             return base + ((x - base + 7) // 8) * 8
