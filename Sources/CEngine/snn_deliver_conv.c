@@ -55,42 +55,57 @@ NM_AI void conv_gather(float *dst, const float *w, const int32_t *L, int32_t n, 
     }
 }
 
-/* The target pixels [p_lo, p_hi) (channels [tlo, thi) of them) from the step's runs: S, P as in
- * deliver_conv_body. KH and OC: the kernel height and output channels when known at compile time
- * (the common shapes get their own loops, unrolled), else 0 (read from d). */
+/* One target's list: its kh window-row runs copied into L, each shifted by its row's offset (shift:
+ * that of window row 0); returns the entries listed. srow: S at the window's top-left pixel. */
+NM_AI int32_t conv_list(const int32_t *srow, const int32_t *P, int32_t *L, int32_t shift, int32_t W2, int32_t kw,
+                        int32_t kstep, int32_t kh) {
+    int32_t n = 0;
+    for (int32_t ky = 0; ky < kh; ky++, srow += W2, shift += kw * kstep) {
+        const int32_t a = srow[0], len = srow[kw] - a;
+        /* copy 16 entries unconditionally (entries past len are overwritten or unused) */
+        vi_store(L + n, vi_load(P + a) + shift);
+        for (int32_t r = 16; r < len; r += 16) vi_store(L + n + r, vi_load(P + a + r) + shift);
+        n += len;
+    }
+    return n;
+}
+
+/* The channels [tlo, thi) of the target pixels from the step's runs: S, P as in deliver_conv_body.
+ * KH and OC: the kernel height and output channels when known at compile time (the common shapes get
+ * their own loops, unrolled), else 0 (read from d). Whole pixels run in one tight loop; a pixel that
+ * a thread boundary splits (several threads, out_c not a multiple of 64) gets the channels it owns. */
 NM_AI int64_t conv_targets(const nm_proj_desc *d, const int32_t *S, const int32_t *P, int32_t *L, float *slot,
                            int32_t tlo, int32_t thi, const int KH, const int OC) {
     const int32_t oc = OC ? OC : d->out_c, kh = KH ? KH : d->k_h;
     const int32_t ow = d->out_w, kw = d->k_w, st = d->stride, kstep = d->in_c * oc;
     const int32_t W2 = d->in_w + 2 * d->pad;
     const float *w = d->w;
-    int64_t ev = 0;
-    const int32_t p_lo = tlo / oc, p_hi = (thi + oc - 1) / oc;
-    int32_t oy = p_lo / ow, ox = p_lo % ow;
-    for (int32_t p = p_lo; p < p_hi; p++, ox = ox + 1 == ow ? (oy++, 0) : ox + 1) {
-        const int32_t x0 = ox * st;
-        int32_t n = 0;
-        const int32_t *srow = S + (size_t)(oy * st) * W2 + x0;
-        int32_t shift = -x0 * kstep;
-        for (int32_t ky = 0; ky < kh; ky++, srow += W2, shift += kw * kstep) {
-            const int32_t a = srow[0], len = srow[kw] - a;
-            /* copy 16 entries unconditionally (entries past len are overwritten or unused) */
-            vi_store(L + n, vi_load(P + a) + shift);
-            for (int32_t r = 16; r < len; r += 16) vi_store(L + n + r, vi_load(P + a + r) + shift);
-            n += len;
-        }
+    int64_t ev = 0, full = 0;
+    const int32_t f_lo = (tlo + oc - 1) / oc, f_hi = thi / oc;   /* whole pixels [f_lo, f_hi) */
+    for (int32_t p = tlo / oc; p < (thi + oc - 1) / oc; p++) {
+        if (p >= f_lo && p < f_hi) { p = f_hi - 1; continue; }
+        const int32_t oy = p / ow, ox = p % ow;
+        const int32_t n = conv_list(S + (size_t)(oy * st) * W2 + ox * st, P, L, -ox * st * kstep, W2, kw, kstep, kh);
         if (!n) continue;
-        float *dst = slot + (size_t)p * oc;
-        if (p * oc >= tlo && (p + 1) * oc <= thi) {   /* the whole pixel (always, on one thread) */
-            ev += (int64_t)n * oc;
-            conv_gather(dst, w, L, n, 0, oc);
-        } else {
-            const int32_t q0 = tlo > p * oc ? tlo - p * oc : 0, q1 = thi < (p + 1) * oc ? thi - p * oc : oc;
-            ev += (int64_t)n * (q1 - q0);
-            conv_gather(dst, w, L, n, q0, q1);
-        }
+        const int32_t q0 = tlo > p * oc ? tlo - p * oc : 0, q1 = thi < (p + 1) * oc ? thi - p * oc : oc;
+        ev += (int64_t)n * (q1 - q0);
+        conv_gather(slot + (size_t)p * oc, w, L, n, q0, q1);
     }
-    return ev;
+    if (f_lo >= f_hi) return ev;
+    int32_t oy = f_lo / ow, ox = f_lo % ow;
+    const int32_t *srow = S + (size_t)(oy * st) * W2 + ox * st;
+    int32_t shift = -ox * st * kstep;
+    float *dst = slot + (size_t)f_lo * oc;
+    for (int32_t p = f_lo; p < f_hi; p++, dst += oc) {
+        const int32_t n = conv_list(srow, P, L, shift, W2, kw, kstep, kh);
+        if (n) {
+            full += n;
+            conv_gather(dst, w, L, n, 0, oc);
+        }
+        if (++ox == ow) { ox = 0; oy++; srow = S + (size_t)(oy * st) * W2; shift = 0; }
+        else { srow += st; shift -= st * kstep; }
+    }
+    return ev + full * oc;
 }
 
 NM_AI int64_t deliver_conv_body(const nm_proj_desc *d, const int32_t *cpos, int32_t *cvs, float *slot,
