@@ -209,6 +209,16 @@ NM_AI int64_t deliver_pool_bits_body(const nm_proj_desc *d, const uint16_t *bits
         }
         return ev;
     }
+    if (kh == 1 && kw == 1 && st == 1 && tlo % 16 == 0 && thi % 16 == 0) {
+        /* 1x1, stride 1 (a residual net's identity shortcut: a per-channel scale): target block i is
+         * source block i, one masked addition each */
+        for (int32_t t0 = tlo; t0 < thi; t0 += 16) {
+            const uint32_t m = bits[t0 >> 4];
+            vf_store(slot + t0, add_where(vf_load(slot + t0), m, vf_load(d->w + t0 % ic)));
+            ev += __builtin_popcount(m);
+        }
+        return ev;
+    }
     for (int32_t p = p_lo; p < p_hi; p++, ox = ox + 1 == ow ? (oy++, 0) : ox + 1) {
         for (int32_t b = 0; b < nb; b++) {
             const int32_t t0 = p * ic + 16 * b;
