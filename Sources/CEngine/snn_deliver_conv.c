@@ -109,13 +109,78 @@ NM_AI int64_t conv_targets(const nm_proj_desc *d, const int32_t *S, const int32_
     return ev + full * oc;
 }
 
-NM_AI int64_t deliver_conv_body(const nm_proj_desc *d, const int32_t *cpos, int32_t *cvs, float *slot,
-                                const int32_t *ids, int64_t cnt, int32_t tlo, int32_t thi) {
+/* The step's runs from the source's spike bits (one thread; in_c a multiple of 16): one pass over the
+ * padded source pixels writes each pixel's start S and its spikes' offsets within their row into P,
+ * x*ic*oc + c*oc in ascending channel order (a compaction of the pixel's bit words, as the IF update's
+ * spike list), i.e. the very S and P the spike list gives, without the list, the per-spike table
+ * lookups and the prefix pass. */
+/* One bit word's offsets o + j*oc (set bits j, ascending) to P[acc..]; the new acc. lanes: j*oc for
+ * j < 16 (avx512's compress); sh: log2(oc) when oc is a power of two (SH = 1), else oc multiplies. */
+NM_AI int32_t word_offsets(const int isa, uint32_t m, int32_t o, const int32_t *lanes, int32_t oc, int sh, int32_t *P,
+                           int32_t acc, const int SH) {
+#if defined(__x86_64__)
+    if (isa == NM_ISA_AVX512) return (int32_t)nm_compress16_avx512(m, lanes, o, P, acc);
+#endif
+    (void)lanes;
+    for (int h = 0; h < 2; h++) {   /* the table compaction of compact_bits_all */
+        const uint32_t bb = (m >> (8 * h)) & 0xFFu;
+        nm_vu8x8 pos;
+        memcpy(&pos, nm_bit_positions[bb], sizeof pos);
+        const nm_vi8 j = __builtin_convertvector(pos, nm_vi8);
+        const nm_vi8 idx = (SH ? j << sh : j * oc) + (o + 8 * h * oc);
+        memcpy(P + acc, &idx, sizeof idx);
+        acc += __builtin_popcount(bb);
+    }
+    return acc;
+}
+NM_AI void conv_positions_bits_sh(const int isa, const nm_proj_desc *d, const uint16_t *bits, int32_t *S, int32_t *P,
+                                  const int SH) {
+    const int32_t pad = d->pad, ih = d->in_h, iw = d->in_w, ic = d->in_c, oc = d->out_c;
+    const int32_t W2 = iw + 2 * pad, H2 = ih + 2 * pad, nw = ic >> 4, pstep = ic * oc;
+    const int sh = SH ? __builtin_ctz((unsigned)oc) : 0;
+    int32_t lanes[16];
+    for (int j = 0; j < 16; j++) lanes[j] = j * oc;
+    int32_t acc = 0;
+    int32_t *s = S;
+    for (int32_t y2 = 0; y2 < H2; y2++) {
+        const int32_t y = y2 - pad;
+        if (y < 0 || y >= ih) {   /* a padding row: no spikes */
+            for (int32_t x2 = 0; x2 < W2; x2++) *s++ = acc;
+            continue;
+        }
+        for (int32_t x2 = 0; x2 < pad; x2++) *s++ = acc;
+        const uint16_t *b = bits + (size_t)y * iw * nw;
+        int32_t o = pad * pstep;
+        if (nw == 1) {   /* 16 channels: one word per pixel, no branch */
+            for (int32_t x = 0; x < iw; x++, o += pstep) {
+                *s++ = acc;
+                acc = word_offsets(isa, b[x], o, lanes, oc, sh, P, acc, SH);
+            }
+        } else {
+            for (int32_t x = 0; x < iw; x++, b += nw, o += pstep) {
+                *s++ = acc;
+                for (int32_t q = 0; q < nw; q++) acc = word_offsets(isa, b[q], o + q * 16 * oc, lanes, oc, sh, P, acc, SH);
+            }
+        }
+        for (int32_t x2 = 0; x2 < pad; x2++) *s++ = acc;
+    }
+    *s = acc;
+}
+NM_AI void conv_positions_bits(const int isa, const nm_proj_desc *d, const uint16_t *bits, int32_t *S, int32_t *P) {
+    if ((d->out_c & (d->out_c - 1)) == 0) conv_positions_bits_sh(isa, d, bits, S, P, 1);
+    else conv_positions_bits_sh(isa, d, bits, S, P, 0);
+}
+
+/* bits: the source's spike bits (conv_positions_bits), or NULL: the runs from the spike list ids. */
+NM_AI int64_t deliver_conv_body(const int isa, const nm_proj_desc *d, const int32_t *cpos, int32_t *cvs, float *slot,
+                                const int32_t *ids, int64_t cnt, const uint16_t *bits, int32_t tlo, int32_t thi) {
     const int32_t H2 = d->in_h + 2 * d->pad, W2 = d->in_w + 2 * d->pad, npix = H2 * W2;
     int32_t *C = cvs;                                /* spikes per (padded) source pixel, 0 between steps */
     int32_t *S = C + npix;                           /* where each pixel's spikes start in P (npix + 1) */
     int32_t *P = S + npix + 1;                       /* per spike: its offset within its source row, + 16 slack */
     int32_t *L = P + (size_t)d->in_h * d->in_w * d->in_c + 16;   /* one target's list, kh*kw*ic + 32 */
+    if (bits) conv_positions_bits(isa, d, bits, S, P);
+    else {
     /* cpos: per source neuron its padded pixel and its offset within its row (nm_conv_positions) */
     int32_t prev = 0, unsorted = 0;
     for (int64_t q = 0; q < cnt; q++) {
@@ -140,6 +205,7 @@ NM_AI int64_t deliver_conv_body(const nm_proj_desc *d, const int32_t *cpos, int3
         }
         memset(C, 0, sizeof(int32_t) * (size_t)npix);
     }
+    }
     const int32_t kh = d->k_h, oc = d->out_c;
     if (kh == 3 && oc == 16) return conv_targets(d, S, P, L, slot, tlo, thi, 3, 16);
     if (kh == 3 && oc == 32) return conv_targets(d, S, P, L, slot, tlo, thi, 3, 32);
@@ -148,10 +214,10 @@ NM_AI int64_t deliver_conv_body(const nm_proj_desc *d, const int32_t *cpos, int3
     if (kh == 1 && oc == 64) return conv_targets(d, S, P, L, slot, tlo, thi, 1, 64);
     return conv_targets(d, S, P, L, slot, tlo, thi, 0, 0);
 }
-NM_STAMP(int64_t, deliver_conv,
-         (const nm_proj_desc *d, const int32_t *cpos, int32_t *cvs, float *slot, const int32_t *ids, int64_t cnt,
-          int32_t tlo, int32_t thi),
-         (d, cpos, cvs, slot, ids, cnt, tlo, thi));
+NM_STAMP_ISA(int64_t, deliver_conv,
+             (const nm_proj_desc *d, const int32_t *cpos, int32_t *cvs, float *slot, const int32_t *ids, int64_t cnt,
+              const uint16_t *bits, int32_t tlo, int32_t thi),
+             (d, cpos, cvs, slot, ids, cnt, bits, tlo, thi));
 
 /* acc + w in the lanes whose bit is set in m (a select: the same single rounding per lane as the spike
  * list loop's scalar addition). */
@@ -285,5 +351,8 @@ int64_t nm_deliver_conv(const nm_engine *e, const proj_t *pr, const nm_dest *to,
         }
         return ev;
     }
-    return NM_CALL(deliver_conv)(d, pr->cpos, pr->cvs[t], slot, ids, cnt, tlo, thi);   /* target-major */
+    /* from the source's spike bits on one thread (with several, another thread may already have
+     * updated the source for the next step); the same runs either way */
+    const uint16_t *bits = pr->pool_bits && e->tl_nt == 1 ? e->pops[d->pre].spk_bits : NULL;
+    return NM_CALL(deliver_conv)(d, pr->cpos, pr->cvs[t], slot, ids, cnt, bits, tlo, thi);   /* target-major */
 }

@@ -36,6 +36,8 @@ struct pop_t {
     int32_t *cnt;
     int no_per_neuron;   /* per-neuron spike counts switched off (nm_pop_count_per_neuron) */
     uint16_t *spk_bits;  /* sources of same-step pooling (model->spike_bits): spiked-this-step bits, 16 neurons per word */
+    int no_list;         /* this run: the update lists no spike ids, only counts them (nm_engine_run: one thread,
+                          * every consumer reads spike bits, no recording or per-neuron counts) */
     char pad_after_[64];
 };
 
@@ -48,7 +50,8 @@ typedef struct proj_t {
     int32_t **cvs;       /* conv: per thread delivery scratch (prepare_threads) */
     int32_t *cpos;       /* conv: per source neuron its padded source pixel and its kernel offset within its
                           * row, (x + pad) * in_c * out_c + c * out_c (prepare_threads) */
-    int pool_bits;       /* pooling delivered from the source's spike bits (deliver_pool_bits) */
+    int pool_bits;       /* delivered from the source's spike bits on one thread: pooling (deliver_pool_bits),
+                          * max-pool gates (deliver_maxpool_bits), convolution (conv_positions_bits) */
     int64_t synapses;
     int64_t events;
 } proj_t;

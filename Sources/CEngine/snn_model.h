@@ -56,7 +56,8 @@ typedef struct nm_var { const char *name, *unit; } nm_var;
 typedef struct nm_block { const char *name; size_t elsize; } nm_block;
 
 /* Advances neurons [lo, hi) of P by update n (t_n -> t_{n+1}); writes the indices that spiked to out
- * (ascending) and returns their count. `thread` is the calling thread (its scratch, its fault slot). */
+ * (ascending) and returns their count. `thread` is the calling thread (its scratch, its fault slot).
+ * A spike_bits model also accepts out = NULL (P->no_list): it then only counts its spikes. */
 typedef int64_t (*nm_update_fn)(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, int32_t *out, int thread);
 
 typedef struct nm_model {
@@ -72,7 +73,8 @@ typedef struct nm_model {
     int granularity;             /* thread ranges are multiples of this many neurons (64, or NM_RNG_BLOCK
                                     for models whose random streams or solver work come in blocks) */
     int spike_bits;              /* the update can leave its per-step spike bits in P->spk_bits (16 per
-                                    word, for same-step pooling from 16-channel blocks) */
+                                    word, for same-step pooling and convolution from 16-channel blocks)
+                                    and counts without listing when out is NULL */
     size_t params_size;          /* sizeof the parameter struct */
     const nm_param *params;
     int nparams;

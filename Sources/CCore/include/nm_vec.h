@@ -22,7 +22,7 @@
 #include <string.h>
 #include "nm_isa.h"
 #if defined(__x86_64__)
-#include <immintrin.h>   /* only for nm_compact16_avx512 below */
+#include <immintrin.h>   /* only for nm_compact16_avx512 and nm_compress16_avx512 below */
 #endif
 
 #pragma clang fp contract(off)
@@ -97,6 +97,13 @@ enum { NM_ISA_BASELINE = 0, NM_ISA_AVX2 = 1, NM_ISA_AVX512 = 2, NM_ISA_COUNT = 3
 static inline __attribute__((target("avx512f"))) int64_t nm_compact16_avx512(uint32_t m, int32_t base, int32_t *out, int64_t c) {
     const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(base), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     _mm512_storeu_si512((void *)(out + c), _mm512_maskz_compress_epi32((__mmask16)m, idx));
+    return c + __builtin_popcount(m);
+}
+/* add + lanes[j] for every set bit j of m, ascending, to out[c..] (16 entries of slack); the new count.
+ * (The 16 lanes come through memory: a 512-bit vector argument would need AVX-512 in every caller.) */
+static inline __attribute__((target("avx512f"))) int64_t nm_compress16_avx512(uint32_t m, const int32_t *lanes, int32_t add, int32_t *out, int64_t c) {
+    const __m512i x = _mm512_add_epi32(_mm512_loadu_si512((const void *)lanes), _mm512_set1_epi32(add));
+    _mm512_storeu_si512((void *)(out + c), _mm512_maskz_compress_epi32((__mmask16)m, x));
     return c + __builtin_popcount(m);
 }
 #endif

@@ -6,7 +6,8 @@
  *
  * Populations without incoming synapses (an ANN's first layer driven by a current) skip the ring
  * buffer; without a refractory period the counters are skipped; sources of same-step pooling also
- * leave their spike bits (16 per word). Swift side: Sources/SNN/Models/IF.swift. */
+ * leave their spike bits (16 per word) and, when nobody reads their spike list (P->no_list), only count
+ * their spikes. Swift side: Sources/SNN/Models/IF.swift. */
 #include "../snn_kernel.h"
 
 typedef struct {
@@ -31,10 +32,10 @@ static const nm_param IF_PARAMS[] = {
 static const nm_var IF_VARS[] = {{"v", "mV"}};
 
 /* the block's parameters in the kernel's precision */
-typedef struct { float vth, vres, jump, i0, cs, vmin; int32_t tref; nm_vi subtract; } if_consts;
+typedef struct { float vth, vres, jump, i0, cs, vmin; int32_t tref; } if_consts;
 
 NM_AI uint32_t if_block(const if_consts *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits,
-                        int32_t i, int k, const int HAS_B, const int USE_REFR) {
+                        int32_t i, int k, const int HAS_B, const int USE_REFR, const int SUB) {
     /* add the inputs arriving now and the current */
     const nm_vf v0 = vf_load_n(v + i, k);
     nm_vf x = v0;
@@ -53,7 +54,7 @@ NM_AI uint32_t if_block(const if_consts *c, float *v, float *b, const float *ie,
     /* lower bound, threshold, reset */
     x = x < c->vmin ? vf_splat(c->vmin) : x;
     const nm_vi sp = (x >= c->vth) & ~ref;
-    x = sp ? (c->subtract ? x - c->jump : vf_splat(c->vres)) : x;   /* subtract: all lanes or none */
+    x = sp ? (SUB ? x - c->jump : vf_splat(c->vres)) : x;
     if (USE_REFR) vi_store_n(rf + i, refr_next(r, ref, sp, c->tref), k);
     vf_store_n(v + i, x, k);
     const uint32_t m = vmask_bits(sp) & lanes_below(k);
@@ -61,11 +62,18 @@ NM_AI uint32_t if_block(const if_consts *c, float *v, float *b, const float *ie,
     return m;
 }
 
+/* Counts the spikes of a block without listing them (out = NULL: nobody reads the list). */
+NM_AI int64_t count_bits(uint32_t m, int32_t base, int32_t *out, int64_t c, const int isa) {
+    (void)base; (void)out; (void)isa;
+    return c + __builtin_popcount(m);
+}
+
 NM_AI int64_t if_loop(const int isa, const if_consts *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits,
-                      int32_t lo, int32_t hi, int32_t *out, const int HAS_B, const int USE_REFR) {
+                      int32_t lo, int32_t hi, int32_t *out, const int HAS_B, const int USE_REFR, const int SUB) {
     int64_t cnt = 0;
     /* converted networks: most blocks of IF neurons spike every step */
-    NM_FOR_BLOCKS_WITH(compact_bits_all, lo, hi, out, cnt, if_block(c, v, b, ie, rf, bits, i, k, HAS_B, USE_REFR));
+    if (out) NM_FOR_BLOCKS_WITH(compact_bits_all, lo, hi, out, cnt, if_block(c, v, b, ie, rf, bits, i, k, HAS_B, USE_REFR, SUB));
+    else NM_FOR_BLOCKS_WITH(count_bits, lo, hi, out, cnt, if_block(c, v, b, ie, rf, bits, i, k, HAS_B, USE_REFR, SUB));
     return cnt;
 }
 
@@ -75,15 +83,21 @@ NM_UPDATE_BODY(upd_if) {
     float *b = P->has_input ? P->buf[0] + (size_t)(n % e->nslots) * (size_t)P->n : NULL;
     if_consts c;
     c.vth = (float)p->v_th; c.vres = (float)p->v_reset; c.cs = (float)p->current_scale; c.i0 = (float)p->i_e;
-    c.vmin = (float)p->v_min; c.subtract = vi_splat(p->reset_mode != 0 ? -1 : 0); c.tref = p->t_ref_steps;
+    c.vmin = (float)p->v_min; c.tref = p->t_ref_steps;
     c.jump = c.vth - c.vres;
-    const int use_refr = c.tref > 0;
+    const int use_refr = c.tref > 0, sub = p->reset_mode != 0;
     const float *ie = P->iext;
     int32_t *rf = P->refr;
     uint16_t *bits = P->spk_bits;
     /* the loop-invariant choices as separate loops */
-    if (b) return use_refr ? if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 1, 1) : if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 1, 0);
-    return use_refr ? if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 0, 1) : if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, 0, 0);
+#define IF_LOOP(HB, UR, SB) if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, HB, UR, SB)
+    if (b) {
+        if (use_refr) return sub ? IF_LOOP(1, 1, 1) : IF_LOOP(1, 1, 0);
+        return sub ? IF_LOOP(1, 0, 1) : IF_LOOP(1, 0, 0);
+    }
+    if (use_refr) return sub ? IF_LOOP(0, 1, 1) : IF_LOOP(0, 1, 0);
+    return sub ? IF_LOOP(0, 0, 1) : IF_LOOP(0, 0, 0);
+#undef IF_LOOP
 }
 NM_UPDATE_KERNEL(upd_if);
 

@@ -1,0 +1,98 @@
+import Foundation
+import XCTest
+@testable import SNN
+
+/// A same-step convolution from IF neurons with whole 16-channel blocks is delivered, on one thread,
+/// from the source's spike bits (snn_deliver_conv.c, conv_positions_bits), and a source whose spikes
+/// nobody reads as a list (no recording, no per-neuron counts, every consumer reading bits) only counts
+/// them in its update (P->no_list). Both must give the documented per-target sum (the kernel slices of
+/// the window's spikes by window row, window column, channel; even and odd entries summed apart,
+/// target += E + O) of every step, accumulated in step order: checked bit for bit in Float against a
+/// replay of the recorded spikes, with recording on (list and bits), off (bits only, no list) and on
+/// 3 threads (the spike list), on every vector path; spike totals and synaptic events too.
+final class ConvFromSpikeBitsTests: XCTestCase {
+    /// The documented sum of one step's spikes per target (ConvDeliveryOrderTests' definition).
+    func stepSum(_ g: ConvGeometry, _ kernel: [Float], _ fires: [Bool]) -> (v: [Float], events: Int64) {
+        var out = [Float](repeating: 0, count: g.outputSize)
+        var events: Int64 = 0
+        for oy in 0..<g.outHeight { for ox in 0..<g.outWidth {
+            var list: [Int] = []
+            for ky in 0..<g.kernelHeight { for kx in 0..<g.kernelWidth {
+                let y = oy * g.stride - g.padding + ky, x = ox * g.stride - g.padding + kx
+                guard y >= 0, y < g.inHeight, x >= 0, x < g.inWidth else { continue }
+                for ci in 0..<g.inChannels where fires[(y * g.inWidth + x) * g.inChannels + ci] {
+                    list.append((ky * g.kernelWidth + kx) * g.inChannels + ci)
+                }
+            }}
+            events += Int64(list.count * g.outChannels)
+            for co in 0..<g.outChannels {
+                var e: Float = 0, o: Float = 0
+                for (r, k) in list.enumerated() {
+                    if r % 2 == 0 { e += kernel[k * g.outChannels + co] } else { o += kernel[k * g.outChannels + co] }
+                }
+                out[(oy * g.outWidth + ox) * g.outChannels + co] = 0 + (e + o)
+            }
+        }}
+        return (out, events)
+    }
+
+    func testConvFromSpikeBitsEqualsReplayedSum() throws {
+        let shapes: [ConvGeometry] = [
+            ConvGeometry(inHeight: 9, inWidth: 10, inChannels: 16, outChannels: 16, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
+            ConvGeometry(inHeight: 9, inWidth: 8, inChannels: 16, outChannels: 32, kernelHeight: 3, kernelWidth: 3, stride: 2, padding: 1),
+            ConvGeometry(inHeight: 6, inWidth: 5, inChannels: 32, outChannels: 64, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
+            ConvGeometry(inHeight: 8, inWidth: 7, inChannels: 16, outChannels: 32, kernelHeight: 1, kernelWidth: 1, stride: 2, padding: 0),
+            ConvGeometry(inHeight: 7, inWidth: 6, inChannels: 48, outChannels: 5, kernelHeight: 3, kernelWidth: 4, stride: 2, padding: 2),
+        ]
+        var rng: UInt64 = 77
+        func next() -> UInt64 { rng = rng &* 6364136223846793005 &+ 1442695040888963407; return rng >> 33 }
+        let steps = 12
+        for (si, g) in shapes.enumerated() {
+            let kernel = (0..<g.kernelCount).map { _ in Float(Int(next() % 200001) - 100000) / 997 * (next() % 4 == 0 ? 1e-3 : 1) }
+            // firing rates from 2 % to 100 % (dense windows: runs of more than 16 spikes per window row)
+            let hi: UInt64 = si == 2 ? 1000 : 400
+            let drive = (0..<g.inputSize).map { _ in Float(next() % hi) / 1000 + (si == 2 ? 0 : 0.02) }
+            var src = IFParameters(); src.threshold = 1
+            var store = IFParameters(); store.threshold = 1e9   // never fires: v sums what arrived
+            let net = Network(dt: 1, populations: [
+                Population(name: "src", size: g.inputSize, model: .integrateAndFire(src)),
+                Population(name: "out", size: g.outputSize, model: .integrateAndFire(store), initial: ["v": .constant(0)]),
+            ], projections: [Projection(pre: "src", post: "out", kind: .conv(g, kernel: kernel), delay: .constant(0))])
+            try onEveryPath("conv from spike bits") { path in
+                // the replay of a recorded run on one thread
+                let ref = try Simulator(CompiledNetwork(net, seed: 1))
+                let ext0 = ref.externalCurrent(population: 0)
+                for q in 0..<drive.count { ext0[q] = drive[q] }
+                try ref.recordSpikes("src")
+                try ref.run(steps: Int64(steps), threads: 1)
+                let train = ref.spikes("src")
+                var want = [Float](repeating: 0, count: g.outputSize)
+                var events: Int64 = 0
+                var q = 0
+                for n in 1...steps {
+                    var fires = [Bool](repeating: false, count: g.inputSize)
+                    while q < train.count && train.steps[q] == Int64(n) { fires[Int(train.ids[q])] = true; q += 1 }
+                    let (sum, ev) = stepSum(g, kernel, fires)
+                    for i in 0..<want.count { want[i] = want[i] + sum[i] }
+                    events += ev
+                }
+                XCTAssertEqual(q, train.count, "every spike replayed")
+                XCTAssertGreaterThan(train.count, g.inputSize / 4, "\(g): the source fires")
+                for (label, threads, record) in [("recorded", 1, true), ("no list", 1, false), ("3 threads", 3, false), ("3 threads, recorded", 3, true)] {
+                    let sim = try Simulator(CompiledNetwork(net, seed: 1))
+                    let ext = sim.externalCurrent(population: 0)
+                    for q in 0..<drive.count { ext[q] = drive[q] }
+                    if record { try sim.recordSpikes("src") }
+                    sim.countSpikesPerNeuron(population: 0, false)
+                    try sim.run(steps: Int64(steps), threads: threads)
+                    let v = Array(sim.state(population: 1, variable: 0))
+                    let bad = (0..<v.count).filter { v[$0].bitPattern != want[$0].bitPattern }
+                    XCTAssertEqual(bad.count, 0, "\(g), \(path), \(label): first mismatch at \(bad.first ?? -1)")
+                    XCTAssertEqual(sim.spikeCount(population: 0), Int64(train.count), "\(g), \(path), \(label): spike total")
+                    XCTAssertEqual(sim.synapticEvents(projection: 0), events, "\(g), \(path), \(label): events")
+                    if record { XCTAssertEqual(sim.spikes("src").ids, train.ids, "\(g), \(path), \(label): recorded spikes") }
+                }
+            }
+        }
+    }
+}
