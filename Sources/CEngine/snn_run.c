@@ -186,13 +186,13 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
         if (!e->scratch[t] || !e->gather[t]) return nm_fail(e, "out of memory");
     }
     /* conv delivery scratch per thread: spikes per (padded) source pixel and where they start, each
-     * spike's kernel offset, and one target's list (see deliver_conv_body) */
+     * spike's kernel offset, and two targets' lists (see deliver_conv_body) */
     for (int j = 0; j < e->nprojs; j++) {
         proj_t *pr = &e->projs[j];
         const nm_proj_desc *d = &pr->d;
         if (d->kind != NM_PROJ_CONV || d->depthwise) continue;
         const size_t H2 = (size_t)d->in_h + 2 * (size_t)d->pad, W2 = (size_t)d->in_w + 2 * (size_t)d->pad;
-        const size_t words = 2 * H2 * W2 + 1 + (size_t)d->in_h * d->in_w * d->in_c + 16 + (size_t)d->k_h * d->k_w * d->in_c + 32;
+        const size_t words = 2 * H2 * W2 + 1 + (size_t)d->in_h * d->in_w * d->in_c + 16 + 2 * ((size_t)d->k_h * d->k_w * d->in_c + 32);
         pr->cvs = calloc((size_t)nt, sizeof(int32_t *));
         pr->cpos = malloc(sizeof(int32_t) * 2 * ((size_t)d->in_h * d->in_w * d->in_c + 1));
         if (!pr->cvs || !pr->cpos) return nm_fail(e, "out of memory");
