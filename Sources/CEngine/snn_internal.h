@@ -36,8 +36,8 @@ struct pop_t {
     int32_t *cnt;
     int no_per_neuron;   /* per-neuron spike counts switched off (nm_pop_count_per_neuron) */
     uint16_t *spk_bits;  /* sources of same-step pooling (model->spike_bits): spiked-this-step bits, 16 neurons per word */
-    int no_list;         /* this run: the update lists no spike ids, only counts them (nm_engine_run: one thread,
-                          * every consumer reads spike bits, no recording or per-neuron counts) */
+    int no_list;         /* this run: the update lists no spike ids, only counts them, in total and per neuron
+                          * (nm_engine_run: one thread, every consumer reads spike bits, no recording) */
     char pad_after_[64];
 };
 

@@ -57,7 +57,8 @@ typedef struct nm_block { const char *name; size_t elsize; } nm_block;
 
 /* Advances neurons [lo, hi) of P by update n (t_n -> t_{n+1}); writes the indices that spiked to out
  * (ascending) and returns their count. `thread` is the calling thread (its scratch, its fault slot).
- * A spike_bits model also accepts out = NULL (P->no_list): it then only counts its spikes. */
+ * A spike_bits model also accepts out = NULL (P->no_list): it then only counts its spikes, and adds
+ * them to P->per_neuron itself unless P->no_per_neuron. */
 typedef int64_t (*nm_update_fn)(nm_engine *e, pop_t *P, int32_t lo, int32_t hi, int64_t n, int32_t *out, int thread);
 
 typedef struct nm_model {

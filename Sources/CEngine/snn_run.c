@@ -302,11 +302,11 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
         }
     }
     /* Populations whose spikes nobody reads as a list (one thread; every outgoing projection delivered
-     * from spike bits in the same step; no recording, no per-neuron counts): the update only counts its
-     * spikes (the id list of a converted network's layer costs a compaction per 16 neurons). */
+     * from spike bits in the same step; no recording): the update only counts its spikes, in total and
+     * per neuron (the id list of a converted network's layer costs a compaction per 16 neurons). */
     for (int p = 0; p < e->npops; p++) {
         pop_t *P = &e->pops[p];
-        int ok = nt == 1 && P->model->spike_bits && P->spk_bits && !P->record && P->no_per_neuron && !P->mult;
+        int ok = nt == 1 && P->model->spike_bits && P->spk_bits && !P->record && !P->mult;
         for (int j = 0; ok && j < e->nprojs; j++)
             if (e->projs[j].d.pre == p && !(e->projs[j].same_step && e->projs[j].pool_bits)) ok = 0;
         P->no_list = ok;
@@ -366,7 +366,7 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
                     if (P->ninputs && lo < hi) nm_inputs_apply(e, p, lo, hi, n, e->events_tl + t * evs + e->nprojs);
                     if (lo < hi) cnt = nm_update_pop(e, P, lo, hi, n, P->no_list ? NULL : T->ids + T->ptr[k], t);
                     if (P->mult && cnt) cnt = expand_multi(P, T, T->ptr[k], cnt, &list_oom);
-                    if (!P->no_per_neuron)
+                    if (!P->no_per_neuron && !P->no_list)
                         for (int64_t q = T->ptr[k]; q < T->ptr[k] + cnt; q++) P->per_neuron[T->ids[q]]++;  /* owner counts */
                     T->ptr[k + 1] = T->ptr[k] + cnt;
                     /* state monitors sample owned neurons after update n (time (n+1)*dt) */

@@ -7,7 +7,7 @@
  * Populations without incoming synapses (an ANN's first layer driven by a current) skip the ring
  * buffer; without a refractory period the counters are skipped; sources of same-step pooling also
  * leave their spike bits (16 per word) and, when nobody reads their spike list (P->no_list), only count
- * their spikes. Swift side: Sources/SNN/Models/IF.swift. */
+ * their spikes (and add them to the per-neuron counts, which the run loop keeps from the list otherwise). Swift side: Sources/SNN/Models/IF.swift. */
 #include "../snn_kernel.h"
 
 typedef struct {
@@ -34,8 +34,8 @@ static const nm_var IF_VARS[] = {{"v", "mV"}};
 /* the block's parameters in the kernel's precision */
 typedef struct { float vth, vres, jump, i0, cs, vmin; int32_t tref; } if_consts;
 
-NM_AI uint32_t if_block(const if_consts *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits,
-                        int32_t i, int k, const int HAS_B, const int USE_REFR, const int SUB) {
+NM_AI uint32_t if_block(const if_consts *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits, int32_t *pc,
+                        int32_t i, int k, const int HAS_B, const int USE_REFR, const int SUB, const int COUNT) {
     /* add the inputs arriving now and the current */
     const nm_vf v0 = vf_load_n(v + i, k);
     nm_vf x = v0;
@@ -57,6 +57,7 @@ NM_AI uint32_t if_block(const if_consts *c, float *v, float *b, const float *ie,
     x = sp ? (SUB ? x - c->jump : vf_splat(c->vres)) : x;
     if (USE_REFR) vi_store_n(rf + i, refr_next(r, ref, sp, c->tref), k);
     vf_store_n(v + i, x, k);
+    if (COUNT) vi_store_n(pc + i, vi_load_n(pc + i, k) - sp, k);   /* per-neuron counts (sp: -1 where it spiked) */
     const uint32_t m = vmask_bits(sp) & lanes_below(k);
     if (bits) bits[i >> 4] = (uint16_t)m;   /* lo is a multiple of 16 (thread ranges: of 64) */
     return m;
@@ -69,11 +70,12 @@ NM_AI int64_t count_bits(uint32_t m, int32_t base, int32_t *out, int64_t c, cons
 }
 
 NM_AI int64_t if_loop(const int isa, const if_consts *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits,
-                      int32_t lo, int32_t hi, int32_t *out, const int HAS_B, const int USE_REFR, const int SUB) {
+                      int32_t *pc, int32_t lo, int32_t hi, int32_t *out, const int HAS_B, const int USE_REFR, const int SUB) {
     int64_t cnt = 0;
     /* converted networks: most blocks of IF neurons spike every step */
-    if (out) NM_FOR_BLOCKS_WITH(compact_bits_all, lo, hi, out, cnt, if_block(c, v, b, ie, rf, bits, i, k, HAS_B, USE_REFR, SUB));
-    else NM_FOR_BLOCKS_WITH(count_bits, lo, hi, out, cnt, if_block(c, v, b, ie, rf, bits, i, k, HAS_B, USE_REFR, SUB));
+    if (out) NM_FOR_BLOCKS_WITH(compact_bits_all, lo, hi, out, cnt, if_block(c, v, b, ie, rf, bits, pc, i, k, HAS_B, USE_REFR, SUB, 0));
+    else if (pc) NM_FOR_BLOCKS_WITH(count_bits, lo, hi, out, cnt, if_block(c, v, b, ie, rf, bits, pc, i, k, HAS_B, USE_REFR, SUB, 1));
+    else NM_FOR_BLOCKS_WITH(count_bits, lo, hi, out, cnt, if_block(c, v, b, ie, rf, bits, pc, i, k, HAS_B, USE_REFR, SUB, 0));
     return cnt;
 }
 
@@ -89,8 +91,10 @@ NM_UPDATE_BODY(upd_if) {
     const float *ie = P->iext;
     int32_t *rf = P->refr;
     uint16_t *bits = P->spk_bits;
+    /* without a list (out NULL: P->no_list) the update keeps the per-neuron counts itself */
+    int32_t *pc = !out && !P->no_per_neuron ? P->per_neuron : NULL;
     /* the loop-invariant choices as separate loops */
-#define IF_LOOP(HB, UR, SB) if_loop(isa, &c, v, b, ie, rf, bits, lo, hi, out, HB, UR, SB)
+#define IF_LOOP(HB, UR, SB) if_loop(isa, &c, v, b, ie, rf, bits, pc, lo, hi, out, HB, UR, SB)
     if (b) {
         if (use_refr) return sub ? IF_LOOP(1, 1, 1) : IF_LOOP(1, 1, 0);
         return sub ? IF_LOOP(1, 0, 1) : IF_LOOP(1, 0, 0);
