@@ -45,7 +45,7 @@ if n_img != 10000:
 w("## Set-up\n")
 w(f"- Machine: {machine['model']}, {machine['cores']} cores (shared with other sessions; load below).")
 w(f"- neuromorph commit `{machine['commit']}` ({machine['dirty_sources']} modified files under Sources/ at run time), "
-  f"{machine['swift']}; release build `.build-convbench/release/neuromorph`.")
+  f"{machine['swift']}; release build `{machine.get('binary', '.build-convbench/release/neuromorph')}`.")
 w(f"- Peer: torch {sj['torch']}, spikingjelly {sj['spikingjelly']}, Python {sj['python']} (virtualenv `.venv`).")
 w(f"- {machine['settings']}. Model: `neuromorph train configs/fmnist-cnn.yaml --epochs E` "
   "(conv5x5x16-ReLU-avgpool2-conv5x5x32-ReLU-avgpool2-flatten-dense128-ReLU-dense10; input (x/255 − 0.2860)/0.3530).")

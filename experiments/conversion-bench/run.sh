@@ -10,6 +10,7 @@
 #   RESULTS=<this folder>/RESULTS.md
 #   ISAS=auto (kernel paths: auto = every path this CPU offers, avx512 avx2 scalar; or a list; none = skip)
 #   ISA_THREADS="1 2" (thread counts of the per-path timing; SpikingJelly on as many threads)
+#   NM_BIN= (a release neuromorph built from this checkout; default: build one in .build-convbench)
 # Needs: bash scripts/setup.sh (OpenBLAS, libomp, GSL, Fashion-MNIST) and pyenv's Python 3.11.7 (the
 # torch 2.13.0+cpu wheel on these machines is for CPython 3.11).
 set -euo pipefail
@@ -62,9 +63,14 @@ then
 fi
 VPY="$VENV/bin/python"
 
-# 2. neuromorph in release, own scratch folder.
-(cd "$ROOT" && swift build -c release --product neuromorph --scratch-path .build-convbench 2>&1 | tail -1)
-NM="$ROOT/.build-convbench/release/neuromorph"
+# 2. neuromorph in release, own scratch folder (NM_BIN=path: a release binary already built from this
+#    checkout instead, e.g. experiments/onnx-models' .build-onnxbench/release/neuromorph).
+if [ -n "${NM_BIN:-}" ]; then
+    NM="$NM_BIN"
+else
+    (cd "$ROOT" && swift build -c release --product neuromorph --scratch-path .build-convbench 2>&1 | tail -1)
+    NM="$ROOT/.build-convbench/release/neuromorph"
+fi
 
 # 3. Train (reused when config and epochs are unchanged).
 CFG="$ROOT/configs/fmnist-cnn.yaml"
@@ -93,6 +99,7 @@ up() { printf '%s\t%s\n' "$1" "$(uptime)" >> "$UPT"; }
     echo "settings: epochs=$EPOCHS calibration=$CAL runs=$RUNS threads=$THREADS accuracy images=${LIMIT:-all} timing images=$TIMING_LIMIT timesteps=$TS"
     echo "isa_paths: ${ISAS:-none}"
     echo "isa_threads: $ISA_THREADS"
+    echo "binary: ${NM#"$ROOT"/}"
 } > "$WORK/machine.txt"
 up start
 
