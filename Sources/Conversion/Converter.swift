@@ -122,6 +122,10 @@ public enum ConversionRecipe: String, Codable, Sendable {
 ///   channel) is its trained threshold λ instead of a percentile, so IF threshold = λ with membranes
 ///   starting at θ/2 (`initialPotential` 0.5) and reset by subtraction; no calibration image is read
 ///   (only the output layer under spike decoding is calibrated). Every hidden layer must use QCFS.
+///   A QCFS after average pooling (the ANN trained with the rounding the pooling IF neurons apply)
+///   makes its λ the pooling neurons' scale (weights 1/k² × λ_src/λ_pool); without it they keep the
+///   source's λ. In residual blocks the body's QCFS layers give their convs' λ, and the QCFS after the
+///   addition gives the join's: both projections into the join are scaled by λ_src/λ_join as above.
 /// - Anything else is refused with the layer's index, type and the reason.
 public enum Converter {
     /// Where an ANN layer sits: a top-level layer of the `Sequential` (branch -1), or layer `j` of the
@@ -292,7 +296,7 @@ public enum Converter {
                     case .dropout:
                         j += 1
                     default:
-                        throw ConversionError("\(blabel(j)): inside a residual block only conv2d, batchnorm, relu, clip(0, c) and dropout layers can be converted")
+                        throw ConversionError("\(blabel(j)): inside a residual block only conv2d, batchnorm, relu, clip(0, c), qcfs and dropout layers can be converted")
                     }
                 }
                 guard var join = bodyGroups.last, join.relu == nil else {
