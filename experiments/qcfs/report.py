@@ -150,5 +150,28 @@ if 4 in ts:
         rat = [rr["energy_profiles"][j]["ratio"][ts.index(4)] for rr in q]
         verdict = ("less energy than the ANN" if mean(rat) < 1 else "**more energy than the ANN**")
         out.append(f"- SNN / ANN energy at T = 4 under {name}: {mean(rat):.3f} — {verdict}" + (" (the target's profile)" if name == "horowitz45" else "") + ".")
+import os
+res_e, res_s = os.environ.get("RES_EPOCHS", "3"), os.environ.get("RES_SEED", "1")
+try:
+    with open(f"{work}/compare-resnet-e{res_e}-s{res_s}/report.json") as f:
+        rr = json.load(f)
+    with open(f"{work}/compare-resnet-qcfs-e{res_e}-s{res_s}/report.json") as f:
+        rq = json.load(f)
+except FileNotFoundError:
+    rr = rq = None
+if rr and rq:
+    rts = [x["timesteps"] for x in rq["snn"]]
+    out.append(f"\n## Residual network (`RESNET=1`: configs/fmnist-resnet.yaml vs configs/fmnist-resnet-qcfs.yaml, {res_e} epochs, seed {res_s}, {rq['images']} test images)\n")
+    out.append("QCFS in the blocks' bodies and after each addition (the join's threshold is the λ of the QCFS after the Add), and after each average pooling (the stem's and the global one).\n")
+    out.append("| | ANN | " + " | ".join(f"T = {t}" for t in rts) + " |")
+    out.append("|---|---:|" + "---:|" * len(rts))
+    for label, r in (("resnet (ReLU, percentile recipe)", rr), ("resnet-qcfs (qcfs recipe)", rq)):
+        acc_t = {x["timesteps"]: 100 * x["accuracy"] for x in r["snn"]}
+        out.append(f"| {label} | {100 * r['ann_accuracy']:.2f} | " + " | ".join(f"{acc_t[t]:.2f}" if t in acc_t else "–" for t in rts) + " |")
+        out.append(f"| {label}: SNN − ANN | | " + " | ".join(f"{acc_t[t] - 100 * r['ann_accuracy']:+.2f}" if t in acc_t else "–" for t in rts) + " |")
+    for label, r in (("resnet", rr), ("resnet-qcfs", rq)):
+        p0 = next(p for p in r["energy_profiles"] if p["profile"]["name"] == "horowitz45")
+        rt = [x["timesteps"] for x in r["snn"]]
+        out.append(f"| {label}: SNN/ANN energy, horowitz45 | | " + " | ".join(f"{p0['ratio'][rt.index(t)]:.3f}" if t in rt else "–" for t in rts) + " |")
 out.append("\nThe per-channel-λ variant was measured in the first round only (first-round config, seed 1: −1.35 points at T = 4, no better than one λ per layer).\n")
 print("\n".join(out))
