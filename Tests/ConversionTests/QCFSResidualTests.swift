@@ -177,6 +177,11 @@ final class QCFSResidualConversionTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(exact, total - 2, "pooling counts at T = L equal the ANN's pooled QCFS levels (\(exact)/\(total))")
         XCTAssertTrue(levels.count >= 3, "several levels exercised: \(levels)")
+        // network.json keeps the pooling neurons' scale and weights
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nm-qcfs-pool-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try snn.save(to: dir.path)
+        XCTAssertEqual(try ConvertedNetwork.load(dir.path).layers, snn.layers)
         // --avgpool fold would drop the pooling's QCFS: refused
         var fold = ConversionOptions(); fold.avgPool = .fold
         XCTAssertThrowsError(try Converter.convert(m, calibration: none, options: fold)) { e in
