@@ -14,7 +14,8 @@
 #   SJ_TS (1,2,4,8)
 #   FOLD (1: also compare relu and qcfs-nopool with --avgpool fold, into work/compare-fold-*; the
 #     qcfs models have a QCFS after the pooling, which folding would drop: refused)
-#   RESNET (1: also train configs/fmnist-resnet.yaml and fmnist-resnet-qcfs.yaml for RES_EPOCHS (3)
+#   RESNET (1: also train configs/fmnist-resnet.yaml, fmnist-resnet-qcfs.yaml and
+#     experiments/qcfs/fmnist-resnet-qcfs-nogap.yaml (no QCFS after the global pooling) for RES_EPOCHS (3)
 #     with seed RES_SEED (1) and compare them at RES_TS (4,8,16,32,64): the residual section)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -59,8 +60,9 @@ for seed in $SEEDS; do
   done
 done
 if [ "${RESNET:-0}" = 1 ]; then
-  for kind in resnet resnet-qcfs; do
+  for kind in resnet resnet-qcfs resnet-qcfs-nogap; do
     cfg=configs/fmnist-$kind.yaml
+    [ "$kind" = resnet-qcfs-nogap ] && cfg=experiments/qcfs/fmnist-resnet-qcfs-nogap.yaml
     model="$WORK/$kind-e${RES_EPOCHS:-3}-s${RES_SEED:-1}"
     if [ ! -f "$model/model.safetensors" ] || [ ! -f "$model/config.yaml" ] || ! same_config "$model/config.yaml" "$cfg"; then
       "$BIN" train "$cfg" --out "$model" --epochs "${RES_EPOCHS:-3}" --seed "${RES_SEED:-1}" --threads "$THREADS" --force
