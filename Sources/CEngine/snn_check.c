@@ -83,8 +83,8 @@ static int check_geometry(const nm_proj_desc *d, int64_t npre, int64_t npost, ch
         return -1;
     }
     if (d->depthwise != 0 && d->depthwise != 1) { snprintf(err, len, "%s geometry: depthwise must be 0 or 1", kn); return -1; }
-    if (d->kind == NM_PROJ_MAXPOOL && (d->pad != 0 || !d->depthwise)) {
-        snprintf(err, len, "maxpool geometry: pooling is depthwise and has no padding");
+    if (d->kind == NM_PROJ_MAXPOOL && (!d->depthwise || 2 * d->pad > d->k_h || 2 * d->pad > d->k_w)) {
+        snprintf(err, len, "maxpool geometry: pooling is depthwise, with padding at most half the kernel");
         return -1;
     }
     if ((d->depthwise || d->kind == NM_PROJ_MAXPOOL) && d->in_c != d->out_c) {

@@ -13,13 +13,13 @@ int64_t nm_deliver_maxpool(const nm_engine *e, const proj_t *pr, const nm_dest *
     float *const slot = to->slot;
     int64_t ev = 0;
     const int32_t ic = d->in_c, ow = d->out_w, oh = d->out_h, iw = d->in_w;
-    const int32_t kh = d->k_h, kw = d->k_w, st = d->stride;
+    const int32_t kh = d->k_h, kw = d->k_w, st = d->stride, pad = d->pad, ih = d->in_h;
     const int32_t *counts = e->pops[d->pre].per_neuron;
     for (int64_t s = 0; s < cnt; s++) {
         const int32_t i = ids[s];
         const uint16_t *co = pr->coord + 3 * (size_t)i;
-        const int32_t y = co[0], x = co[1], c = co[2];
-        /* windows (oy, ox) with oy*st <= y < oy*st + kh */
+        const int32_t y = co[0] + pad, x = co[1] + pad, c = co[2];   /* in the padded frame */
+        /* windows (oy, ox) with oy*st <= y < oy*st + kh; padding holds no neuron (it never wins, as -inf) */
         int32_t oy0 = y - kh + 1 > 0 ? (y - kh + 1 + st - 1) / st : 0, oy1 = y / st;
         int32_t ox0 = x - kw + 1 > 0 ? (x - kw + 1 + st - 1) / st : 0, ox1 = x / st;
         if (oy1 >= oh) oy1 = oh - 1;
@@ -30,12 +30,17 @@ int64_t nm_deliver_maxpool(const nm_engine *e, const proj_t *pr, const nm_dest *
                 if (tgt < tlo || tgt >= thi) continue;
                 /* is i the first neuron with the highest count in this window? */
                 int32_t ci = counts[i], win = 1;
-                for (int32_t ky = 0; ky < kh && win; ky++)
+                for (int32_t ky = 0; ky < kh && win; ky++) {
+                    const int32_t sy = oy * st + ky - pad;
+                    if (sy < 0 || sy >= ih) continue;
                     for (int32_t kx = 0; kx < kw; kx++) {
-                        int32_t j = ((oy * st + ky) * iw + (ox * st + kx)) * ic + c;
+                        const int32_t sx = ox * st + kx - pad;
+                        if (sx < 0 || sx >= iw) continue;
+                        int32_t j = (sy * iw + sx) * ic + c;
                         if (j == i) continue;
                         if (counts[j] > ci || (counts[j] == ci && j < i)) { win = 0; break; }
                     }
+                }
                 if (win) { slot[tgt] += d->w0; ev++; }
             }
     }
