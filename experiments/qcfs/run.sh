@@ -15,7 +15,7 @@
 #   FOLD (1: also compare relu and qcfs-nopool with --avgpool fold, into work/compare-fold-*; the
 #     qcfs models have a QCFS after the pooling, which folding would drop: refused)
 #   RESNET (1: also train configs/fmnist-resnet.yaml, fmnist-resnet-qcfs.yaml and
-#     experiments/qcfs/fmnist-resnet-qcfs-nogap.yaml (no QCFS after the global pooling) for RES_EPOCHS (3)
+#     experiments/qcfs/fmnist-resnet-qcfs-nogap.yaml (no QCFS after the global pooling) for RES_EPOCHS (6)
 #     with seed RES_SEED (1) and compare them at RES_TS (4,8,16,32,64): the residual section)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -63,14 +63,14 @@ if [ "${RESNET:-0}" = 1 ]; then
   for kind in resnet resnet-qcfs resnet-qcfs-nogap; do
     cfg=configs/fmnist-$kind.yaml
     [ "$kind" = resnet-qcfs-nogap ] && cfg=experiments/qcfs/fmnist-resnet-qcfs-nogap.yaml
-    model="$WORK/$kind-e${RES_EPOCHS:-3}-s${RES_SEED:-1}"
+    model="$WORK/$kind-e${RES_EPOCHS:-6}-s${RES_SEED:-1}"
     if [ ! -f "$model/model.safetensors" ] || [ ! -f "$model/config.yaml" ] || ! same_config "$model/config.yaml" "$cfg"; then
-      "$BIN" train "$cfg" --out "$model" --epochs "${RES_EPOCHS:-3}" --seed "${RES_SEED:-1}" --threads "$THREADS" --force
+      "$BIN" train "$cfg" --out "$model" --epochs "${RES_EPOCHS:-6}" --seed "${RES_SEED:-1}" --threads "$THREADS" --force
       cp "$cfg" "$model/config.yaml"
     fi
     "$BIN" compare "$model" --timesteps "${RES_TS:-4,8,16,32,64}" "${LIM[@]}" --threads "$THREADS" --out "$WORK/compare-$(basename "$model")" --force
   done
 fi
-RES_EPOCHS=${RES_EPOCHS:-3} RES_SEED=${RES_SEED:-1} python3 experiments/qcfs/report.py "$WORK" "$EPOCHS" "$SEEDS" "$COMMIT" "$TAG" "$QCFS_CONFIG" > "$RESULTS.tmp"
+RES_EPOCHS=${RES_EPOCHS:-6} RES_SEED=${RES_SEED:-1} python3 experiments/qcfs/report.py "$WORK" "$EPOCHS" "$SEEDS" "$COMMIT" "$TAG" "$QCFS_CONFIG" > "$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 echo "wrote $RESULTS"
