@@ -103,6 +103,12 @@ static int check_geometry(const nm_proj_desc *d, int64_t npre, int64_t npost, ch
                  (int)d->stride, (int)d->pad, (long long)(eh / d->stride + 1), (long long)(ew / d->stride + 1));
         return -1;
     }
+    if (d->kind == NM_PROJ_CONV && !d->depthwise && ((int64_t)d->in_w + 2 * (int64_t)d->pad) * d->in_c * d->out_c > INT32_MAX - 64) {
+        /* delivery addresses kernel slices relative to a padded source row by 32-bit offsets */
+        snprintf(err, len, "%s geometry: padded input width %lld x %d input x %d output channels exceeds 2^31", kn,
+                 (long long)d->in_w + 2 * d->pad, (int)d->in_c, (int)d->out_c);
+        return -1;
+    }
     const int64_t in = (int64_t)d->in_h * d->in_w * d->in_c, out = (int64_t)d->out_h * d->out_w * d->out_c;
     if (in != npre || out != npost) {
         snprintf(err, len, "%s geometry: %lld -> %lld neurons does not match the population sizes %lld -> %lld", kn,

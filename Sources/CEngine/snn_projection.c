@@ -116,6 +116,17 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
             }
         }
     }
+    if (d->kind == NM_PROJ_MAXPOOL && pr.same_step && d->pad == 0 && d->k_h == d->stride && d->k_w == d->stride && d->in_c % 16 == 0 &&
+        e->pops[d->pre].model->spike_bits) {
+        /* same-step max-pool gates over non-overlapping unpadded windows of whole 16-channel blocks from IF
+         * neurons: target-major from the source's spike bits (deliver_maxpool_bits) */
+        pop_t *S = &e->pops[d->pre];
+        if (!S->spk_bits && !(S->spk_bits = nm_calloc(e, (size_t)(npre + 15) / 16, sizeof(uint16_t)))) {
+            free(pr.coord);
+            return nm_fail(e, "out of memory");
+        }
+        pr.pool_bits = 1;
+    }
     proj_t *np = realloc(e->projs, sizeof(proj_t) * (size_t)(e->nprojs + 1));
     if (!np) { free(pr.coord); free(pr.pool_tgt); return nm_fail(e, "out of memory"); }
     e->projs = np;
