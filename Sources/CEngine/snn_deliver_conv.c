@@ -116,11 +116,6 @@ NM_AI int64_t conv_targets(const nm_proj_desc *d, const int32_t *S, const int32_
     return ev + full * oc;
 }
 
-/* The step's runs from the source's spike bits (one thread; in_c a multiple of 16): one pass over the
- * padded source pixels writes each pixel's start S and its spikes' offsets within their row into P,
- * x*ic*oc + c*oc in ascending channel order (a compaction of the pixel's bit words, as the IF update's
- * spike list), i.e. the very S and P the spike list gives, without the list, the per-spike table
- * lookups and the prefix pass. */
 /* One bit word's offsets o + j*oc (set bits j, ascending) to P[acc..]; the new acc. lanes: j*oc for
  * j < 16 (avx512's compress); sh: log2(oc) when oc is a power of two (SH = 1), else oc multiplies. */
 NM_AI int32_t word_offsets(const int isa, uint32_t m, int32_t o, const int32_t *lanes, int32_t oc, int sh, int32_t *P,
@@ -140,6 +135,11 @@ NM_AI int32_t word_offsets(const int isa, uint32_t m, int32_t o, const int32_t *
     }
     return acc;
 }
+/* The step's runs from the source's spike bits (one thread; in_c a multiple of 16): one pass over the
+ * padded source pixels writes each pixel's start S and its spikes' offsets within their row into P,
+ * x*ic*oc + c*oc in ascending channel order (a compaction of the pixel's bit words, as the IF update's
+ * spike list), i.e. the very S and P the spike list gives, without the list, the per-spike table
+ * lookups and the prefix pass. */
 NM_AI void conv_positions_bits_sh(const int isa, const nm_proj_desc *d, const uint16_t *bits, int32_t *S, int32_t *P,
                                   const int SH) {
     const int32_t pad = d->pad, ih = d->in_h, iw = d->in_w, ic = d->in_c, oc = d->out_c;
@@ -188,30 +188,30 @@ NM_AI int64_t deliver_conv_body(const int isa, const nm_proj_desc *d, const int3
     int32_t *L = P + (size_t)d->in_h * d->in_w * d->in_c + 16;   /* two targets' lists, kh*kw*ic + 32 each */
     if (bits) conv_positions_bits(isa, d, bits, S, P);
     else {
-    /* cpos: per source neuron its padded pixel and its offset within its row (nm_conv_positions) */
-    int32_t prev = 0, unsorted = 0;
-    for (int64_t q = 0; q < cnt; q++) {
-        const int32_t *cp = cpos + 2 * (size_t)ids[q];
-        const int32_t pix = cp[0];
-        P[q] = cp[1];
-        C[pix]++;
-        unsorted |= pix < prev;
-        prev = pix;
-    }
-    {   /* starts; the counts back to 0 */
-        int32_t acc = 0;
-        for (int32_t i = 0; i < npix; i++) { S[i] = acc; acc += C[i]; C[i] = unsorted ? S[i] : 0; }
-        S[npix] = acc;
-    }
-    if (unsorted) {
-        /* every engine model lists its spikes in ascending order; should one not, a stable counting
-         * sort by pixel (C holds the starts) gives the same runs, spike order kept within a pixel */
+        /* cpos: per source neuron its padded pixel and its offset within its row (nm_conv_positions) */
+        int32_t prev = 0, unsorted = 0;
         for (int64_t q = 0; q < cnt; q++) {
             const int32_t *cp = cpos + 2 * (size_t)ids[q];
-            P[C[cp[0]]++] = cp[1];
+            const int32_t pix = cp[0];
+            P[q] = cp[1];
+            C[pix]++;
+            unsorted |= pix < prev;
+            prev = pix;
         }
-        memset(C, 0, sizeof(int32_t) * (size_t)npix);
-    }
+        {   /* starts; the counts back to 0 */
+            int32_t acc = 0;
+            for (int32_t i = 0; i < npix; i++) { S[i] = acc; acc += C[i]; C[i] = unsorted ? S[i] : 0; }
+            S[npix] = acc;
+        }
+        if (unsorted) {
+            /* every engine model lists its spikes in ascending order; should one not, a stable counting
+             * sort by pixel (C holds the starts) gives the same runs, spike order kept within a pixel */
+            for (int64_t q = 0; q < cnt; q++) {
+                const int32_t *cp = cpos + 2 * (size_t)ids[q];
+                P[C[cp[0]]++] = cp[1];
+            }
+            memset(C, 0, sizeof(int32_t) * (size_t)npix);
+        }
     }
     const int32_t kh = d->k_h, oc = d->out_c;
     if (kh == 3 && oc == 16) return conv_targets(d, S, P, L, slot, tlo, thi, 3, 16);
