@@ -22,7 +22,12 @@
  * and wrote every target once per spiking pixel and window position; the target-major order made the
  * converted CNN of experiments/conversion-bench 25-35 % faster; binning by window rows instead of copying
  * per pixel cut the conv delivery instructions of the experiments/onnx-models ResNet from 172 M to 70 M per
- * image on avx2, callgrind.) cvs: the thread's scratch
+ * image on avx2, callgrind.) On one thread a source of IF neurons with whole 16-channel blocks hands
+ * over its spike bits instead of a list (conv_positions_bits), and each target's list is written one
+ * pixel before it is summed (see conv_targets): the ResNet's SNN run took 1.4-1.6x less time per image
+ * on avx512 (wall and CPU time), while its avx2 instruction count hardly moved (engine 99 M -> 98 M:
+ * fewer in the IF update, more in the bits pass): the gain is stalls, chiefly the gather's index loads
+ * waiting on the vector stores that had just written the list. cvs: the thread's scratch
  * (prepare_threads). */
 /* Sums the kernel slices listed in L[0..n) (offsets into w) into the channels [b0, q1) of one target
  * pixel dst: dst[c] += E + O per channel (see above). Blocks of 32 and 16 channels in registers, then
