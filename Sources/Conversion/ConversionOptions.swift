@@ -77,7 +77,7 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
     /// (its rate effect shrinks as 1/T). 0 steps = off (uniform `initialPotential`). Percentile recipe
     /// only (a QCFS net keeps its θ/2).
     public var correctionSteps: Int = 32
-    public var correctionImages: Int = 200
+    public var correctionImages: Int = 500
     /// Initial membrane potential as a fraction of the threshold (0.5 halves the rounding error of
     /// rate coding; Bu et al. 2022).
     public var initialPotential: Double = 0.5
