@@ -23,8 +23,9 @@ public enum LayerSpec: Equatable, Sendable {
     case conv2d(inChannels: Int, outChannels: Int, kernel: Size2, stride: Size2, padding: Size2, bias: Bool)
     /// Mean over kernel windows (no padding, floor mode).
     case avgPool2d(kernel: Size2, stride: Size2)
-    /// Maximum over kernel windows (no padding, floor mode).
-    case maxPool2d(kernel: Size2, stride: Size2)
+    /// Maximum over kernel windows (floor mode), `padding` rows and columns on each side counting as −∞
+    /// (at most half the kernel, as PyTorch requires: every window keeps an input pixel).
+    case maxPool2d(kernel: Size2, stride: Size2, padding: Size2 = Size2(0))
     /// y = max(x, 0).
     case relu
     /// [N, C, H, W] -> [N, C·H·W] (row-major, as `torch.flatten(x, 1)`).
@@ -88,10 +89,16 @@ public enum LayerSpec: Equatable, Sendable {
                 throw ANNError.shape("conv2d kernel \(k) is larger than its padded input \(h + 2 * p.h)x\(w + 2 * p.w)")
             }
             return [outC, (h + 2 * p.h - k.h) / st.h + 1, (w + 2 * p.w - k.w) / st.w + 1]
-        case let .avgPool2d(k, st), let .maxPool2d(k, st):
+        case let .avgPool2d(k, st):
             let (c, h, w) = try need3()
             guard h >= k.h, w >= k.w else { throw ANNError.shape("\(typeName) kernel \(k) is larger than its input \(h)x\(w)") }
             return [c, (h - k.h) / st.h + 1, (w - k.w) / st.w + 1]
+        case let .maxPool2d(k, st, p):
+            let (c, h, w) = try need3()
+            guard h + 2 * p.h >= k.h, w + 2 * p.w >= k.w else {
+                throw ANNError.shape("\(typeName) kernel \(k) is larger than its \(p.h > 0 || p.w > 0 ? "padded " : "")input \(h + 2 * p.h)x\(w + 2 * p.w)")
+            }
+            return [c, (h + 2 * p.h - k.h) / st.h + 1, (w + 2 * p.w - k.w) / st.w + 1]
         case .relu, .dropout, .clip:
             return s
         case let .qcfs(_, n, _):
@@ -148,8 +155,13 @@ public enum LayerSpec: Equatable, Sendable {
             if p.h < 0 || p.w < 0 || p.h > Self.maxSize || p.w > Self.maxSize {
                 throw ANNError.invalidModel("conv2d padding must be in 0...\(Self.maxSize), found \(p)")
             }
-        case let .avgPool2d(k, s), let .maxPool2d(k, s):
+        case let .avgPool2d(k, s):
             try pos(k.h, "kernel_size"); try pos(k.w, "kernel_size"); try pos(s.h, "stride"); try pos(s.w, "stride")
+        case let .maxPool2d(k, s, p):
+            try pos(k.h, "kernel_size"); try pos(k.w, "kernel_size"); try pos(s.h, "stride"); try pos(s.w, "stride")
+            if p.h < 0 || p.w < 0 || p.h > k.h / 2 || p.w > k.w / 2 {
+                throw ANNError.invalidModel("maxpool2d padding must be between 0 and half the kernel (\(k.h / 2)x\(k.w / 2) for kernel \(k)), found \(p)")
+            }
         case .relu, .flatten: break
         case let .batchNorm(f, _, eps, m):
             try pos(f, "num_features")
@@ -212,7 +224,7 @@ public enum LayerSpec: Equatable, Sendable {
         case let .conv2d(i, o, k, s, p, b):
             return Conv2D(inChannels: i, outChannels: o, kernel: k, stride: s, padding: p, bias: b, initializer: initializer, seed: seed, stream: UInt64(index))
         case let .avgPool2d(k, s): return AvgPool2D(kernel: k, stride: s)
-        case let .maxPool2d(k, s): return MaxPool2D(kernel: k, stride: s)
+        case let .maxPool2d(k, s, p): return MaxPool2D(kernel: k, stride: s, padding: p)
         case .relu: return ReLU()
         case .flatten: return Flatten()
         case let .batchNorm(f, sp, eps, m): return BatchNorm(features: f, spatial: sp, eps: eps, momentum: m)
@@ -259,7 +271,14 @@ extension LayerSpec: Codable {
         case "avgpool2d", "maxpool2d":
             let k = try pair(.kernel_size)
             let s = try pair(.stride, default: [k.h, k.w])
-            self = type == "avgpool2d" ? .avgPool2d(kernel: k, stride: s) : .maxPool2d(kernel: k, stride: s)
+            if type == "avgpool2d" {
+                if let p = try c.decodeIfPresent([Int].self, forKey: .padding), p != [0, 0] {
+                    throw DecodingError.dataCorruptedError(forKey: .padding, in: c, debugDescription: "avgpool2d.padding must be [0, 0] (padded average pooling is not supported), found \(p)")
+                }
+                self = .avgPool2d(kernel: k, stride: s)
+            } else {
+                self = .maxPool2d(kernel: k, stride: s, padding: try pair(.padding, default: [0, 0]))
+            }
         case "relu": self = .relu
         case "flatten": self = .flatten
         case "batchnorm1d", "batchnorm2d":
@@ -289,8 +308,11 @@ extension LayerSpec: Codable {
             try c.encode(i, forKey: .in_channels); try c.encode(o, forKey: .out_channels)
             try c.encode([k.h, k.w], forKey: .kernel_size); try c.encode([s.h, s.w], forKey: .stride)
             try c.encode([p.h, p.w], forKey: .padding); try c.encode(b, forKey: .bias)
-        case let .avgPool2d(k, s), let .maxPool2d(k, s):
+        case let .avgPool2d(k, s):
             try c.encode([k.h, k.w], forKey: .kernel_size); try c.encode([s.h, s.w], forKey: .stride)
+        case let .maxPool2d(k, s, p):
+            try c.encode([k.h, k.w], forKey: .kernel_size); try c.encode([s.h, s.w], forKey: .stride)
+            if p != Size2(0) { try c.encode([p.h, p.w], forKey: .padding) }   // written only when used: older files stay byte-identical
         case .relu, .flatten: break
         case let .batchNorm(f, _, eps, m):
             try c.encode(f, forKey: .num_features); try c.encode(eps, forKey: .eps); try c.encode(m, forKey: .momentum)

@@ -16,7 +16,8 @@
 //       case .dense: let d = layer as! Dense      // d.weight.value [out, in], d.bias?.value [out]
 //       case .conv2d(_, _, let k, let s, let p, _): let c = layer as! Conv2D   // weight [out, in, kh, kw]
 //       case .batchNorm: let bn = layer as! BatchNorm  // gamma, beta, runningMean, runningVar, eps
-//       case .avgPool2d(let k, let s), .maxPool2d(let k, let s): ...
+//       case .avgPool2d(let k, let s): ...
+//       case .maxPool2d(let k, let s, let p): ...         // p: padding (as -inf)
 //       case .relu, .flatten, .dropout: ...
 //       }
 //   }

@@ -290,25 +290,31 @@ void nm_avgpool_backward(const float *dy, int NC, int H, int W, int KH, int KW, 
     NM_FOR_CLAIMED(nt, NC, c, { avg_bwd_plane(dy + (int64_t)c * OH * OW, dx + (int64_t)c * H * W, H, W, KH, KW, sh, sw, OH, OW); });
 }
 
-void nm_maxpool_forward(const float *x, int NC, int H, int W, int KH, int KW, int sh, int sw, float *y, int32_t *argmax, int threads) {
-    const int OH = (H - KH) / sh + 1, OW = (W - KW) / sw + 1;
+void nm_maxpool_forward(const float *x, int NC, int H, int W, int KH, int KW, int sh, int sw, int ph, int pw, float *y, int32_t *argmax,
+                        int threads) {
+    /* padding as -inf (PyTorch, ONNX): a window's maximum over its positions inside the input (with
+     * ph < KH and pw < KW every window has one); ties and NaN as without padding, in window order */
+    const int OH = (H + 2 * ph - KH) / sh + 1, OW = (W + 2 * pw - KW) / sw + 1;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && (int64_t)NC * H * W >= NM_PAR_MIN)
     for (int c = 0; c < NC; c++) {
         const float *xp = x + (int64_t)c * H * W;
         float *yp = y + (int64_t)c * OH * OW;
         int32_t *ap = argmax ? argmax + (int64_t)c * OH * OW : NULL;
-        for (int oh = 0; oh < OH; oh++)
+        for (int oh = 0; oh < OH; oh++) {
+            const int y0 = oh * sh - ph, ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + KH > H ? H - y0 : KH;
             for (int ow = 0; ow < OW; ow++) {
-                int best = (oh * sh) * W + ow * sw;
+                const int x0 = ow * sw - pw, kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + KW > W ? W - x0 : KW;
+                int best = (y0 + ky0) * W + x0 + kx0;
                 float m = xp[best];
-                for (int kh = 0; kh < KH; kh++)
-                    for (int kw = 0; kw < KW; kw++) {
-                        int i = (oh * sh + kh) * W + ow * sw + kw;
+                for (int kh = ky0; kh < ky1; kh++)
+                    for (int kw = kx0; kw < kx1; kw++) {
+                        int i = (y0 + kh) * W + x0 + kw;
                         if (xp[i] > m || (isnan(xp[i]) && !isnan(m))) { m = xp[i]; best = i; }
                     }
                 yp[oh * OW + ow] = m;
                 if (ap) ap[oh * OW + ow] = best;
             }
+        }
     }
 }
 

@@ -83,8 +83,8 @@ static int check_geometry(const nm_proj_desc *d, int64_t npre, int64_t npost, ch
         return -1;
     }
     if (d->depthwise != 0 && d->depthwise != 1) { snprintf(err, len, "%s geometry: depthwise must be 0 or 1", kn); return -1; }
-    if (d->kind == NM_PROJ_MAXPOOL && (d->pad != 0 || !d->depthwise)) {
-        snprintf(err, len, "maxpool geometry: pooling is depthwise and has no padding");
+    if (d->kind == NM_PROJ_MAXPOOL && (!d->depthwise || 2 * d->pad > d->k_h || 2 * d->pad > d->k_w)) {
+        snprintf(err, len, "maxpool geometry: pooling is depthwise, with padding at most half the kernel");
         return -1;
     }
     if ((d->depthwise || d->kind == NM_PROJ_MAXPOOL) && d->in_c != d->out_c) {
@@ -101,6 +101,12 @@ static int check_geometry(const nm_proj_desc *d, int64_t npre, int64_t npost, ch
         snprintf(err, len, "%s geometry: output %d x %d does not follow from input %d x %d, kernel %d x %d, stride %d, padding %d "
                  "(expected %lld x %lld)", kn, (int)d->out_h, (int)d->out_w, (int)d->in_h, (int)d->in_w, (int)d->k_h, (int)d->k_w,
                  (int)d->stride, (int)d->pad, (long long)(eh / d->stride + 1), (long long)(ew / d->stride + 1));
+        return -1;
+    }
+    if (d->kind == NM_PROJ_CONV && !d->depthwise && ((int64_t)d->in_w + 2 * (int64_t)d->pad) * d->in_c * d->out_c > INT32_MAX - 64) {
+        /* delivery addresses kernel slices relative to a padded source row by 32-bit offsets */
+        snprintf(err, len, "%s geometry: padded input width %lld x %d input x %d output channels exceeds 2^31", kn,
+                 (long long)d->in_w + 2 * d->pad, (int)d->in_c, (int)d->out_c);
         return -1;
     }
     const int64_t in = (int64_t)d->in_h * d->in_w * d->in_c, out = (int64_t)d->out_h * d->out_w * d->out_c;

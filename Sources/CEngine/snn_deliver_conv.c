@@ -7,98 +7,151 @@
 #include "nm_vec.h"
 #include <string.h>
 
-/* Convolution, target-major: the step's spikes are first binned per source pixel (their kernel-slice
- * offsets, channels in spike order), then every owned target pixel gathers the offsets of the spikes
- * in its receptive field into one list and sums those kernel slices in registers; the target is read
- * and written once per step. Only spikes cause additions; the scan of the window is bookkeeping (and
- * rows without spikes are skipped). Per target element:
+/* Convolution, target-major. The step's spikes come in ascending neuron order, i.e. source pixel by
+ * source pixel (channels-last), so the spikes of one window row (kw adjacent pixels of one source row)
+ * are one contiguous run of the list. First a pass over the spikes writes each one's kernel offset
+ * relative to its source row, x*ic*oc + c*oc (x and rows padded), and counts spikes per (padded)
+ * source pixel; a prefix sum gives where each pixel's spikes start (S). Then every owned target pixel
+ * copies its kh window-row runs into one list, each shifted by the row's offset (ky*kw - x0)*ic*oc (one
+ * 16-entry vector copy per run, a loop only for longer runs), and sums those kernel slices in
+ * registers; the target is read and written once per step. Only spikes cause additions; the rest is
+ * bookkeeping per window row. Per target element:
  *   target += E + O, E = sum of the list's even entries, O = of its odd entries, each in list
  *   order (window row, window column, then spike order),
  * whatever 16-channel blocking, thread partition or vector path computes it. (A source-major loop read
- * and wrote every target once per spiking pixel and window position; this order made the converted
- * CNN of experiments/conversion-bench 25-35 % faster.) cvs: the thread's scratch (prepare_threads). */
-NM_AI int64_t deliver_conv_body(const nm_proj_desc *d, const uint16_t *coord, int32_t *cvs, float *slot,
-                                const int32_t *ids, int64_t cnt, int32_t tlo, int32_t thi) {
-    const int32_t ic = d->in_c, oc = d->out_c, ow = d->out_w;
-    const int32_t kh = d->k_h, kw = d->k_w, st = d->stride, pad = d->pad;
-    const size_t kstep = (size_t)ic * oc;
-    const int32_t H2 = d->in_h + 2 * pad, W2 = d->in_w + 2 * pad, icp = (ic + 7) & ~7;
-    int32_t *pc = cvs;                               /* spikes per (padded) source pixel */
-    int32_t *rc = pc + (size_t)H2 * W2;              /* spikes per (padded) source row */
-    int32_t *pk = rc + H2;                           /* their kernel offsets, icp per pixel */
-    int32_t *L = pk + (size_t)H2 * W2 * icp;         /* one target's list, kh*kw*ic + 8 */
-    int64_t ev = 0;
-    for (int64_t q = 0; q < cnt; q++) {
-        const uint16_t *co = coord + 3 * (size_t)ids[q];
-        const int32_t yy = co[0] + pad, pix = yy * W2 + co[1] + pad;
-        pk[(size_t)pix * icp + pc[pix]++] = co[2] * oc;
-        rc[yy]++;
-    }
-    const int32_t p_lo = tlo / oc, p_hi = (thi + oc - 1) / oc;
-    int32_t oy = p_lo / ow, ox = p_lo % ow;
-    for (int32_t p = p_lo; p < p_hi; p++, ox = ox + 1 == ow ? (oy++, 0) : ox + 1) {
-        const int32_t y0 = oy * st, x0 = ox * st;
-        int32_t n = 0;
-        for (int32_t ky = 0; ky < kh; ky++) {
-            if (!rc[y0 + ky]) continue;
-            const int32_t *pcr = pc + (size_t)(y0 + ky) * W2 + x0;
-            const int32_t *pkr = pk + ((size_t)(y0 + ky) * W2 + x0) * icp;
-            int32_t base = (int32_t)((size_t)ky * kw * kstep);
-            for (int32_t kx = 0; kx < kw; kx++, base += (int32_t)kstep, pkr += icp) {
-                const int32_t g = pcr[kx];
-                /* copy 8 offsets unconditionally (entries past g are overwritten or unused) */
-                nm_vi8 o8;
-                memcpy(&o8, pkr, sizeof o8);
-                o8 += base;
-                memcpy(L + n, &o8, sizeof o8);
-                for (int32_t r = 8; r < g; r++) L[n + r] = pkr[r] + base;
-                n += g;
-            }
+ * and wrote every target once per spiking pixel and window position; the target-major order made the
+ * converted CNN of experiments/conversion-bench 25-35 % faster; binning by window rows instead of copying
+ * per pixel cut the conv delivery instructions of the experiments/onnx-models ResNet from 172 M to 70 M per
+ * image on avx2, callgrind.) cvs: the thread's scratch
+ * (prepare_threads). */
+/* Sums the kernel slices listed in L[0..n) (offsets into w) into the channels [b0, q1) of one target
+ * pixel dst: dst[c] += E + O per channel (see above). Blocks of 32 and 16 channels in registers, then
+ * one channel at a time. */
+NM_AI void conv_gather(float *dst, const float *w, const int32_t *L, int32_t n, int32_t b0, int32_t q1) {
+    for (; b0 + 32 <= q1; b0 += 32) {
+        nm_vf e0 = 0.0f, e1 = 0.0f, o0 = 0.0f, o1 = 0.0f;
+        int32_t r = 0;
+        for (; r + 1 < n; r += 2) {
+            const float *ka = w + L[r] + b0, *kb = w + L[r + 1] + b0;
+            e0 += vf_load(ka); e1 += vf_load(ka + 16);
+            o0 += vf_load(kb); o1 += vf_load(kb + 16);
         }
+        if (r < n) { e0 += vf_load(w + L[r] + b0); e1 += vf_load(w + L[r] + b0 + 16); }
+        vf_store(dst + b0, vf_load(dst + b0) + (e0 + o0));
+        vf_store(dst + b0 + 16, vf_load(dst + b0 + 16) + (e1 + o1));
+    }
+    for (; b0 + 16 <= q1; b0 += 16) {
+        nm_vf e0 = 0.0f, o0 = 0.0f;
+        int32_t r = 0;
+        for (; r + 1 < n; r += 2) { e0 += vf_load(w + L[r] + b0); o0 += vf_load(w + L[r + 1] + b0); }
+        if (r < n) e0 += vf_load(w + L[r] + b0);
+        vf_store(dst + b0, vf_load(dst + b0) + (e0 + o0));
+    }
+    for (; b0 < q1; b0++) {   /* the same additions, one channel at a time */
+        float e0 = 0.0f, o0 = 0.0f;
+        int32_t r = 0;
+        for (; r + 1 < n; r += 2) { e0 += w[L[r] + b0]; o0 += w[L[r + 1] + b0]; }
+        if (r < n) e0 += w[L[r] + b0];
+        dst[b0] += e0 + o0;
+    }
+}
+
+/* One target's list: its kh window-row runs copied into L, each shifted by its row's offset (shift:
+ * that of window row 0); returns the entries listed. srow: S at the window's top-left pixel. */
+NM_AI int32_t conv_list(const int32_t *srow, const int32_t *P, int32_t *L, int32_t shift, int32_t W2, int32_t kw,
+                        int32_t kstep, int32_t kh) {
+    int32_t n = 0;
+    for (int32_t ky = 0; ky < kh; ky++, srow += W2, shift += kw * kstep) {
+        const int32_t a = srow[0], len = srow[kw] - a;
+        /* copy 16 entries unconditionally (entries past len are overwritten or unused) */
+        vi_store(L + n, vi_load(P + a) + shift);
+        for (int32_t r = 16; r < len; r += 16) vi_store(L + n + r, vi_load(P + a + r) + shift);
+        n += len;
+    }
+    return n;
+}
+
+/* The channels [tlo, thi) of the target pixels from the step's runs: S, P as in deliver_conv_body.
+ * KH and OC: the kernel height and output channels when known at compile time (the common shapes get
+ * their own loops, unrolled), else 0 (read from d). Whole pixels run in one tight loop; a pixel that
+ * a thread boundary splits (several threads, out_c not a multiple of 64) gets the channels it owns. */
+NM_AI int64_t conv_targets(const nm_proj_desc *d, const int32_t *S, const int32_t *P, int32_t *L, float *slot,
+                           int32_t tlo, int32_t thi, const int KH, const int OC) {
+    const int32_t oc = OC ? OC : d->out_c, kh = KH ? KH : d->k_h;
+    const int32_t ow = d->out_w, kw = d->k_w, st = d->stride, kstep = d->in_c * oc;
+    const int32_t W2 = d->in_w + 2 * d->pad;
+    const float *w = d->w;
+    int64_t ev = 0, full = 0;
+    const int32_t f_lo = (tlo + oc - 1) / oc, f_hi = thi / oc;   /* whole pixels [f_lo, f_hi) */
+    for (int32_t p = tlo / oc; p < (thi + oc - 1) / oc; p++) {
+        if (p >= f_lo && p < f_hi) { p = f_hi - 1; continue; }
+        const int32_t oy = p / ow, ox = p % ow;
+        const int32_t n = conv_list(S + (size_t)(oy * st) * W2 + ox * st, P, L, -ox * st * kstep, W2, kw, kstep, kh);
         if (!n) continue;
         const int32_t q0 = tlo > p * oc ? tlo - p * oc : 0, q1 = thi < (p + 1) * oc ? thi - p * oc : oc;
         ev += (int64_t)n * (q1 - q0);
-        float *dst = slot + (size_t)p * oc;
-        const float *w = d->w;
-        int32_t b0 = q0;
-        for (; b0 + 32 <= q1; b0 += 32) {
-            nm_vf e0 = 0.0f, e1 = 0.0f, o0 = 0.0f, o1 = 0.0f;
-            int32_t r = 0;
-            for (; r + 1 < n; r += 2) {
-                const float *ka = w + L[r] + b0, *kb = w + L[r + 1] + b0;
-                e0 += vf_load(ka); e1 += vf_load(ka + 16);
-                o0 += vf_load(kb); o1 += vf_load(kb + 16);
-            }
-            if (r < n) { e0 += vf_load(w + L[r] + b0); e1 += vf_load(w + L[r] + b0 + 16); }
-            vf_store(dst + b0, vf_load(dst + b0) + (e0 + o0));
-            vf_store(dst + b0 + 16, vf_load(dst + b0 + 16) + (e1 + o1));
-        }
-        for (; b0 + 16 <= q1; b0 += 16) {
-            nm_vf e0 = 0.0f, o0 = 0.0f;
-            int32_t r = 0;
-            for (; r + 1 < n; r += 2) { e0 += vf_load(w + L[r] + b0); o0 += vf_load(w + L[r + 1] + b0); }
-            if (r < n) e0 += vf_load(w + L[r] + b0);
-            vf_store(dst + b0, vf_load(dst + b0) + (e0 + o0));
-        }
-        for (; b0 < q1; b0++) {   /* the same additions, one channel at a time */
-            float e0 = 0.0f, o0 = 0.0f;
-            int32_t r = 0;
-            for (; r + 1 < n; r += 2) { e0 += w[L[r] + b0]; o0 += w[L[r + 1] + b0]; }
-            if (r < n) e0 += w[L[r] + b0];
-            dst[b0] += e0 + o0;
-        }
+        conv_gather(slot + (size_t)p * oc, w, L, n, q0, q1);
     }
+    if (f_lo >= f_hi) return ev;
+    int32_t oy = f_lo / ow, ox = f_lo % ow;
+    const int32_t *srow = S + (size_t)(oy * st) * W2 + ox * st;
+    int32_t shift = -ox * st * kstep;
+    float *dst = slot + (size_t)f_lo * oc;
+    for (int32_t p = f_lo; p < f_hi; p++, dst += oc) {
+        const int32_t n = conv_list(srow, P, L, shift, W2, kw, kstep, kh);
+        if (n) {
+            full += n;
+            conv_gather(dst, w, L, n, 0, oc);
+        }
+        if (++ox == ow) { ox = 0; oy++; srow = S + (size_t)(oy * st) * W2; shift = 0; }
+        else { srow += st; shift -= st * kstep; }
+    }
+    return ev + full * oc;
+}
+
+NM_AI int64_t deliver_conv_body(const nm_proj_desc *d, const int32_t *cpos, int32_t *cvs, float *slot,
+                                const int32_t *ids, int64_t cnt, int32_t tlo, int32_t thi) {
+    const int32_t H2 = d->in_h + 2 * d->pad, W2 = d->in_w + 2 * d->pad, npix = H2 * W2;
+    int32_t *C = cvs;                                /* spikes per (padded) source pixel, 0 between steps */
+    int32_t *S = C + npix;                           /* where each pixel's spikes start in P (npix + 1) */
+    int32_t *P = S + npix + 1;                       /* per spike: its offset within its source row, + 16 slack */
+    int32_t *L = P + (size_t)d->in_h * d->in_w * d->in_c + 16;   /* one target's list, kh*kw*ic + 32 */
+    /* cpos: per source neuron its padded pixel and its offset within its row (nm_conv_positions) */
+    int32_t prev = 0, unsorted = 0;
     for (int64_t q = 0; q < cnt; q++) {
-        const uint16_t *co = coord + 3 * (size_t)ids[q];
-        pc[(co[0] + pad) * W2 + co[1] + pad] = 0;
-        rc[co[0] + pad] = 0;
+        const int32_t *cp = cpos + 2 * (size_t)ids[q];
+        const int32_t pix = cp[0];
+        P[q] = cp[1];
+        C[pix]++;
+        unsorted |= pix < prev;
+        prev = pix;
     }
-    return ev;
+    {   /* starts; the counts back to 0 */
+        int32_t acc = 0;
+        for (int32_t i = 0; i < npix; i++) { S[i] = acc; acc += C[i]; C[i] = unsorted ? S[i] : 0; }
+        S[npix] = acc;
+    }
+    if (unsorted) {
+        /* every engine model lists its spikes in ascending order; should one not, a stable counting
+         * sort by pixel (C holds the starts) gives the same runs, spike order kept within a pixel */
+        for (int64_t q = 0; q < cnt; q++) {
+            const int32_t *cp = cpos + 2 * (size_t)ids[q];
+            P[C[cp[0]]++] = cp[1];
+        }
+        memset(C, 0, sizeof(int32_t) * (size_t)npix);
+    }
+    const int32_t kh = d->k_h, oc = d->out_c;
+    if (kh == 3 && oc == 16) return conv_targets(d, S, P, L, slot, tlo, thi, 3, 16);
+    if (kh == 3 && oc == 32) return conv_targets(d, S, P, L, slot, tlo, thi, 3, 32);
+    if (kh == 3 && oc == 64) return conv_targets(d, S, P, L, slot, tlo, thi, 3, 64);
+    if (kh == 1 && oc == 32) return conv_targets(d, S, P, L, slot, tlo, thi, 1, 32);
+    if (kh == 1 && oc == 64) return conv_targets(d, S, P, L, slot, tlo, thi, 1, 64);
+    return conv_targets(d, S, P, L, slot, tlo, thi, 0, 0);
 }
 NM_STAMP(int64_t, deliver_conv,
-         (const nm_proj_desc *d, const uint16_t *coord, int32_t *cvs, float *slot, const int32_t *ids, int64_t cnt,
+         (const nm_proj_desc *d, const int32_t *cpos, int32_t *cvs, float *slot, const int32_t *ids, int64_t cnt,
           int32_t tlo, int32_t thi),
-         (d, coord, cvs, slot, ids, cnt, tlo, thi));
+         (d, cpos, cvs, slot, ids, cnt, tlo, thi));
 
 /* acc + w in the lanes whose bit is set in m (a select: the same single rounding per lane as the spike
  * list loop's scalar addition). */
@@ -154,6 +207,16 @@ NM_AI int64_t deliver_pool_bits_body(const nm_proj_desc *d, const uint16_t *bits
             p += run;
             ox += run;
             if (ox == ow) { ox = 0; oy++; }
+        }
+        return ev;
+    }
+    if (kh == 1 && kw == 1 && st == 1 && tlo % 16 == 0 && thi % 16 == 0) {
+        /* 1x1, stride 1 (a residual net's identity shortcut: a per-channel scale): target block i is
+         * source block i, one masked addition each */
+        for (int32_t t0 = tlo; t0 < thi; t0 += 16) {
+            const uint32_t m = bits[t0 >> 4];
+            vf_store(slot + t0, add_where(vf_load(slot + t0), m, vf_load(d->w + t0 % ic)));
+            ev += __builtin_popcount(m);
         }
         return ev;
     }
@@ -222,5 +285,5 @@ int64_t nm_deliver_conv(const nm_engine *e, const proj_t *pr, const nm_dest *to,
         }
         return ev;
     }
-    return NM_CALL(deliver_conv)(d, pr->coord, pr->cvs[t], slot, ids, cnt, tlo, thi);   /* target-major */
+    return NM_CALL(deliver_conv)(d, pr->cpos, pr->cvs[t], slot, ids, cnt, tlo, thi);   /* target-major */
 }

@@ -78,6 +78,7 @@ void nm_free_threads(nm_engine *e) {
         proj_t *pr = &e->projs[j];
         free(pr->split); pr->split = NULL;
         if (pr->cvs) { for (int t = 0; t < e->tl_nt; t++) free(pr->cvs[t]); free(pr->cvs); pr->cvs = NULL; }
+        free(pr->cpos); pr->cpos = NULL;
     }
     e->tl_nt = 0;
 }

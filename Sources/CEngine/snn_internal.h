@@ -46,6 +46,8 @@ typedef struct proj_t {
     int32_t *pool_tgt;   /* non-overlapping depthwise (pooling): (target, weight index) per source, target -1 = none */
     int32_t *split;      /* sparse, nt > 1: per row, where threads 1..nt-1's targets start (offset in the row) */
     int32_t **cvs;       /* conv: per thread delivery scratch (prepare_threads) */
+    int32_t *cpos;       /* conv: per source neuron its padded source pixel and its kernel offset within its
+                          * row, (x + pad) * in_c * out_c + c * out_c (prepare_threads) */
     int pool_bits;       /* pooling delivered from the source's spike bits (deliver_pool_bits) */
     int64_t synapses;
     int64_t events;

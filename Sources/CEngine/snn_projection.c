@@ -53,9 +53,15 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
     case NM_PROJ_MAXPOOL: {
         if ((int64_t)d->in_h * d->in_w * d->in_c != npre || (int64_t)d->out_h * d->out_w * d->out_c != npost)
             return nm_fail(e, "maxpool projection: geometry does not match population sizes");
-        if (d->stride < 1 || d->k_h < 1 || d->k_w < 1 || d->in_c != d->out_c || d->pad != 0)
+        if (d->stride < 1 || d->k_h < 1 || d->k_w < 1 || d->in_c != d->out_c || d->pad < 0 || 2 * d->pad > d->k_h || 2 * d->pad > d->k_w)
             return nm_fail(e, "maxpool projection: bad geometry");
-        pr.synapses = (int64_t)d->out_h * d->out_w * d->out_c * d->k_h * d->k_w;
+        /* window positions inside the input (the padding holds no neuron), as for conv */
+        int64_t ch = 0, cw = 0;
+        for (int32_t oy = 0; oy < d->out_h; oy++)
+            for (int32_t ky = 0; ky < d->k_h; ky++) { int64_t y = (int64_t)oy * d->stride + ky - d->pad; ch += y >= 0 && y < d->in_h; }
+        for (int32_t ox = 0; ox < d->out_w; ox++)
+            for (int32_t kx = 0; kx < d->k_w; kx++) { int64_t x = (int64_t)ox * d->stride + kx - d->pad; cw += x >= 0 && x < d->in_w; }
+        pr.synapses = ch * cw * d->out_c;
         e->gated = 1;
         if (e->pops[d->pre].no_per_neuron) {  /* the gate reads its source's counts */
             e->pops[d->pre].no_per_neuron = 0;
@@ -109,6 +115,17 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
                 pr.pool_bits = 1;
             }
         }
+    }
+    if (d->kind == NM_PROJ_MAXPOOL && pr.same_step && d->pad == 0 && d->k_h == d->stride && d->k_w == d->stride && d->in_c % 16 == 0 &&
+        e->pops[d->pre].model->spike_bits) {
+        /* same-step max-pool gates over non-overlapping unpadded windows of whole 16-channel blocks from IF
+         * neurons: target-major from the source's spike bits (deliver_maxpool_bits) */
+        pop_t *S = &e->pops[d->pre];
+        if (!S->spk_bits && !(S->spk_bits = nm_calloc(e, (size_t)(npre + 15) / 16, sizeof(uint16_t)))) {
+            free(pr.coord);
+            return nm_fail(e, "out of memory");
+        }
+        pr.pool_bits = 1;
     }
     proj_t *np = realloc(e->projs, sizeof(proj_t) * (size_t)(e->nprojs + 1));
     if (!np) { free(pr.coord); free(pr.pool_tgt); return nm_fail(e, "out of memory"); }

@@ -185,17 +185,22 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
         e->gather[t] = nm_acalloc((size_t)e->gather_cap[t], sizeof(int32_t));
         if (!e->scratch[t] || !e->gather[t]) return nm_fail(e, "out of memory");
     }
-    /* conv delivery scratch per thread: spikes binned per (padded) source pixel and row, their kernel
-     * offsets, and one target's list (see deliver_list) */
+    /* conv delivery scratch per thread: spikes per (padded) source pixel and where they start, each
+     * spike's kernel offset, and one target's list (see deliver_conv_body) */
     for (int j = 0; j < e->nprojs; j++) {
         proj_t *pr = &e->projs[j];
         const nm_proj_desc *d = &pr->d;
         if (d->kind != NM_PROJ_CONV || d->depthwise) continue;
         const size_t H2 = (size_t)d->in_h + 2 * (size_t)d->pad, W2 = (size_t)d->in_w + 2 * (size_t)d->pad;
-        const size_t icp = ((size_t)d->in_c + 7) & ~(size_t)7;
-        const size_t words = H2 * W2 + H2 + H2 * W2 * icp + (size_t)d->k_h * d->k_w * d->in_c + 16;
+        const size_t words = 2 * H2 * W2 + 1 + (size_t)d->in_h * d->in_w * d->in_c + 16 + (size_t)d->k_h * d->k_w * d->in_c + 32;
         pr->cvs = calloc((size_t)nt, sizeof(int32_t *));
-        if (!pr->cvs) return nm_fail(e, "out of memory");
+        pr->cpos = malloc(sizeof(int32_t) * 2 * ((size_t)d->in_h * d->in_w * d->in_c + 1));
+        if (!pr->cvs || !pr->cpos) return nm_fail(e, "out of memory");
+        for (int32_t i = 0; i < d->in_h * d->in_w * d->in_c; i++) {
+            const int32_t c = i % d->in_c, pix = i / d->in_c, y = pix / d->in_w + d->pad, x = pix % d->in_w + d->pad;
+            pr->cpos[2 * (size_t)i] = y * (int32_t)W2 + x;
+            pr->cpos[2 * (size_t)i + 1] = x * d->in_c * d->out_c + c * d->out_c;
+        }
         for (int t = 0; t < nt; t++) {
             pr->cvs[t] = nm_acalloc(words, sizeof(int32_t));
             if (!pr->cvs[t]) return nm_fail(e, "out of memory");

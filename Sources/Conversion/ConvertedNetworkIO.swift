@@ -264,9 +264,11 @@ extension ConvertedNetwork.Record {
                     throw fail("\(key).kernel", "must be [kh, kw] with sizes in 1...\(maxSize), found \(r.kernel)")
                 }
                 guard r.stride > 0 && r.stride <= maxSize else { throw fail("\(key).stride", "must be in 1...\(maxSize), found \(r.stride)") }
-                let maxPad = r.kind == .conv ? maxSize : 0
+                let maxPad = r.kind == .conv ? maxSize : r.kind == .maxPool ? min(r.kernel[0], r.kernel[1]) / 2 : 0
                 guard r.padding >= 0 && r.padding <= maxPad else {
-                    throw fail("\(key).padding", r.kind == .conv ? "must be in 0...\(maxSize), found \(r.padding)" : "pooling has no padding, found \(r.padding)")
+                    throw fail("\(key).padding", r.kind == .conv ? "must be in 0...\(maxSize), found \(r.padding)"
+                               : r.kind == .maxPool ? "max pooling takes a padding of at most half the kernel (\(maxPad)), found \(r.padding)"
+                               : "average pooling has no padding, found \(r.padding)")
                 }
                 let (c, h, w) = (r.input_shape[0], r.input_shape[1], r.input_shape[2])
                 guard h + 2 * r.padding >= r.kernel[0], w + 2 * r.padding >= r.kernel[1] else {

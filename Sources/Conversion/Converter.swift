@@ -250,8 +250,8 @@ public enum Converter {
                 if case let .avgPool2d(k, st) = l, k.h != k.w || st.h != st.w {
                     throw ConversionError("\(name(i)): pooling kernel \(k) and stride \(st) must be square")
                 }
-                if case let .maxPool2d(k, st) = l, k.h != k.w || st.h != st.w {
-                    throw ConversionError("\(name(i)): pooling kernel \(k) and stride \(st) must be square")
+                if case let .maxPool2d(k, st, p) = l, k.h != k.w || st.h != st.w || p.h != p.w {
+                    throw ConversionError("\(name(i)): pooling kernel \(k), stride \(st) and padding \(p) must be square")
                 }
                 if isMax && options.maxPool == .refuse {
                     throw ConversionError("\(name(i)): max pooling is refused by --maxpool refuse; use --maxpool gate (spike-count gating) or train with average pooling")
@@ -675,8 +675,8 @@ public enum Converter {
                     break
                 }
                 guard case let .avgPool2d(k, st) = model.layers[g.index].spec else {
-                    guard case let .maxPool2d(k, st) = model.layers[g.index].spec else { fatalError() }
-                    layer.kernel = [k.h, k.w]; layer.stride = st.h
+                    guard case let .maxPool2d(k, st, p) = model.layers[g.index].spec else { fatalError() }
+                    layer.kernel = [k.h, k.w]; layer.stride = st.h; layer.padding = p.h
                     out.append(layer)
                     continue
                 }

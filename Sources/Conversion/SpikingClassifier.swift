@@ -51,7 +51,7 @@ extension ConvertedNetwork {
                     projs.append(Projection(name: "\(prevName)->\(l.name)", pre: prevName, post: l.name, kind: .conv(g, kernel: l.weights), delay: .constant(0)))
                 case .maxPool:
                     let g = ConvGeometry(inHeight: ins[1], inWidth: ins[2], inChannels: ins[0], outChannels: ins[0],
-                                         kernelHeight: l.kernel[0], kernelWidth: l.kernel[1], stride: l.stride, depthwise: true)
+                                         kernelHeight: l.kernel[0], kernelWidth: l.kernel[1], stride: l.stride, padding: l.padding, depthwise: true)
                     projs.append(Projection(name: "\(prevName)->\(l.name)", pre: prevName, post: l.name, kind: .maxPool(g), weight: .constant(1), delay: .constant(0)))
                 }
             }

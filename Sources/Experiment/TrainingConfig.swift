@@ -262,7 +262,18 @@ public struct TrainingConfig {
         case "avgpool2d", "maxpool2d":
             let k = try posPair(try req("kernel", "window size, e.g. 2"))
             let st = try params?.node("stride").map { try posPair($0) } ?? k
-            spec = type == "avgpool2d" ? .avgPool2d(kernel: k, stride: st) : .maxPool2d(kernel: k, stride: st)
+            if type == "avgpool2d" {
+                if let pn = params?.node("padding") {
+                    let p = try posPair(pn, allowZero: true)
+                    if p != Size2(0) { throw pn.error("padded average pooling is not supported (padding \(p)); only maxpool2d takes a padding") }
+                }
+                spec = .avgPool2d(kernel: k, stride: st)
+            } else {
+                let padNode = params?.node("padding")
+                let pad = try padNode.map { try posPair($0, allowZero: true) } ?? Size2(0)
+                if pad.h > k.h / 2 || pad.w > k.w / 2 { throw padNode!.error("must be at most half the kernel (\(k.h / 2)x\(k.w / 2) for kernel \(k)), found \(pad)") }
+                spec = .maxPool2d(kernel: k, stride: st, padding: pad)
+            }
         case "relu": spec = .relu
         case "flatten": spec = .flatten
         case "batchnorm", "batchnorm1d", "batchnorm2d":

@@ -40,7 +40,7 @@ public struct ONNXImportResult {
 ///
 /// Supported (default domain, opset 13 and later): Conv (any stride, symmetric padding, group 1,
 /// dilation 1), Gemm, MatMul (+ Add of a constant bias), Relu, Clip (both bounds constant, or lower 0
-/// = ReLU), MaxPool and AveragePool (no padding), GlobalAveragePool, ReduceMean over H and W, Flatten
+/// = ReLU), MaxPool (padding allowed) and AveragePool (no padding), GlobalAveragePool, ReduceMean over H and W, Flatten
 /// (axis 1), Reshape to [N, -1], BatchNormalization (inference), Add of two branches (a residual
 /// block: the graph forks at one tensor into two chains that meet at the Add), Identity, Dropout,
 /// Constant. Everything else is refused naming the node, its op type and the reason, before anything
@@ -488,14 +488,18 @@ struct GraphBuilder {
             let k = try pair("kernel_shape", default: [])
             let st = try pair("strides", default: [1, 1])
             let p = try pads2("pooling")
-            guard p.h == 0 && p.w == 0 else { throw fail(i, "padded pooling (pads \(p)) is not supported") }
+            if n.opType == "AveragePool" {
+                guard p.h == 0 && p.w == 0 else { throw fail(i, "padded average pooling (pads \(p)) is not supported (max pooling takes pads)") }
+            } else if 2 * p.h > k.h || 2 * p.w > k.w {
+                throw fail(i, "pads \(p) are more than half the kernel \(k)")
+            }
             if let c = int(i, "ceil_mode"), c != 0 {
-                let fl = [(shape[1] - k.h) / st.h + 1, (shape[2] - k.w) / st.w + 1]
-                let ce = [(shape[1] - k.h + st.h - 1) / st.h + 1, (shape[2] - k.w + st.w - 1) / st.w + 1]
+                let fl = [(shape[1] + 2 * p.h - k.h) / st.h + 1, (shape[2] + 2 * p.w - k.w) / st.w + 1]
+                let ce = [(shape[1] + 2 * p.h - k.h + st.h - 1) / st.h + 1, (shape[2] + 2 * p.w - k.w + st.w - 1) / st.w + 1]
                 guard fl == ce else { throw fail(i, "ceil_mode 1 changes the output size here (\(ce) instead of \(fl)); only floor mode is supported") }
             }
             if let so = int(i, "storage_order"), so != 0 { throw fail(i, "storage_order \(so) is not supported") }
-            return try layer(n.opType == "MaxPool" ? .maxPool2d(kernel: k, stride: st) : .avgPool2d(kernel: k, stride: st))
+            return try layer(n.opType == "MaxPool" ? .maxPool2d(kernel: k, stride: st, padding: p) : .avgPool2d(kernel: k, stride: st))
         case "GlobalAveragePool":
             try needImage()
             return try layer(.globalAvgPool)

@@ -160,10 +160,10 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
             case .conv(let g, let k):
                 let pooling = g.depthwise && g.kernelHeight == g.stride && g.kernelWidth == g.stride && g.padding == 0
                 let h2 = Double(g.inHeight + 2 * g.padding), w2 = Double(g.inWidth + 2 * g.padding)
-                let scratch = g.depthwise ? 0 : 4 * nt * (h2 * w2 + h2 + h2 * w2 * Double((g.inChannels + 7) / 8 * 8) + Double(k.count))
+                let scratch = g.depthwise ? 0 : 8 * npre + 4 * nt * (2 * h2 * w2 + npre + Double(g.kernelHeight * g.kernelWidth * g.inChannels) + 49)
                 e.add("convolution \(pr.name)", 4 * Double(k.count) + (pooling ? 14 : 6) * npre + scratch)
             case .maxPool:
-                e.add("max pooling \(pr.name)", 6 * npre)
+                e.add("max pooling \(pr.name)", 6 * npre + npre / 8)
             }
         }
         return e

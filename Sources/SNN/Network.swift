@@ -37,7 +37,8 @@ public struct Projection: Sendable, Equatable {
         case dense(weights: [Float])
         /// Weight-shared convolution between HWC populations; kernel layout `[kh][kw][inC][outC]`.
         case conv(ConvGeometry, kernel: [Float])
-        /// Max pooling by spike-count gating between HWC populations (depthwise geometry, no padding):
+        /// Max pooling by spike-count gating between HWC populations (depthwise geometry; padding, at most
+        /// half the kernel, holds no neuron):
         /// a spike reaches its window's target (with `weight`) only while its neuron has the highest
         /// spike count of that window so far (the first such neuron on ties) — the rate of the target
         /// follows the maximum input rate (Rueckauer et al. 2017, SNN Toolbox).
@@ -229,8 +230,8 @@ public struct Network: Sendable, Equatable {
                 if let i = k.firstIndex(where: { !$0.isFinite }) { throw NetworkError("projection '\(pr.name)': kernel value \(i) is \(k[i])") }
             case .maxPool(let g):
                 if let why = g.problem { throw NetworkError("projection '\(pr.name)': max-pool geometry: \(why)") }
-                guard g.depthwise, g.padding == 0, g.inChannels == g.outChannels, g.inputSize == pre.size, g.outputSize == post.size else {
-                    throw NetworkError("projection '\(pr.name)': max pooling needs a depthwise geometry without padding matching sizes \(pre.size) -> \(post.size)")
+                guard g.depthwise, 2 * g.padding <= min(g.kernelHeight, g.kernelWidth), g.inChannels == g.outChannels, g.inputSize == pre.size, g.outputSize == post.size else {
+                    throw NetworkError("projection '\(pr.name)': max pooling needs a depthwise geometry (padding at most half the kernel) matching sizes \(pre.size) -> \(post.size)")
                 }
                 guard pr.delay.constantValue != nil, pr.weight.constantValue != nil else { throw NetworkError("projection '\(pr.name)': max pooling takes a constant weight and delay") }
             }

@@ -70,7 +70,7 @@ final class SNNFolderValidationTests: XCTestCase {
             ({ try self.editLayer(0) { $0["kernel"] = [3] } }, ["layers[0].kernel"]),
             ({ try self.editLayer(0) { $0["kernel"] = [9, 9] } }, ["layers[0].kernel", "larger than the padded input 8x8"]),
             ({ try self.editLayer(0) { $0["padding"] = -1 } }, ["layers[0].padding"]),
-            ({ try self.editLayer(1) { $0["padding"] = 1 } }, ["layers[1].padding: pooling has no padding"]),
+            ({ try self.editLayer(1) { $0["padding"] = 1 } }, ["layers[1].padding: average pooling has no padding"]),
             ({ try self.editLayer(0) { $0["neurons"] = 71 } }, ["layers[0].neurons: is 71, but output_shape [2, 6, 6] has 72 neurons"]),
             ({ try self.editLayer(0) { $0["output_shape"] = [2, 1 << 40, 6] } }, ["layers[0].output_shape: sizes must be in 1..."]),
             ({ try self.editLayer(0) { $0["input_shape"] = [1, 6] } }, ["layers[0].input_shape: expected 3 dimensions"]),

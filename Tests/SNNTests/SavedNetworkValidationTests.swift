@@ -401,7 +401,7 @@ final class SavedNetworkValidationTests: XCTestCase {
         expectRefused(f, "kernel weight 3 is NaN") { $0.setF32(cv.w! + 12, .nan) }
         expectRefused(f, "projection 3 (conv): no weights") { $0.set32(cv.header + 64, 0) }
         let m = mp.header + 20
-        expectRefused(f, "pooling is depthwise and has no padding") { $0.set32(m + 36, 1) }
+        expectRefused(f, "maxpool geometry: output 2 x 2 does not follow from input 3 x 3, kernel 2 x 2, stride 1, padding 1") { $0.set32(m + 36, 1) }   // a padding the sizes do not have
         expectRefused(f, "output 2 x 2 does not follow") { $0.set32(m + 32, 2) }
         expectRefused(f, "weights on a max-pool gate") { $0.set32(mp.header + 64, 1) }
     }

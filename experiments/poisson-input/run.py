@@ -11,6 +11,8 @@ with its 20 kHz-per-neuron drive given four ways, on every vector path the CPU h
                   experiments/brunel/brunel.yaml had it).  Target: brunel >= 5x faster.
   explicit        what NEST's semantics allow now without poisson_input: one `poisson` source at 20 kHz per
                   neuron (a Poisson count per step, mean 2), one_to_one.
+  bare, bare+drive  brunel and brunel+drive without the projections: the drive's cost once more, with a
+                  working set that stays in cache (robust to the other processes' memory traffic).
 
 Configs are derived from configs/brunel.yaml by text (written to work/) and saved once with
 `neuromorph simulate CFG --save-network`; every run is `neuromorph-run NET --duration 2.2` (the engine
@@ -59,7 +61,12 @@ def variants() -> dict[str, str]:
                 "\n  ext_inh: {size: 1250, model: poisson, params: {rate: 20 kHz}}\n" + head[pops_end:] +
                 "\n  - {pre: ext_exc, post: exc, connect: {rule: one_to_one}, weight: 0.1 mV, delay: 1.5 ms}"
                 "\n  - {pre: ext_inh, post: inh, connect: {rule: one_to_one}, weight: 0.1 mV, delay: 1.5 ms}\n\n" + monitors)
-    return {"brunel": text, "brunel+drive": extra, "pool": pool, "explicit": explicit}
+    # the same populations and drives without the 7.8 M synapses: the drive's own cost, with a working set
+    # that stays in cache (the full network's memory traffic makes its difference noisy on a shared machine)
+    bare = head[:pops_end] + "\n\ninputs:\n" + tail
+    ehead, etail = extra.split("\ninputs:\n", 1)
+    bare_extra = ehead[:ehead.index("\nprojections:\n")] + "\n\ninputs:\n" + etail
+    return {"brunel": text, "brunel+drive": extra, "bare": bare, "bare+drive": bare_extra, "pool": pool, "explicit": explicit}
 
 
 def load() -> str:
@@ -124,7 +131,8 @@ def main() -> int:
                 _, c_short = run(nets[name], path, a.threads, "0.2")
                 times.setdefault((name, path), []).append(s["wall_seconds"])
                 cpus.setdefault((name, path), []).append(c_long - c_short)
-                spikes.setdefault((name, path), set()).add((s["populations"]["exc"]["spikes"], s["populations"]["inh"]["spikes"]))
+                if not name.startswith("bare"):
+                    spikes.setdefault((name, path), set()).add((s["populations"]["exc"]["spikes"], s["populations"]["inh"]["spikes"]))
                 print(f"[{_dt.datetime.now():%H:%M:%S}] rep {rep + 1}/{a.reps} {path:8s} {name:13s} {s['wall_seconds']:.3f} s "
                       f"(loop CPU 2.0 s: {c_long - c_short:.3f} s) exc {s['populations']['exc']['mean_rate_hz']:.2f} Hz", flush=True)
     loads.append(load())
@@ -160,6 +168,16 @@ def main() -> int:
         L.append(f"| {path} | {b:.3f} ({mn('brunel'):.3f}) | {e:.3f} ({mn('brunel+drive'):.3f}) | {100 * c / (b - c):.1f} % | "
                  f"{cb:.3f} ({cmn('brunel'):.3f}) | {ce:.3f} ({cmn('brunel+drive'):.3f}) | {cc:.3f} | {100 * cc / (cb - cc):.1f} % | "
                  f"{1e9 * cc / (20000 * 6250):.2f} ns |")
+    L += ["", "The same drive's cost measured on the populations and drives alone (`bare`: configs/brunel.yaml without "
+          "its projections; `bare+drive`: plus the weight-0 drives), whose state stays in cache, so that other "
+          "processes' memory traffic hardly moves it; against the network as above (CPU medians):\n",
+          "| path | CPU bare (s) | CPU bare+drive (s) | c (s) | c per neuron and step | c / (brunel − c) |", "|---|---|---|---|---|---|"]
+    for path in paths:
+        cb = cmed[("brunel", path)]
+        c0, c1 = cmed[("bare", path)], cmed[("bare+drive", path)]
+        cc = c1 - c0
+        L.append(f"| {path} | {c0:.3f} ({min(cpus[('bare', path)]):.3f}) | {c1:.3f} ({min(cpus[('bare+drive', path)]):.3f}) | {cc:.3f} | "
+                 f"{1e9 * cc / (20000 * 6250):.2f} ns | {100 * cc / (cb - cc):.1f} % |")
     p0 = paths[0]
     if ("pool", p0) in med and ("explicit", p0) in med:
         b, x, p = med[("brunel", p0)], med[("explicit", p0)], med[("pool", p0)]

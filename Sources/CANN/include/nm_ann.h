@@ -80,7 +80,9 @@ void nm_conv2d_backward(const float *cols, int N, int C, int H, int W, const flo
 void nm_avgpool_forward(const float *x, int NC, int H, int W, int KH, int KW, int sh, int sw, float *y, int threads);
 void nm_avgpool_backward(const float *dy, int NC, int H, int W, int KH, int KW, int sh, int sw, float *dx, int threads);
 /* argmax [NC*OH*OW] (index within the H*W plane; first maximum wins) may be NULL at inference. */
-void nm_maxpool_forward(const float *x, int NC, int H, int W, int KH, int KW, int sh, int sw, float *y, int32_t *argmax, int threads);
+/* ph, pw: zero or more rows/columns of padding on each side (as -inf: PyTorch's and ONNX's max pooling) */
+void nm_maxpool_forward(const float *x, int NC, int H, int W, int KH, int KW, int sh, int sw, int ph, int pw, float *y, int32_t *argmax,
+                        int threads);
 void nm_maxpool_backward(const float *dy, const int32_t *argmax, int NC, int H, int W, int OH, int OW, float *dx, int threads);
 
 /* ---- Batch normalisation over (N, HW) per channel; x [N, C, HW] (HW = 1 for 1-D) ---- */
