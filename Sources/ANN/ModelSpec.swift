@@ -152,7 +152,7 @@ public struct ModelSpec: Codable, Equatable, Sendable {
                 if let j = t.withUnsafeBufferPointer({ FiniteCheck.firstNonFinite($0) }) {
                     throw fail("tensor '\(key)' (layer \(i), \(l.typeName)) holds \(FiniteCheck.describe(t[flat: j])) at index \(j) of \(t.count); a model needs finite weights (did the training diverge? retrain with a lower learning rate)")
                 }
-                if name == "thresh", case .qcfs = l, let j = t.withUnsafeBufferPointer({ p in (0..<p.count).first { !(p[$0] > 0) } }) {
+                if l.isQCFSThreshold(name), let j = t.withUnsafeBufferPointer({ p in (0..<p.count).first { !(p[$0] > 0) } }) {
                     throw fail("tensor '\(key)' (layer \(i), \(l.typeName)) holds the threshold \(t[flat: j]) at index \(j); QCFS thresholds must be > 0")
                 }
                 if name == "running_var", let j = t.withUnsafeBufferPointer({ p in (0..<p.count).first { p[$0] < 0 } }) {

@@ -66,3 +66,19 @@ public final class QCFS: Layer {
         return dx
     }
 }
+
+extension LayerSpec {
+    /// Whether the tensor `name` of this layer is a QCFS threshold λ (`thresh` of a QCFS layer, or
+    /// `body.<j>.thresh` / `shortcut.<j>.thresh` of a QCFS inside a residual block).
+    func isQCFSThreshold(_ name: String) -> Bool {
+        switch self {
+        case .qcfs: return name == "thresh"
+        case let .residual(body, shortcut):
+            let parts = name.split(separator: ".", maxSplits: 2).map(String.init)
+            guard parts.count == 3, let j = Int(parts[1]) else { return false }
+            let branch = parts[0] == "body" ? body : parts[0] == "shortcut" ? shortcut : []
+            return j >= 0 && j < branch.count && branch[j].isQCFSThreshold(parts[2])
+        default: return false
+        }
+    }
+}

@@ -129,6 +129,10 @@ public enum ConversionRecipe: String, Codable, Sendable {
 ///   channel) is its trained threshold λ instead of a percentile, so IF threshold = λ with membranes
 ///   starting at θ/2 (`initialPotential` 0.5) and reset by subtraction; no calibration image is read
 ///   (only the output layer under spike decoding is calibrated). Every hidden layer must use QCFS.
+///   A QCFS after average pooling (the ANN trained with the rounding the pooling IF neurons apply)
+///   makes its λ the pooling neurons' scale (weights 1/k² × λ_src/λ_pool); without it they keep the
+///   source's λ. In residual blocks the body's QCFS layers give their convs' λ, and the QCFS after the
+///   addition gives the join's: both projections into the join are scaled by λ_src/λ_join as above.
 /// - Anything else is refused with the layer's index, type and the reason.
 public enum Converter {
     /// Where an ANN layer sits: a top-level layer of the `Sequential` (branch -1), or layer `j` of the
@@ -261,10 +265,17 @@ public enum Converter {
                                     name: "L\(i)_\(kind.rawValue)"))
                 pendingAbsorbed = []
                 var j = i + 1
-                // a ReLU after pooling of non-negative values is the identity
+                // a ReLU after pooling of non-negative values is the identity; a QCFS after average
+                // pooling (a net trained with the rounding the pooling neurons apply) sets their threshold
                 while j < layers.count {
                     if case .relu = layers[j] { groups[groups.count - 1].absorbed.append(j); groups[groups.count - 1].activation = Tap(top: j); j += 1; continue }
                     if case .dropout = layers[j] { groups[groups.count - 1].absorbed.append(j); j += 1; continue }
+                    if case .qcfs = layers[j] {
+                        guard !isMax else { throw ConversionError("\(name(j)): a QCFS activation after max pooling cannot be converted (max pooling gates spikes; use average pooling)") }
+                        guard groups[groups.count - 1].qcfs == nil else { throw ConversionError("\(name(j)): a second QCFS activation after \(name(i)) cannot be converted") }
+                        groups[groups.count - 1].qcfs = Tap(top: j)
+                        groups[groups.count - 1].absorbed.append(j); groups[groups.count - 1].activation = Tap(top: j); j += 1; continue
+                    }
                     break
                 }
                 i = j
@@ -292,7 +303,7 @@ public enum Converter {
                     case .dropout:
                         j += 1
                     default:
-                        throw ConversionError("\(blabel(j)): inside a residual block only conv2d, batchnorm, relu, clip(0, c) and dropout layers can be converted")
+                        throw ConversionError("\(blabel(j)): inside a residual block only conv2d, batchnorm, relu, clip(0, c), qcfs and dropout layers can be converted")
                     }
                 }
                 guard var join = bodyGroups.last, join.relu == nil else {
@@ -351,7 +362,7 @@ public enum Converter {
         }
         if let q = last.qcfs { throw ConversionError("\(name(q.top)): the output layer must be linear (no QCFS after the classifier)") }
         let hidden = groups.dropLast().filter { $0.kind == .conv || $0.kind == .dense }
-        if hidden.contains(where: { $0.qcfs != nil }), let g = hidden.first(where: { $0.qcfs == nil }) {
+        if groups.contains(where: { $0.qcfs != nil }), let g = hidden.first(where: { $0.qcfs == nil }) {
             throw ConversionError("\(name(g.index)) is followed by a ReLU while other layers use QCFS: train every hidden layer with QCFS (or none) to choose one conversion recipe")
         }
         return groups
@@ -583,6 +594,8 @@ public enum Converter {
                 scales.append(sc)
                 prevScale = sc
             case .avgPool, .maxPool:
+                // pooling neurons carry their source's scale, or the λ of the QCFS after the pooling
+                if let f = fixedScales[gi] { prevScale = f }
                 scales.append(prevScale)
             }
         }
@@ -671,7 +684,7 @@ public enum Converter {
                 if case .globalAvgPool = model.layers[g.index].spec {
                     // a window over the whole map: one output per channel
                     layer.kernel = [inS[1], inS[2]]; layer.stride = max(inS[1], inS[2])
-                    layer.weights = [Float](repeating: 1 / Float(inS[1] * inS[2]), count: inS[1] * inS[2] * inS[0])
+                    layer.weights = (0..<(inS[1] * inS[2] * inS[0])).map { 1 / Float(inS[1] * inS[2]) * prevScale(channel: $0 % inS[0]) / curScale($0 % inS[0]) }
                     break
                 }
                 guard case let .avgPool2d(k, st) = model.layers[g.index].spec else {
@@ -681,8 +694,9 @@ public enum Converter {
                     continue
                 }
                 layer.kernel = [k.h, k.w]; layer.stride = st.h
+                // [kh][kw][C]: 1/k² × λ_source/λ_pool (1/k² unless a QCFS after the pooling sets λ_pool)
                 let c = inS[0]
-                layer.weights = [Float](repeating: 1 / Float(k.h * k.w), count: k.h * k.w * c)
+                layer.weights = (0..<(k.h * k.w * c)).map { 1 / Float(k.h * k.w) * prevScale(channel: $0 % c) / curScale($0 % c) }
             }
             out.append(layer)
         }
@@ -700,9 +714,14 @@ public enum Converter {
             : []
 
         if options.avgPool == .fold {
+            if let g = groups.first(where: { $0.kind == .avgPool && $0.qcfs != nil }) {
+                throw ConversionError("\(name(g)): --avgpool fold would drop the QCFS activation after this pooling (the model was trained with it); use --avgpool neurons")
+            }
             out = try foldAveragePooling(out)
         } else if options.globalPool == .fold {
-            out = try foldAveragePooling(out, globalOnly: true)
+            // a global pooling followed by a QCFS keeps its neurons: they carry that trained rounding
+            let keep = Set(groups.filter { $0.kind == .avgPool && $0.qcfs != nil }.map(\.name))
+            out = try foldAveragePooling(out, globalOnly: true, keep: keep)
         }
 
         // 3. First-layer offset for u = 0 (Poisson encoding), exact including zero padding.
@@ -728,8 +747,9 @@ public enum Converter {
     /// drops get 0); a global pooling over an H×W map is the case kh = H, kw = W: the dense weights
     /// replicated over the H·W positions and divided by H·W. Weights are in engine layout and already
     /// normalized. Shortcut sources are renumbered; a pooling that feeds a shortcut is not folded
-    /// (refused by `--avgpool fold`, kept as neurons by the global-pooling default).
-    static func foldAveragePooling(_ layers: [SpikingLayer], globalOnly: Bool = false) throws -> [SpikingLayer] {
+    /// (refused by `--avgpool fold`, kept as neurons by the global-pooling default), nor one named in
+    /// `keep` (a pooling followed by a QCFS activation).
+    static func foldAveragePooling(_ layers: [SpikingLayer], globalOnly: Bool = false, keep: Set<String> = []) throws -> [SpikingLayer] {
         let sources = Set(layers.compactMap { $0.skip?.source })
         if !globalOnly, let s = sources.sorted().first(where: { layers[$0].kind == .avgPool }) {
             throw ConversionError("\(layers[s].name): --avgpool fold cannot fold a pooling whose spikes feed a residual shortcut; use --avgpool neurons")
@@ -739,6 +759,7 @@ public enum Converter {
             guard l.kind == .avgPool else { return false }
             guard globalOnly else { return true }
             return l.isGlobalPool && i + 1 < layers.count && layers[i + 1].kind == .dense && layers[i + 1].isOutput && !sources.contains(i)
+                && !keep.contains(l.name)
         }
         var out: [SpikingLayer] = []
         var newIndex = [Int](repeating: -1, count: layers.count)

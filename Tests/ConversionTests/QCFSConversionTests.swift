@@ -128,9 +128,11 @@ final class QCFSConversionTests: XCTestCase {
         // mixed ReLU and QCFS hidden layers
         try refuse([Conv2D(inChannels: 1, outChannels: 2, kernel: Size2(3)), QCFS(levels: 4), Flatten(),
                     Dense(inFeatures: 32, outFeatures: 8), ReLU(), Dense(inFeatures: 8, outFeatures: 4)], "layer 3 (dense) is followed by a ReLU while other layers use QCFS")
-        // QCFS after pooling
+        // QCFS after the pooling of a ReLU layer (QCFSResidualTests: after the pooling of a QCFS layer)
         try refuse([Conv2D(inChannels: 1, outChannels: 2, kernel: Size2(3)), ReLU(), AvgPool2D(kernel: Size2(2)), QCFS(levels: 4), Flatten(),
-                    Dense(inFeatures: 8, outFeatures: 4)], "layer 3 (qcfs): a QCFS activation must directly follow")
+                    Dense(inFeatures: 8, outFeatures: 4)], "layer 0 (conv2d) is followed by a ReLU while other layers use QCFS")
+        // QCFS on the input or after flatten
+        try refuse([QCFS(levels: 4), Flatten(), Dense(inFeatures: 36, outFeatures: 4)], "layer 0 (qcfs): a QCFS activation must directly follow")
         // QCFS on the classifier
         try refuse([Flatten(), Dense(inFeatures: 36, outFeatures: 4), QCFS(levels: 4)], "the output layer must be linear")
     }

@@ -29,8 +29,26 @@ final class QCFSConfigTests: XCTestCase {
         let relu = try TrainingConfig.load(path: "\(TrainingConfigTests.configsDir)/fmnist-cnn.yaml")
         XCTAssertEqual(shipped.model.layers.map { $0 == .relu ? .qcfs(levels: 4, thresholds: 1, initialThreshold: 2) : $0 },
                        shipped.model.layers)
-        XCTAssertEqual(relu.model.layers.map { $0 == .relu ? .qcfs(levels: 4, thresholds: 1, initialThreshold: 2) : $0 }, shipped.model.layers,
-                       "the same CNN with every ReLU replaced by QCFS")
+        let q: LayerSpec = .qcfs(levels: 4, thresholds: 1, initialThreshold: 2)
+        XCTAssertEqual(relu.model.layers.flatMap { l -> [LayerSpec] in
+            if l == .relu { return [q] }
+            if case .avgPool2d = l { return [l, q] }
+            return [l]
+        }, shipped.model.layers, "the same CNN with every ReLU replaced by QCFS and a QCFS after each average pooling")
+        // the residual CNN: every ReLU replaced by QCFS (body and after the additions), one more after each pooling
+        let res = try TrainingConfig.load(path: "\(TrainingConfigTests.configsDir)/fmnist-resnet.yaml")
+        let resQ = try TrainingConfig.load(path: "\(TrainingConfigTests.configsDir)/fmnist-resnet-qcfs.yaml")
+        func swap(_ ls: [LayerSpec]) -> [LayerSpec] {
+            ls.flatMap { l -> [LayerSpec] in
+                if l == .relu { return [q] }
+                if l == .globalAvgPool { return [l, q] }
+                if case .avgPool2d = l { return [l, q] }
+                if case let .residual(b, s) = l { return [.residual(body: swap(b), shortcut: swap(s))] }
+                return [l]
+            }
+        }
+        XCTAssertEqual(swap(res.model.layers), resQ.model.layers)
+        XCTAssertTrue(resQ.model.layers.contains { if case let .residual(b, _) = $0 { return b.contains(q) }; return false })
         XCTAssertEqual(relu.options, shipped.options)
     }
 
