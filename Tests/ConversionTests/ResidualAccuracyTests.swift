@@ -234,6 +234,25 @@ final class ResidualAccuracyTests: XCTestCase {
         XCTAssertThrowsError(try ConvertedNetwork.load(dir.path)) { e in XCTAssertTrue("\(e)".contains("correctionSteps"), "\(e)") }
     }
 
+    /// A global pooling followed by a QCFS (trained with that rounding) keeps its neurons under the
+    /// default, and a QCFS net gets no potential correction (its thresholds are the trained λ).
+    func testGlobalPoolWithQCFSKeepsItsNeuronsAndQCFSNetsAreNotCorrected() throws {
+        var rng = TestRNG(s: 53)
+        let c = Conv2D(inChannels: 1, outChannels: 2, kernel: Size2(3), padding: Size2(1)), d = Dense(inFeatures: 2, outFeatures: 3)
+        setWeights(c, &rng); setWeights(d, &rng)
+        let q1 = QCFS(levels: 4), q2 = QCFS(levels: 4)
+        q1.threshold.value = Tensor(shape: [1], values: [0.8]); q2.threshold.value = Tensor(shape: [1], values: [0.5])
+        let m = try Sequential(inputShape: [1, 4, 4], layers: [c, q1, GlobalAvgPool2D(), q2, Flatten(), d], classes: 3)
+        let (_, set) = images(6, shape: [1, 4, 4], norm: .unit, seed: 54)
+        let snn = try Converter.convert(m, calibration: set, options: ConversionOptions())
+        XCTAssertEqual(snn.recipe, .qcfs)
+        XCTAssertEqual(snn.layers.map(\.kind), [.conv, .avgPool, .dense], "the pooling neurons stay")
+        XCTAssertEqual(snn.layers.map { $0.initialPotential.count }, [0, 0, 0], "no potential correction for QCFS")
+        // the same net with ReLUs: the pooling is folded into the output layer
+        let r = try Sequential(inputShape: [1, 4, 4], layers: [c, ReLU(), GlobalAvgPool2D(), Flatten(), d], classes: 3)
+        XCTAssertEqual(try Converter.convert(r, calibration: set, options: ConversionOptions()).layers.map(\.kind), [.conv, .dense])
+    }
+
     /// The correction options are checked before any work.
     func testOutOfRangeCorrectionOptionsAreRefused() throws {
         let m = try model(seed: 51)
