@@ -36,6 +36,16 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
         case neurons, fold
     }
 
+    /// Global average pooling followed by a dense layer that is the network's output layer: folded
+    /// into that layer (`fold`, default: its weights are replicated over the H·W positions of the map
+    /// and divided by H·W, so the read-out integrates the exact mean of the spikes instead of the
+    /// re-rounded rates of a layer of pooling neurons; every spike of the pooled map then reaches the
+    /// `classes` outputs, a few SOPs), or kept as a layer of IF neurons (`neurons`). A global pooling
+    /// before a hidden dense layer stays neurons unless `--avgpool fold` folds every average pooling.
+    public enum GlobalPoolStrategy: String, Codable, Sendable, CaseIterable {
+        case fold, neurons
+    }
+
     /// Which activations the percentile ranks: the positive ones (SNN Toolbox, Rueckauer et al. 2017;
     /// default) or all of them, zeros of the ReLU included (SpikingJelly's `"99.9%"` mode). Counting
     /// the zeros lowers the scale of sparse channels: more spikes, less rounding error at small T.
@@ -55,6 +65,19 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
     public var decoding: OutputDecoding = .membrane
     public var maxPool: MaxPoolStrategy = .gate
     public var avgPool: AvgPoolStrategy = .neurons
+    public var globalPool: GlobalPoolStrategy = .fold
+    /// Potential correction (layer-wise calibration in the manner of Li et al. 2021, "A free lunch from
+    /// ANN: towards efficient, accurate spiking neural networks calibration", ICML): after the scales
+    /// are chosen, the converted network runs `correctionSteps` steps on `correctionImages` calibration
+    /// images, and layer by layer (first to last hidden conv/dense layer, each with the corrections of
+    /// the layers before it) every channel's initial potential becomes
+    /// `v0 + correctionSteps × (mean ANN rate − mean SNN rate)` (ANN rate = activation/λ clipped to
+    /// [0, 1]; the mean over images and positions), clamped to [0, 1). The deficit it removes is
+    /// mostly the charge a layer misses while its inputs start up, so one charge at t = 0 helps every T
+    /// (its rate effect shrinks as 1/T). 0 steps = off (uniform `initialPotential`). Percentile recipe
+    /// only (a QCFS net keeps its θ/2).
+    public var correctionSteps: Int = 32
+    public var correctionImages: Int = 500
     /// Initial membrane potential as a fraction of the threshold (0.5 halves the rounding error of
     /// rate coding; Bu et al. 2022).
     public var initialPotential: Double = 0.5
@@ -63,8 +86,11 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case normalization, percentile, percentileOf, calibrationImages, resetBySubtraction, encoding, decoding,
-             maxPool, initialPotential, avgPool
+             maxPool, initialPotential, avgPool, globalPool, correctionSteps, correctionImages
     }
+
+    /// Largest number of steps of the potential-correction runs.
+    public static let maxCorrectionSteps = 100_000
 
     /// Largest calibration image count (far beyond any data set in IDX form).
     public static let maxCalibrationImages = 100_000_000
@@ -76,11 +102,18 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
         if !(calibrationImages > 0 && calibrationImages <= Self.maxCalibrationImages) {
             return "calibrationImages must be in 1...\(Self.maxCalibrationImages), found \(calibrationImages)"
         }
+        if !(correctionSteps >= 0 && correctionSteps <= Self.maxCorrectionSteps) {
+            return "correctionSteps must be in 0...\(Self.maxCorrectionSteps) (0 = no potential correction), found \(correctionSteps)"
+        }
+        if !(correctionImages > 0 && correctionImages <= Self.maxCalibrationImages) {
+            return "correctionImages must be in 1...\(Self.maxCalibrationImages), found \(correctionImages)"
+        }
         if !(initialPotential >= 0 && initialPotential < 1) { return "initialPotential must be a fraction of the threshold in [0, 1), found \(initialPotential)" }
         return nil
     }
 
-    /// Keys missing from a file written by an older version take their defaults.
+    /// Keys missing from a file written by an older version take their defaults (except `globalPool`
+    /// and `correctionSteps`: such a file kept its global pooling as neurons and had no correction).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = ConversionOptions()
@@ -94,6 +127,11 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
         maxPool = try c.decodeIfPresent(MaxPoolStrategy.self, forKey: .maxPool) ?? d.maxPool
         initialPotential = try c.decodeIfPresent(Double.self, forKey: .initialPotential) ?? d.initialPotential
         avgPool = try c.decodeIfPresent(AvgPoolStrategy.self, forKey: .avgPool) ?? d.avgPool
+        // a file written before the key existed kept its global pooling as neurons
+        globalPool = try c.decodeIfPresent(GlobalPoolStrategy.self, forKey: .globalPool) ?? .neurons
+        // ... and had no potential correction
+        correctionSteps = try c.decodeIfPresent(Int.self, forKey: .correctionSteps) ?? 0
+        correctionImages = try c.decodeIfPresent(Int.self, forKey: .correctionImages) ?? d.correctionImages
     }
 }
 

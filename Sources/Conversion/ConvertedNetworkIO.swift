@@ -7,7 +7,9 @@ import Foundation
 /// - `network.json`: format tag, options, input shape and normalization, and per layer its kind,
 ///   shapes, geometry, normalization scales and the ANN layers it stands for;
 /// - `weights.safetensors`: `layers.<k>.weight` (engine layout, normalized), `layers.<k>.bias`,
-///   `first.weight`/`first.bias` (ANN-form first layer with BatchNorm folded), `first.offset`.
+///   `first.weight`/`first.bias` (ANN-form first layer with BatchNorm folded), `first.offset`, and
+///   `layers.<k>.initial_potential` (per channel, fraction of the threshold in [0, 1)) for a layer
+///   whose initial potentials the potential correction set.
 /// `neuromorph simulate SNN_DIR` and `ConvertedNetwork.load` read it back.
 extension ConvertedNetwork {
     public static let format = "neuromorph.converted-snn"
@@ -94,6 +96,9 @@ extension ConvertedNetwork {
             if !l.weights.isEmpty { tensors.append(("layers.\(k).weight", .float(Tensor(shape: [l.weights.count], values: l.weights)))) }
             if !l.bias.isEmpty { tensors.append(("layers.\(k).bias", .float(Tensor(shape: [l.bias.count], values: l.bias)))) }
             if let sk = l.skip { tensors.append(("layers.\(k).skip_weight", .float(Tensor(shape: [sk.weights.count], values: sk.weights)))) }
+            if !l.initialPotential.isEmpty {
+                tensors.append(("layers.\(k).initial_potential", .float(Tensor(shape: [l.initialPotential.count], values: l.initialPotential))))
+            }
         }
         tensors.append(("first.weight", .float(Tensor(shape: firstShape, values: firstWeights))))
         tensors.append(("first.bias", .float(Tensor(shape: [firstBias.count], values: firstBias))))
@@ -152,6 +157,17 @@ extension ConvertedNetwork {
             if let sk = r.skip, let n = counts.skip[k] {
                 l.skip = SkipProjection(source: sk.source, kind: sk.kind, inputShape: sk.input_shape, kernel: sk.kernel, stride: sk.stride,
                                         padding: sk.padding, weights: try floats("layers.\(k).skip_weight", n))
+            }
+            let v0Key = "layers.\(k).initial_potential"
+            if tensors[v0Key] != nil {
+                guard (r.kind == .conv || r.kind == .dense) && !r.is_output else {
+                    throw ConversionError("\(weightsPath): tensor '\(v0Key)': only a hidden conv or dense layer has corrected initial potentials, layers[\(k)] is \(r.is_output ? "the output layer" : r.kind.rawValue)")
+                }
+                let v0 = try floats(v0Key, r.output_shape[0])
+                if let j = v0.firstIndex(where: { !($0 >= 0 && $0 < 1) }) {
+                    throw ConversionError("\(weightsPath): tensor '\(v0Key)' holds \(v0[j]) at index \(j); initial potentials are fractions of the threshold in [0, 1)")
+                }
+                l.initialPotential = v0
             }
             layers.append(l)
         }

@@ -37,8 +37,15 @@ public struct SpikingLayer: Equatable, Sendable {
     public var skip: SkipProjection? = nil
     /// MACs of the ANN layer when they differ from this layer's geometry (an average pooling folded in).
     public var annMACs: Int64? = nil
+    /// Initial membrane potential per output channel as a fraction of the threshold, set by the
+    /// potential correction (`ConversionOptions.correctionSteps`); empty = `options.initialPotential`.
+    public var initialPotential: [Float] = []
 
     public var size: Int { outputShape.reduce(1, *) }
+    /// An average pooling over the whole map (global average pooling: one output per channel).
+    public var isGlobalPool: Bool {
+        kind == .avgPool && outputShape.count == 3 && outputShape[1] == 1 && outputShape[2] == 1 && kernel == [inputShape[1], inputShape[2]]
+    }
     public var channels: Int { outputShape.count == 3 ? outputShape[0] : outputShape[0] }
     /// Channel of neuron `i` (engine order).
     public func channel(of i: Int) -> Int { outputShape.count == 3 ? i % outputShape[0] : i }
@@ -700,11 +707,21 @@ public enum Converter {
             }
         }
 
+        // potential correction: the ANN's target rates of the hidden layers (names survive folding)
+        let nCorrection = recipe == .percentile && options.correctionSteps > 0 ? min(options.correctionImages, nCal) : 0
+        let targets = nCorrection > 0
+            ? PotentialCorrection.targets(model, groups: groups, scales: scales, shapes: tapOut, calibration: calibration, count: nCorrection, threads: threads)
+            : []
+
         if options.avgPool == .fold {
             if let g = groups.first(where: { $0.kind == .avgPool && $0.qcfs != nil }) {
                 throw ConversionError("\(name(g)): --avgpool fold would drop the QCFS activation after this pooling (the model was trained with it); use --avgpool neurons")
             }
             out = try foldAveragePooling(out)
+        } else if options.globalPool == .fold {
+            // a global pooling followed by a QCFS keeps its neurons: they carry that trained rounding
+            let keep = Set(groups.filter { $0.kind == .avgPool && $0.qcfs != nil }.map(\.name))
+            out = try foldAveragePooling(out, globalOnly: true, keep: keep)
         }
 
         // 3. First-layer offset for u = 0 (Poisson encoding), exact including zero padding.
@@ -714,31 +731,50 @@ public enum Converter {
         var result = conv
         let zero = [Float](repeating: 0, count: model.inputShape.reduce(1, *))
         result.firstLayerOffset = conv.firstLayerCurrents(pixels: zero, count: 1, threads: 1)
+        if nCorrection > 0 {
+            try PotentialCorrection.apply(&result, targets: targets, calibration: calibration, count: nCorrection,
+                                          steps: options.correctionSteps, threads: threads)
+        }
         return result
     }
 
-    /// Folds every average pooling layer into the conv/dense layer after it (`ConversionOptions.avgPool
-    /// == .fold`): pooling p×p (stride p) then a conv (kernel k, stride s, no padding) is one conv with
-    /// kernel k·p, stride s·p and weights W/p² over the unpooled map; pooling then a dense layer (after
-    /// flatten) is a dense layer over the unpooled map with W/p² for every pixel of a window (pixels
-    /// floor mode drops get 0). Weights are in engine layout and already normalized.
-    static func foldAveragePooling(_ layers: [SpikingLayer]) throws -> [SpikingLayer] {
-        // a shortcut names its source by index in `layers`: folding would renumber them
-        if layers.contains(where: { $0.skip != nil }) && layers.contains(where: { $0.kind == .avgPool }) {
-            throw ConversionError("--avgpool fold does not support residual networks yet; use --avgpool neurons")
+    /// Folds average pooling layers into the conv/dense layer after them: every one (`--avgpool fold`,
+    /// `ConversionOptions.avgPool == .fold`) or, with `globalOnly`, only a global average pooling whose
+    /// next layer is the dense output layer (`ConversionOptions.globalPool == .fold`). Pooling p×p
+    /// (stride p) then a conv (kernel k, stride s, no padding) is one conv with kernel k·p, stride s·p
+    /// and weights W/p² over the unpooled map; pooling kh×kw then a dense layer (after flatten) is a
+    /// dense layer over the unpooled map with W/(kh·kw) for every pixel of a window (pixels floor mode
+    /// drops get 0); a global pooling over an H×W map is the case kh = H, kw = W: the dense weights
+    /// replicated over the H·W positions and divided by H·W. Weights are in engine layout and already
+    /// normalized. Shortcut sources are renumbered; a pooling that feeds a shortcut is not folded
+    /// (refused by `--avgpool fold`, kept as neurons by the global-pooling default), nor one named in
+    /// `keep` (a pooling followed by a QCFS activation).
+    static func foldAveragePooling(_ layers: [SpikingLayer], globalOnly: Bool = false, keep: Set<String> = []) throws -> [SpikingLayer] {
+        let sources = Set(layers.compactMap { $0.skip?.source })
+        if !globalOnly, let s = sources.sorted().first(where: { layers[$0].kind == .avgPool }) {
+            throw ConversionError("\(layers[s].name): --avgpool fold cannot fold a pooling whose spikes feed a residual shortcut; use --avgpool neurons")
+        }
+        func folds(_ i: Int) -> Bool {
+            let l = layers[i]
+            guard l.kind == .avgPool else { return false }
+            guard globalOnly else { return true }
+            return l.isGlobalPool && i + 1 < layers.count && layers[i + 1].kind == .dense && layers[i + 1].isOutput && !sources.contains(i)
+                && !keep.contains(l.name)
         }
         var out: [SpikingLayer] = []
+        var newIndex = [Int](repeating: -1, count: layers.count)
         var i = 0
         while i < layers.count {
             let pool = layers[i]
-            guard pool.kind == .avgPool else { out.append(pool); i += 1; continue }
+            guard folds(i) else { newIndex[i] = out.count; out.append(pool); i += 1; continue }
             let p = pool.kernel[0]
-            guard i + 1 < layers.count, pool.stride == p, pool.kernel[1] == p else {
-                throw ConversionError("\(pool.name): --avgpool fold needs non-overlapping pooling (stride = kernel) followed by a conv or dense layer")
+            // non-overlapping square windows; a global pooling over a non-square map folds into a dense layer only
+            let square = pool.kernel[1] == p && (pool.stride == p || pool.isGlobalPool)
+            guard i + 1 < layers.count, square || (pool.isGlobalPool && layers[i + 1].kind == .dense) else {
+                throw ConversionError("\(pool.name): --avgpool fold needs non-overlapping square pooling (stride = kernel) followed by a conv or dense layer")
             }
             var next = layers[i + 1]
             let (C, H0, W0) = (pool.inputShape[0], pool.inputShape[1], pool.inputShape[2])
-            let inv = 1 / Float(p * p)
             let annMACs = next.macs
             switch next.kind {
             case .conv:
@@ -746,7 +782,7 @@ public enum Converter {
                     throw ConversionError("\(next.name): --avgpool fold cannot fold the pooling before a padded convolution; use --avgpool neurons")
                 }
                 let (k, outC) = (next.kernel[0], next.outputShape[0])
-                let kf = k * p
+                let kf = k * p, inv = 1 / Float(p * p)
                 var w = [Float](repeating: 0, count: kf * kf * C * outC)
                 for y in 0..<kf { for x in 0..<kf { for c in 0..<C { for o in 0..<outC {
                     w[((y * kf + x) * C + c) * outC + o] = next.weights[(((y / p) * k + x / p) * C + c) * outC + o] * inv
@@ -756,9 +792,11 @@ public enum Converter {
                 next.stride *= p
             case .dense:
                 let (Hp, Wp, outC) = (pool.outputShape[1], pool.outputShape[2], next.outputShape[0])
+                let (kh, kw) = (pool.kernel[0], pool.kernel[1])
+                let inv = 1 / Float(kh * kw)
                 var w = [Float](repeating: 0, count: C * H0 * W0 * outC)
-                for y in 0..<(Hp * p) { for x in 0..<(Wp * p) { for c in 0..<C { for o in 0..<outC {
-                    w[((y * W0 + x) * C + c) * outC + o] = next.weights[(((y / p) * Wp + x / p) * C + c) * outC + o] * inv
+                for y in 0..<(Hp * kh) { for x in 0..<(Wp * kw) { for c in 0..<C { for o in 0..<outC {
+                    w[((y * W0 + x) * C + c) * outC + o] = next.weights[(((y / kh) * Wp + x / kw) * C + c) * outC + o] * inv
                 } } } }
                 next.weights = w
             case .avgPool, .maxPool:
@@ -767,8 +805,12 @@ public enum Converter {
             next.inputShape = next.kind == .dense ? [C * H0 * W0] : pool.inputShape
             next.absorbed = (next.absorbed + [pool.annIndex] + pool.absorbed).sorted()
             next.annMACs = annMACs
+            newIndex[i + 1] = out.count
             out.append(next)
             i += 2
+        }
+        for k in out.indices {
+            if var sk = out[k].skip { sk.source = newIndex[sk.source]; out[k].skip = sk }
         }
         return out
     }

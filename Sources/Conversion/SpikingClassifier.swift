@@ -117,10 +117,90 @@ public final class SpikingClassifier: @unchecked Sendable {
         self.converted = converted
         self.seed = seed
         compiled = try CompiledNetwork(converted.makeNetwork(), seed: seed)
+        var v0: [Int: [Float]] = [:]
+        for (k, l) in converted.layers.enumerated() where !l.initialPotential.isEmpty {
+            v0[k] = (0..<l.size).map { l.initialPotential[l.channel(of: $0)] }
+        }
+        initialPotentials = v0
     }
 
     /// Population index of spiking layer k.
     func popIndex(_ k: Int) -> Int { converted.options.encoding == .poisson ? k + 1 : k }
+
+    /// Per-neuron initial potentials of the layers whose channels have their own (potential correction).
+    let initialPotentials: [Int: [Float]]
+
+    /// Puts `sim` at t = 0 for image `img`: state initialized (corrected initial potentials included),
+    /// the first layer's analog current (`currents[offset...]`) or the Poisson input rates (seeded per
+    /// image), and every layer's bias current.
+    func start(_ sim: Simulator, image img: Int, pixels: [Float], currents: [Float], offset: Int, biases: [[Float]]) throws {
+        sim.initializeState()
+        for (k, v0) in initialPotentials {
+            let v = sim.state(population: popIndex(k), variable: 0)
+            for q in 0..<v0.count { v[q] = v0[q] }
+        }
+        let analog = converted.options.encoding == .analog
+        for k in converted.layers.indices {
+            let ext = sim.externalCurrent(population: popIndex(k))
+            if k == 0 && analog {
+                for q in 0..<converted.layers[0].size { ext[q] = currents[offset + q] }
+            } else {
+                let b = biases[k]
+                for q in 0..<b.count { ext[q] = b[q] }
+            }
+        }
+        if !analog {
+            sim.reseed(seed &+ UInt64(img) &* 0x9E3779B97F4A7C15)
+            let size = converted.inputShape.reduce(1, *)
+            let (C, H, W) = (converted.inputShape[0], converted.inputShape[1], converted.inputShape[2])
+            let rates = (0..<size).map { q -> Float in
+                // engine order (HWC) from CHW pixels
+                let c = q % C, pix = q / C, x = pix % W, y = pix / W
+                return pixels[img * size + (c * H + y) * W + x] * 1000
+            }
+            try sim.setPoissonRates(population: 0, hz: rates)
+        }
+    }
+
+    /// Mean firing rate (spikes per step) of every channel of spiking layer `layer` after `steps` steps,
+    /// over `images` (pixels in [0, 1]) and the layer's positions: one run per image, summed in image
+    /// order (the same result whatever the thread count).
+    public func channelRates(layer: Int, pixels: [Float], count n: Int, steps: Int, threads: Int) throws -> [Double] {
+        let l = converted.layers[layer]
+        let C = l.channels
+        let size = converted.inputShape.reduce(1, *)
+        guard steps > 0, n > 0, pixels.count == n * size else { throw ConversionError("channelRates: \(n) images of \(converted.inputShape) and steps > 0 expected") }
+        let nt = max(1, min(threads, n))
+        let sims = try (0..<nt).map { _ in try Simulator(compiled) }
+        let pop = popIndex(layer)
+        for sim in sims { sim.countSpikesPerNeuron(population: pop, true) }
+        let biases = converted.layers.indices.map { converted.biasCurrents($0) }
+        let counts = SharedBuffer<Double>(n * C, 0)
+        let currents = converted.options.encoding == .analog ? converted.firstLayerCurrents(pixels: pixels, count: n, threads: threads) : []
+        let l0size = converted.layers[0].size
+        let errors = ErrorBox()
+        DispatchQueue.concurrentPerform(iterations: nt) { w in
+            let sim = sims[w]
+            var img = w
+            while img < n {
+                do {
+                    try self.start(sim, image: img, pixels: pixels, currents: currents, offset: img * l0size, biases: biases)
+                    try sim.run(steps: Int64(steps), threads: 1)
+                } catch {
+                    errors.set(error)
+                    return
+                }
+                let cnt = sim.spikeCounts(population: pop)
+                for q in 0..<l.size { counts[img * C + l.channel(of: q)] += Double(cnt[q]) }
+                img += nt
+            }
+        }
+        if let e = errors.error { throw e }
+        var rates = [Double](repeating: 0, count: C)
+        for img in 0..<n { for c in 0..<C { rates[c] += counts[img * C + c] } }
+        let per = Double(n) * Double(l.size / C) * Double(steps)
+        return rates.map { $0 / per }
+    }
 
     /// Evaluates `images` (pixels in [0, 1], i.e. without mean/std normalization) at each T in
     /// `timesteps` (ascending), in one run per image to the largest T.
@@ -169,27 +249,7 @@ public final class SpikingClassifier: @unchecked Sendable {
                 var img = c0 + w
                 while img < c0 + cn {
                     do {
-                        sim.initializeState()
-                        for k in 0..<nl {
-                            let ext = sim.externalCurrent(population: popIndex(k))
-                            let b = biases[k]
-                            if k == 0 && analog {
-                                let base = (img - c0) * l0size
-                                for q in 0..<l0size { ext[q] = currents[base + q] }
-                            } else {
-                                for q in 0..<b.count { ext[q] = b[q] }
-                            }
-                        }
-                        if !analog {
-                            sim.reseed(self.seed &+ UInt64(img) &* 0x9E3779B97F4A7C15)
-                            let rates = (0..<size).map { q -> Float in
-                                // engine order (HWC) from CHW pixels
-                                let C = self.converted.inputShape[0], H = self.converted.inputShape[1], W = self.converted.inputShape[2]
-                                let c = q % C, pix = q / C, x = pix % W, y = pix / W
-                                return pixels[img * size + (c * H + y) * W + x] * 1000
-                            }
-                            try sim.setPoissonRates(population: 0, hz: rates)
-                        }
+                        try self.start(sim, image: img, pixels: pixels, currents: currents, offset: (img - c0) * l0size, biases: biases)
                         var prevT = 0
                         for (ci, t) in ts.enumerated() {
                             try sim.run(steps: Int64(t - prevT), threads: 1)

@@ -19,7 +19,11 @@ public enum ComparisonReport {
         s += "reset \(c.options.resetBySubtraction ? "by subtraction" : "to zero"); "
         s += "\(c.options.encoding.rawValue) input; output decoded by \(c.options.decoding == .membrane ? "membrane potential" : "spike count"); "
         s += "initial potential \(fmt(c.options.initialPotential)) × threshold; max pooling: \(c.options.maxPool.rawValue); "
-        s += "average pooling: \(c.options.avgPool == .fold ? "folded into the next layer" : "IF neurons").\n\n"
+        s += "average pooling: \(c.options.avgPool == .fold ? "folded into the next layer" : "IF neurons"); "
+        s += "global pooling before the output: \(c.options.globalPool == .fold || c.options.avgPool == .fold ? "folded into it" : "IF neurons"); "
+        s += c.recipe == .percentile && c.options.correctionSteps > 0
+            ? "potential correction: \(c.options.correctionSteps) steps on \(c.options.correctionImages) calibration images.\n\n"
+            : "no potential correction.\n\n"
         s += String(format: "ANN: accuracy **%.2f%%**, %lld MACs per image, %.0f images/s.\n\n", 100 * c.ann_accuracy, c.macs_per_image, c.ann_images_per_second)
         s += "Energy per operation (Horowitz 2014, 45 nm unless changed): MAC \(fmt(c.energy_model.macPicojoules)) pJ, add \(fmt(c.energy_model.addPicojoules)) pJ. "
         s += "SNN energy = SOPs × add; \"+ first layer\" adds the first layer's MACs (\(c.first_layer_macs_per_image) per image"

@@ -5,8 +5,9 @@ import SNN
 
 /// Runs a converted network (`neuromorph convert` output) through the ordinary simulation runner on
 /// one input image: the network is the converted SNN, the image becomes the first layer's input
-/// current (analog) or the input population's rates (Poisson), biases become constant currents, and
-/// the run lasts `timesteps` steps of 1 ms.
+/// current (analog) or the input population's rates (Poisson), biases become constant currents, the
+/// corrected initial potentials of a layer a one-step current pulse at t = 0 (of v0_c − v0: the same
+/// charge), and the run lasts `timesteps` steps of 1 ms.
 public enum ConvertedSimulation {
     public static func config(_ snn: ConvertedNetwork, pixels u: [Float], timesteps: Int, seed: UInt64, threads: Int, name: String) throws -> SimulationConfig {
         var net = snn.makeNetwork()
@@ -26,6 +27,12 @@ public enum ConvertedSimulation {
             if b.contains(where: { $0 != 0 }) {
                 currents.append(CurrentInput(name: "bias\(k)", population: snn.layers[k].name, times: [0], amplitudes: [1], perNeuron: b))
             }
+        }
+        // corrected initial potentials (potential correction): a one-step pulse of v0_c − v0 at t = 0
+        for (k, l) in snn.layers.enumerated() where !l.initialPotential.isEmpty {
+            let v0 = Float(snn.options.initialPotential)
+            let d = (0..<l.size).map { l.initialPotential[l.channel(of: $0)] - v0 }
+            currents.append(CurrentInput(name: "v0-\(k)", population: l.name, times: [0, 1], amplitudes: [1, 0], perNeuron: d))
         }
         net.currents = currents
         let out = snn.layers.last!

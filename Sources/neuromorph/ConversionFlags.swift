@@ -32,6 +32,15 @@ struct ConversionFlags: ParsableArguments {
     @Option(name: .long, help: "Average pooling: neurons (a layer of IF neurons) or fold (into the next conv/dense layer: exact mean, ~k² more SOPs).")
     var avgpool: String = ConversionOptions().avgPool.rawValue
 
+    @Option(name: .long, help: "Global average pooling before the dense output layer: fold (into it: the read-out sees the exact mean, a few more SOPs) or neurons (a layer of IF neurons).")
+    var globalPool: String = ConversionOptions().globalPool.rawValue
+
+    @Option(name: .long, parsing: .unconditional, help: "Potential correction: steps T_c of the calibration runs that set each hidden channel's initial potential (0 = off).")
+    var correctionSteps: Int = ConversionOptions().correctionSteps
+
+    @Option(name: .long, parsing: .unconditional, help: "Calibration images of the potential correction (the first N of the calibration images).")
+    var correctionImages: Int = ConversionOptions().correctionImages
+
     @Option(name: .long, parsing: .unconditional, help: "Initial membrane potential as a fraction of the threshold.")
     var initialPotential: Double = ConversionOptions().initialPotential
 
@@ -54,6 +63,13 @@ struct ConversionFlags: ParsableArguments {
         guard let d = ConversionOptions.OutputDecoding(rawValue: decoding) else { throw ValidationError("--decoding must be membrane or spikes, got '\(decoding)'") }
         guard let m = ConversionOptions.MaxPoolStrategy(rawValue: maxpool) else { throw ValidationError("--maxpool must be gate or refuse, got '\(maxpool)'") }
         guard let ap = ConversionOptions.AvgPoolStrategy(rawValue: avgpool) else { throw ValidationError("--avgpool must be neurons or fold, got '\(avgpool)'") }
+        guard let gp = ConversionOptions.GlobalPoolStrategy(rawValue: globalPool) else { throw ValidationError("--global-pool must be fold or neurons, got '\(globalPool)'") }
+        guard correctionSteps >= 0 && correctionSteps <= ConversionOptions.maxCorrectionSteps else {
+            throw ValidationError("--correction-steps must be in 0...\(ConversionOptions.maxCorrectionSteps) (0 = off), got \(correctionSteps)")
+        }
+        guard correctionImages > 0 && correctionImages <= ConversionOptions.maxCalibrationImages else {
+            throw ValidationError("--correction-images must be in 1...\(ConversionOptions.maxCalibrationImages), got \(correctionImages)")
+        }
         guard initialPotential.isFinite && initialPotential >= 0 && initialPotential < 1 else { throw ValidationError("--initial-potential must be in [0, 1), got \(initialPotential)") }
         o.calibrationImages = calibration
         o.percentile = percentile
@@ -64,6 +80,9 @@ struct ConversionFlags: ParsableArguments {
         o.decoding = d
         o.maxPool = m
         o.avgPool = ap
+        o.globalPool = gp
+        o.correctionSteps = correctionSteps
+        o.correctionImages = correctionImages
         o.initialPotential = initialPotential
         if let p = o.problem { throw ValidationError("conversion flags: \(p)") }
         return o

@@ -9,6 +9,7 @@
 #   EPOCHS=1 LIMIT=200 TIMING_LIMIT=100 bash experiments/onnx-models/run.sh      # smoke test
 # Environment (defaults): EPOCHS=3 LIMIT=2000 (test images of the SNN accuracy runs, both frameworks)
 #   TIMING_LIMIT=500 TS=8,16,32,64,128 CAL=1000 THREADS_LIST="1 2" NETS="resnet vgg"
+#   NEUROMORPH (a release binary to use instead of building one)
 #   PHASES="accuracy timing" (e.g. PHASES=accuracy NETS=resnet while the other net still trains; the
 #   report needs both phases of both nets)
 # Needs: bash scripts/setup.sh (Fashion-MNIST) and pyenv's Python 3.11.7 (torch 2.13.0+cpu wheel).
@@ -51,9 +52,13 @@ for net in $NETS; do
     fi
 done
 
-# 3. neuromorph in release, own scratch folder.
-(cd "$ROOT" && swift build -c release --product neuromorph --scratch-path .build-onnxbench 2>&1 | tail -1)
-NM="$ROOT/.build-onnxbench/release/neuromorph"
+# 3. neuromorph in release, own scratch folder (NEUROMORPH=path/to/neuromorph uses that binary instead).
+if [ -n "${NEUROMORPH:-}" ]; then
+    NM="$NEUROMORPH"
+else
+    (cd "$ROOT" && swift build -c release --product neuromorph --scratch-path .build-onnxbench 2>&1 | tail -1)
+    NM="$ROOT/.build-onnxbench/release/neuromorph"
+fi
 {
     echo "model: $(lscpu | sed -n 's/^Model name: *//p')"
     echo "cores: $(nproc)"
