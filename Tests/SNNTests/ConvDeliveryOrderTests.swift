@@ -15,31 +15,6 @@ final class ConvDeliveryOrderTests: XCTestCase {
         var density: UInt64   // a source spikes with probability density / 100
     }
 
-    /// The documented sum per target, in Float.
-    func expected(_ g: ConvGeometry, _ kernel: [Float], _ fires: [Bool]) -> (v: [Float], events: Int64) {
-        var out = [Float](repeating: 0, count: g.outputSize)
-        var events: Int64 = 0
-        for oy in 0..<g.outHeight { for ox in 0..<g.outWidth {
-            var list: [Int] = []   // kernel index (ky, kx, ci) of each listed spike
-            for ky in 0..<g.kernelHeight { for kx in 0..<g.kernelWidth {
-                let y = oy * g.stride - g.padding + ky, x = ox * g.stride - g.padding + kx
-                guard y >= 0, y < g.inHeight, x >= 0, x < g.inWidth else { continue }
-                for ci in 0..<g.inChannels where fires[(y * g.inWidth + x) * g.inChannels + ci] {
-                    list.append((ky * g.kernelWidth + kx) * g.inChannels + ci)
-                }
-            }}
-            events += Int64(list.count * g.outChannels)
-            for co in 0..<g.outChannels {
-                var e: Float = 0, o: Float = 0
-                for (r, k) in list.enumerated() {
-                    if r % 2 == 0 { e += kernel[k * g.outChannels + co] } else { o += kernel[k * g.outChannels + co] }
-                }
-                out[(oy * g.outWidth + ox) * g.outChannels + co] = 0 + (e + o)
-            }
-        }}
-        return (out, events)
-    }
-
     func testConvDeliveryEqualsDocumentedSumBitForBit() throws {
         let shapes: [Shape] = [
             Shape(g: ConvGeometry(inHeight: 9, inWidth: 10, inChannels: 16, outChannels: 16, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1), density: 12),
@@ -57,7 +32,7 @@ final class ConvDeliveryOrderTests: XCTestCase {
             // weights of several magnitudes, so that the order of additions shows in the last bits
             let kernel = (0..<g.kernelCount).map { _ in Float(Int(next() % 200001) - 100000) / 997 * (next() % 4 == 0 ? 1e-3 : 1) }
             let fires = (0..<g.inputSize).map { _ in next() % 100 < s.density }
-            let (want, events) = expected(g, kernel, fires)
+            let (want, events) = documentedConvSum(g, kernel, fires)
             var store = IFParameters(); store.threshold = 1e9   // never fires: v holds the delivered sum
             let net = Network(dt: 1, populations: [
                 Population(name: "in", size: g.inputSize, model: .spikeSource(times: fires.map { $0 ? [1.0] : [] })),

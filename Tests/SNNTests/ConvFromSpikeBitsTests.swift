@@ -11,31 +11,6 @@ import XCTest
 /// replay of the recorded spikes, with recording on (list and bits), off (bits only, no list) and on
 /// 3 threads (the spike list), on every vector path; spike totals and synaptic events too.
 final class ConvFromSpikeBitsTests: XCTestCase {
-    /// The documented sum of one step's spikes per target (ConvDeliveryOrderTests' definition).
-    func stepSum(_ g: ConvGeometry, _ kernel: [Float], _ fires: [Bool]) -> (v: [Float], events: Int64) {
-        var out = [Float](repeating: 0, count: g.outputSize)
-        var events: Int64 = 0
-        for oy in 0..<g.outHeight { for ox in 0..<g.outWidth {
-            var list: [Int] = []
-            for ky in 0..<g.kernelHeight { for kx in 0..<g.kernelWidth {
-                let y = oy * g.stride - g.padding + ky, x = ox * g.stride - g.padding + kx
-                guard y >= 0, y < g.inHeight, x >= 0, x < g.inWidth else { continue }
-                for ci in 0..<g.inChannels where fires[(y * g.inWidth + x) * g.inChannels + ci] {
-                    list.append((ky * g.kernelWidth + kx) * g.inChannels + ci)
-                }
-            }}
-            events += Int64(list.count * g.outChannels)
-            for co in 0..<g.outChannels {
-                var e: Float = 0, o: Float = 0
-                for (r, k) in list.enumerated() {
-                    if r % 2 == 0 { e += kernel[k * g.outChannels + co] } else { o += kernel[k * g.outChannels + co] }
-                }
-                out[(oy * g.outWidth + ox) * g.outChannels + co] = 0 + (e + o)
-            }
-        }}
-        return (out, events)
-    }
-
     func testConvFromSpikeBitsEqualsReplayedSum() throws {
         let shapes: [ConvGeometry] = [
             ConvGeometry(inHeight: 9, inWidth: 10, inChannels: 16, outChannels: 16, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
@@ -72,7 +47,7 @@ final class ConvFromSpikeBitsTests: XCTestCase {
                 for n in 1...steps {
                     var fires = [Bool](repeating: false, count: g.inputSize)
                     while q < train.count && train.steps[q] == Int64(n) { fires[Int(train.ids[q])] = true; q += 1 }
-                    let (sum, ev) = stepSum(g, kernel, fires)
+                    let (sum, ev) = documentedConvSum(g, kernel, fires)
                     for i in 0..<want.count { want[i] = want[i] + sum[i] }
                     events += ev
                 }

@@ -14,3 +14,30 @@ func rasterChecksum(_ trains: [SpikeTrain]) -> UInt64 {
     for t in trains { for (s, i) in zip(t.steps, t.ids) { mix(UInt64(bitPattern: s)); mix(UInt64(UInt32(bitPattern: i))) } }
     return h
 }
+
+/// One step's conv delivery as snn_deliver_conv.c documents it, in Float: per target, the kernel slices of the
+/// spikes in its window (window row, column, then channel), even and odd list entries summed apart, then added;
+/// and the synaptic events. `fires`: the source's spikes, HWC.
+func documentedConvSum(_ g: ConvGeometry, _ kernel: [Float], _ fires: [Bool]) -> (v: [Float], events: Int64) {
+    var out = [Float](repeating: 0, count: g.outputSize)
+    var events: Int64 = 0
+    for oy in 0..<g.outHeight { for ox in 0..<g.outWidth {
+        var list: [Int] = []   // kernel index (ky, kx, ci) of each listed spike
+        for ky in 0..<g.kernelHeight { for kx in 0..<g.kernelWidth {
+            let y = oy * g.stride - g.padding + ky, x = ox * g.stride - g.padding + kx
+            guard y >= 0, y < g.inHeight, x >= 0, x < g.inWidth else { continue }
+            for ci in 0..<g.inChannels where fires[(y * g.inWidth + x) * g.inChannels + ci] {
+                list.append((ky * g.kernelWidth + kx) * g.inChannels + ci)
+            }
+        }}
+        events += Int64(list.count * g.outChannels)
+        for co in 0..<g.outChannels {
+            var e: Float = 0, o: Float = 0
+            for (r, k) in list.enumerated() {
+                if r % 2 == 0 { e += kernel[k * g.outChannels + co] } else { o += kernel[k * g.outChannels + co] }
+            }
+            out[(oy * g.outWidth + ox) * g.outChannels + co] = 0 + (e + o)
+        }
+    }}
+    return (out, events)
+}
