@@ -30,6 +30,21 @@ func images(_ n: Int, shape: [Int], norm: Normalization, seed: UInt64) -> (raw: 
     return (raw, LabeledImages(sampleShape: shape, pixels: x, labels: [Int32](repeating: 0, count: n), classCount: 10))
 }
 
+/// Spike counts of every neuron of every layer after T steps (analog input) for one image.
+func spikeCounts(_ snn: ConvertedNetwork, pixels: [Float], T: Int) throws -> [[Int32]] {
+    let sim = try Simulator(CompiledNetwork(snn.makeNetwork(), seed: 1))
+    for k in snn.layers.indices { sim.countSpikesPerNeuron(population: k, true) }
+    sim.initializeState()
+    let cur = snn.firstLayerCurrents(pixels: pixels, count: 1, threads: 1)
+    for k in snn.layers.indices {
+        let ext = sim.externalCurrent(population: k)
+        let b = k == 0 ? cur : snn.biasCurrents(k)
+        for q in 0..<b.count { ext[q] = b[q] }
+    }
+    try sim.run(steps: Int64(T))
+    return snn.layers.indices.map { Array(sim.spikeCounts(population: $0)) }
+}
+
 final class ConversionTests: XCTestCase {
     /// IF rates in closed form: a hidden IF neuron with constant input r = a/λ per step (reset by
     /// subtraction, v0 = θ/2) fires floor(T r + 1/2) times in T steps — rate = clipped activation/threshold.

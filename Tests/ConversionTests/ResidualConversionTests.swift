@@ -33,21 +33,6 @@ final class ResidualConversionTests: XCTestCase {
                               normalization: Normalization(mean: 0.3, std: 0.5), classes: 3)
     }
 
-    /// Spike counts of every neuron of every layer after T steps (analog input) for one image.
-    func spikeCounts(_ snn: ConvertedNetwork, pixels: [Float], T: Int) throws -> [[Int32]] {
-        let sim = try Simulator(CompiledNetwork(snn.makeNetwork(), seed: 1))
-        for k in snn.layers.indices { sim.countSpikesPerNeuron(population: k, true) }
-        sim.initializeState()
-        let cur = snn.firstLayerCurrents(pixels: pixels, count: 1, threads: 1)
-        for k in snn.layers.indices {
-            let ext = sim.externalCurrent(population: k)
-            let b = k == 0 ? cur : snn.biasCurrents(k)
-            for q in 0..<b.count { ext[q] = b[q] }
-        }
-        try sim.run(steps: Int64(T))
-        return snn.layers.indices.map { Array(sim.spikeCounts(population: $0)) }
-    }
-
     func checkJoinRates(convShortcut: Bool) throws {
         let m = try model(convShortcut: convShortcut, ceiling: 1.5, seed: convShortcut ? 31 : 32)
         let n = 6
