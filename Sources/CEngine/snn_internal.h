@@ -77,19 +77,24 @@ typedef struct tl_t {   /* per thread, per population: spikes found in the curre
     int64_t cap;         /* entries ids can hold (grown by the owning thread for multi-spike models) */
 } tl_t;
 
-/* A Poisson input (snn_poisson_input.c): its description, the per-neuron random streams and the table
- * its counts are drawn from. */
+/* A Poisson input (snn_poisson_input.c): its description, the random streams (one per neuron pair) and
+ * the tables its counts are drawn from. */
 #define NM_PINPUT_LINEAR 24       /* prefixes (K) up to this long are compared in full, longer tables guided */
 typedef struct nm_pinput {
     nm_poisson_input_desc d;      /* d.mask points to `mask` (or NULL) */
     uint8_t *mask;                /* npad entries (0 past n) */
-    uint32_t *state;              /* xoshiro128++ states: four arrays of npad words */
-    int32_t npad;
-    uint32_t *T;                  /* thresholds, len + 1 entries (the last a sentinel) */
+    uint32_t *state;              /* xoshiro128++ states of the neuron pairs (2m, 2m + 1): four arrays of npad / 2 words */
+    int32_t npad;                 /* neurons, padded: whole 32-neuron blocks from any even start */
+    uint32_t *T;                  /* 32-bit thresholds, len + 1 entries (the last a sentinel) */
     int32_t *Tb;                  /* the same biased by 2^31 (signed comparisons in the kernel) */
     int32_t len, kmin, K;         /* K: the prefix compared without branches */
     uint32_t *G;                  /* guide (long tables): 2^gbits entries, or NULL */
     int gbits;
+    int wide;                     /* 1: 32-bit uniforms (guided tables, counts past 65535); 0: 16-bit lanes */
+    uint16_t *B;                  /* 16-bit path: len relabeled bucket thresholds (count = #{j : r >= B[j]}) */
+    int16_t *Bb;                  /* its branch-free prefix: Kp entries biased by 2^15, each splat to 32 lanes (the last: the rare-lane bound) */
+    uint16_t *tieb;               /* the nt tie buckets (T[j] >> 16 with T[j] & 0xFFFF != 0), ascending */
+    int32_t nt, Kp;
     int64_t events;               /* input spikes delivered (the counts' sum) since the last reset */
 } nm_pinput;
 

@@ -158,6 +158,15 @@ int nm_engine_ninputs(const nm_engine *e);
 int nm_input_desc(const nm_engine *e, int input, nm_poisson_input_desc *d);
 /* Input spikes delivered by input k since the last reset (the sum of its counts). */
 int64_t nm_input_events(const nm_engine *e, int input);
+/* Test hooks of the count draw (snn_poisson_input.c), on the current vector path. table_law: the
+ * 32-bit thresholds T (info[1] = len entries; count kmin + j for T[j-1] <= u < T[j]) and hist[j] (len + 1
+ * entries) = the number of 16-bit draws (r, and for a tie bucket every 16 further bits lo, each r weighing
+ * 2^16) the kernel's count rule maps to kmin + j; info = {kmin, len, ties, wide} (wide: 32-bit uniforms,
+ * hist not filled). draw: counts[s n + i] of n neurons over `steps` steps from `seed` (weight 1), drawn in
+ * ranges of `chunk` neurons (even); *ties = lanes that took the tie path. 0, or < 0 (bad arguments,
+ * cap too small, out of memory). */
+int nm_pinput_table_law(const nm_poisson_input_desc *d, uint32_t *T, uint64_t *hist, int32_t cap, int32_t info[4]);
+int nm_pinput_draw(const nm_poisson_input_desc *d, uint64_t seed, int32_t n, int32_t chunk, int32_t steps, int32_t *counts, int64_t *ties);
 
 /* Spike recording: all neurons (mask == NULL) or those with mask[i] != 0 (mask copied). A neuron that
  * spikes k times in one step (a Poisson source) is recorded k times, as NEST's spike_recorder does. */
