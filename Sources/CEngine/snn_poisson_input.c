@@ -421,7 +421,15 @@ NM_AI nm_vs count16(nm_vh raw, const pin_table *tb, uint32_t *rare, const int is
     const int32_t Kp = tb->Kp;
     const nm_vs rb = (nm_vs)raw;
     nm_vs cnt = (nm_vs)(int16_t)(tb->kmin + Kp);
-    for (int32_t j = 0; j + 1 < Kp; j++) cnt += (nm_vs)(bb_entry(Bb, j, isa) > rb);
+    if (isa == NM_ISA_BASELINE) {
+        /* SSE2: straight-line code with one predictable exit (5 % faster than the loop there; slower on AVX2) */
+#pragma clang loop unroll(full)
+        for (int32_t j = 0; j < NM_PINPUT_LINEAR + 1; j++) {
+            if (j + 1 >= Kp) break;
+            cnt += (nm_vs)(bb_entry(Bb, j, isa) > rb);
+        }
+    } else
+        for (int32_t j = 0; j + 1 < Kp; j++) cnt += (nm_vs)(bb_entry(Bb, j, isa) > rb);
     const nm_vs last = (nm_vs)(bb_entry(Bb, Kp - 1, isa) > rb);
     *rare = ~vmask32(last);
     return cnt + last;
