@@ -139,7 +139,8 @@ int64_t nm_proj_synapses(const nm_engine *e, int proj);
  * model) or, with binomial = 1, Binomial(sources, p) (Bernoulli trains, as Brian2's PoissonInput). It
  * arrives as the spikes of an explicit source with a delay of one step would (snn_poisson_input.c:
  * drawn in update n, acting in update n + 2, or n + 1 for a model with input_lead). Random streams:
- * one per target neuron from the run seed: same counts on any thread count and vector path. */
+ * one per pair of target neurons (2m, 2m + 1) from the run seed: same counts on any thread count and
+ * vector path. */
 #define NM_PINPUT_MAX_MEAN 1e7    /* sources x p: the largest mean count per neuron and step */
 typedef struct nm_poisson_input_desc {
     int32_t pop, port;
