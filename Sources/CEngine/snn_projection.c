@@ -137,8 +137,16 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
         }
         pr.pool_bits = 1;
     }
+    if ((d->kind == NM_PROJ_DENSE || d->kind == NM_PROJ_CONV) && ((uintptr_t)d->w & 63)) {   /* copied 64-byte aligned (proj_t.wown) */
+        const size_t wl = d->kind == NM_PROJ_DENSE ? (size_t)npre * (size_t)npost
+                        : (size_t)d->k_h * d->k_w * (d->depthwise ? 1 : (size_t)d->in_c) * d->out_c;
+        if (!(pr.wown = nm_acalloc(wl, sizeof(float)))) { free(pr.coord); free(pr.pool_tgt); return nm_fail(e, "out of memory"); }
+        memcpy(pr.wown, d->w, wl * sizeof(float));
+        pr.d.w = pr.wown;
+        e->bytes += (int64_t)(wl * sizeof(float));
+    }
     proj_t *np = realloc(e->projs, sizeof(proj_t) * (size_t)(e->nprojs + 1));
-    if (!np) { free(pr.coord); free(pr.pool_tgt); return nm_fail(e, "out of memory"); }
+    if (!np) { free(pr.coord); free(pr.pool_tgt); free(pr.wown); return nm_fail(e, "out of memory"); }
     e->projs = np;
     e->projs[e->nprojs] = pr;
     /* a target model with input_lead applies an input in the step ending at its arrival: one step less
