@@ -35,28 +35,22 @@
 NM_AI void conv_gather(float *dst, const float *w, const int32_t *L, int32_t n, int32_t b0, int32_t q1) {
     for (; b0 + 32 <= q1; b0 += 32) {
         nm_vf e0 = 0.0f, e1 = 0.0f, o0 = 0.0f, o1 = 0.0f;
-        int32_t r = 0;
-        for (; r + 1 < n; r += 2) {
+        for (int32_t r = 0; r < n; r += 2) {
             const float *ka = w + L[r] + b0, *kb = w + L[r + 1] + b0;
             e0 += vf_load(ka); e1 += vf_load(ka + 16);
             o0 += vf_load(kb); o1 += vf_load(kb + 16);
         }
-        if (r < n) { e0 += vf_load(w + L[r] + b0); e1 += vf_load(w + L[r] + b0 + 16); }
         vf_store(dst + b0, vf_load(dst + b0) + (e0 + o0));
         vf_store(dst + b0 + 16, vf_load(dst + b0 + 16) + (e1 + o1));
     }
     for (; b0 + 16 <= q1; b0 += 16) {
         nm_vf e0 = 0.0f, o0 = 0.0f;
-        int32_t r = 0;
-        for (; r + 1 < n; r += 2) { e0 += vf_load(w + L[r] + b0); o0 += vf_load(w + L[r + 1] + b0); }
-        if (r < n) e0 += vf_load(w + L[r] + b0);
+        for (int32_t r = 0; r < n; r += 2) { e0 += vf_load(w + L[r] + b0); o0 += vf_load(w + L[r + 1] + b0); }
         vf_store(dst + b0, vf_load(dst + b0) + (e0 + o0));
     }
     for (; b0 < q1; b0++) {   /* the same additions, one channel at a time */
         float e0 = 0.0f, o0 = 0.0f;
-        int32_t r = 0;
-        for (; r + 1 < n; r += 2) { e0 += w[L[r] + b0]; o0 += w[L[r + 1] + b0]; }
-        if (r < n) e0 += w[L[r] + b0];
+        for (int32_t r = 0; r < n; r += 2) { e0 += w[L[r] + b0]; o0 += w[L[r + 1] + b0]; }
         dst[b0] += e0 + o0;
     }
 }
@@ -64,7 +58,7 @@ NM_AI void conv_gather(float *dst, const float *w, const int32_t *L, int32_t n, 
 /* One target's list: its kh window-row runs copied into L, each shifted by its row's offset (shift:
  * that of window row 0); returns the entries listed. srow: S at the window's top-left pixel. */
 NM_AI int32_t conv_list(const int32_t *srow, const int32_t *P, int32_t *L, int32_t shift, int32_t W2, int32_t kw,
-                        int32_t kstep, int32_t kh) {
+                        int32_t kstep, int32_t kh, int32_t zoff) {
     int32_t n = 0;
     for (int32_t ky = 0; ky < kh; ky++, srow += W2, shift += kw * kstep) {
         const int32_t a = srow[0], len = srow[kw] - a;
@@ -73,6 +67,7 @@ NM_AI int32_t conv_list(const int32_t *srow, const int32_t *P, int32_t *L, int32
         for (int32_t r = 16; r < len; r += 16) vi_store(L + n + r, vi_load(P + a + r) + shift);
         n += len;
     }
+    L[n] = zoff;   /* an odd list's pair partner: a slice of -0.0 (see conv_gather) */
     return n;
 }
 
@@ -86,12 +81,13 @@ NM_AI int64_t conv_targets(const nm_proj_desc *d, const int32_t *S, const int32_
     const int32_t ow = d->out_w, kw = d->k_w, st = d->stride, kstep = d->in_c * oc;
     const int32_t W2 = d->in_w + 2 * d->pad;
     const float *w = d->w;
+    const int32_t zoff = kh * kw * kstep;   /* the kernel's tail of -0.0 (nm_engine_add_projection) */
     int64_t ev = 0, full = 0;
     const int32_t f_lo = (tlo + oc - 1) / oc, f_hi = thi / oc;   /* whole pixels [f_lo, f_hi) */
     for (int32_t p = tlo / oc; p < (thi + oc - 1) / oc; p++) {
         if (p >= f_lo && p < f_hi) { p = f_hi - 1; continue; }
         const int32_t oy = p / ow, ox = p % ow;
-        const int32_t n = conv_list(S + (size_t)(oy * st) * W2 + ox * st, P, L, -ox * st * kstep, W2, kw, kstep, kh);
+        const int32_t n = conv_list(S + (size_t)(oy * st) * W2 + ox * st, P, L, -ox * st * kstep, W2, kw, kstep, kh, zoff);
         if (!n) continue;
         const int32_t q0 = tlo > p * oc ? tlo - p * oc : 0, q1 = thi < (p + 1) * oc ? thi - p * oc : oc;
         ev += (int64_t)n * (q1 - q0);
@@ -106,11 +102,11 @@ NM_AI int64_t conv_targets(const nm_proj_desc *d, const int32_t *S, const int32_
     const int32_t *srow = S + (size_t)(oy * st) * W2 + ox * st;
     int32_t shift = -ox * st * kstep;
     float *dst = slot + (size_t)f_lo * oc;
-    int32_t n = conv_list(srow, P, La, shift, W2, kw, kstep, kh);
+    int32_t n = conv_list(srow, P, La, shift, W2, kw, kstep, kh, zoff);
     for (int32_t p = f_lo; p < f_hi; p++, dst += oc) {
         if (++ox == ow) { ox = 0; oy++; srow = S + (size_t)(oy * st) * W2; shift = 0; }
         else { srow += st; shift -= st * kstep; }
-        const int32_t nn = p + 1 < f_hi ? conv_list(srow, P, Lb, shift, W2, kw, kstep, kh) : 0;
+        const int32_t nn = p + 1 < f_hi ? conv_list(srow, P, Lb, shift, W2, kw, kstep, kh, zoff) : 0;
         if (n) {
             full += n;
             conv_gather(dst, w, La, n, 0, oc);
