@@ -36,8 +36,8 @@
  * nm_engine_add_projection), and x + -0.0 = x for every x, -0.0 included: the same E and O without a
  * branch per block on n's parity. (Tried, no faster on avx512: two target pixels per loop, four
  * accumulators, 8-entry list copies.) */
-NM_AI void conv_gather(float *dst, const float *w, const int32_t *L, int32_t n, int32_t b0, int32_t q1) {
-    for (; b0 + 32 <= q1; b0 += 32) {
+NM_AI void conv_gather(float *dst, const float *w, const int32_t *L, int32_t n, int32_t b0, int32_t q1, const int W32) {
+    for (; W32 && b0 + 32 <= q1; b0 += 32) {
         nm_vf e0 = 0.0f, e1 = 0.0f, o0 = 0.0f, o1 = 0.0f;
         for (int32_t r = 0; r < n; r += 2) {
             const float *ka = w + L[r] + b0, *kb = w + L[r + 1] + b0;
@@ -79,8 +79,15 @@ NM_AI int32_t conv_list(const int32_t *srow, const int32_t *P, int32_t *L, int32
  * KH and OC: the kernel height and output channels when known at compile time (the common shapes get
  * their own loops, unrolled), else 0 (read from d). Whole pixels run in one tight loop; a pixel that
  * a thread boundary splits (several threads, out_c not a multiple of 64) gets the channels it owns. */
-NM_AI int64_t conv_targets(const nm_proj_desc *d, const int32_t *S, const int32_t *P, int32_t *L, float *slot,
+NM_AI int64_t conv_targets(const int isa, const nm_proj_desc *d, const int32_t *S, const int32_t *P, int32_t *L, float *slot,
                            int32_t tlo, int32_t thi, const int KH, const int OC) {
+    /* 32-channel blocks (four 16-lane accumulators) only where they fit in registers: not in SSE2's 16 */
+#if defined(__x86_64__)
+    const int W32 = isa != NM_ISA_BASELINE;
+#else
+    const int W32 = 1;
+    (void)isa;
+#endif
     const int32_t oc = OC ? OC : d->out_c, kh = KH ? KH : d->k_h;
     const int32_t ow = d->out_w, kw = d->k_w, st = d->stride, kstep = d->in_c * oc;
     const int32_t W2 = d->in_w + 2 * d->pad;
@@ -95,7 +102,7 @@ NM_AI int64_t conv_targets(const nm_proj_desc *d, const int32_t *S, const int32_
         if (!n) continue;
         const int32_t q0 = tlo > p * oc ? tlo - p * oc : 0, q1 = thi < (p + 1) * oc ? thi - p * oc : oc;
         ev += (int64_t)n * (q1 - q0);
-        conv_gather(slot + (size_t)p * oc, w, L, n, q0, q1);
+        conv_gather(slot + (size_t)p * oc, w, L, n, q0, q1, W32);
     }
     if (f_lo >= f_hi) return ev;
     /* one pixel ahead: pixel p+1's list is written (into the other half of L) before pixel p's is read,
@@ -113,7 +120,7 @@ NM_AI int64_t conv_targets(const nm_proj_desc *d, const int32_t *S, const int32_
         const int32_t nn = p + 1 < f_hi ? conv_list(srow, P, Lb, shift, W2, kw, kstep, kh, zoff) : 0;
         if (n) {
             full += n;
-            conv_gather(dst, w, La, n, 0, oc);
+            conv_gather(dst, w, La, n, 0, oc, W32);
         }
         int32_t *t = La; La = Lb; Lb = t;
         n = nn;
@@ -219,12 +226,12 @@ NM_AI int64_t deliver_conv_body(const int isa, const nm_proj_desc *d, const int3
         }
     }
     const int32_t kh = d->k_h, oc = d->out_c;
-    if (kh == 3 && oc == 16) return conv_targets(d, S, P, L, slot, tlo, thi, 3, 16);
-    if (kh == 3 && oc == 32) return conv_targets(d, S, P, L, slot, tlo, thi, 3, 32);
-    if (kh == 3 && oc == 64) return conv_targets(d, S, P, L, slot, tlo, thi, 3, 64);
-    if (kh == 1 && oc == 32) return conv_targets(d, S, P, L, slot, tlo, thi, 1, 32);
-    if (kh == 1 && oc == 64) return conv_targets(d, S, P, L, slot, tlo, thi, 1, 64);
-    return conv_targets(d, S, P, L, slot, tlo, thi, 0, 0);
+    if (kh == 3 && oc == 16) return conv_targets(isa, d, S, P, L, slot, tlo, thi, 3, 16);
+    if (kh == 3 && oc == 32) return conv_targets(isa, d, S, P, L, slot, tlo, thi, 3, 32);
+    if (kh == 3 && oc == 64) return conv_targets(isa, d, S, P, L, slot, tlo, thi, 3, 64);
+    if (kh == 1 && oc == 32) return conv_targets(isa, d, S, P, L, slot, tlo, thi, 1, 32);
+    if (kh == 1 && oc == 64) return conv_targets(isa, d, S, P, L, slot, tlo, thi, 1, 64);
+    return conv_targets(isa, d, S, P, L, slot, tlo, thi, 0, 0);
 }
 NM_STAMP_ISA(int64_t, deliver_conv,
              (const nm_proj_desc *d, const int32_t *cpos, int32_t *cvs, float *slot, const int32_t *ids, int64_t cnt,
