@@ -37,6 +37,18 @@
  * branch per block on n's parity. (Tried, no faster on avx512: two target pixels per loop, four
  * accumulators, 8-entry list copies.) */
 NM_AI void conv_gather(float *dst, const float *w, const int32_t *L, int32_t n, int32_t b0, int32_t q1, const int W32) {
+    for (; W32 == 2 && b0 + 64 <= q1; b0 += 64) {   /* avx512: 64 channels, eight accumulators */
+        nm_vf e0 = 0.0f, e1 = 0.0f, e2 = 0.0f, e3 = 0.0f, o0 = 0.0f, o1 = 0.0f, o2 = 0.0f, o3 = 0.0f;
+        for (int32_t r = 0; r < n; r += 2) {
+            const float *ka = w + L[r] + b0, *kb = w + L[r + 1] + b0;
+            e0 += vf_load(ka); e1 += vf_load(ka + 16); e2 += vf_load(ka + 32); e3 += vf_load(ka + 48);
+            o0 += vf_load(kb); o1 += vf_load(kb + 16); o2 += vf_load(kb + 32); o3 += vf_load(kb + 48);
+        }
+        vf_store(dst + b0, vf_load(dst + b0) + (e0 + o0));
+        vf_store(dst + b0 + 16, vf_load(dst + b0 + 16) + (e1 + o1));
+        vf_store(dst + b0 + 32, vf_load(dst + b0 + 32) + (e2 + o2));
+        vf_store(dst + b0 + 48, vf_load(dst + b0 + 48) + (e3 + o3));
+    }
     for (; W32 && b0 + 32 <= q1; b0 += 32) {
         nm_vf e0 = 0.0f, e1 = 0.0f, o0 = 0.0f, o1 = 0.0f;
         for (int32_t r = 0; r < n; r += 2) {
@@ -83,7 +95,7 @@ NM_AI int64_t conv_targets(const int isa, const nm_proj_desc *d, const int32_t *
                            int32_t tlo, int32_t thi, const int KH, const int OC) {
     /* 32-channel blocks (four 16-lane accumulators) only where they fit in registers: not in SSE2's 16 */
 #if defined(__x86_64__)
-    const int W32 = isa != NM_ISA_BASELINE;
+    const int W32 = isa == NM_ISA_AVX512 ? 2 : isa != NM_ISA_BASELINE;
 #else
     const int W32 = 1;
     (void)isa;
