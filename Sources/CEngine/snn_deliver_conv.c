@@ -31,32 +31,42 @@
  * (prepare_threads). */
 /* Sums the kernel slices listed in L[0..n) (offsets into w) into the channels [b0, q1) of one target
  * pixel dst: dst[c] += E + O per channel (see above). Blocks of 32 and 16 channels in registers, then
- * one channel at a time. */
-NM_AI void conv_gather(float *dst, const float *w, const int32_t *L, int32_t n, int32_t b0, int32_t q1) {
-    for (; b0 + 32 <= q1; b0 += 32) {
+ * one channel at a time. Entries are taken in pairs: an odd list's last entry pairs with L[n], the
+ * offset of the kernel's tail of -0.0 (conv_list writes it; every conv kernel the engine holds has one,
+ * nm_engine_add_projection), and x + -0.0 = x for every x, -0.0 included: the same E and O without a
+ * branch per block on n's parity. (Tried, no faster on avx512: two target pixels per loop, four
+ * accumulators, 8-entry list copies.) */
+NM_AI void conv_gather(float *dst, const float *w, const int32_t *L, int32_t n, int32_t b0, int32_t q1, const int W32) {
+    for (; W32 == 2 && b0 + 64 <= q1; b0 += 64) {   /* avx512: 64 channels, eight accumulators */
+        nm_vf e0 = 0.0f, e1 = 0.0f, e2 = 0.0f, e3 = 0.0f, o0 = 0.0f, o1 = 0.0f, o2 = 0.0f, o3 = 0.0f;
+        for (int32_t r = 0; r < n; r += 2) {
+            const float *ka = w + L[r] + b0, *kb = w + L[r + 1] + b0;
+            e0 += vf_load(ka); e1 += vf_load(ka + 16); e2 += vf_load(ka + 32); e3 += vf_load(ka + 48);
+            o0 += vf_load(kb); o1 += vf_load(kb + 16); o2 += vf_load(kb + 32); o3 += vf_load(kb + 48);
+        }
+        vf_store(dst + b0, vf_load(dst + b0) + (e0 + o0));
+        vf_store(dst + b0 + 16, vf_load(dst + b0 + 16) + (e1 + o1));
+        vf_store(dst + b0 + 32, vf_load(dst + b0 + 32) + (e2 + o2));
+        vf_store(dst + b0 + 48, vf_load(dst + b0 + 48) + (e3 + o3));
+    }
+    for (; W32 && b0 + 32 <= q1; b0 += 32) {
         nm_vf e0 = 0.0f, e1 = 0.0f, o0 = 0.0f, o1 = 0.0f;
-        int32_t r = 0;
-        for (; r + 1 < n; r += 2) {
+        for (int32_t r = 0; r < n; r += 2) {
             const float *ka = w + L[r] + b0, *kb = w + L[r + 1] + b0;
             e0 += vf_load(ka); e1 += vf_load(ka + 16);
             o0 += vf_load(kb); o1 += vf_load(kb + 16);
         }
-        if (r < n) { e0 += vf_load(w + L[r] + b0); e1 += vf_load(w + L[r] + b0 + 16); }
         vf_store(dst + b0, vf_load(dst + b0) + (e0 + o0));
         vf_store(dst + b0 + 16, vf_load(dst + b0 + 16) + (e1 + o1));
     }
     for (; b0 + 16 <= q1; b0 += 16) {
         nm_vf e0 = 0.0f, o0 = 0.0f;
-        int32_t r = 0;
-        for (; r + 1 < n; r += 2) { e0 += vf_load(w + L[r] + b0); o0 += vf_load(w + L[r + 1] + b0); }
-        if (r < n) e0 += vf_load(w + L[r] + b0);
+        for (int32_t r = 0; r < n; r += 2) { e0 += vf_load(w + L[r] + b0); o0 += vf_load(w + L[r + 1] + b0); }
         vf_store(dst + b0, vf_load(dst + b0) + (e0 + o0));
     }
     for (; b0 < q1; b0++) {   /* the same additions, one channel at a time */
         float e0 = 0.0f, o0 = 0.0f;
-        int32_t r = 0;
-        for (; r + 1 < n; r += 2) { e0 += w[L[r] + b0]; o0 += w[L[r + 1] + b0]; }
-        if (r < n) e0 += w[L[r] + b0];
+        for (int32_t r = 0; r < n; r += 2) { e0 += w[L[r] + b0]; o0 += w[L[r + 1] + b0]; }
         dst[b0] += e0 + o0;
     }
 }
@@ -64,7 +74,7 @@ NM_AI void conv_gather(float *dst, const float *w, const int32_t *L, int32_t n, 
 /* One target's list: its kh window-row runs copied into L, each shifted by its row's offset (shift:
  * that of window row 0); returns the entries listed. srow: S at the window's top-left pixel. */
 NM_AI int32_t conv_list(const int32_t *srow, const int32_t *P, int32_t *L, int32_t shift, int32_t W2, int32_t kw,
-                        int32_t kstep, int32_t kh) {
+                        int32_t kstep, int32_t kh, int32_t zoff) {
     int32_t n = 0;
     for (int32_t ky = 0; ky < kh; ky++, srow += W2, shift += kw * kstep) {
         const int32_t a = srow[0], len = srow[kw] - a;
@@ -73,6 +83,7 @@ NM_AI int32_t conv_list(const int32_t *srow, const int32_t *P, int32_t *L, int32
         for (int32_t r = 16; r < len; r += 16) vi_store(L + n + r, vi_load(P + a + r) + shift);
         n += len;
     }
+    L[n] = zoff;   /* an odd list's pair partner: a slice of -0.0 (see conv_gather) */
     return n;
 }
 
@@ -80,22 +91,30 @@ NM_AI int32_t conv_list(const int32_t *srow, const int32_t *P, int32_t *L, int32
  * KH and OC: the kernel height and output channels when known at compile time (the common shapes get
  * their own loops, unrolled), else 0 (read from d). Whole pixels run in one tight loop; a pixel that
  * a thread boundary splits (several threads, out_c not a multiple of 64) gets the channels it owns. */
-NM_AI int64_t conv_targets(const nm_proj_desc *d, const int32_t *S, const int32_t *P, int32_t *L, float *slot,
+NM_AI int64_t conv_targets(const int isa, const nm_proj_desc *d, const int32_t *S, const int32_t *P, int32_t *L, float *slot,
                            int32_t tlo, int32_t thi, const int KH, const int OC) {
+    /* 32-channel blocks (four 16-lane accumulators) only where they fit in registers: not in SSE2's 16 */
+#if defined(__x86_64__)
+    const int W32 = isa == NM_ISA_AVX512 ? 2 : isa != NM_ISA_BASELINE;
+#else
+    const int W32 = 1;
+    (void)isa;
+#endif
     const int32_t oc = OC ? OC : d->out_c, kh = KH ? KH : d->k_h;
     const int32_t ow = d->out_w, kw = d->k_w, st = d->stride, kstep = d->in_c * oc;
     const int32_t W2 = d->in_w + 2 * d->pad;
     const float *w = d->w;
+    const int32_t zoff = kh * kw * kstep;   /* the kernel's tail of -0.0 (nm_engine_add_projection) */
     int64_t ev = 0, full = 0;
     const int32_t f_lo = (tlo + oc - 1) / oc, f_hi = thi / oc;   /* whole pixels [f_lo, f_hi) */
     for (int32_t p = tlo / oc; p < (thi + oc - 1) / oc; p++) {
         if (p >= f_lo && p < f_hi) { p = f_hi - 1; continue; }
         const int32_t oy = p / ow, ox = p % ow;
-        const int32_t n = conv_list(S + (size_t)(oy * st) * W2 + ox * st, P, L, -ox * st * kstep, W2, kw, kstep, kh);
+        const int32_t n = conv_list(S + (size_t)(oy * st) * W2 + ox * st, P, L, -ox * st * kstep, W2, kw, kstep, kh, zoff);
         if (!n) continue;
         const int32_t q0 = tlo > p * oc ? tlo - p * oc : 0, q1 = thi < (p + 1) * oc ? thi - p * oc : oc;
         ev += (int64_t)n * (q1 - q0);
-        conv_gather(slot + (size_t)p * oc, w, L, n, q0, q1);
+        conv_gather(slot + (size_t)p * oc, w, L, n, q0, q1, W32);
     }
     if (f_lo >= f_hi) return ev;
     /* one pixel ahead: pixel p+1's list is written (into the other half of L) before pixel p's is read,
@@ -106,14 +125,14 @@ NM_AI int64_t conv_targets(const nm_proj_desc *d, const int32_t *S, const int32_
     const int32_t *srow = S + (size_t)(oy * st) * W2 + ox * st;
     int32_t shift = -ox * st * kstep;
     float *dst = slot + (size_t)f_lo * oc;
-    int32_t n = conv_list(srow, P, La, shift, W2, kw, kstep, kh);
+    int32_t n = conv_list(srow, P, La, shift, W2, kw, kstep, kh, zoff);
     for (int32_t p = f_lo; p < f_hi; p++, dst += oc) {
         if (++ox == ow) { ox = 0; oy++; srow = S + (size_t)(oy * st) * W2; shift = 0; }
         else { srow += st; shift -= st * kstep; }
-        const int32_t nn = p + 1 < f_hi ? conv_list(srow, P, Lb, shift, W2, kw, kstep, kh) : 0;
+        const int32_t nn = p + 1 < f_hi ? conv_list(srow, P, Lb, shift, W2, kw, kstep, kh, zoff) : 0;
         if (n) {
             full += n;
-            conv_gather(dst, w, La, n, 0, oc);
+            conv_gather(dst, w, La, n, 0, oc, W32);
         }
         int32_t *t = La; La = Lb; Lb = t;
         n = nn;
@@ -219,12 +238,12 @@ NM_AI int64_t deliver_conv_body(const int isa, const nm_proj_desc *d, const int3
         }
     }
     const int32_t kh = d->k_h, oc = d->out_c;
-    if (kh == 3 && oc == 16) return conv_targets(d, S, P, L, slot, tlo, thi, 3, 16);
-    if (kh == 3 && oc == 32) return conv_targets(d, S, P, L, slot, tlo, thi, 3, 32);
-    if (kh == 3 && oc == 64) return conv_targets(d, S, P, L, slot, tlo, thi, 3, 64);
-    if (kh == 1 && oc == 32) return conv_targets(d, S, P, L, slot, tlo, thi, 1, 32);
-    if (kh == 1 && oc == 64) return conv_targets(d, S, P, L, slot, tlo, thi, 1, 64);
-    return conv_targets(d, S, P, L, slot, tlo, thi, 0, 0);
+    if (kh == 3 && oc == 16) return conv_targets(isa, d, S, P, L, slot, tlo, thi, 3, 16);
+    if (kh == 3 && oc == 32) return conv_targets(isa, d, S, P, L, slot, tlo, thi, 3, 32);
+    if (kh == 3 && oc == 64) return conv_targets(isa, d, S, P, L, slot, tlo, thi, 3, 64);
+    if (kh == 1 && oc == 32) return conv_targets(isa, d, S, P, L, slot, tlo, thi, 1, 32);
+    if (kh == 1 && oc == 64) return conv_targets(isa, d, S, P, L, slot, tlo, thi, 1, 64);
+    return conv_targets(isa, d, S, P, L, slot, tlo, thi, 0, 0);
 }
 NM_STAMP_ISA(int64_t, deliver_conv,
              (const nm_proj_desc *d, const int32_t *cpos, int32_t *cvs, float *slot, const int32_t *ids, int64_t cnt,

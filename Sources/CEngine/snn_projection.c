@@ -137,8 +137,21 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
         }
         pr.pool_bits = 1;
     }
+    /* dense weights and depthwise kernels not 64-byte aligned, and every convolution kernel, are copied
+     * 64-byte aligned (proj_t.wown); a convolution kernel gets a tail of out_c values -0.0 (conv_gather) */
+    const int conv_k = d->kind == NM_PROJ_CONV && !d->depthwise;
+    if (conv_k || ((d->kind == NM_PROJ_DENSE || d->kind == NM_PROJ_CONV) && ((uintptr_t)d->w & 63))) {
+        const size_t wl = d->kind == NM_PROJ_DENSE ? (size_t)npre * (size_t)npost
+                        : (size_t)d->k_h * d->k_w * (d->depthwise ? 1 : (size_t)d->in_c) * d->out_c;
+        const size_t tail = conv_k ? (size_t)d->out_c : 0;
+        if (!(pr.wown = nm_acalloc(wl + tail, sizeof(float)))) { free(pr.coord); free(pr.pool_tgt); return nm_fail(e, "out of memory"); }
+        memcpy(pr.wown, d->w, wl * sizeof(float));
+        for (size_t k = 0; k < tail; k++) pr.wown[wl + k] = -0.0f;
+        pr.d.w = pr.wown;
+        e->bytes += (int64_t)((wl + tail) * sizeof(float));
+    }
     proj_t *np = realloc(e->projs, sizeof(proj_t) * (size_t)(e->nprojs + 1));
-    if (!np) { free(pr.coord); free(pr.pool_tgt); return nm_fail(e, "out of memory"); }
+    if (!np) { free(pr.coord); free(pr.pool_tgt); free(pr.wown); return nm_fail(e, "out of memory"); }
     e->projs = np;
     e->projs[e->nprojs] = pr;
     /* a target model with input_lead applies an input in the step ending at its arrival: one step less

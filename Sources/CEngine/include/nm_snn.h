@@ -14,7 +14,8 @@
  * bit-identical for 1 and N threads. Random streams belong to fixed blocks of neurons, not to threads.
  *
  * Memory of populations and ring buffers is owned by the engine; projection arrays (CSR, weights,
- * kernels) are owned by the caller and must outlive the engine (they can be shared by many engines).
+ * kernels) are owned by the caller and must outlive the engine (they can be shared by many engines);
+ * only dense weights and kernels not 64-byte aligned are copied, once, into aligned memory of the engine.
  */
 #ifndef NM_SNN_H
 #define NM_SNN_H
@@ -60,7 +61,8 @@ enum nm_proj_kind {
                             has the highest spike count of the window so far (first one on ties) */
 };
 
-/* A projection as the caller describes it. Arrays are borrowed (not copied, not freed). */
+/* A projection as the caller describes it. Arrays are borrowed (not copied, not freed; misaligned dense
+ * weights and kernels are copied, see above). */
 typedef struct nm_proj_desc {
     int32_t kind, pre, post, port;
     int32_t delay;             /* steps, >= 1 (used when delays == NULL); 0 = same-step delivery, allowed
