@@ -81,12 +81,13 @@ public struct PoissonInput: Sendable, Equatable {
         return nil
     }
 
-    /// Bytes the engine keeps for it: a 16-byte random stream per target neuron (+ 32 neurons of padding),
-    /// the neuron mask (1 B each) and the cumulative table (at most ~13·√λ + 30 entries of 4 B) with its
-    /// guide (at most 4× the table's entries of 4 B).
+    /// Bytes the engine keeps for it: a 16-byte random stream per pair of target neurons, 8 B per neuron
+    /// (rounded up to 32 neurons, + 32 of padding), the neuron mask (1 B each) and the cumulative tables
+    /// for at most ~13·√λ + 30 counts: 12 B per entry in 32-bit forms, 64 B in the 16-bit kernel's
+    /// (one 32-lane vector per entry), and the guide of large means (at most 4× the entries, 4 B each).
     public func engineBytes(targetSize: Int, dt: Double) -> Double {
-        let n = Double(targetSize + 32)
+        let n = Double((targetSize + 31) / 32 * 32 + 32)
         let table = 13 * meanPerStep(dt: dt).squareRoot() + 30
-        return 16 * n + (neurons != nil ? n : 0) + 20 * table
+        return 8 * n + (neurons != nil ? n : 0) + (12 + 64 + 16) * table
     }
 }
