@@ -108,7 +108,7 @@ model:
     - conv2d: {out: 4, kernel: 3, stride: 1, padding: 1}
     - batchnorm2d
     - relu
-    - maxpool2d: {kernel: 2}
+    - maxpool2d: {kernel: 3, stride: 2, padding: 1}
     - conv2d: {out: 4, kernel: 3, stride: 2, padding: 0}
     - relu
     - flatten
