@@ -24,8 +24,9 @@ import Foundation
 ///   projection needs more for a moment (fixed_indegree: 4 B per synapse; drawn delays: 4 B per
 ///   synapse), counted once for the largest (fixed_probability's growing lists are moved block by
 ///   block into the final array and need little more than it);
-/// - dense projections: 4 B × n_pre × n_post; convolutions: the kernel, 6 B per source neuron
-///   (+ 8 B for pooling) and per-thread scratch.
+/// - dense projections: 4 B × n_pre × n_post, twice (the engine keeps a 64-byte aligned copy of weights
+///   that are not aligned, as Swift arrays are not); convolutions: the kernel twice (the engine's copy
+///   has a tail of out_c values), 6 B per source neuron (+ 8 B for pooling) and per-thread scratch.
 public struct MemoryEstimate: Sendable, CustomStringConvertible {
     /// One part of the estimate, e.g. ("synapses exc->exc", 7.6e9, "2.0e9 x 4 B").
     public struct Part: Sendable {
@@ -156,12 +157,12 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
                       "\(count(syn)) x \(Int(perSyn)) B")
                 e.addTransient("generating \(pr.name)", growth, "")
             case .dense:
-                e.add("dense weights \(pr.name)", 4 * npre * npost, "\(count(npre * npost)) x 4 B")
+                e.add("dense weights \(pr.name)", 8 * npre * npost, "\(count(npre * npost)) x 4 B, and the engine's aligned copy")
             case .conv(let g, let k):
                 let pooling = g.depthwise && g.kernelHeight == g.stride && g.kernelWidth == g.stride && g.padding == 0
                 let h2 = Double(g.inHeight + 2 * g.padding), w2 = Double(g.inWidth + 2 * g.padding)
-                let scratch = g.depthwise ? 0 : 8 * npre + 4 * nt * (2 * h2 * w2 + npre + Double(g.kernelHeight * g.kernelWidth * g.inChannels) + 49)
-                e.add("convolution \(pr.name)", 4 * Double(k.count) + (pooling ? 14 : 6) * npre + scratch)
+                let scratch = g.depthwise ? 0 : 8 * npre + 4 * nt * (2 * h2 * w2 + npre + 2 * Double(g.kernelHeight * g.kernelWidth * g.inChannels) + 81)
+                e.add("convolution \(pr.name)", 8 * Double(k.count) + 4 * Double(g.outChannels) + (pooling ? 14 : 6) * npre + scratch)
             case .maxPool:
                 e.add("max pooling \(pr.name)", 6 * npre + npre / 8)
             }

@@ -113,13 +113,13 @@ final class PoissonInputConfigTests: XCTestCase {
         XCTAssertEqual(((json["poisson_inputs"] as? [String: Any])?["input0"] as? [String: Any])?["events"] as? Int, Int(ev.events))
     }
 
-    /// The estimate has a part for the inputs (their streams: 16 B per target neuron) and counts rate
-    /// recordings of the listed populations only.
+    /// The estimate has a part for the inputs (their streams: 16 B per pair of target neurons, 8 B per
+    /// neuron; their tables: at most 92 B per count) and counts rate recordings of the listed populations only.
     func testEstimateCountsInputsAndListedRates() throws {
         let big = Self.base.replacingOccurrences(of: "exc: {size: 40,", with: "exc: {size: 4000000,")
         let e = SimulationBudget.estimate(try parse(big + "monitors:\n  spikes: none\n"))
         let part = try XCTUnwrap(e.parts.first { $0.name == "poisson inputs" })
-        XCTAssertEqual(part.bytes, 16 * 4_000_032 + 20 * (13 * 2.0.squareRoot() + 30), accuracy: 1)
+        XCTAssertEqual(part.bytes, 8 * 4_000_032 + 92 * (13 * 2.0.squareRoot() + 30), accuracy: 1)
         XCTAssertNil(e.parts.first { $0.name == "population rates" })
         let withRates = SimulationBudget.estimate(try parse(big + "monitors:\n  spikes: none\n  rates: {populations: [exc, src]}\n"))
         XCTAssertEqual(withRates.parts.first { $0.name == "population rates" }?.bytes ?? 0, 2 * (4 * 200 + 8 * 20), accuracy: 1e-9)
