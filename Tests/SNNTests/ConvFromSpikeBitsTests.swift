@@ -54,10 +54,7 @@ final class ConvFromSpikeBitsTests: XCTestCase {
                 XCTAssertEqual(q, train.count, "every spike replayed")
                 XCTAssertGreaterThan(train.count, g.inputSize / 4, "\(g): the source fires")
                 for (label, threads, record) in [("recorded", 1, true), ("no list", 1, false), ("3 threads", 3, false), ("3 threads, recorded", 3, true)] {
-                    let sim = try Simulator(CompiledNetwork(net, seed: 1))
-                    let ext = sim.externalCurrent(population: 0)
-                    for q in 0..<drive.count { ext[q] = drive[q] }
-                    if record { try sim.recordSpikes("src") }
+                    let sim = try drivenSim(net, drive: drive, record: record)
                     sim.countSpikesPerNeuron(population: 0, false)
                     try sim.run(steps: Int64(steps), threads: threads)
                     let v = Array(sim.state(population: 1, variable: 0))

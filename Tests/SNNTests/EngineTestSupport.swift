@@ -7,6 +7,17 @@ func makeSim(_ pops: [Population], _ projs: [Projection] = [], currents: [Curren
     return try Simulator(CompiledNetwork(net, seed: seed))
 }
 
+/// A simulator of `net` whose first population is driven by the constant external current `drive` (one
+/// value per neuron), its spikes recorded when `record`: the set-up of the delivery tests that replay a
+/// source's recorded spikes.
+func drivenSim(_ net: Network, drive: [Float], record: Bool = true) throws -> Simulator {
+    let sim = try Simulator(CompiledNetwork(net, seed: 1))
+    let ext = sim.externalCurrent(population: 0)
+    for q in 0..<drive.count { ext[q] = drive[q] }
+    if record { try sim.recordSpikes(net.populations[0].name) }
+    return sim
+}
+
 /// FNV-1a over spike steps and ids (Auryn-style raster checksum).
 func rasterChecksum(_ trains: [SpikeTrain]) -> UInt64 {
     var h: UInt64 = 0xcbf29ce484222325

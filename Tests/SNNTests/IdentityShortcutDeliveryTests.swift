@@ -27,10 +27,7 @@ final class IdentityShortcutDeliveryTests: XCTestCase {
         ], projections: [Projection(pre: "src", post: "join", kind: .conv(g, kernel: kernel), delay: .constant(0))])
         try onEveryPath("identity shortcut") { path in
             for threads in [1, 3] {
-                let sim = try Simulator(CompiledNetwork(net, seed: 1))
-                let ext = sim.externalCurrent(population: 0)
-                for q in 0..<drive.count { ext[q] = drive[q] }
-                try sim.recordSpikes("src")
+                let sim = try drivenSim(net, drive: drive)
                 try sim.run(steps: 25, threads: threads)
                 // replay: every step each target adds its source's weight if it spiked, else 0
                 let train = sim.spikes("src")

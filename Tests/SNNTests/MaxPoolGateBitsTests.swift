@@ -32,10 +32,7 @@ final class MaxPoolGateBitsTests: XCTestCase {
         var refEvents: Int64 = 0
         try onEveryPath("maxpool gate") { path in
             for threads in [1, 3] {
-                let sim = try Simulator(CompiledNetwork(net, seed: 1))
-                let ext = sim.externalCurrent(population: 0)
-                for q in 0..<drive.count { ext[q] = drive[q] }
-                try sim.recordSpikes("src")
+                let sim = try drivenSim(net, drive: drive)
                 try sim.run(steps: Int64(steps), threads: threads)
                 let v = Array(sim.state(population: 1, variable: 0))
                 if reference == nil {

@@ -268,10 +268,7 @@ final class StructuredProjectionTests: XCTestCase {
         ], projections: [Projection(pre: "src", post: "pool", kind: .conv(g, kernel: kernel), delay: .constant(0))])
         var finals: [[Float]] = []
         for threads in [1, 3] {
-            let sim = try Simulator(CompiledNetwork(net, seed: 1))
-            let ext = sim.externalCurrent(population: 0)
-            for q in 0..<drive.count { ext[q] = drive[q] }
-            try sim.recordSpikes("src")
+            let sim = try drivenSim(net, drive: drive)
             try sim.run(steps: 20, threads: threads)
             // expected: every source spike adds its window weight to its pooled target
             let train = sim.spikes("src")

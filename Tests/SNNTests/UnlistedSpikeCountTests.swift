@@ -27,10 +27,7 @@ final class UnlistedSpikeCountTests: XCTestCase {
                 var results: [(v: [Float], events: Int64, total: Int64, counts: [Int32])] = []
                 var train: SpikeTrain? = nil
                 for (threads, record) in [(1, true), (1, false), (3, false)] {
-                    let sim = try Simulator(CompiledNetwork(net, seed: 1))
-                    let ext = sim.externalCurrent(population: 0)
-                    for q in 0..<drive.count { ext[q] = drive[q] }
-                    if record { try sim.recordSpikes("src") }
+                    let sim = try drivenSim(net, drive: drive, record: record)
                     try sim.run(steps: 30, threads: threads)
                     if record { train = sim.spikes("src") }
                     results.append((Array(sim.state(population: 1, variable: 0)), sim.synapticEvents(projection: 0),
