@@ -52,8 +52,9 @@ typedef struct proj_t {
                           * row, (x + pad) * in_c * out_c + c * out_c (prepare_threads) */
     int pool_bits;       /* delivered from the source's spike bits on one thread: pooling (deliver_pool_bits),
                           * max-pool gates (deliver_maxpool_bits), convolution (conv_positions_bits) */
-    float *wown;         /* dense and conv: the engine's own copy of weights not 64-byte aligned (d.w points at
-                          * it, else NULL): the caller's array (a Swift array, a network file's buffer) may be aligned
+    float *wown;         /* the engine's own 64-byte aligned copy of the weights (d.w points at it, else NULL):
+                          * every conv kernel (+ a tail of out_c values -0.0, conv_gather), and dense weights
+                          * and depthwise kernels that are not aligned. The caller's array (a Swift array, a network file's buffer) may be aligned
                           * to only 4 or 16 bytes, and then most 64-byte vector loads of a row or a kernel
                           * slice span two cache lines (ResNet of experiments/onnx-models: 8 % of the SNN
                           * time, avx512) */

@@ -15,7 +15,8 @@
  *
  * Memory of populations and ring buffers is owned by the engine; projection arrays (CSR, weights,
  * kernels) are owned by the caller and must outlive the engine (they can be shared by many engines);
- * only dense weights and kernels not 64-byte aligned are copied, once, into aligned memory of the engine.
+ * the engine copies, once, into 64-byte aligned memory of its own every conv kernel (with a tail of -0.0,
+ * see snn_deliver_conv.c) and dense weights and depthwise kernels that are not 64-byte aligned.
  */
 #ifndef NM_SNN_H
 #define NM_SNN_H
@@ -61,8 +62,8 @@ enum nm_proj_kind {
                             has the highest spike count of the window so far (first one on ties) */
 };
 
-/* A projection as the caller describes it. Arrays are borrowed (not copied, not freed; misaligned dense
- * weights and kernels are copied, see above). */
+/* A projection as the caller describes it. Arrays are borrowed (not copied, not freed), except the weights
+ * and kernels copied as said above. */
 typedef struct nm_proj_desc {
     int32_t kind, pre, post, port;
     int32_t delay;             /* steps, >= 1 (used when delays == NULL); 0 = same-step delivery, allowed
