@@ -47,7 +47,8 @@ typedef struct proj_t {
     uint16_t *coord;     /* conv/maxpool: (y, x, c) per source neuron */
     int32_t *pool_tgt;   /* non-overlapping depthwise (pooling): (target, weight index) per source, target -1 = none */
     int32_t *split;      /* sparse, nt > 1: per row, where threads 1..nt-1's targets start (offset in the row) */
-    int32_t **cvs;       /* conv: per thread delivery scratch (prepare_threads) */
+    int32_t **cvs;       /* conv: per thread delivery scratch (prepare_threads); by rows (wrow): the column bit
+                          * vectors (64-byte aligned), spike bits set from the list and a row of zero words */
     int32_t *cpos;       /* conv: per source neuron its padded source pixel and its kernel offset within its
                           * row, (x + pad) * in_c * out_c + c * out_c (prepare_threads) */
     int pool_bits;       /* delivered from the source's spike bits on one thread: pooling (deliver_pool_bits),
@@ -58,6 +59,9 @@ typedef struct proj_t {
                           * to only 4 or 16 bytes, and then most 64-byte vector loads of a row or a kernel
                           * slice span two cache lines (ResNet of experiments/onnx-models: 8 % of the SNN
                           * time, avx512) */
+    float *wrow;         /* conv by rows (deliver_conv_rows_body: 3x3, stride 1, in_c and out_c multiples of 16):
+                          * the kernel re-laid as rows ky*in_c + c of the slices kx = 0, 1, 2 (3*out_c values),
+                          * + a row of -0.0; 64-byte aligned. Else NULL. */
     int64_t synapses;
     int64_t events;
 } proj_t;

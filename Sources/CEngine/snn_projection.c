@@ -150,8 +150,20 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
         pr.d.w = pr.wown;
         e->bytes += (int64_t)((wl + tail) * sizeof(float));
     }
+    if (conv_k && d->k_h == 3 && d->k_w == 3 && d->stride == 1 && d->in_c % 16 == 0 && d->out_c % 16 == 0) {
+        /* delivered by rows (deliver_conv_rows_body): the kernel re-laid, row ky*in_c + c holding the
+         * slices kx = 0, 1, 2, and a row of -0.0 */
+        const size_t ic = (size_t)d->in_c, oc = (size_t)d->out_c, rl = 3 * oc;
+        if (!(pr.wrow = nm_acalloc((3 * ic + 1) * rl, sizeof(float)))) { free(pr.coord); free(pr.pool_tgt); free(pr.wown); return nm_fail(e, "out of memory"); }
+        for (size_t ky = 0; ky < 3; ky++)
+            for (size_t kx = 0; kx < 3; kx++)
+                for (size_t c = 0; c < ic; c++)
+                    memcpy(pr.wrow + (ky * ic + c) * rl + kx * oc, pr.d.w + ((ky * 3 + kx) * ic + c) * oc, oc * sizeof(float));
+        for (size_t k = 0; k < rl; k++) pr.wrow[3 * ic * rl + k] = -0.0f;
+        e->bytes += (int64_t)((3 * ic + 1) * rl * sizeof(float));
+    }
     proj_t *np = realloc(e->projs, sizeof(proj_t) * (size_t)(e->nprojs + 1));
-    if (!np) { free(pr.coord); free(pr.pool_tgt); free(pr.wown); return nm_fail(e, "out of memory"); }
+    if (!np) { free(pr.coord); free(pr.pool_tgt); free(pr.wown); free(pr.wrow); return nm_fail(e, "out of memory"); }
     e->projs = np;
     e->projs[e->nprojs] = pr;
     /* a target model with input_lead applies an input in the step ending at its arrival: one step less
