@@ -252,65 +252,102 @@ NM_STAMP_ISA(int64_t, deliver_conv,
 
 /* Convolution by rows: 3x3 kernels, stride 1, whole 16-channel blocks in and out (pr->wrow). The
  * list form above loads, per spike and target, a 4-byte kernel offset and one slice, and copies every
- * target's list first; here no list exists. For one target row, each source column x has one bit
- * vector, the spike bits of its kh = 3 window rows, bit ky*in_c + c (the source's own 16-bit words laid
- * end to end, in 64-bit groups). Its set bits index the rows of the kernel as the engine re-lays it
- * (wrow: row ky*in_c + c holds the three slices kx = 0, 1, 2 side by side), and every set bit adds its
- * three slices to the three targets that column x feeds (x + pad - kx), kept in registers while the
- * columns go by: target x + pad - 2 is complete after column x, is added to the slot once, and the
- * registers move on by one column. Three slice loads per spike and row of targets, no offset loads,
- * no list copies, no positions pass. Per target element:
- *   target += E + O, the three window columns in order (kx = 0, 1, 2), in each the set bits of each
- *   64-bit group of its window rows' bits in ascending order (ky, then c) taken in pairs, the first of
- *   a pair to E, the second to O (an odd group's last bit pairs with the kernel's row of -0.0),
- * whatever channel blocking, thread partition or vector path computes it. */
-#define ROWS_BLOCK(VT, VL, NV)                                                                                    \
+ * target's list first; here no list exists. For R target rows at a time (R = 1 or 2), each source
+ * column x has one bit vector: the spike bits of its R + 2 window rows, bit r*in_c + c (the source's
+ * own 16-bit words laid end to end, in 64-bit groups). Its set bits index the rows of the kernel as the
+ * engine re-lays it for R (wrow[R-1]: row r*in_c + c holds, for each of the R target rows t, the
+ * slices kx = 0, 1, 2 of kernel row ky = r - t, or -0.0 where r - t is not in 0..2), and every set bit
+ * adds its slices to the 3R targets that column x feeds (target column x + pad - kx), kept in
+ * registers while the columns go by: the targets of column x + pad - 2 are complete after column x,
+ * are added to the slot once, and the registers move on by one column. Per spike and target row three
+ * slice loads, no offset loads, no list copies, no positions pass. Per target element:
+ *   target += S, S = 0 + the kernel values of the window's spikes one after another: window column
+ *   by window column (kx = 0, 1, 2), in each by window row, then channel (ky, c),
+ * whatever R, channel blocking, thread partition or vector path computes it (an addition of -0.0
+ * leaves every value as it is, -0.0 included). R = 2 (two target rows per pass, so half the loop exits
+ * per target: a loop over a column's bits ends at a data-dependent count and its exit is mispredicted
+ * about once per column) where the accumulators fit in registers: avx512 with 16 or 32 channels
+ * (12 or 24 zmm); elsewhere R = 1 (AVX2: 16 channels in 12 ymm, SSE2 and NEON: 8 channels in 12 xmm).
+ * Each loop step takes two bits, the second the kernel's row of -0.0 when none is left. */
+#define ROWS_STEP1(NV, VL)                                                                                       \
+    for (int v = 0; v < NV; v++) {                                                                               \
+        an[v] += ld(k + v * VL); ac[v] += ld(k + oc + v * VL); ap[v] += ld(k + 2 * oc + v * VL);                \
+    }
+#define ROWS_BLOCK1(VT, VL, NV)                                                                                   \
     do {                                                                                                         \
-        VT ep[NV], op[NV], ec[NV], oc_[NV], en[NV], on[NV];                                                      \
-        for (int v = 0; v < NV; v++) ep[v] = op[v] = ec[v] = oc_[v] = en[v] = on[v] = 0.0f;                      \
+        VT ap[NV], ac[NV], an[NV];                                                                               \
+        for (int v = 0; v < NV; v++) ap[v] = ac[v] = an[v] = 0.0f;                                               \
         const float *wb = wr + b0, *wzb = wz + b0;                                                               \
         for (int32_t x = 0; x < nx; x++) {                                                                       \
             for (int32_t g = 0; g < G; g++) {                                                                    \
                 uint64_t m = cm[(size_t)x * G + g];                                                              \
                 const float *wg = wb + (size_t)g * 64 * rs;                                                      \
                 while (m) {                                                                                      \
-                    const float *k1 = wg + (size_t)__builtin_ctzll(m) * rs;                                      \
+                    const float *k = wg + (size_t)__builtin_ctzll(m) * rs;                                       \
                     m &= m - 1;                                                                                  \
-                    const float *k2 = m ? wg + (size_t)__builtin_ctzll(m) * rs : wzb;                            \
+                    ROWS_STEP1(NV, VL)                                                                           \
+                    k = m ? wg + (size_t)__builtin_ctzll(m) * rs : wzb;                                          \
                     m &= m - 1;                                                                                  \
-                    for (int v = 0; v < NV; v++) {                                                               \
-                        en[v] += ld(k1 + v * VL); ec[v] += ld(k1 + oc + v * VL); ep[v] += ld(k1 + 2 * oc + v * VL); \
-                        on[v] += ld(k2 + v * VL); oc_[v] += ld(k2 + oc + v * VL); op[v] += ld(k2 + 2 * oc + v * VL); \
-                    }                                                                                            \
+                    ROWS_STEP1(NV, VL)                                                                           \
                 }                                                                                                \
             }                                                                                                    \
             if (x >= 2) {                                                                                        \
                 float *dst = slot + (size_t)(p0 + x - 2) * oc + b0;                                              \
-                for (int v = 0; v < NV; v++) st(dst + v * VL, ld(dst + v * VL) + (ep[v] + op[v]));               \
+                for (int v = 0; v < NV; v++) st(dst + v * VL, ld(dst + v * VL) + ap[v]);                          \
             }                                                                                                    \
-            for (int v = 0; v < NV; v++) {                                                                       \
-                ep[v] = ec[v]; op[v] = oc_[v]; ec[v] = en[v]; oc_[v] = on[v]; en[v] = 0.0f; on[v] = 0.0f;       \
+            for (int v = 0; v < NV; v++) { ap[v] = ac[v]; ac[v] = an[v]; an[v] = 0.0f; }                          \
+        }                                                                                                        \
+    } while (0)
+#define ROWS_STEP2(NV, VL)                                                                                       \
+    for (int v = 0; v < NV; v++) {                                                                               \
+        an[v] += ld(k + v * VL); ac[v] += ld(k + oc + v * VL); ap[v] += ld(k + 2 * oc + v * VL);                \
+        bn[v] += ld(k + 3 * oc + v * VL); bc[v] += ld(k + 4 * oc + v * VL); bp[v] += ld(k + 5 * oc + v * VL);   \
+    }
+#define ROWS_BLOCK2(VT, VL, NV)                                                                                   \
+    do {                                                                                                         \
+        VT ap[NV], ac[NV], an[NV], bp[NV], bc[NV], bn[NV];                                                       \
+        for (int v = 0; v < NV; v++) ap[v] = ac[v] = an[v] = bp[v] = bc[v] = bn[v] = 0.0f;                       \
+        const float *wb = wr + b0, *wzb = wz + b0;                                                               \
+        for (int32_t x = 0; x < nx; x++) {                                                                       \
+            for (int32_t g = 0; g < G; g++) {                                                                    \
+                uint64_t m = cm[(size_t)x * G + g];                                                              \
+                const float *wg = wb + (size_t)g * 64 * rs;                                                      \
+                while (m) {                                                                                      \
+                    const float *k = wg + (size_t)__builtin_ctzll(m) * rs;                                       \
+                    m &= m - 1;                                                                                  \
+                    ROWS_STEP2(NV, VL)                                                                           \
+                    k = m ? wg + (size_t)__builtin_ctzll(m) * rs : wzb;                                          \
+                    m &= m - 1;                                                                                  \
+                    ROWS_STEP2(NV, VL)                                                                           \
+                }                                                                                                \
             }                                                                                                    \
+            if (x >= 2) {                                                                                        \
+                float *dst = slot + (size_t)(p0 + x - 2) * oc + b0, *dst2 = dst + (size_t)ow * oc;               \
+                for (int v = 0; v < NV; v++) st(dst + v * VL, ld(dst + v * VL) + ap[v]);                          \
+                for (int v = 0; v < NV; v++) st(dst2 + v * VL, ld(dst2 + v * VL) + bp[v]);                        \
+            }                                                                                                    \
+            for (int v = 0; v < NV; v++) { ap[v] = ac[v]; ac[v] = an[v]; an[v] = 0.0f; bp[v] = bc[v]; bc[v] = bn[v]; bn[v] = 0.0f; } \
         }                                                                                                        \
     } while (0)
 
 NM_AI nm_vf8 vf8_load(const float *p) { nm_vf8 v; memcpy(&v, p, sizeof v); return v; }
 NM_AI void vf8_store(float *p, nm_vf8 v) { memcpy(p, &v, sizeof v); }
 
-/* The channels [q0, q1) (multiples of 16) of target pixels [p0, p0 + n) of one target row: the
- * column bit vectors first (cm: n + 2 columns of G groups), then each channel block. src: the source's
- * spike bits (16 neurons per word), zrow: a row of zero words. NW: in_c / 16 when known at compile
- * time, else 0. Returns the synaptic events. */
+/* The channels [q0, q1) (multiples of 16) of target pixels [p0, p0 + n) of R target rows (R = 2: also
+ * the n pixels one row below): the column bit vectors first (cm: n + 2 columns of G groups), then each
+ * channel block. wr: the kernel laid out for R (its row of -0.0 last). src: the source's spike bits (16
+ * neurons per word), zrow: a row of zero words. NW: in_c / 16 when known at compile time, else 0.
+ * Returns the synaptic events. */
 NM_AI int64_t rows_segment(const int isa, const nm_proj_desc *d, const float *wr, const uint16_t *src, const uint16_t *zrow,
-                           uint64_t *cm, float *slot, int32_t p0, int32_t n, int32_t q0, int32_t q1, const int NW) {
+                           uint64_t *cm, float *slot, int32_t p0, int32_t n, int32_t q0, int32_t q1, const int R, const int NW) {
     const int32_t nw = NW ? NW : d->in_c / 16, ih = d->in_h, iw = d->in_w, pad = d->pad, oc = d->out_c, ow = d->out_w;
-    const int32_t G = (3 * nw + 3) / 4, rs = 3 * oc, nx = n + 2;
-    const float *wz = wr + (size_t)3 * d->in_c * rs;   /* the row of -0.0 */
+    const int32_t G = ((R + 2) * nw + 3) / 4, rs = 3 * R * oc, nx = n + 2;
+    const float *wz = wr + (size_t)(R + 2) * d->in_c * rs;   /* the row of -0.0 */
     const int32_t oy = p0 / ow, xa = p0 % ow;
-    const uint16_t *row[3];
-    for (int ky = 0; ky < 3; ky++) {
-        const int32_t y = oy - pad + ky;
-        row[ky] = y >= 0 && y < ih ? src + (size_t)y * iw * nw : zrow;
+    const uint16_t *row[4];
+    for (int r = 0; r < R + 2; r++) {
+        const int32_t y = oy - pad + r;
+        row[r] = y >= 0 && y < ih ? src + (size_t)y * iw * nw : zrow;
     }
     int64_t ev = 0;
     for (int32_t x = 0; x < nx; x++) {
@@ -318,14 +355,17 @@ NM_AI int64_t rows_segment(const int isa, const nm_proj_desc *d, const float *wr
         uint64_t *c = cm + (size_t)x * G;
         for (int32_t g = 0; g < G; g++) c[g] = 0;
         if (xin < 0 || xin >= iw) continue;
-        int bits = 0;
-        for (int32_t j = 0; j < 3 * nw; j++) {
+        int pc[4] = {0, 0, 0, 0};
+        for (int32_t j = 0; j < (R + 2) * nw; j++) {
             const uint64_t wd = row[j / nw][(size_t)xin * nw + j % nw];
             c[j >> 2] |= wd << (16 * (j & 3));
-            bits += __builtin_popcount((uint32_t)wd);
+            pc[j / nw] += __builtin_popcount((uint32_t)wd);
         }
-        /* the targets this column feeds within the segment: xa + x - kx in [xa, xa + n) */
+        /* spikes per target row's window rows, times the targets this column feeds within the
+         * segment (xa + x - kx in [xa, xa + n)) */
         const int32_t lo = x - 2 > 0 ? x - 2 : 0, hi = x < n - 1 ? x : n - 1;
+        int bits = pc[0] + pc[1] + pc[2];
+        if (R == 2) bits += pc[1] + pc[2] + pc[3];
         ev += (int64_t)bits * (hi - lo + 1);
     }
     ev *= q1 - q0;
@@ -333,50 +373,64 @@ NM_AI int64_t rows_segment(const int isa, const nm_proj_desc *d, const float *wr
 #define ld vf_load
 #define st vf_store
     if (isa == NM_ISA_AVX512) {
-        for (; b0 + 64 <= q1; b0 += 64) ROWS_BLOCK(nm_vf, 16, 4);
-        for (; b0 + 32 <= q1; b0 += 32) ROWS_BLOCK(nm_vf, 16, 2);
+        if (R == 1) for (; b0 + 64 <= q1; b0 += 64) ROWS_BLOCK1(nm_vf, 16, 4);
+        if (R == 2) for (; b0 + 32 <= q1; b0 += 32) ROWS_BLOCK2(nm_vf, 16, 2);
+        if (R == 2) for (; b0 + 16 <= q1; b0 += 16) ROWS_BLOCK2(nm_vf, 16, 1);
+        for (; b0 + 32 <= q1; b0 += 32) ROWS_BLOCK1(nm_vf, 16, 2);
     }
     if (isa != NM_ISA_BASELINE)
-        for (; b0 + 16 <= q1; b0 += 16) ROWS_BLOCK(nm_vf, 16, 1);
+        for (; b0 + 16 <= q1; b0 += 16) ROWS_BLOCK1(nm_vf, 16, 1);
 #undef ld
 #undef st
 #define ld vf8_load
 #define st vf8_store
-    for (; b0 + 8 <= q1; b0 += 8) ROWS_BLOCK(nm_vf8, 8, 1);   /* SSE2 and NEON: 12 accumulators of 8 lanes */
+    for (; b0 + 8 <= q1; b0 += 8) ROWS_BLOCK1(nm_vf8, 8, 1);   /* SSE2 and NEON: 12 accumulators of 8 lanes */
 #undef ld
 #undef st
     return ev;
 }
 
+/* Two target rows per pass where the path has the registers for it (see above): avx512 with out_c of
+ * 16 or 32 (a multiple of 64 takes 64-channel blocks, one row). */
+NM_AI int rows_pair(const int isa, int32_t oc) { return isa == NM_ISA_AVX512 && (oc == 16 || oc == 32); }
+
 /* The owned targets [tlo, thi) by rows: a pixel that a thread boundary splits gets the channels it owns
- * (ranges are multiples of 64, out_c of 16). */
-NM_AI int64_t deliver_conv_rows_body(const int isa, const nm_proj_desc *d, const float *wr, const uint16_t *src,
+ * (ranges are multiples of 64, out_c of 16); whole rows go two at a time where rows_pair says so. */
+NM_AI int64_t deliver_conv_rows_body(const int isa, const nm_proj_desc *d, const float *wr1, const float *wr2, const uint16_t *src,
                                      const uint16_t *zrow, uint64_t *cm, float *slot, int32_t tlo, int32_t thi) {
     const int32_t oc = d->out_c, ow = d->out_w, nw = d->in_c / 16;
+    const int pair = wr2 && rows_pair(isa, oc);
     int64_t ev = 0;
     int32_t p = tlo / oc;
     if (tlo % oc) {   /* the first pixel's last channels */
         const int32_t q1 = thi < (p + 1) * oc ? thi - p * oc : oc;
-        ev += rows_segment(isa, d, wr, src, zrow, cm, slot, p, 1, tlo % oc, q1, 0);
+        ev += rows_segment(isa, d, wr1, src, zrow, cm, slot, p, 1, tlo % oc, q1, 1, 0);
         p++;
     }
     const int32_t pe = thi / oc;   /* whole pixels [p, pe), row by row */
     while (p < pe) {
         int32_t n = ow - p % ow;
         if (n > pe - p) n = pe - p;
-        if (nw == 1) ev += rows_segment(isa, d, wr, src, zrow, cm, slot, p, n, 0, oc, 1);
-        else if (nw == 2) ev += rows_segment(isa, d, wr, src, zrow, cm, slot, p, n, 0, oc, 2);
-        else if (nw == 4) ev += rows_segment(isa, d, wr, src, zrow, cm, slot, p, n, 0, oc, 4);
-        else ev += rows_segment(isa, d, wr, src, zrow, cm, slot, p, n, 0, oc, 0);
+        if (pair && n == ow && p + 2 * ow <= pe) {   /* two whole rows */
+            if (nw == 1) ev += rows_segment(isa, d, wr2, src, zrow, cm, slot, p, n, 0, oc, 2, 1);
+            else if (nw == 2) ev += rows_segment(isa, d, wr2, src, zrow, cm, slot, p, n, 0, oc, 2, 2);
+            else ev += rows_segment(isa, d, wr2, src, zrow, cm, slot, p, n, 0, oc, 2, 0);
+            p += 2 * ow;
+            continue;
+        }
+        if (nw == 1) ev += rows_segment(isa, d, wr1, src, zrow, cm, slot, p, n, 0, oc, 1, 1);
+        else if (nw == 2) ev += rows_segment(isa, d, wr1, src, zrow, cm, slot, p, n, 0, oc, 1, 2);
+        else if (nw == 4) ev += rows_segment(isa, d, wr1, src, zrow, cm, slot, p, n, 0, oc, 1, 4);
+        else ev += rows_segment(isa, d, wr1, src, zrow, cm, slot, p, n, 0, oc, 1, 0);
         p += n;
     }
-    if (thi % oc && pe >= p) ev += rows_segment(isa, d, wr, src, zrow, cm, slot, pe, 1, 0, thi % oc, 0);
+    if (thi % oc && pe >= p) ev += rows_segment(isa, d, wr1, src, zrow, cm, slot, pe, 1, 0, thi % oc, 1, 0);
     return ev;
 }
 NM_STAMP_ISA(int64_t, deliver_conv_rows,
-             (const nm_proj_desc *d, const float *wr, const uint16_t *src, const uint16_t *zrow, uint64_t *cm, float *slot,
-              int32_t tlo, int32_t thi),
-             (d, wr, src, zrow, cm, slot, tlo, thi));
+             (const nm_proj_desc *d, const float *wr1, const float *wr2, const uint16_t *src, const uint16_t *zrow, uint64_t *cm,
+              float *slot, int32_t tlo, int32_t thi),
+             (d, wr1, wr2, src, zrow, cm, slot, tlo, thi));
 
 /* acc + w in the lanes whose bit is set in m (a select: the same single rounding per lane as the spike
  * list loop's scalar addition). */
@@ -513,7 +567,7 @@ int64_t nm_deliver_conv(const nm_engine *e, const proj_t *pr, const nm_dest *to,
     if (pr->wrow) {   /* by rows (deliver_conv_rows_body), from spike bits: the source's own on one thread
                        * (with several, another thread may already have updated the source for the next
                        * step), else this thread's, set from the spike list */
-        const int32_t nw = ic / 16, G = (3 * nw + 3) / 4;
+        const int32_t nw = ic / 16, G = (4 * nw + 3) / 4;
         uint64_t *cm = (uint64_t *)pr->cvs[t];
         uint16_t *tb = (uint16_t *)(cm + (size_t)(ow + 2) * G), *zrow = tb + (size_t)d->in_h * d->in_w * nw;
         const uint16_t *bits = tb;
@@ -522,7 +576,7 @@ int64_t nm_deliver_conv(const nm_engine *e, const proj_t *pr, const nm_dest *to,
             memset(tb, 0, sizeof(uint16_t) * (size_t)d->in_h * d->in_w * nw);
             for (int64_t q = 0; q < cnt; q++) tb[ids[q] >> 4] |= (uint16_t)(1u << (ids[q] & 15));
         }
-        return NM_CALL(deliver_conv_rows)(d, pr->wrow, bits, zrow, cm, slot, tlo, thi);
+        return NM_CALL(deliver_conv_rows)(d, pr->wrow, pr->wrow2, bits, zrow, cm, slot, tlo, thi);
     }
     /* from the source's spike bits on one thread (with several, another thread may already have
      * updated the source for the next step); the same runs either way */
