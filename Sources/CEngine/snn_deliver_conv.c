@@ -264,11 +264,15 @@ NM_STAMP_ISA(int64_t, deliver_conv,
  *   target += S, S = 0 + the kernel values of the window's spikes one after another: window column
  *   by window column (kx = 0, 1, 2), in each by window row, then channel (ky, c),
  * whatever R, channel blocking, thread partition or vector path computes it (an addition of -0.0
- * leaves every value as it is, -0.0 included). R = 2 (two target rows per pass, so half the loop exits
- * per target: a loop over a column's bits ends at a data-dependent count and its exit is mispredicted
- * about once per column) where the accumulators fit in registers: avx512 with 16 or 32 channels
- * (12 or 24 zmm); elsewhere R = 1 (AVX2: 16 channels in 12 ymm, SSE2 and NEON: 8 channels in 12 xmm).
- * Each loop step takes two bits, the second the kernel's row of -0.0 when none is left. */
+ * leaves every value as it is, -0.0 included). R = 2, two target rows per pass, halves the loop exits
+ * per target (a loop over a column's bits ends at a data-dependent count, and its exit is mispredicted
+ * about once per column) for a quarter more loads (the -0.0 slices of window rows a target row does not
+ * have): on avx512 with 16 output channels (12 zmm accumulators) the ResNet and VGG of
+ * experiments/onnx-models ran 8-9 % faster than with R = 1; with 32 (24 zmm) 6-12 % slower. Elsewhere
+ * R = 1: avx512 blocks of 64 or 32 channels, AVX2 16 channels in 12 ymm, SSE2 and NEON 8 channels in
+ * 12 xmm. Each loop step takes two bits, the second the kernel's row of -0.0 when none is left. (Tried:
+ * the loop's count from the column's popcount, a fixed count per row, columns bucketed by count:
+ * no faster or slower.) */
 #define ROWS_STEP1(NV, VL)                                                                                       \
     for (int v = 0; v < NV; v++) {                                                                               \
         an[v] += ld(k + v * VL); ac[v] += ld(k + oc + v * VL); ap[v] += ld(k + 2 * oc + v * VL);                \
@@ -374,7 +378,6 @@ NM_AI int64_t rows_segment(const int isa, const nm_proj_desc *d, const float *wr
 #define st vf_store
     if (isa == NM_ISA_AVX512) {
         if (R == 1) for (; b0 + 64 <= q1; b0 += 64) ROWS_BLOCK1(nm_vf, 16, 4);
-        if (R == 2) for (; b0 + 32 <= q1; b0 += 32) ROWS_BLOCK2(nm_vf, 16, 2);
         if (R == 2) for (; b0 + 16 <= q1; b0 += 16) ROWS_BLOCK2(nm_vf, 16, 1);
         for (; b0 + 32 <= q1; b0 += 32) ROWS_BLOCK1(nm_vf, 16, 2);
     }
@@ -390,9 +393,8 @@ NM_AI int64_t rows_segment(const int isa, const nm_proj_desc *d, const float *wr
     return ev;
 }
 
-/* Two target rows per pass where the path has the registers for it (see above): avx512 with out_c of
- * 16 or 32 (a multiple of 64 takes 64-channel blocks, one row). */
-NM_AI int rows_pair(const int isa, int32_t oc) { return isa == NM_ISA_AVX512 && (oc == 16 || oc == 32); }
+/* Two target rows per pass (see above): avx512 with 16 output channels. */
+NM_AI int rows_pair(const int isa, int32_t oc) { return isa == NM_ISA_AVX512 && oc == 16; }
 
 /* The owned targets [tlo, thi) by rows: a pixel that a thread boundary splits gets the channels it owns
  * (ranges are multiples of 64, out_c of 16); whole rows go two at a time where rows_pair says so. */

@@ -61,7 +61,7 @@ typedef struct proj_t {
                           * time, avx512) */
     float *wrow, *wrow2; /* conv by rows (deliver_conv_rows_body: 3x3, stride 1, in_c and out_c multiples of
                           * 16): the kernel re-laid for one target row (rows ky*in_c + c of the slices
-                          * kx = 0, 1, 2) and, out_c 16 or 32, for two (rows r*in_c + c, r = 0..3, of the
+                          * kx = 0, 1, 2) and, out_c 16, for two (rows r*in_c + c, r = 0..3, of the
                           * slices of kernel row r - t for target rows t = 0, 1, -0.0 where there is none);
                           * each + a row of -0.0; 64-byte aligned. Else NULL. */
     int64_t synapses;

@@ -152,9 +152,9 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
     }
     if (conv_k && d->k_h == 3 && d->k_w == 3 && d->stride == 1 && d->in_c % 16 == 0 && d->out_c % 16 == 0) {
         /* delivered by rows (deliver_conv_rows_body): the kernel re-laid for one target row at a time
-         * and, with 16 or 32 output channels, for two (rows_pair) */
+         * and, with 16 output channels, for two (rows_pair) */
         for (int R = 1; R <= 2; R++) {
-            if (R == 2 && d->out_c != 16 && d->out_c != 32) break;
+            if (R == 2 && d->out_c != 16) break;
             const size_t ic = (size_t)d->in_c, oc = (size_t)d->out_c, rl = 3 * (size_t)R * oc, nr = (size_t)(R + 2) * ic;
             float *wr = nm_acalloc((nr + 1) * rl, sizeof(float));
             if (!wr) { free(pr.coord); free(pr.pool_tgt); free(pr.wown); free(pr.wrow); return nm_fail(e, "out of memory"); }
