@@ -569,9 +569,9 @@ int64_t nm_deliver_conv(const nm_engine *e, const proj_t *pr, const nm_dest *to,
     if (pr->wrow) {   /* by rows (deliver_conv_rows_body), from spike bits: the source's own on one thread
                        * (with several, another thread may already have updated the source for the next
                        * step), else this thread's, set from the spike list */
-        const int32_t nw = ic / 16, G = (4 * nw + 3) / 4;
+        const int32_t nw = ic / 16;
         uint64_t *cm = (uint64_t *)pr->cvs[t];
-        uint16_t *tb = (uint16_t *)(cm + (size_t)(ow + 2) * G), *zrow = tb + (size_t)d->in_h * d->in_w * nw;
+        uint16_t *tb = (uint16_t *)(cm + nm_rows_cm_len(d)), *zrow = tb + (size_t)d->in_h * d->in_w * nw;
         const uint16_t *bits = tb;
         if (pr->pool_bits && e->tl_nt == 1) bits = e->pops[d->pre].spk_bits;
         else {

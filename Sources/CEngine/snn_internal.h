@@ -41,6 +41,13 @@ struct pop_t {
     char pad_after_[64];
 };
 
+/* Conv by rows (deliver_conv_rows_body): the column bit vectors' length in 64-bit groups (out_w + 2
+ * columns of up to 4 window rows); the thread's scratch (prepare_threads) holds them, then spike bits
+ * set from the list (in_h*in_w*in_c/16 words) and a row of zero words. */
+static inline size_t nm_rows_cm_len(const nm_proj_desc *d) {
+    return ((size_t)d->out_w + 2) * ((4 * ((size_t)d->in_c / 16) + 3) / 4);
+}
+
 typedef struct proj_t {
     nm_proj_desc d;
     int same_step;       /* delay 0: delivered within the step, right after the source population */

@@ -192,8 +192,8 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
         const nm_proj_desc *d = &pr->d;
         if (d->kind != NM_PROJ_CONV || d->depthwise) continue;
         if (pr->wrow) {   /* by rows: column bit vectors, spike bits from the list, a row of zero words */
-            const size_t nw = (size_t)d->in_c / 16, G = (4 * nw + 3) / 4;   /* up to 4 window rows (R = 2) */
-            const size_t words = 2 * ((size_t)d->out_w + 2) * G + ((size_t)d->in_h * d->in_w * nw + (size_t)d->in_w * nw + 1) / 2;
+            const size_t nw = (size_t)d->in_c / 16;
+            const size_t words = 2 * nm_rows_cm_len(d) + ((size_t)d->in_h * d->in_w * nw + (size_t)d->in_w * nw + 1) / 2;
             pr->cvs = calloc((size_t)nt, sizeof(int32_t *));
             if (!pr->cvs) return nm_fail(e, "out of memory");
             for (int t = 0; t < nt; t++)
