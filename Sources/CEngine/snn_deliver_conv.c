@@ -267,12 +267,13 @@ NM_STAMP_ISA(int64_t, deliver_conv,
  * leaves every value as it is, -0.0 included). R = 2, two target rows per pass, halves the loop exits
  * per target (a loop over a column's bits ends at a data-dependent count, and its exit is mispredicted
  * about once per column) for a quarter more loads (the -0.0 slices of window rows a target row does not
- * have): on avx512 with 16 output channels (12 zmm accumulators) the ResNet and VGG of
- * experiments/onnx-models ran 8-9 % faster than with R = 1; with 32 (24 zmm) 6-12 % slower. Elsewhere
- * R = 1: avx512 blocks of 64 or 32 channels, AVX2 16 channels in 12 ymm, SSE2 and NEON 8 channels in
- * 12 xmm. Each loop step takes two bits, the second the kernel's row of -0.0 when none is left. (Tried:
- * the loop's count from the column's popcount, a fixed count per row, columns bucketed by count:
- * no faster or slower.) */
+ * have). Measured on the ResNet and VGG of experiments/onnx-models (alternating runs): with 16 output
+ * channels R = 2 is 8-9 % faster on avx512 (6 zmm accumulators) and 10 % on avx2 (12 ymm), no faster on
+ * SSE2; with 32 channels on avx512 it was 6-12 % slower. So R = 2 for 16 channels on avx512 and avx2,
+ * else R = 1 in blocks of 64 (avx512), 32 (AVX: 6 or 12 registers) or 16 channels (SSE2 and NEON:
+ * 12 xmm). Each loop step takes two bits, the second the kernel's row of -0.0 when none is left.
+ * (Tried, no faster or slower: the loop's count from the column's popcount, a fixed count per row,
+ * columns bucketed by count, stride 2 by columns (two loop exits per target: 8 % slower than lists).) */
 #define ROWS_STEP1(NV, VL)                                                                                       \
     for (int v = 0; v < NV; v++) {                                                                               \
         an[v] += ld(k + v * VL); ac[v] += ld(k + oc + v * VL); ap[v] += ld(k + 2 * oc + v * VL);                \
@@ -334,9 +335,6 @@ NM_STAMP_ISA(int64_t, deliver_conv,
         }                                                                                                        \
     } while (0)
 
-NM_AI nm_vf8 vf8_load(const float *p) { nm_vf8 v; memcpy(&v, p, sizeof v); return v; }
-NM_AI void vf8_store(float *p, nm_vf8 v) { memcpy(p, &v, sizeof v); }
-
 /* The channels [q0, q1) (multiples of 16) of target pixels [p0, p0 + n) of R target rows (R = 2: also
  * the n pixels one row below): the column bit vectors first (cm: n + 2 columns of G groups), then each
  * channel block. wr: the kernel laid out for R (its row of -0.0 last). src: the source's spike bits (16
@@ -376,25 +374,20 @@ NM_AI int64_t rows_segment(const int isa, const nm_proj_desc *d, const float *wr
     int32_t b0 = q0;
 #define ld vf_load
 #define st vf_store
-    if (isa == NM_ISA_AVX512) {
-        if (R == 1) for (; b0 + 64 <= q1; b0 += 64) ROWS_BLOCK1(nm_vf, 16, 4);
-        if (R == 2) for (; b0 + 16 <= q1; b0 += 16) ROWS_BLOCK2(nm_vf, 16, 1);
-        for (; b0 + 32 <= q1; b0 += 32) ROWS_BLOCK1(nm_vf, 16, 2);
-    }
-    if (isa != NM_ISA_BASELINE)
+    if (R == 2) {
+        if (isa != NM_ISA_BASELINE) for (; b0 + 16 <= q1; b0 += 16) ROWS_BLOCK2(nm_vf, 16, 1);
+    } else {
+        if (isa == NM_ISA_AVX512) for (; b0 + 64 <= q1; b0 += 64) ROWS_BLOCK1(nm_vf, 16, 4);
+        if (isa != NM_ISA_BASELINE) for (; b0 + 32 <= q1; b0 += 32) ROWS_BLOCK1(nm_vf, 16, 2);
         for (; b0 + 16 <= q1; b0 += 16) ROWS_BLOCK1(nm_vf, 16, 1);
-#undef ld
-#undef st
-#define ld vf8_load
-#define st vf8_store
-    for (; b0 + 8 <= q1; b0 += 8) ROWS_BLOCK1(nm_vf8, 8, 1);   /* SSE2 and NEON: 12 accumulators of 8 lanes */
+    }
 #undef ld
 #undef st
     return ev;
 }
 
-/* Two target rows per pass (see above): avx512 with 16 output channels. */
-NM_AI int rows_pair(const int isa, int32_t oc) { return isa == NM_ISA_AVX512 && oc == 16; }
+/* Two target rows per pass (see above): 16 output channels on avx512 and avx2. */
+NM_AI int rows_pair(const int isa, int32_t oc) { return oc == 16 && isa != NM_ISA_BASELINE; }
 
 /* The owned targets [tlo, thi) by rows: a pixel that a thread boundary splits gets the channels it owns
  * (ranges are multiples of 64, out_c of 16); whole rows go two at a time where rows_pair says so. */
