@@ -386,20 +386,42 @@ NM_AI int64_t rows_segment(const int isa, const nm_proj_desc *d, const float *wr
     return ev;
 }
 
+/* Each (R, in_c / 16) the engine's networks use compiled as a kernel of its own: the constant word
+ * count makes the bit loops' shape known, and small separate functions keep the hot loops' code layout
+ * apart from each other (one function with every form inlined ran 6 % faster or slower depending on
+ * unrelated code in it). */
+#define ROWS_KERNEL(NAME, R, NW)                                                                              \
+    NM_AI int64_t NAME##_body(const int isa, const nm_proj_desc *d, const float *wr, const uint16_t *src,     \
+                              const uint16_t *zrow, uint64_t *cm, float *slot, int32_t p0, int32_t n, int32_t q0, \
+                              int32_t q1) {                                                                   \
+        return rows_segment(isa, d, wr, src, zrow, cm, slot, p0, n, q0, q1, R, NW);                           \
+    }                                                                                                         \
+    NM_STAMP_ISA(int64_t, NAME,                                                                               \
+                 (const nm_proj_desc *d, const float *wr, const uint16_t *src, const uint16_t *zrow, uint64_t *cm, \
+                  float *slot, int32_t p0, int32_t n, int32_t q0, int32_t q1),                                \
+                 (d, wr, src, zrow, cm, slot, p0, n, q0, q1))
+ROWS_KERNEL(rows1_w1, 1, 1);
+ROWS_KERNEL(rows1_w2, 1, 2);
+ROWS_KERNEL(rows1_w4, 1, 4);
+ROWS_KERNEL(rows1_any, 1, 0);
+ROWS_KERNEL(rows2_w1, 2, 1);
+ROWS_KERNEL(rows2_w2, 2, 2);
+ROWS_KERNEL(rows2_any, 2, 0);
+
 /* Two target rows per pass (see above): 16 output channels on avx512 and avx2. */
-NM_AI int rows_pair(const int isa, int32_t oc) { return oc == 16 && isa != NM_ISA_BASELINE; }
+static int rows_pair(int32_t oc) { return oc == 16 && nm_isa_index() != NM_ISA_BASELINE; }
 
 /* The owned targets [tlo, thi) by rows: a pixel that a thread boundary splits gets the channels it owns
  * (ranges are multiples of 64, out_c of 16); whole rows go two at a time where rows_pair says so. */
-NM_AI int64_t deliver_conv_rows_body(const int isa, const nm_proj_desc *d, const float *wr1, const float *wr2, const uint16_t *src,
-                                     const uint16_t *zrow, uint64_t *cm, float *slot, int32_t tlo, int32_t thi) {
+static int64_t deliver_conv_rows(const nm_proj_desc *d, const float *wr1, const float *wr2, const uint16_t *src,
+                                 const uint16_t *zrow, uint64_t *cm, float *slot, int32_t tlo, int32_t thi) {
     const int32_t oc = d->out_c, ow = d->out_w, nw = d->in_c / 16;
-    const int pair = wr2 && rows_pair(isa, oc);
+    const int pair = wr2 && rows_pair(oc);
     int64_t ev = 0;
     int32_t p = tlo / oc;
     if (tlo % oc) {   /* the first pixel's last channels */
         const int32_t q1 = thi < (p + 1) * oc ? thi - p * oc : oc;
-        ev += rows_segment(isa, d, wr1, src, zrow, cm, slot, p, 1, tlo % oc, q1, 1, 0);
+        ev += NM_CALL(rows1_any)(d, wr1, src, zrow, cm, slot, p, 1, tlo % oc, q1);
         p++;
     }
     const int32_t pe = thi / oc;   /* whole pixels [p, pe), row by row */
@@ -407,25 +429,17 @@ NM_AI int64_t deliver_conv_rows_body(const int isa, const nm_proj_desc *d, const
         int32_t n = ow - p % ow;
         if (n > pe - p) n = pe - p;
         if (pair && n == ow && p + 2 * ow <= pe) {   /* two whole rows */
-            if (nw == 1) ev += rows_segment(isa, d, wr2, src, zrow, cm, slot, p, n, 0, oc, 2, 1);
-            else if (nw == 2) ev += rows_segment(isa, d, wr2, src, zrow, cm, slot, p, n, 0, oc, 2, 2);
-            else ev += rows_segment(isa, d, wr2, src, zrow, cm, slot, p, n, 0, oc, 2, 0);
+            ev += (nw == 1 ? NM_CALL(rows2_w1) : nw == 2 ? NM_CALL(rows2_w2) : NM_CALL(rows2_any))(d, wr2, src, zrow, cm, slot, p, n, 0, oc);
             p += 2 * ow;
             continue;
         }
-        if (nw == 1) ev += rows_segment(isa, d, wr1, src, zrow, cm, slot, p, n, 0, oc, 1, 1);
-        else if (nw == 2) ev += rows_segment(isa, d, wr1, src, zrow, cm, slot, p, n, 0, oc, 1, 2);
-        else if (nw == 4) ev += rows_segment(isa, d, wr1, src, zrow, cm, slot, p, n, 0, oc, 1, 4);
-        else ev += rows_segment(isa, d, wr1, src, zrow, cm, slot, p, n, 0, oc, 1, 0);
+        ev += (nw == 1 ? NM_CALL(rows1_w1) : nw == 2 ? NM_CALL(rows1_w2) : nw == 4 ? NM_CALL(rows1_w4) : NM_CALL(rows1_any))(
+            d, wr1, src, zrow, cm, slot, p, n, 0, oc);
         p += n;
     }
-    if (thi % oc && pe >= p) ev += rows_segment(isa, d, wr1, src, zrow, cm, slot, pe, 1, 0, thi % oc, 1, 0);
+    if (thi % oc && pe >= p) ev += NM_CALL(rows1_any)(d, wr1, src, zrow, cm, slot, pe, 1, 0, thi % oc);
     return ev;
 }
-NM_STAMP_ISA(int64_t, deliver_conv_rows,
-             (const nm_proj_desc *d, const float *wr1, const float *wr2, const uint16_t *src, const uint16_t *zrow, uint64_t *cm,
-              float *slot, int32_t tlo, int32_t thi),
-             (d, wr1, wr2, src, zrow, cm, slot, tlo, thi));
 
 /* acc + w in the lanes whose bit is set in m (a select: the same single rounding per lane as the spike
  * list loop's scalar addition). */
@@ -559,7 +573,7 @@ int64_t nm_deliver_conv(const nm_engine *e, const proj_t *pr, const nm_dest *to,
         }
         return ev;
     }
-    if (pr->wrow) {   /* by rows (deliver_conv_rows_body), from spike bits: the source's own on one thread
+    if (pr->wrow) {   /* by rows (deliver_conv_rows), from spike bits: the source's own on one thread
                        * (with several, another thread may already have updated the source for the next
                        * step), else this thread's, set from the spike list */
         const int32_t nw = ic / 16;
@@ -571,7 +585,7 @@ int64_t nm_deliver_conv(const nm_engine *e, const proj_t *pr, const nm_dest *to,
             memset(tb, 0, sizeof(uint16_t) * (size_t)d->in_h * d->in_w * nw);
             for (int64_t q = 0; q < cnt; q++) tb[ids[q] >> 4] |= (uint16_t)(1u << (ids[q] & 15));
         }
-        return NM_CALL(deliver_conv_rows)(d, pr->wrow, pr->wrow2, bits, zrow, cm, slot, tlo, thi);
+        return deliver_conv_rows(d, pr->wrow, pr->wrow2, bits, zrow, cm, slot, tlo, thi);
     }
     /* from the source's spike bits on one thread (with several, another thread may already have
      * updated the source for the next step); the same runs either way */

@@ -41,7 +41,7 @@ struct pop_t {
     char pad_after_[64];
 };
 
-/* Conv by rows (deliver_conv_rows_body): the column bit vectors' length in 64-bit groups (out_w + 2
+/* Conv by rows (deliver_conv_rows): the column bit vectors' length in 64-bit groups (out_w + 2
  * columns of up to 4 window rows); the thread's scratch (prepare_threads) holds them, then spike bits
  * set from the list (in_h*in_w*in_c/16 words) and a row of zero words. */
 static inline size_t nm_rows_cm_len(const nm_proj_desc *d) {
@@ -66,7 +66,7 @@ typedef struct proj_t {
                           * to only 4 or 16 bytes, and then most 64-byte vector loads of a row or a kernel
                           * slice span two cache lines (ResNet of experiments/onnx-models: 8 % of the SNN
                           * time, avx512) */
-    float *wrow, *wrow2; /* conv by rows (deliver_conv_rows_body: 3x3, stride 1, in_c and out_c multiples of
+    float *wrow, *wrow2; /* conv by rows (deliver_conv_rows: 3x3, stride 1, in_c and out_c multiples of
                           * 16): the kernel re-laid for one target row (rows ky*in_c + c of the slices
                           * kx = 0, 1, 2) and, out_c 16, for two (rows r*in_c + c, r = 0..3, of the
                           * slices of kernel row r - t for target rows t = 0, 1, -0.0 where there is none);

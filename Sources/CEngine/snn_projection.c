@@ -151,7 +151,7 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
         e->bytes += (int64_t)((wl + tail) * sizeof(float));
     }
     if (conv_k && d->k_h == 3 && d->k_w == 3 && d->stride == 1 && d->in_c % 16 == 0 && d->out_c % 16 == 0) {
-        /* delivered by rows (deliver_conv_rows_body): the kernel re-laid for one target row at a time
+        /* delivered by rows (deliver_conv_rows): the kernel re-laid for one target row at a time
          * and, with 16 output channels, for two (rows_pair) */
         for (int R = 1; R <= 2; R++) {
             if (R == 2 && d->out_c != 16) break;

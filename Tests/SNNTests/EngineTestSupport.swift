@@ -28,7 +28,7 @@ func rasterChecksum(_ trains: [SpikeTrain]) -> UInt64 {
 
 /// One step's conv delivery as snn_deliver_conv.c documents it, in Float, and the synaptic events. `fires`:
 /// the source's spikes, HWC. 3x3 kernels of stride 1 with in and out channels multiples of 16 go by rows
-/// (deliver_conv_rows_body): per target, S = 0 + the kernel values of its window's spikes one after another,
+/// (deliver_conv_rows): per target, S = 0 + the kernel values of its window's spikes one after another,
 /// window column by window column (kx), in each by window row, then channel; other shapes by lists: the
 /// spikes of the window by window row, column, then channel, even and odd list entries summed apart,
 /// S = E + O. Then target = 0 + S.
