@@ -88,7 +88,7 @@ void nm_engine_free(nm_engine *e) {
     nm_free_threads(e);
     for (int p = 0; p < e->npops; p++) free_pop(&e->pops[p]);
     free(e->pops);
-    for (int j = 0; j < e->nprojs; j++) { free(e->projs[j].coord); free(e->projs[j].pool_tgt); free(e->projs[j].wown); }
+    for (int j = 0; j < e->nprojs; j++) { free(e->projs[j].coord); free(e->projs[j].pool_tgt); free(e->projs[j].wown); free(e->projs[j].wrow); free(e->projs[j].wrow2); }
     free(e->projs);
     for (int m = 0; m < e->nmons; m++) { free(e->mons[m].idx); free(e->mons[m].data); free(e->mons[m].steps); }
     free(e->mons);

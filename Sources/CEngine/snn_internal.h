@@ -41,13 +41,21 @@ struct pop_t {
     char pad_after_[64];
 };
 
+/* Conv by rows (deliver_conv_rows): the column bit vectors' length in 64-bit groups (out_w + 2
+ * columns of up to 4 window rows); the thread's scratch (prepare_threads) holds them, then spike bits
+ * set from the list (in_h*in_w*in_c/16 words) and a row of zero words. */
+static inline size_t nm_rows_cm_len(const nm_proj_desc *d) {
+    return ((size_t)d->out_w + 2) * ((4 * ((size_t)d->in_c / 16) + 3) / 4);
+}
+
 typedef struct proj_t {
     nm_proj_desc d;
     int same_step;       /* delay 0: delivered within the step, right after the source population */
     uint16_t *coord;     /* conv/maxpool: (y, x, c) per source neuron */
     int32_t *pool_tgt;   /* non-overlapping depthwise (pooling): (target, weight index) per source, target -1 = none */
     int32_t *split;      /* sparse, nt > 1: per row, where threads 1..nt-1's targets start (offset in the row) */
-    int32_t **cvs;       /* conv: per thread delivery scratch (prepare_threads) */
+    int32_t **cvs;       /* conv: per thread delivery scratch (prepare_threads); by rows (wrow): the column bit
+                          * vectors (64-byte aligned), spike bits set from the list and a row of zero words */
     int32_t *cpos;       /* conv: per source neuron its padded source pixel and its kernel offset within its
                           * row, (x + pad) * in_c * out_c + c * out_c (prepare_threads) */
     int pool_bits;       /* delivered from the source's spike bits on one thread: pooling (deliver_pool_bits),
@@ -58,6 +66,11 @@ typedef struct proj_t {
                           * to only 4 or 16 bytes, and then most 64-byte vector loads of a row or a kernel
                           * slice span two cache lines (ResNet of experiments/onnx-models: 8 % of the SNN
                           * time, avx512) */
+    float *wrow, *wrow2; /* conv by rows (deliver_conv_rows: 3x3, stride 1, in_c and out_c multiples of
+                          * 16): the kernel re-laid for one target row (rows ky*in_c + c of the slices
+                          * kx = 0, 1, 2) and, out_c 16, for two (rows r*in_c + c, r = 0..3, of the
+                          * slices of kernel row r - t for target rows t = 0, 1, -0.0 where there is none);
+                          * each + a row of -0.0; 64-byte aligned. Else NULL. */
     int64_t synapses;
     int64_t events;
 } proj_t;

@@ -150,8 +150,29 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
         pr.d.w = pr.wown;
         e->bytes += (int64_t)((wl + tail) * sizeof(float));
     }
+    if (conv_k && d->k_h == 3 && d->k_w == 3 && d->stride == 1 && d->in_c % 16 == 0 && d->out_c % 16 == 0) {
+        /* delivered by rows (deliver_conv_rows): the kernel re-laid for one target row at a time
+         * and, with 16 output channels, for two (rows_pair) */
+        for (int R = 1; R <= 2; R++) {
+            if (R == 2 && d->out_c != 16) break;
+            const size_t ic = (size_t)d->in_c, oc = (size_t)d->out_c, rl = 3 * (size_t)R * oc, nr = (size_t)(R + 2) * ic;
+            float *wr = nm_acalloc((nr + 1) * rl, sizeof(float));
+            if (!wr) { free(pr.coord); free(pr.pool_tgt); free(pr.wown); free(pr.wrow); return nm_fail(e, "out of memory"); }
+            for (size_t r = 0; r < (size_t)R + 2; r++)
+                for (size_t c = 0; c < ic; c++)
+                    for (size_t tr = 0; tr < (size_t)R; tr++)
+                        for (size_t kx = 0; kx < 3; kx++) {
+                            float *o = wr + (r * ic + c) * rl + (tr * 3 + kx) * oc;
+                            if (r >= tr && r - tr < 3) memcpy(o, pr.d.w + (((r - tr) * 3 + kx) * ic + c) * oc, oc * sizeof(float));
+                            else for (size_t k = 0; k < oc; k++) o[k] = -0.0f;
+                        }
+            for (size_t k = 0; k < rl; k++) wr[nr * rl + k] = -0.0f;
+            e->bytes += (int64_t)((nr + 1) * rl * sizeof(float));
+            if (R == 1) pr.wrow = wr; else pr.wrow2 = wr;
+        }
+    }
     proj_t *np = realloc(e->projs, sizeof(proj_t) * (size_t)(e->nprojs + 1));
-    if (!np) { free(pr.coord); free(pr.pool_tgt); free(pr.wown); return nm_fail(e, "out of memory"); }
+    if (!np) { free(pr.coord); free(pr.pool_tgt); free(pr.wown); free(pr.wrow); free(pr.wrow2); return nm_fail(e, "out of memory"); }
     e->projs = np;
     e->projs[e->nprojs] = pr;
     /* a target model with input_lead applies an input in the step ending at its arrival: one step less

@@ -191,6 +191,15 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
         proj_t *pr = &e->projs[j];
         const nm_proj_desc *d = &pr->d;
         if (d->kind != NM_PROJ_CONV || d->depthwise) continue;
+        if (pr->wrow) {   /* by rows: column bit vectors, spike bits from the list, a row of zero words */
+            const size_t nw = (size_t)d->in_c / 16;
+            const size_t words = 2 * nm_rows_cm_len(d) + ((size_t)d->in_h * d->in_w * nw + (size_t)d->in_w * nw + 1) / 2;
+            pr->cvs = calloc((size_t)nt, sizeof(int32_t *));
+            if (!pr->cvs) return nm_fail(e, "out of memory");
+            for (int t = 0; t < nt; t++)
+                if (!(pr->cvs[t] = nm_acalloc(words, sizeof(int32_t)))) return nm_fail(e, "out of memory");
+            continue;
+        }
         const size_t H2 = (size_t)d->in_h + 2 * (size_t)d->pad, W2 = (size_t)d->in_w + 2 * (size_t)d->pad;
         const size_t words = 2 * H2 * W2 + 1 + (size_t)d->in_h * d->in_w * d->in_c + 16 + 2 * ((size_t)d->k_h * d->k_w * d->in_c + 32);
         pr->cvs = calloc((size_t)nt, sizeof(int32_t *));

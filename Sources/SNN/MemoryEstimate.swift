@@ -26,7 +26,9 @@ import Foundation
 ///   block into the final array and need little more than it);
 /// - dense projections: 4 B × n_pre × n_post, twice (the engine keeps a 64-byte aligned copy of weights
 ///   that are not aligned, as Swift arrays are not); convolutions: the kernel twice (the engine's copy
-///   has a tail of out_c values), 6 B per source neuron (+ 8 B for pooling) and per-thread scratch.
+///   has a tail of out_c values), 6 B per source neuron (+ 8 B for pooling); 3x3 stride-1 convolutions of
+///   whole 16-channel blocks (delivered by rows) a third and, with 16 outputs, a fourth copy laid out by
+///   rows; and per-thread scratch (a separate part).
 public struct MemoryEstimate: Sendable, CustomStringConvertible {
     /// One part of the estimate, e.g. ("synapses exc->exc", 7.6e9, "2.0e9 x 4 B").
     public struct Part: Sendable {
@@ -161,8 +163,19 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
             case .conv(let g, let k):
                 let pooling = g.depthwise && g.kernelHeight == g.stride && g.kernelWidth == g.stride && g.padding == 0
                 let h2 = Double(g.inHeight + 2 * g.padding), w2 = Double(g.inWidth + 2 * g.padding)
-                let scratch = g.depthwise ? 0 : 8 * npre + 4 * nt * (2 * h2 * w2 + npre + 2 * Double(g.kernelHeight * g.kernelWidth * g.inChannels) + 81)
-                e.add("convolution \(pr.name)", 8 * Double(k.count) + 4 * Double(g.outChannels) + (pooling ? 14 : 6) * npre + scratch)
+                let ic = Double(g.inChannels), oc = Double(g.outChannels)
+                // by rows (snn_deliver_conv.c): the kernel re-laid for one target row (+ a row of -0.0) and,
+                // with 16 outputs, for two; per thread the column bits and the spike bits; no lists
+                let byRows = !g.depthwise && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1
+                    && g.inChannels % 16 == 0 && g.outChannels % 16 == 0
+                var held = 8 * Double(k.count) + (g.depthwise ? 0 : 4 * oc) + (pooling ? 14 : 6) * npre
+                if byRows { held += 4 * (3 * ic + 1) * 3 * oc + (g.outChannels == 16 ? 4 * (4 * ic + 1) * 6 * oc : 0) }
+                e.add("convolution \(pr.name)", held)
+                let nw = ic / 16, ow = Double(g.outWidth)
+                let scratch = g.depthwise ? 0
+                    : byRows ? 4 * nt * (2 * (2 * ow + 2) * nw + (Double(g.inHeight * g.inWidth) * nw + Double(g.inWidth) * nw + 1) / 2)
+                    : 8 * npre + 4 * nt * (2 * h2 * w2 + npre + 2 * Double(g.kernelHeight * g.kernelWidth * g.inChannels) + 81)
+                e.add("convolution \(pr.name) scratch", scratch)
             case .maxPool:
                 e.add("max pooling \(pr.name)", 6 * npre + npre / 8)
             }

@@ -6,7 +6,7 @@ import XCTest
 /// slices of the spikes in its window listed by window row, window column, then channel (spike order);
 /// E = the even entries summed in list order, O = the odd ones, target += E + O. Checked bit for bit,
 /// in Float, against that definition computed here, for the shapes delivery compiles its own loops for
-/// (3x3 with 16/32/64 output channels, 1x1 strided with 32/64) and a general one, on random spike
+/// (3x3 with 16/32/64 output channels, by rows and by lists, 1x1 strided with 32/64) and general ones, on random spike
 /// patterns of several densities (runs of more than 16 spikes per window row included), on every
 /// vector path and on 1 and 3 threads.
 final class ConvDeliveryOrderTests: XCTestCase {
@@ -20,6 +20,12 @@ final class ConvDeliveryOrderTests: XCTestCase {
             Shape(g: ConvGeometry(inHeight: 9, inWidth: 10, inChannels: 16, outChannels: 16, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1), density: 12),
             Shape(g: ConvGeometry(inHeight: 9, inWidth: 8, inChannels: 16, outChannels: 32, kernelHeight: 3, kernelWidth: 3, stride: 2, padding: 1), density: 30),
             Shape(g: ConvGeometry(inHeight: 6, inWidth: 5, inChannels: 32, outChannels: 64, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1), density: 60),
+            // by rows: two target rows per pass (16 and 32 channels on avx512), 64-bit groups spanning rows
+            // (in 32), a generic word count (in 48), no and wide padding, pixels split by threads (out 48)
+            Shape(g: ConvGeometry(inHeight: 7, inWidth: 9, inChannels: 32, outChannels: 32, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1), density: 15),
+            Shape(g: ConvGeometry(inHeight: 8, inWidth: 6, inChannels: 16, outChannels: 32, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 0), density: 40),
+            Shape(g: ConvGeometry(inHeight: 5, inWidth: 4, inChannels: 48, outChannels: 16, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 2), density: 25),
+            Shape(g: ConvGeometry(inHeight: 6, inWidth: 7, inChannels: 16, outChannels: 48, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1), density: 10),
             Shape(g: ConvGeometry(inHeight: 8, inWidth: 7, inChannels: 16, outChannels: 32, kernelHeight: 1, kernelWidth: 1, stride: 2, padding: 0), density: 50),
             Shape(g: ConvGeometry(inHeight: 7, inWidth: 7, inChannels: 32, outChannels: 64, kernelHeight: 1, kernelWidth: 1, stride: 2, padding: 0), density: 20),
             Shape(g: ConvGeometry(inHeight: 9, inWidth: 7, inChannels: 11, outChannels: 5, kernelHeight: 3, kernelWidth: 4, stride: 2, padding: 1), density: 50),

@@ -16,6 +16,7 @@ final class ConvFromSpikeBitsTests: XCTestCase {
             ConvGeometry(inHeight: 9, inWidth: 10, inChannels: 16, outChannels: 16, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
             ConvGeometry(inHeight: 9, inWidth: 8, inChannels: 16, outChannels: 32, kernelHeight: 3, kernelWidth: 3, stride: 2, padding: 1),
             ConvGeometry(inHeight: 6, inWidth: 5, inChannels: 32, outChannels: 64, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
+            ConvGeometry(inHeight: 7, inWidth: 5, inChannels: 32, outChannels: 32, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
             ConvGeometry(inHeight: 8, inWidth: 7, inChannels: 16, outChannels: 32, kernelHeight: 1, kernelWidth: 1, stride: 2, padding: 0),
             ConvGeometry(inHeight: 7, inWidth: 6, inChannels: 48, outChannels: 5, kernelHeight: 3, kernelWidth: 4, stride: 2, padding: 2),
         ]

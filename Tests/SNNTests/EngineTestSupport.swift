@@ -26,15 +26,21 @@ func rasterChecksum(_ trains: [SpikeTrain]) -> UInt64 {
     return h
 }
 
-/// One step's conv delivery as snn_deliver_conv.c documents it, in Float: per target, the kernel slices of the
-/// spikes in its window (window row, column, then channel), even and odd list entries summed apart, then added;
-/// and the synaptic events. `fires`: the source's spikes, HWC.
+/// One step's conv delivery as snn_deliver_conv.c documents it, in Float, and the synaptic events. `fires`:
+/// the source's spikes, HWC. 3x3 kernels of stride 1 with in and out channels multiples of 16 go by rows
+/// (deliver_conv_rows): per target, S = 0 + the kernel values of its window's spikes one after another,
+/// window column by window column (kx), in each by window row, then channel; other shapes by lists: the
+/// spikes of the window by window row, column, then channel, even and odd list entries summed apart,
+/// S = E + O. Then target = 0 + S.
 func documentedConvSum(_ g: ConvGeometry, _ kernel: [Float], _ fires: [Bool]) -> (v: [Float], events: Int64) {
+    let byRows = g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.inChannels % 16 == 0 && g.outChannels % 16 == 0 && !g.depthwise
     var out = [Float](repeating: 0, count: g.outputSize)
     var events: Int64 = 0
     for oy in 0..<g.outHeight { for ox in 0..<g.outWidth {
-        var list: [Int] = []   // kernel index (ky, kx, ci) of each listed spike
-        for ky in 0..<g.kernelHeight { for kx in 0..<g.kernelWidth {
+        var list: [Int] = []   // kernel index (ky, kx, ci) of each listed spike, in the order of addition
+        let outer = byRows ? g.kernelWidth : g.kernelHeight, inner = byRows ? g.kernelHeight : g.kernelWidth
+        for a in 0..<outer { for b in 0..<inner {
+            let (ky, kx) = byRows ? (b, a) : (a, b)
             let y = oy * g.stride - g.padding + ky, x = ox * g.stride - g.padding + kx
             guard y >= 0, y < g.inHeight, x >= 0, x < g.inWidth else { continue }
             for ci in 0..<g.inChannels where fires[(y * g.inWidth + x) * g.inChannels + ci] {
@@ -45,9 +51,9 @@ func documentedConvSum(_ g: ConvGeometry, _ kernel: [Float], _ fires: [Bool]) ->
         for co in 0..<g.outChannels {
             var e: Float = 0, o: Float = 0
             for (r, k) in list.enumerated() {
-                if r % 2 == 0 { e += kernel[k * g.outChannels + co] } else { o += kernel[k * g.outChannels + co] }
+                if byRows || r % 2 == 0 { e += kernel[k * g.outChannels + co] } else { o += kernel[k * g.outChannels + co] }
             }
-            out[(oy * g.outWidth + ox) * g.outChannels + co] = 0 + (e + o)
+            out[(oy * g.outWidth + ox) * g.outChannels + co] = 0 + (byRows ? e : e + o)
         }
     }}
     return (out, events)

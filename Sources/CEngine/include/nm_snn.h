@@ -16,7 +16,9 @@
  * Memory of populations and ring buffers is owned by the engine; projection arrays (CSR, weights,
  * kernels) are owned by the caller and must outlive the engine (they can be shared by many engines);
  * the engine copies, once, into 64-byte aligned memory of its own every conv kernel (with a tail of -0.0,
- * see snn_deliver_conv.c) and dense weights and depthwise kernels that are not 64-byte aligned.
+ * see snn_deliver_conv.c; a 3x3 stride-1 kernel of whole 16-channel blocks also re-laid by rows, and with
+ * 16 outputs a second time for two target rows) and dense weights and depthwise kernels that are not
+ * 64-byte aligned.
  */
 #ifndef NM_SNN_H
 #define NM_SNN_H
