@@ -102,7 +102,7 @@ typedef struct tl_t {   /* per thread, per population: spikes found in the curre
 typedef struct nm_pinput {
     nm_poisson_input_desc d;      /* d.mask points to `mask` (or NULL) */
     uint8_t *mask;                /* npad entries (0 past n) */
-    uint32_t *state;              /* xoshiro128++ states of the neuron pairs (2m, 2m + 1): four arrays of npad / 2 words */
+    uint32_t *state;              /* xoshiro128+ states of the neuron pairs (2m, 2m + 1): four arrays of npad / 2 words */
     int32_t npad;                 /* neurons, padded: whole 32-neuron blocks from any even start */
     uint32_t *T;                  /* 32-bit thresholds, len + 1 entries (the last a sentinel) */
     int32_t *Tb;                  /* the same biased by 2^31 (signed comparisons in the kernel) */
@@ -111,7 +111,7 @@ typedef struct nm_pinput {
     int gbits;
     int wide;                     /* 1: 32-bit uniforms (guided tables, counts past 65535); 0: 16-bit lanes */
     uint16_t *B;                  /* 16-bit path: len relabeled bucket thresholds (count = #{j : r >= B[j]}) */
-    int16_t *Bb;                  /* its branch-free prefix: Kp entries biased by 2^15, each splat to 32 lanes (the last: the rare-lane bound) */
+    int16_t *Bb;                  /* B and the tie bound 65536 - nt, biased by 2^15, each splat to 32 lanes (len + 1 entries); the branch-free prefix: its first Kp (the last: the rare-lane bound) */
     uint16_t *tieb;               /* the nt tie buckets (T[j] >> 16 with T[j] & 0xFFFF != 0), ascending */
     int32_t nt, Kp;
     int64_t events;               /* input spikes delivered (the counts' sum) since the last reset */

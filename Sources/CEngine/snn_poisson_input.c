@@ -26,10 +26,15 @@
  * keep 32-bit uniforms and start at a guide table (Chen & Asau 1974's indexed search: bucket of the top
  * bits of u -> the count of the bucket's smallest u) and gather.
  *
- * Random numbers: xoshiro128++ (Blackman & Vigna 2018; 32-bit add, xor, shift, rotate only), one stream
- * per neuron pair (2m, 2m + 1), seeded by splitmix64 from the run seed, the input and m; a draw's low 16
- * bits go to neuron 2m, its high 16 bits to 2m + 1 (on the 32-bit path: two draws per pair and step, the
- * first for 2m). Thread ranges are multiples of the granularity (64 neurons), so a pair never straddles
+ * Random numbers: xoshiro128+ (Blackman & Vigna 2018: xoshiro128's linear engine, period 2^128 - 1, with
+ * the "+" scrambler, the sum of two state words; 32-bit add, xor, shift, rotate only), one stream per
+ * neuron pair (2m, 2m + 1), seeded by splitmix64 from the run seed, the input and m; a draw's low 16 bits
+ * go to neuron 2m, its high 16 bits to 2m + 1 (on the 32-bit path: two draws per pair and step, the first
+ * for 2m). Its lowest bits fail linearity tests (binary rank, linear complexity), as the Mersenne
+ * Twister's do (GSL's mt19937: the engine's other streams, NEST's); a count depends on the low bits of
+ * its r only where r lies within a few units of a threshold B[j] (about Kp * 16 / 65536 of the draws
+ * for the lowest four). The "++" scrambler (a rotation and an addition more; the previous kernel) cost
+ * SSE2, which has no vector rotation, 4 % of the kernel (experiments/poisson-input/RESULTS.md). Thread ranges are multiples of the granularity (64 neurons), so a pair never straddles
  * two threads: the counts depend neither on the thread count nor on the vector path (integer
  * arithmetic throughout; the weight product is one IEEE multiplication and addition per lane). The
  * kernel is compiled per vector path (nm_vec.h).
@@ -185,15 +190,13 @@ static int build_table16(nm_pinput *in) {
     /* the prefix: the first K entries when a tail follows (its last entry also bounds the ties), else
      * the whole table and the tie bound 65536 - nt (65535 if there is no tie: a lane there is rare) */
     const int32_t K = in->K;
-    int32_t Kp = 0;
-    uint16_t pre[NM_PINPUT_LINEAR + 2];
-    if (K < len) { for (int32_t j = 0; j < K; j++) pre[Kp++] = in->B[j]; }
-    else {
-        for (int32_t j = 0; j < len; j++) pre[Kp++] = in->B[j];
-        pre[Kp++] = nt ? (uint16_t)(65536 - nt) : 0xFFFFu;
+    const int32_t Kp = K < len ? K : len + 1;
+    /* Bb: all of B and then the tie bound (len + 1 entries): the prefix is its first Kp (the SSE2 form
+     * goes on past them in vector form for a block with a rare lane) */
+    for (int32_t j = 0; j <= len; j++) {
+        const uint16_t v = j < len ? in->B[j] : nt ? (uint16_t)(65536 - nt) : 0xFFFFu;
+        for (int l = 0; l < 32; l++) in->Bb[32 * j + l] = (int16_t)(v ^ 0x8000u);
     }
-    for (int32_t j = 0; j < Kp; j++)
-        for (int l = 0; l < 32; l++) in->Bb[32 * j + l] = (int16_t)(pre[j] ^ 0x8000u);
     in->Kp = Kp;
     return 0;
 }
@@ -306,24 +309,23 @@ NM_AI void vu_store_n(uint32_t *p, nm_vu v, int k) {
     if (k >= NM_LANES) memcpy(p, &v, sizeof v);   /* one vector store (a variable-length memcpy would be a call) */
     else memcpy(p, &v, sizeof(uint32_t) * (size_t)k);
 }
-/* xoshiro128++ on 16 streams: the output, the state stepped */
+/* xoshiro128+ on 16 streams: the output, the state stepped */
 NM_AI nm_vu xoshiro_step(nm_vu *a, nm_vu *b, nm_vu *c, nm_vu *d) {
-    const nm_vu u = vu_rotl(*a + *d, 7) + *a;
+    const nm_vu u = *a + *d;
     const nm_vu t = *b << 9;
     *c ^= *a; *d ^= *b; *b ^= *c; *a ^= *d; *c ^= t; *d = vu_rotl(*d, 11);
     return u;
 }
 typedef uint32_t nm_vu4 __attribute__((ext_vector_type(4)));
 NM_AI nm_vu4 xoshiro_step4(nm_vu4 *a, nm_vu4 *b, nm_vu4 *c, nm_vu4 *d) {
-    const nm_vu4 s = *a + *d;
-    const nm_vu4 u = ((s << 7) | (s >> 25)) + *a;
+    const nm_vu4 u = *a + *d;
     const nm_vu4 t = *b << 9;
     *c ^= *a; *d ^= *b; *b ^= *c; *a ^= *d; *c ^= t; *d = (*d << 11) | (*d >> 21);
     return u;
 }
 static inline uint32_t xoshiro_step1(uint32_t *s0, uint32_t *s1, uint32_t *s2, uint32_t *s3) {
     uint32_t a = *s0, b = *s1, c = *s2, d = *s3;
-    const uint32_t u = ((a + d) << 7 | (a + d) >> 25) + a, t = b << 9;
+    const uint32_t u = a + d, t = b << 9;
     c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = d << 11 | d >> 21;
     *s0 = a; *s1 = b; *s2 = c; *s3 = d;
     return u;
@@ -470,7 +472,7 @@ NM_AI void add_slot16(float *slot, int32_t i, int k, float w, nm_vh c) {
 
 /* One block of 32 neurons from i (even), k of them real (k < 32: the end of the population, which
  * reads past it — states and mask have slack — but writes only its k lanes and ceil(k/2) pairs): one
- * xoshiro128++ draw per pair, its two 16-bit halves the two neurons' r (little-endian lanes: low half =
+ * xoshiro128+ draw per pair, its two 16-bit halves the two neurons' r (little-endian lanes: low half =
  * neuron 2m, the natural order), each one's count, weight x count added to `slot`; returns the counts
  * (0 in masked lanes and lanes >= k). Inlined with k = 32 into the loop over whole blocks. */
 NM_AI nm_vh pinput16_block(uint32_t *s0, uint32_t *s1, uint32_t *s2, uint32_t *s3, const pin_table *tb, const uint8_t *mask, float w,
@@ -547,6 +549,194 @@ NM_AI nm_vi pinput32_block(uint32_t *s0, uint32_t *s1, uint32_t *s2, uint32_t *s
     return n0 + n1;
 }
 
+/* ---- the SSE2 form (the baseline path: SSE2, or NEON on aarch64) ----
+ * The same counts and stream steps as pinput16_block, in fewer vector operations per lane (what SSE2 is
+ * short of: two-operand instructions, 16 registers). A 32-neuron block is four 8-lane registers:
+ * - the prefix's masks are summed without a base: s = -#{j < Kp : r < B'[j]} (B' the prefix), in
+ *   [-Kp, -1] for every lane but a rare one (at or past the prefix's last entry: s = 0), so that the count
+ *   is kmin + Kp + s;
+ * - that count becomes a float without a conversion: the 16 bits of s under the high half 0x4B01, read
+ *   as a float, are 2^23 + 2^17 + s (one binade of integers: exact), and less the constant
+ *   2^23 + 2^17 - kmin - Kp they are the count (exact: integers below 2^24), then multiplied by the
+ *   weight and added to the slot as on every path; a masked lane gets s = -(kmin + Kp), the count 0;
+ * - a block with a rare lane (about 1 % of the blocks for Poisson(2)) goes on comparing the table past
+ *   the prefix in vector form, its ties take the scalar rare path, and its counts the plain conversion.
+ * Whole blocks only: the population's last partial block takes pinput16_block. */
+typedef int16_t nm_vs8 __attribute__((ext_vector_type(8)));
+typedef int8_t nm_vc16 __attribute__((ext_vector_type(16)));
+typedef _Bool nm_vb16 __attribute__((ext_vector_type(16)));
+typedef int32_t nm_vi4 __attribute__((ext_vector_type(4)));
+typedef uint8_t nm_vu8x8 __attribute__((ext_vector_type(8)));
+typedef uint16_t nm_vh8 __attribute__((ext_vector_type(8)));
+
+/* s of the four registers' lanes (KP: Kp as a constant, for straight-line code; 0: tb->Kp) */
+NM_AI void sse2_prefix(const nm_vs8 rx[4], const pin_table *tb, nm_vs8 sx[4], const int KP) {
+    const int16_t *Bb = tb->Bb;
+    const int32_t Kp = KP ? KP : tb->Kp;
+    nm_vs8 e;
+    memcpy(&e, Bb, sizeof e);
+    for (int g = 0; g < 4; g++) sx[g] = (nm_vs8)(e > rx[g]);
+    if (KP) {
+#pragma clang loop unroll(full)
+        for (int32_t j = 1; j < KP; j++) {
+            memcpy(&e, Bb + 32 * j, sizeof e);
+            for (int g = 0; g < 4; g++) sx[g] += (nm_vs8)(e > rx[g]);
+        }
+    } else
+        for (int32_t j = 1; j < Kp; j++) {
+            memcpy(&e, Bb + 32 * j, sizeof e);
+            for (int g = 0; g < 4; g++) sx[g] += (nm_vs8)(e > rx[g]);
+        }
+}
+typedef _Bool nm_vb8 __attribute__((ext_vector_type(8)));
+/* 1 if some lane of a mask is set */
+NM_AI int sse2_any_set(nm_vs8 v) {
+    const nm_vb16 b = __builtin_convertvector((nm_vc16)v < 0, nm_vb16);
+    uint16_t m;
+    memcpy(&m, &b, sizeof m);
+    return m != 0;
+}
+/* 1 if a lane of the four is rare (s = 0: its sign bit clear) */
+NM_AI int sse2_any_rare(const nm_vs8 sx[4]) {
+    const nm_vs8 all = (sx[0] & sx[1]) & (sx[2] & sx[3]);
+    const nm_vb16 b = __builtin_convertvector((nm_vc16)all < 0, nm_vb16);
+    uint16_t m;
+    memcpy(&m, &b, sizeof m);
+    return m != 0xFFFFu;
+}
+/* A block with a rare lane (s = 0 there): s becomes count - kmin - Kp for every lane that is not a tie
+ * (the table compared on past the prefix in vector form: only the lanes beyond it pass, B is monotone;
+ * a prefix that ends with the tie bound, Kp = len + 1, counted it: one less); returns the tie lanes (bit
+ * 8 g + l; r >= 65536 - nt), whose count takes the scalar rare path. */
+NM_AI uint32_t sse2_cont(const pin_table *tb, const nm_vs8 rx[4], nm_vs8 sx[4]) {
+    const int16_t *Bb = tb->Bb;
+    nm_vs8 e;
+    if (tb->Kp > tb->len)
+        for (int g = 0; g < 4; g++) sx[g] += (nm_vs8)(sx[g] == 0);
+    for (int32_t j = tb->Kp; j < tb->len; j++) {
+        memcpy(&e, Bb + 32 * j, sizeof e);
+        nm_vs8 any = 0;
+        for (int g = 0; g < 4; g++) {
+            const nm_vs8 pass = (nm_vs8)(rx[g] >= e);
+            sx[g] -= pass;
+            any |= pass;
+        }
+        if (!sse2_any_set(any)) break;
+    }
+    uint32_t tie = 0;
+    if (tb->nt) {
+        memcpy(&e, Bb + 32 * tb->len, sizeof e);   /* the tie bound 65536 - nt */
+        for (int g = 0; g < 4; g++) {
+            const nm_vb8 t = __builtin_convertvector((nm_vs8)(rx[g] >= e), nm_vb8);
+            uint8_t t8;
+            memcpy(&t8, &t, 1);
+            tie |= (uint32_t)t8 << (8 * g);
+        }
+    }
+    return tie;
+}
+/* The kernel's: sse2_cont, then the ties' counts from rare16 (which steps their pairs' streams once more) */
+NM_AI void sse2_tail(const pin_table *tb, const nm_vs8 rx[4], nm_vs8 sx[4], uint32_t *s0, uint32_t *s1, uint32_t *s2, uint32_t *s3,
+                     int32_t m, int64_t *ties) {
+    const uint32_t tie = sse2_cont(tb, rx, sx);
+    if (__builtin_expect(tie != 0, 0)) {
+        const int16_t top = (int16_t)(tb->kmin + tb->Kp);
+        int16_t cc[32];
+        uint16_t rr[32];
+        for (int g = 0; g < 4; g++) {
+            const nm_vs8 c = sx[g] + top;
+            memcpy(cc + 8 * g, &c, 16);
+            memcpy(rr + 8 * g, &rx[g], 16);
+        }
+        rare16(tb, s0, s1, s2, s3, m, rr, cc, tie, ties);
+        for (int g = 0; g < 4; g++) {
+            memcpy(&sx[g], cc + 8 * g, 16);
+            sx[g] -= top;
+        }
+    }
+}
+
+/* masked lanes (mask byte 0) get s = -top (the count 0) in sx, and 0 in sa (the events' sum, which counts
+ * top per unmasked lane apart: -top itself could overflow it) */
+NM_AI void sse2_mask(nm_vs8 sx[4], nm_vs8 sa[4], const uint8_t *mask, const nm_vs8 smask) {
+    for (int g = 0; g < 4; g++) {
+        nm_vu8x8 mb;
+        memcpy(&mb, mask + 8 * g, sizeof mb);
+        const nm_vs8 on = __builtin_convertvector(mb, nm_vs8) != 0;
+        sa[g] = on ? sx[g] : (nm_vs8)0;
+        sx[g] = on ? sx[g] : smask;
+    }
+}
+
+/* Whole blocks from *pi (even) while they fit below hi; *pi advances; returns the counts' sum (top per
+ * counted lane, plus the sum of s). */
+NM_AI int64_t pin16_sse2_run(uint32_t *s0, uint32_t *s1, uint32_t *s2, uint32_t *s3, const pin_table *tb, const uint8_t *mask, float w,
+                             float *slot, int32_t *pi, int32_t hi, int64_t *ties, const int KP, const int MASKED) {
+    const int32_t top = tb->kmin + (KP ? KP : tb->Kp);
+    const float off = (float)(8388608 + 131072 - top);   /* exact */
+    const nm_vs8 hiword = (nm_vs8)(int16_t)0x4B01, smask = (nm_vs8)(int16_t)-top;
+    /* s summed per lane over at most nb blocks (4 registers; -Kp <= s <= len - Kp + 1) */
+    const int32_t nb = 32767 / (4 * (tb->Kp + tb->len + 1));
+    int64_t ev = 0;
+    const int32_t i0 = *pi;
+    int32_t i = i0;
+    while (i + 32 <= hi) {
+        nm_vs8 acc = 0;
+        int32_t b = 0;
+        for (; b < nb && i + 32 <= hi; b++, i += 32) {
+            const int32_t m = i >> 1;
+            nm_vs8 rx[4], sx[4];
+            for (int g = 0; g < 4; g++) {   /* four groups of 4 streams (16 at once need more than 16 registers) */
+                nm_vu4 a, bq, c, d;
+                memcpy(&a, s0 + m + 4 * g, 16); memcpy(&bq, s1 + m + 4 * g, 16); memcpy(&c, s2 + m + 4 * g, 16); memcpy(&d, s3 + m + 4 * g, 16);
+                const nm_vu4 x = xoshiro_step4(&a, &bq, &c, &d);
+                memcpy(s0 + m + 4 * g, &a, 16); memcpy(s1 + m + 4 * g, &bq, 16); memcpy(s2 + m + 4 * g, &c, 16); memcpy(s3 + m + 4 * g, &d, 16);
+                rx[g] = (nm_vs8)x;
+            }
+            sse2_prefix(rx, tb, sx, KP);
+            float *sl = slot + i;
+            nm_vs8 sa[4];
+            if (__builtin_expect(!sse2_any_rare(sx), 1)) {
+                if (MASKED) sse2_mask(sx, sa, mask + i, smask);
+                else for (int g = 0; g < 4; g++) sa[g] = sx[g];
+                acc += (sa[0] + sa[1]) + (sa[2] + sa[3]);
+                for (int g = 0; g < 4; g++) {   /* every s in [-top, -1]: the count is 2^23 + 2^17 + s - off */
+                    const nm_vf4 f0 = (nm_vf4)__builtin_shufflevector(sx[g], hiword, 0, 8, 1, 9, 2, 10, 3, 11) - off;
+                    const nm_vf4 f1 = (nm_vf4)__builtin_shufflevector(sx[g], hiword, 4, 12, 5, 13, 6, 14, 7, 15) - off;
+                    nm_vf4 v0, v1;
+                    memcpy(&v0, sl + 8 * g, 16); memcpy(&v1, sl + 8 * g + 4, 16);
+                    v0 += w * f0;
+                    v1 += w * f1;
+                    memcpy(sl + 8 * g, &v0, 16); memcpy(sl + 8 * g + 4, &v1, 16);
+                }
+            } else {
+                sse2_tail(tb, rx, sx, s0, s1, s2, s3, m, ties);
+                if (MASKED) sse2_mask(sx, sa, mask + i, smask);
+                else for (int g = 0; g < 4; g++) sa[g] = sx[g];
+                for (int g = 0; g < 4; g++) {
+                    const nm_vs8 cg = sx[g] + (int16_t)top;
+                    const nm_vi4 c0 = (nm_vi4)__builtin_shufflevector(cg, (nm_vs8)0, 0, 8, 1, 9, 2, 10, 3, 11);
+                    const nm_vi4 c1 = (nm_vi4)__builtin_shufflevector(cg, (nm_vs8)0, 4, 12, 5, 13, 6, 14, 7, 15);
+                    nm_vf4 v0, v1;
+                    memcpy(&v0, sl + 8 * g, 16); memcpy(&v1, sl + 8 * g + 4, 16);
+                    v0 += w * __builtin_convertvector(c0, nm_vf4);
+                    v1 += w * __builtin_convertvector(c1, nm_vf4);
+                    memcpy(sl + 8 * g, &v0, 16); memcpy(sl + 8 * g + 4, &v1, 16);
+                }
+                acc += (sa[0] + sa[1]) + (sa[2] + sa[3]);
+            }
+        }
+        ev += __builtin_reduce_add(__builtin_convertvector(acc, nm_vi8));
+    }
+    int64_t lanes = i - i0;
+    if (MASKED) {
+        lanes = 0;
+        for (int32_t q = i0; q < i; q++) lanes += mask[q];
+    }
+    *pi = i;
+    return ev + lanes * top;
+}
+
 /* Neurons [lo, hi), lo even, hi even or the population's end (thread ranges are multiples of the
  * granularity, 64: a pair never straddles two ranges): every one's count drawn and added to `slot`;
  * returns the counts' sum. ties: if not NULL, counts the lanes that took the tie path (tests). */
@@ -555,7 +745,19 @@ NM_AI int64_t pinput_body(const int isa, uint32_t *st, int32_t np, const pin_tab
     uint32_t *s0 = st, *s1 = st + np / 2, *s2 = st + 2 * (size_t)(np / 2), *s3 = st + 3 * (size_t)(np / 2);
     int64_t ev = 0;
     int32_t i = lo;
-    if (tb->Bb) {
+    if (tb->Bb && isa == NM_ISA_BASELINE && 4 * (tb->Kp + tb->len + 1) <= 32767) {   /* (s summed in 16 bits: always, in practice) */
+        const pin_table tl = *tb;   /* a local copy: the stores to the states and the slot cannot alias it */
+        if (mask) ev += pin16_sse2_run(s0, s1, s2, s3, &tl, mask, w, slot, &i, hi, ties, 0, 1);
+        else
+            switch (tl.Kp) {   /* the prefix length as a constant for the common tables */
+#define NM_KP_CASE(c) case c: ev += pin16_sse2_run(s0, s1, s2, s3, &tl, NULL, w, slot, &i, hi, ties, c, 0); break;
+                NM_KP_CASE(2) NM_KP_CASE(3) NM_KP_CASE(4) NM_KP_CASE(5) NM_KP_CASE(6) NM_KP_CASE(7) NM_KP_CASE(8)
+                NM_KP_CASE(9) NM_KP_CASE(10) NM_KP_CASE(11) NM_KP_CASE(12)
+#undef NM_KP_CASE
+                default: ev += pin16_sse2_run(s0, s1, s2, s3, &tl, NULL, w, slot, &i, hi, ties, 0, 0);
+            }
+        if (i < hi) ev += __builtin_reduce_add(__builtin_convertvector(pinput16_block(s0, s1, s2, s3, tb, mask, w, slot, i, hi - i, ties, isa), nm_vu32));
+    } else if (tb->Bb) {
         /* counts summed per 16-bit lane over at most `nb` blocks (nb x the largest count < 2^16), then flushed */
         const int32_t maxc = tb->kmin + tb->len + 1, nb = 65535 / maxc;
         while (i + 32 <= hi) {
@@ -604,6 +806,27 @@ int64_t nm_inputs_apply(nm_engine *e, int pop, int32_t lo, int32_t hi, int64_t n
 
 NM_AI int pinlaw_body(const int isa, const pin_table *tb, uint64_t *hist) {
     const uint32_t tie = 65536u - (uint32_t)tb->nt;
+    if (isa == NM_ISA_BASELINE) {   /* the kernel's SSE2 form: sse2_prefix, sse2_cont, the ties by the 32-bit rule */
+        const nm_vs8 iota8 = {0, 1, 2, 3, 4, 5, 6, 7};
+        for (uint32_t q = 0; q < 65536 / 32; q++) {
+            nm_vs8 rx[4], sx[4];
+            for (int g = 0; g < 4; g++) rx[g] = (nm_vs8)((uint16_t)(q * 32 + 8 * g) + (nm_vh8)iota8);
+            sse2_prefix(rx, tb, sx, 0);
+            const uint32_t ties = sse2_any_rare(sx) ? sse2_cont(tb, rx, sx) : 0;
+            for (int l = 0; l < 32; l++) {
+                const uint32_t rv = (uint16_t)rx[l >> 3][l & 7] ^ 0x8000u;
+                if ((ties >> l) & 1) {
+                    if (rv < tie) return -3;
+                    for (uint32_t lo = 0; lo < 65536; lo++) hist[count_r16(tb, rv, lo)]++;
+                } else {
+                    const int32_t c = tb->Kp + sx[l >> 3][l & 7];
+                    if (c < 0 || c > tb->len) return -3;
+                    hist[c] += 65536;
+                }
+            }
+        }
+        return 0;
+    }
     const nm_vh iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
     for (uint32_t q = 0; q < 65536 / 32; q++) {
         const nm_vh r = iota + (uint16_t)(q * 32);

@@ -10,7 +10,7 @@ import Foundation
 /// Binomial(sources, rate·dt) (`.binomial`: Bernoulli trains, rate ≤ 1/dt, as Brian2's PoissonInput,
 /// which replaces it by a normal law when N·p > 5 and N·(1 − p) > 5; here it is exact). Drawn by
 /// inversion of the exact cumulative table in 32-bit fixed point (every probability exact to 2⁻³²)
-/// from one xoshiro128++ stream per pair of target neurons (16 bits per neuron and step where the mean is
+/// from one xoshiro128+ stream per pair of target neurons (16 bits per neuron and step where the mean is
 /// up to ~10, with the same probabilities), 32 neurons at a time on every vector path: the same counts on
 /// any thread count and path.
 ///

@@ -364,6 +364,30 @@ final class PoissonDriveTests: XCTestCase {
         XCTAssertNotEqual(other.inputs, reference!.inputs)
     }
 
+    /// A masked input with large counts (Binomial(200, 0.99), about 198 per step: the SSE2 form's offset of a
+    /// masked lane, -(kmin + Kp), is large) over 3000 neurons (many blocks per sum of events): its events
+    /// are the counts the neurons received (an IF sink's v, weight 1), masked neurons receive none, and
+    /// v and the events are identical on every vector path.
+    func testMaskedLargeCountInputEventsAreTheCountsOnEveryPath() throws {
+        let n = 3000, neurons = Array(stride(from: 1, to: n, by: 3))
+        let net = sinkNetwork(n, [PoissonInput(name: "dense", population: "t", neurons: neurons, sources: 200, rateHz: 9_900, weight: 1,
+                                               draw: .binomial)])
+        var reference: (v: [UInt32], events: Int64)?
+        try onEveryPath("masked large counts") { path in
+            let sim = try Simulator(CompiledNetwork(net, seed: 3))
+            try sim.run(steps: 20, threads: 1)
+            let v = Array(sim.state(population: 0, variable: 0)), events = sim.inputEvents(input: 0)
+            XCTAssertEqual(events, Int64(v.reduce(0.0) { $0 + Double($1) }), "\(path): events = the counts received")
+            XCTAssertGreaterThan(events, Int64(15 * neurons.count * 190), "\(path): ~198 per neuron and step")
+            let masked = Set(neurons)
+            XCTAssertTrue((0..<n).allSatisfy { masked.contains($0) || v[$0] == 0 }, "\(path): masked neurons receive nothing")
+            if let r = reference {
+                XCTAssertEqual(v.map(\.bitPattern), r.v, "\(path): v")
+                XCTAssertEqual(events, r.events, "\(path): events")
+            } else { reference = (v.map(\.bitPattern), events) }
+        }
+    }
+
     /// Resetting continues the input's streams (as Poisson sources do); reseeding restarts them: the same
     /// seed gives the same counts again, another seed other counts.
     func testPoissonInputReseedAndReset() throws {

@@ -3,7 +3,7 @@ import Foundation
 import XCTest
 @testable import SNN
 
-/// The count draw of `poisson_input` in 16-bit lanes (snn_poisson_input.c): one xoshiro128++ output per
+/// The count draw of `poisson_input` in 16-bit lanes (snn_poisson_input.c): one xoshiro128+ output per
 /// neuron pair, a 16-bit half per neuron, counted by a relabeled bucket table with a tie path. Exactness
 /// is proven by enumeration against the 32-bit inversion (every probability a multiple of 2^-32); the
 /// draws themselves are checked against the laws, for the tie path's rate, the pair's independence, and
@@ -27,7 +27,8 @@ final class PoissonInputDrawTests: XCTestCase {
     }
 
     /// Exactness as a test: over every 16-bit r (each weighing 2^16) and, for r naming a tie bucket, every
-    /// further 16 bits lo, the kernel's counts (its vector rule and rare path, on every vector path) fall
+    /// further 16 bits lo, the kernel's counts (its vector rule and rare path, on every vector path; on the
+    /// baseline path the SSE2 form's, with its vector continuation past the prefix) fall
     /// exactly as today's 32-bit inversion count(u) = kmin + #{j : u >= T[j]} over all 2^32 u, whose
     /// count kmin + j has T[j] - T[j-1] values (T[-1] = 0, T[len] = 2^32). Small means, means past the
     /// branch-free prefix, binomial laws, and thresholds on bucket bounds (Binomial(4, 1/2): every T[j] a
