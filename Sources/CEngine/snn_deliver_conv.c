@@ -1,7 +1,8 @@
 /* Convolutional delivery (weight-shared kernels between channels-last populations) and pooling (the
  * depthwise case): target-major convolution and pooling from spike bits as vector kernels compiled per
  * path (nm_vec.h), the spike-list forms as scalar code; every form adds the same values in the same
- * order per target. */
+ * order per target. 3x3 stride-1 convolutions of whole 16-channel blocks go by rows (further below),
+ * with a defined order of their own; every other convolution by the lists described next. */
 #include "nm_snn.h"
 #include "snn_internal.h"
 #include "nm_vec.h"
@@ -276,6 +277,21 @@ NM_STAMP_ISA(int64_t, deliver_conv,
  * columns bucketed by count, a column's 64-bit groups in pairs as one 128-bit loop (in_c 32: no
  * faster). Stride 2 stays with the lists: by columns it took two loop exits per target (ResNet 8 %
  * slower), and one 128-bit loop per target over its two new columns still 3 % slower.) */
+/* The set bits of column x (its G groups), two per step, into STEP: k the kernel row of a bit, the
+ * second of a step the row of -0.0 when none is left. */
+#define ROWS_BITS(STEP)                                                                                          \
+    for (int32_t g = 0; g < G; g++) {                                                                            \
+        uint64_t m = cm[(size_t)x * G + g];                                                                      \
+        const float *wg = wb + (size_t)g * 64 * rs;                                                              \
+        while (m) {                                                                                              \
+            const float *k = wg + (size_t)__builtin_ctzll(m) * rs;                                               \
+            m &= m - 1;                                                                                          \
+            STEP                                                                                                 \
+            k = m ? wg + (size_t)__builtin_ctzll(m) * rs : wzb;                                                  \
+            m &= m - 1;                                                                                          \
+            STEP                                                                                                 \
+        }                                                                                                        \
+    }
 #define ROWS_STEP1(NV, VL)                                                                                       \
     for (int v = 0; v < NV; v++) {                                                                               \
         an[v] += ld(k + v * VL); ac[v] += ld(k + oc + v * VL); ap[v] += ld(k + 2 * oc + v * VL);                \
@@ -286,18 +302,7 @@ NM_STAMP_ISA(int64_t, deliver_conv,
         for (int v = 0; v < NV; v++) ap[v] = ac[v] = an[v] = 0.0f;                                               \
         const float *wb = wr + b0, *wzb = wz + b0;                                                               \
         for (int32_t x = 0; x < nx; x++) {                                                                       \
-            for (int32_t g = 0; g < G; g++) {                                                                    \
-                uint64_t m = cm[(size_t)x * G + g];                                                              \
-                const float *wg = wb + (size_t)g * 64 * rs;                                                      \
-                while (m) {                                                                                      \
-                    const float *k = wg + (size_t)__builtin_ctzll(m) * rs;                                       \
-                    m &= m - 1;                                                                                  \
-                    ROWS_STEP1(NV, VL)                                                                           \
-                    k = m ? wg + (size_t)__builtin_ctzll(m) * rs : wzb;                                          \
-                    m &= m - 1;                                                                                  \
-                    ROWS_STEP1(NV, VL)                                                                           \
-                }                                                                                                \
-            }                                                                                                    \
+            ROWS_BITS(ROWS_STEP1(NV, VL))                                                                     \
             if (x >= 2) {                                                                                        \
                 float *dst = slot + (size_t)(p0 + x - 2) * oc + b0;                                              \
                 for (int v = 0; v < NV; v++) st(dst + v * VL, ld(dst + v * VL) + ap[v]);                          \
@@ -316,18 +321,7 @@ NM_STAMP_ISA(int64_t, deliver_conv,
         for (int v = 0; v < NV; v++) ap[v] = ac[v] = an[v] = bp[v] = bc[v] = bn[v] = 0.0f;                       \
         const float *wb = wr + b0, *wzb = wz + b0;                                                               \
         for (int32_t x = 0; x < nx; x++) {                                                                       \
-            for (int32_t g = 0; g < G; g++) {                                                                    \
-                uint64_t m = cm[(size_t)x * G + g];                                                              \
-                const float *wg = wb + (size_t)g * 64 * rs;                                                      \
-                while (m) {                                                                                      \
-                    const float *k = wg + (size_t)__builtin_ctzll(m) * rs;                                       \
-                    m &= m - 1;                                                                                  \
-                    ROWS_STEP2(NV, VL)                                                                           \
-                    k = m ? wg + (size_t)__builtin_ctzll(m) * rs : wzb;                                          \
-                    m &= m - 1;                                                                                  \
-                    ROWS_STEP2(NV, VL)                                                                           \
-                }                                                                                                \
-            }                                                                                                    \
+            ROWS_BITS(ROWS_STEP2(NV, VL))                                                                     \
             if (x >= 2) {                                                                                        \
                 float *dst = slot + (size_t)(p0 + x - 2) * oc + b0, *dst2 = dst + (size_t)ow * oc;               \
                 for (int v = 0; v < NV; v++) st(dst + v * VL, ld(dst + v * VL) + ap[v]);                          \
