@@ -8,7 +8,7 @@
 
 /* Dense: all rows of the step are summed in registers, 64 targets at a time, then added once: each
  * target gets slot + (row_1 + row_2 + ...), in spike order, whatever the blocking. */
-NM_AI int64_t deliver_dense_body(float *slot, const float *w, int32_t npost, const int32_t *ids, int64_t cnt,
+NM_AI int64_t deliver_dense_body(float *slot, const float *w, const float *wend, int32_t npost, const int32_t *ids, int64_t cnt,
                                  int32_t tlo, int32_t thi) {
     int32_t q0 = tlo;
     for (; q0 + 64 <= thi; q0 += 64) {
@@ -26,24 +26,24 @@ NM_AI int64_t deliver_dense_body(float *slot, const float *w, int32_t npost, con
         for (int64_t s = 0; s < cnt; s++) a += vf_load(w + (size_t)ids[s] * (size_t)npost + q0);
         vf_store(slot + q0, vf_load(slot + q0) + a);
     }
-    if (q0 < thi) {   /* the last (fewer than 16) targets: the same additions, spike by spike into one
-                       * sum per target (independent chains: one sum per target at a time waited on each
-                       * addition's latency, 3-4 % of the experiments/onnx-models ResNet's SNN time with
-                       * its 10 outputs) */
+    if (q0 < thi) {   /* the last (fewer than 16) targets: one 16-lane sum, of which lanes [0, m) are
+                       * kept (one sum per target at a time waited on each addition's latency: 3-4 % of
+                       * the experiments/onnx-models ResNet's SNN time with its 10 outputs); a row whose
+                       * 16 floats would reach past the matrix is read with its m only */
         const int32_t m = thi - q0;
-        float a[16] = {0};
+        nm_vf a = 0.0f;
         for (int64_t s = 0; s < cnt; s++) {
             const float *row = w + (size_t)ids[s] * (size_t)npost + q0;
-            for (int32_t j = 0; j < m; j++) a[j] += row[j];
+            a += row + NM_LANES <= wend ? vf_load(row) : vf_load_n(row, m);
         }
-        for (int32_t j = 0; j < m; j++) slot[q0 + j] += a[j];
+        vf_store_n(slot + q0, vf_load_n(slot + q0, m) + a, m);
     }
     return cnt * (int64_t)(thi - tlo);
 }
 NM_STAMP(int64_t, deliver_dense,
-         (float *slot, const float *w, int32_t npost, const int32_t *ids, int64_t cnt, int32_t tlo, int32_t thi),
-         (slot, w, npost, ids, cnt, tlo, thi));
+         (float *slot, const float *w, const float *wend, int32_t npost, const int32_t *ids, int64_t cnt, int32_t tlo, int32_t thi),
+         (slot, w, wend, npost, ids, cnt, tlo, thi));
 
 int64_t nm_deliver_dense(const proj_t *pr, const nm_dest *to, const int32_t *ids, int64_t cnt, int32_t tlo, int32_t thi) {
-    return NM_CALL(deliver_dense)(to->slot, pr->d.w, to->npost, ids, cnt, tlo, thi);
+    return NM_CALL(deliver_dense)(to->slot, pr->d.w, pr->d.w + pr->synapses, to->npost, ids, cnt, tlo, thi);
 }
