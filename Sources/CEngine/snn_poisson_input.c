@@ -566,7 +566,6 @@ typedef int16_t nm_vs8 __attribute__((ext_vector_type(8)));
 typedef int8_t nm_vc16 __attribute__((ext_vector_type(16)));
 typedef _Bool nm_vb16 __attribute__((ext_vector_type(16)));
 typedef int32_t nm_vi4 __attribute__((ext_vector_type(4)));
-typedef uint8_t nm_vu8x8 __attribute__((ext_vector_type(8)));
 typedef uint16_t nm_vh8 __attribute__((ext_vector_type(8)));
 
 /* s of the four registers' lanes (KP: Kp as a constant, for straight-line code; 0: tb->Kp) */
