@@ -405,6 +405,20 @@ public enum Converter {
         return (inS, outS)
     }
 
+    /// The ANN's activations at `taps` for the first `count` calibration images, 100 images at a time:
+    /// `body(n, activations)` once per batch of n images, in image order.
+    static func calibrationBatches(_ model: Sequential, _ calibration: LabeledImages, count: Int, taps: Set<Tap>, threads: Int,
+                                   _ body: (Int, [Tap: Tensor]) throws -> Void) rethrows {
+        var start = 0
+        while start < count {
+            let n = min(100, count - start)
+            let x = Tensor(shape: [n] + model.inputShape,
+                           values: Array(calibration.pixels[(start * calibration.sampleSize)..<((start + n) * calibration.sampleSize)]))
+            try body(n, activations(model, x, taps: taps, threads: threads))
+            start += n
+        }
+    }
+
     /// The outputs of the layers at `taps` for a batch (evaluation mode).
     static func activations(_ model: Sequential, _ x: Tensor, taps: Set<Tap>, threads: Int) -> [Tap: Tensor] {
         var out: [Tap: Tensor] = [:]
@@ -544,13 +558,7 @@ public enum Converter {
             return Array(repeating: [], count: channelWise(gi) ? sh[0] : 1)
         }
         var nonPositive: [[Int]] = positives.map { Array(repeating: 0, count: $0.count) }
-        let batch = 100
-        var start = 0
-        while start < nCal {
-            let n = min(batch, nCal - start)
-            let x = Tensor(shape: [n] + model.inputShape,
-                           values: Array(calibration.pixels[(start * calibration.sampleSize)..<((start + n) * calibration.sampleSize)]))
-            let acts = activations(model, x, taps: Set(groups.map(\.activation)), threads: threads)
+        calibrationBatches(model, calibration, count: nCal, taps: Set(groups.map(\.activation)), threads: threads) { n, acts in
             for (gi, g) in groups.enumerated() where calibrated(gi) {
                 let a = acts[g.activation]!
                 let sh = tapOut[g.activation]!
@@ -567,7 +575,6 @@ public enum Converter {
                     }
                 }
             }
-            start += n
         }
         var scales: [[Float]] = []
         var prevScale: [Float] = [1]         // input u in [0, 1]

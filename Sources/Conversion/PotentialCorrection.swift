@@ -24,13 +24,7 @@ enum PotentialCorrection {
                         calibration: LabeledImages, count: Int, threads: Int) -> [Target] {
         let hidden = groups.indices.filter { gi in gi < groups.count - 1 && (groups[gi].kind == .conv || groups[gi].kind == .dense) }
         var sums: [[Double]] = hidden.map { [Double](repeating: 0, count: shapes[groups[$0].activation]![0]) }
-        let batch = 100
-        var start = 0
-        while start < count {
-            let n = min(batch, count - start)
-            let x = Tensor(shape: [n] + model.inputShape,
-                           values: Array(calibration.pixels[(start * calibration.sampleSize)..<((start + n) * calibration.sampleSize)]))
-            let acts = Converter.activations(model, x, taps: Set(hidden.map { groups[$0].activation }), threads: threads)
+        Converter.calibrationBatches(model, calibration, count: count, taps: Set(hidden.map { groups[$0].activation }), threads: threads) { n, acts in
             for (h, gi) in hidden.enumerated() {
                 let sh = shapes[groups[gi].activation]!
                 let per = sh.dropFirst().reduce(1, *)
@@ -44,7 +38,6 @@ enum PotentialCorrection {
                     } }
                 }
             }
-            start += n
         }
         return hidden.enumerated().map { h, gi in
             let sh = shapes[groups[gi].activation]!
