@@ -16,6 +16,9 @@ int64_t nm_deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int32_t
      * target population reads in this very update */
     to.n1 = n + 1 - Q->model->input_lead;
     to.slot = to.buf + (size_t)((pr->same_step ? n : to.n1 + d->delay) % to.nslots) * (size_t)to.npost;
+    /* a target that adds its inputs to its state directly (P->direct: every projection onto it is
+     * same-step, so its ring buffer would only ever hold this step's inputs) */
+    if (Q->direct) to.slot = Q->direct;
     switch (d->kind) {
     case NM_PROJ_SPARSE: return nm_deliver_sparse(e, pr, &to, ids, cnt, tlo, thi, t);
     case NM_PROJ_DENSE: return nm_deliver_dense(pr, &to, ids, cnt, tlo, thi);

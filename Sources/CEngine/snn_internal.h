@@ -4,6 +4,7 @@
 #include "nm_snn.h"
 #include "snn_model.h"
 
+#define NM_IEXT_PERIOD_MAX 256   /* the longest period of an external current read as a table */
 #define NM_RNG_BLOCK 1024  /* neurons per random stream (and partition granularity of stochastic pops) */
 
 struct pop_t {
@@ -21,6 +22,10 @@ struct pop_t {
     float *iext;
     uint32_t *mult;                    /* multi-spike models (model->multi_spike): this step's count of each listed neuron */
     float *buf[NM_MAX_PORTS];          /* ring buffers [nslots][n] */
+    float *direct;                     /* this run: inputs on port 0 are added here (state variable 0) as they
+                                        * arrive, not to a ring buffer (model->direct_input, nm_engine_run) */
+    int32_t iext_period;               /* this run: iext[i] == iext[i % iext_period] for every neuron (a
+                                        * multiple of 16, <= NM_IEXT_PERIOD_MAX), or 0 (model->periodic_current) */
     /* counting and recording: written by thread 0 during a run, so kept off the cache lines of the
      * fields above (read by every thread each step) and of the next population's */
     char pad_before_[64];
@@ -240,5 +245,8 @@ void nm_faults_publish(nm_engine *e, int nt, int b, int t, int64_t n1, int check
 int nm_faults_first(const nm_engine *e, int nt, int b, nm_fault *out);
 /* A thread's own fault (raised inside an update, e.g. by the AdEx solver); kind 0 while none. */
 static inline nm_fault *nm_thread_fault(nm_engine *e, int t) { return &e->fslots[2 * e->fslots_nt + t].f; }
+
+/* The period of P's external current (pop_t.iext_period), or 0 (snn_population.c). */
+int32_t nm_iext_period(const pop_t *P);
 
 #endif

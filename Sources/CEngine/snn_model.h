@@ -76,6 +76,13 @@ typedef struct nm_model {
     int spike_bits;              /* the update can leave its per-step spike bits in P->spk_bits (16 per
                                     word, for same-step pooling and convolution from 16-channel blocks)
                                     and counts without listing when out is NULL */
+    int direct_input;            /* 1: inputs on port 0 may be added to state variable 0 as they arrive
+                                    (P->direct, set by the run when every projection onto the population is
+                                    same-step, no Poisson input feeds it and the model's `direct_ok` holds:
+                                    the update then reads no ring buffer) */
+    int periodic_current;        /* 1: the update reads the external current as a table of
+                                    P->iext_period values repeated (set by the run when the current is
+                                    periodic: a converted layer's bias per channel), not per neuron */
     size_t params_size;          /* sizeof the parameter struct */
     const nm_param *params;
     int nparams;
@@ -89,6 +96,8 @@ typedef struct nm_model {
     void (*reset)(nm_engine *e, pop_t *P);               /* nm_engine_reset */
     void (*reseed)(nm_engine *e, pop_t *P, uint64_t seed);   /* nm_engine_reseed (e->seed is already seed) */
     int (*prepare)(nm_engine *e, pop_t *P, int nt);      /* before every run on nt threads; -1: out of memory */
+    int (*direct_ok)(const pop_t *P);                    /* direct_input models: 1 if this population's
+                                    parameters allow it (an IF neuron drops inputs while refractory: t_ref 0) */
     void (*state_written)(pop_t *P);                     /* nm_pop_var handed out a writable state array */
     int (*multi_spike)(const pop_t *P);                  /* 1: a neuron may spike several times in one step (a
                                     Poisson count): the update lists each such neuron once and leaves its

@@ -53,6 +53,19 @@ float *nm_pop_var(nm_engine *e, int pop, int var) {
     return P->var[var];
 }
 float *nm_pop_iext(nm_engine *e, int pop) { e->pops[pop].iext_used = 1; return e->pops[pop].iext; }
+int32_t nm_pop_input_form(const nm_engine *e, int pop) { return (e->pops[pop].direct != NULL) | (e->pops[pop].iext_period << 8); }
+
+/* The period of P's external current: the smallest multiple of 16 up to NM_IEXT_PERIOD_MAX with
+ * iext[i] == iext[i - p] (bit for bit) for every neuron, found among the candidates whose second
+ * period repeats the first and then checked over the whole array once; 0 if that one fails or there is
+ * none (a converted layer's bias is periodic with its channel count: neurons are laid out HWC). */
+int32_t nm_iext_period(const pop_t *P) {
+    if (!P->iext_used) return 16;   /* never handed out: all zero */
+    for (int32_t p = 16; p <= NM_IEXT_PERIOD_MAX && 2 * p <= P->n; p += 16)
+        if (!memcmp(P->iext + p, P->iext, sizeof(float) * (size_t)p))
+            return memcmp(P->iext + p, P->iext, sizeof(float) * (size_t)(P->n - p)) ? 0 : p;
+    return 0;
+}
 int32_t *nm_pop_refractory(nm_engine *e, int pop) { return e->pops[pop].refr; }
 
 int nm_pop_param(const nm_engine *e, int pop, const char *name, double *value) {

@@ -320,6 +320,18 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
             if (e->projs[j].d.pre == p && !(e->projs[j].same_step && e->projs[j].pool_bits)) ok = 0;
         P->no_list = ok;
     }
+    /* Populations that add their inputs to their state as they arrive (model->direct_input): every
+     * projection onto them is same-step and no Poisson input feeds them, so their ring buffer would
+     * only ever hold the inputs of the step that reads it; and the period of external currents read
+     * as a table (model->periodic_current) */
+    for (int p = 0; p < e->npops; p++) {
+        pop_t *P = &e->pops[p];
+        int ok = P->model->direct_input && P->has_input && !P->ninputs && (!P->model->direct_ok || P->model->direct_ok(P));
+        for (int j = 0; ok && j < e->nprojs; j++)
+            if (e->projs[j].d.post == p && !e->projs[j].same_step) ok = 0;
+        P->direct = ok ? P->var[0] : NULL;
+        P->iext_period = P->model->periodic_current ? nm_iext_period(P) : 0;
+    }
     if (nm_faults_prepare(e, nt)) return nm_fail(e, "out of memory");
     /* state monitors: reserve room for this run's samples */
     for (int m = 0; m < e->nmons; m++) {

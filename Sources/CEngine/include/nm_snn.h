@@ -98,6 +98,10 @@ int nm_pop_nvars(const nm_engine *e, int pop);
 float *nm_pop_var(nm_engine *e, int pop, int var);
 /* Per-neuron extra input current (pA; model units) added to i_e, length n, zero at start. */
 float *nm_pop_iext(nm_engine *e, int pop);
+/* How the last run read the population's inputs and current (diagnostics and tests): bit 0 set if its
+ * inputs were added to its state as they arrived (models/if.c: every projection onto it same-step),
+ * bits 8.. the period of its external current read as a table (0: per neuron). */
+int32_t nm_pop_input_form(const nm_engine *e, int pop);
 /* Refractory countdown (steps) per neuron. */
 int32_t *nm_pop_refractory(nm_engine *e, int pop);
 /* The population's model name, and the name of its state variable `var` (NULL if none). */

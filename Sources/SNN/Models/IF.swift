@@ -6,7 +6,11 @@ import Foundation
 ///     v >= V_th: spike, then v -= V_th - V_reset (reset: subtract, the default) or v = V_reset (reset: value)
 ///     refractory (t_ref): v holds and inputs are dropped;  v >= V_min
 ///
-/// Integration: exact (a forward sum, v += I dt/C per step). Engine: `Sources/CEngine/models/if.c`.
+/// Integration: exact (a forward sum, v += I dt/C per step). In float, per step v <- (v + input) + (I_e +
+/// I_ext) dt/C with input = 0 + w_1 + w_2 + ... in arrival order; when every projection onto the
+/// population has delay 0, no Poisson input feeds it and t_ref = 0 (a converted network's layers), each
+/// input is added to v as it arrives instead: (v + w_1 + w_2 + ...) + (I_e + I_ext) dt/C (the same sum in
+/// real numbers, rounded in another order; no ring buffer is read). Engine: `Sources/CEngine/models/if.c`.
 public struct IFParameters: NeuronModelKind {
     /// Threshold V_th (mV; +inf: never fires, e.g. a converted output layer read by its membrane).
     public var threshold: Double = 1
