@@ -75,7 +75,7 @@ typedef struct proj_t {
                           * 16): the kernel re-laid for one target row (rows ky*in_c + c of the slices
                           * kx = 0, 1, 2) and, out_c 16, for two (rows r*in_c + c, r = 0..3, of the
                           * slices of kernel row r - t for target rows t = 0, 1, -0.0 where there is none);
-                          * each + a row of -0.0; 64-byte aligned. Else NULL. */
+                          * 64-byte aligned. Else NULL. */
     int64_t synapses;
     int64_t events;
 } proj_t;

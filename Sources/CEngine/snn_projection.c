@@ -156,7 +156,7 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
         for (int R = 1; R <= 2; R++) {
             if (R == 2 && d->out_c != 16) break;
             const size_t ic = (size_t)d->in_c, oc = (size_t)d->out_c, rl = 3 * (size_t)R * oc, nr = (size_t)(R + 2) * ic;
-            float *wr = nm_acalloc((nr + 1) * rl, sizeof(float));
+            float *wr = nm_acalloc(nr * rl, sizeof(float));
             if (!wr) { free(pr.coord); free(pr.pool_tgt); free(pr.wown); free(pr.wrow); return nm_fail(e, "out of memory"); }
             for (size_t r = 0; r < (size_t)R + 2; r++)
                 for (size_t c = 0; c < ic; c++)
@@ -166,8 +166,7 @@ int nm_engine_add_proj(nm_engine *e, const nm_proj_desc *d) {
                             if (r >= tr && r - tr < 3) memcpy(o, pr.d.w + (((r - tr) * 3 + kx) * ic + c) * oc, oc * sizeof(float));
                             else for (size_t k = 0; k < oc; k++) o[k] = -0.0f;
                         }
-            for (size_t k = 0; k < rl; k++) wr[nr * rl + k] = -0.0f;
-            e->bytes += (int64_t)((nr + 1) * rl * sizeof(float));
+            e->bytes += (int64_t)(nr * rl * sizeof(float));
             if (R == 1) pr.wrow = wr; else pr.wrow2 = wr;
         }
     }

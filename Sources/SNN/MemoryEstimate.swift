@@ -164,12 +164,12 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
                 let pooling = g.depthwise && g.kernelHeight == g.stride && g.kernelWidth == g.stride && g.padding == 0
                 let h2 = Double(g.inHeight + 2 * g.padding), w2 = Double(g.inWidth + 2 * g.padding)
                 let ic = Double(g.inChannels), oc = Double(g.outChannels)
-                // by rows (snn_deliver_conv.c): the kernel re-laid for one target row (+ a row of -0.0) and,
+                // by rows (snn_deliver_conv.c): the kernel re-laid for one target row and,
                 // with 16 outputs, for two; per thread the column bits and the spike bits; no lists
                 let byRows = !g.depthwise && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1
                     && g.inChannels % 16 == 0 && g.outChannels % 16 == 0
                 var held = 8 * Double(k.count) + (g.depthwise ? 0 : 4 * oc) + (pooling ? 14 : 6) * npre
-                if byRows { held += 4 * (3 * ic + 1) * 3 * oc + (g.outChannels == 16 ? 4 * (4 * ic + 1) * 6 * oc : 0) }
+                if byRows { held += 4 * 3 * ic * 3 * oc + (g.outChannels == 16 ? 4 * 4 * ic * 6 * oc : 0) }
                 e.add("convolution \(pr.name)", held)
                 let nw = ic / 16, ow = Double(g.outWidth)
                 let scratch = g.depthwise ? 0
