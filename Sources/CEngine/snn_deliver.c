@@ -11,6 +11,7 @@ int64_t nm_deliver_list(nm_engine *e, const proj_t *pr, int64_t n, const int32_t
     to.buf = Q->buf[d->port];
     to.npost = Q->n;
     to.nslots = e->nslots;
+    to.n = n;
     /* arrival: spike time t_{n+1} + delay, i.e. slot n + 1 + d (n + d for a model with input_lead, which
      * reads it in the step ending at the arrival); same-step projections feed slot n, which the (later)
      * target population reads in this very update */

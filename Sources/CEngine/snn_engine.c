@@ -79,6 +79,7 @@ void nm_free_threads(nm_engine *e) {
         free(pr->split); pr->split = NULL;
         if (pr->cvs) { for (int t = 0; t < e->tl_nt; t++) free(pr->cvs[t]); free(pr->cvs); pr->cvs = NULL; }
         free(pr->cpos); pr->cpos = NULL;
+        free(pr->pos_step); pr->pos_step = NULL;
     }
     e->tl_nt = 0;
 }

@@ -63,6 +63,10 @@ typedef struct proj_t {
                           * vectors (64-byte aligned), spike bits set from the list and a row of zero words */
     int32_t *cpos;       /* conv: per source neuron its padded source pixel and its kernel offset within its
                           * row, (x + pad) * in_c * out_c + c * out_c (prepare_threads) */
+    int pos_from;        /* conv by lists, same-step: an earlier such projection from the same source with the
+                          * same out_c and at least this padding, whose step positions (S, P in its scratch)
+                          * this one reads when they are this step's (deliver_conv_body); -1: none */
+    int64_t *pos_step;   /* conv by lists, per thread: the step whose positions its scratch holds (-1: none) */
     int pool_bits;       /* delivered from the source's spike bits on one thread: pooling (deliver_pool_bits),
                           * max-pool gates (deliver_maxpool_bits), convolution (conv_positions_bits) */
     float *wown;         /* the engine's own 64-byte aligned copy of the weights (d.w points at it, else NULL):
@@ -203,6 +207,7 @@ typedef struct nm_dest {
     int32_t npost;
     int nslots;
     int64_t n1;      /* the arrival slot of a delay of 0 steps: n + 1 - the target model's input_lead */
+    int64_t n;       /* the update that emitted the spikes */
 } nm_dest;
 /* Delivers one step's spikes (ids[0..cnt), emitted by update n) through projection pr into the targets
  * [tlo, thi) owned by the calling thread t; returns the synaptic events delivered. */

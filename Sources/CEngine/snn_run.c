@@ -204,7 +204,16 @@ static int prepare_threads(nm_engine *e, int nt, int L) {
         const size_t words = 2 * H2 * W2 + 1 + (size_t)d->in_h * d->in_w * d->in_c + 16 + 2 * ((size_t)d->k_h * d->k_w * d->in_c + 32);
         pr->cvs = calloc((size_t)nt, sizeof(int32_t *));
         pr->cpos = malloc(sizeof(int32_t) * 2 * ((size_t)d->in_h * d->in_w * d->in_c + 1));
-        if (!pr->cvs || !pr->cpos) return nm_fail(e, "out of memory");
+        pr->pos_step = malloc(sizeof(int64_t) * (size_t)nt);
+        if (!pr->cvs || !pr->cpos || !pr->pos_step) return nm_fail(e, "out of memory");
+        /* the positions of a list conv from the same source, delivered just before in the same step
+         * (a residual block's strided 3x3 conv and its 1x1 shortcut) */
+        pr->pos_from = -1;
+        for (int i = 0; i < j && pr->same_step; i++) {
+            const proj_t *q = &e->projs[i];
+            if (q->d.kind == NM_PROJ_CONV && !q->d.depthwise && !q->wrow && q->same_step && q->d.pre == d->pre &&
+                q->d.out_c == d->out_c && q->d.pad >= d->pad) { pr->pos_from = i; break; }
+        }
         for (int32_t i = 0; i < d->in_h * d->in_w * d->in_c; i++) {
             const int32_t c = i % d->in_c, pix = i / d->in_c, y = pix / d->in_w + d->pad, x = pix % d->in_w + d->pad;
             pr->cpos[2 * (size_t)i] = y * (int32_t)W2 + x;
@@ -332,6 +341,8 @@ int nm_engine_run(nm_engine *e, int64_t nsteps, int nthreads) {
         P->direct = ok ? P->var[0] : NULL;
         P->iext_period = P->model->periodic_current ? nm_iext_period(P) : 0;
     }
+    for (int j = 0; j < e->nprojs; j++)   /* no step positions yet (steps restart after a reset) */
+        if (e->projs[j].pos_step) for (int t = 0; t < nt; t++) e->projs[j].pos_step[t] = -1;
     if (nm_faults_prepare(e, nt)) return nm_fail(e, "out of memory");
     /* state monitors: reserve room for this run's samples */
     for (int m = 0; m < e->nmons; m++) {

@@ -68,4 +68,73 @@ final class ConvFromSpikeBitsTests: XCTestCase {
             }
         }
     }
+
+    /// Two convolutions by lists from one source in the same step: the second reads the first's step
+    /// positions when its padding is at most the first's (pr->pos_from: a residual block's strided 3x3
+    /// conv and its 1x1 shortcut), on the first's wider grid; when the first owns no targets on a
+    /// thread (3 threads, 45 targets), that thread computes its own. Each target's v must be its own
+    /// documented sum bit for bit (replayed spikes), on every path, 1 and 3 threads, also after a reset
+    /// (the positions of the run before must not be taken for this run's).
+    func testConvsSharingStepPositionsEqualTheirOwnSums() throws {
+        func G(_ h: Int, _ w: Int, _ ic: Int, _ oc: Int, _ kh: Int, _ kw: Int, _ st: Int, _ pad: Int) -> ConvGeometry {
+            ConvGeometry(inHeight: h, inWidth: w, inChannels: ic, outChannels: oc, kernelHeight: kh, kernelWidth: kw, stride: st, padding: pad)
+        }
+        let pairs: [(ConvGeometry, ConvGeometry)] = [
+            (G(9, 8, 16, 32, 3, 3, 2, 1), G(9, 8, 16, 32, 1, 1, 2, 0)),   // shortcut after its block's conv: shared, 1 pixel in
+            (G(9, 8, 16, 32, 1, 1, 2, 0), G(9, 8, 16, 32, 3, 3, 2, 1)),   // the other order: not shared (padding 1 > 0)
+            (G(7, 6, 48, 5, 3, 4, 2, 2), G(7, 6, 48, 5, 3, 3, 1, 1)),     // 3x4 kernel, padding 2, then 3x3 stride 1 (lists: 5 outputs)
+            (G(9, 8, 16, 5, 3, 3, 3, 1), G(9, 8, 16, 5, 1, 1, 1, 0)),     // the first's 45 targets: thread 0's only
+        ]
+        var rng: UInt64 = 91
+        func next() -> UInt64 { rng = rng &* 6364136223846793005 &+ 1442695040888963407; return rng >> 33 }
+        let steps = 10
+        for (ga, gb) in pairs {
+            let ka = (0..<ga.kernelCount).map { _ in Float(Int(next() % 200001) - 100000) / 997 * (next() % 4 == 0 ? 1e-3 : 1) }
+            let kb = (0..<gb.kernelCount).map { _ in Float(Int(next() % 200001) - 100000) / 997 * (next() % 4 == 0 ? 1e-3 : 1) }
+            let drive = (0..<ga.inputSize).map { _ in Float(next() % 400) / 1000 + 0.02 }
+            var src = IFParameters(); src.threshold = 1
+            var store = IFParameters(); store.threshold = 1e9
+            let net = Network(dt: 1, populations: [
+                Population(name: "src", size: ga.inputSize, model: .integrateAndFire(src)),
+                Population(name: "a", size: ga.outputSize, model: .integrateAndFire(store), initial: ["v": .constant(0)]),
+                Population(name: "b", size: gb.outputSize, model: .integrateAndFire(store), initial: ["v": .constant(0)]),
+            ], projections: [
+                Projection(pre: "src", post: "a", kind: .conv(ga, kernel: ka), delay: .constant(0)),
+                Projection(pre: "src", post: "b", kind: .conv(gb, kernel: kb), delay: .constant(0)),
+            ])
+            try onEveryPath("convs sharing positions") { path in
+                let ref = try Simulator(CompiledNetwork(net, seed: 1))
+                let ext0 = ref.externalCurrent(population: 0)
+                for q in 0..<drive.count { ext0[q] = drive[q] }
+                try ref.recordSpikes("src")
+                try ref.run(steps: Int64(steps), threads: 1)
+                let train = ref.spikes("src")
+                var wantA = [Float](repeating: 0, count: ga.outputSize), wantB = [Float](repeating: 0, count: gb.outputSize)
+                var q = 0
+                for n in 1...steps {
+                    var fires = [Bool](repeating: false, count: ga.inputSize)
+                    while q < train.count && train.steps[q] == Int64(n) { fires[Int(train.ids[q])] = true; q += 1 }
+                    let a = documentedConvSum(ga, ka, fires).v, b = documentedConvSum(gb, kb, fires).v
+                    for i in 0..<wantA.count { wantA[i] = wantA[i] + a[i] }
+                    for i in 0..<wantB.count { wantB[i] = wantB[i] + b[i] }
+                }
+                XCTAssertGreaterThan(train.count, ga.inputSize / 4, "the source fires")
+                for threads in [1, 3] {
+                    let sim = try drivenSim(net, drive: drive, record: false)
+                    sim.countSpikesPerNeuron(population: 0, false)
+                    for round in 0..<2 {
+                        if round == 1 {   // a reset: steps start again at 0
+                            sim.initializeState()
+                            let ext = sim.externalCurrent(population: 0)
+                            for q in 0..<drive.count { ext[q] = drive[q] }
+                        }
+                        try sim.run(steps: Int64(steps), threads: threads)
+                        let va = Array(sim.state(population: 1, variable: 0)), vb = Array(sim.state(population: 2, variable: 0))
+                        XCTAssertEqual(va.map(\.bitPattern), wantA.map(\.bitPattern), "\(ga) first, \(path), \(threads) threads, round \(round)")
+                        XCTAssertEqual(vb.map(\.bitPattern), wantB.map(\.bitPattern), "\(gb) after \(ga), \(path), \(threads) threads, round \(round)")
+                    }
+                }
+            }
+        }
+    }
 }
