@@ -506,10 +506,11 @@ NM_AI int64_t deliver_pool_bits_body(const nm_proj_desc *d, const uint16_t *bits
     if (kh == 1 && kw == 1 && st == 1 && tlo % 16 == 0 && thi % 16 == 0) {
         /* 1x1, stride 1 (a residual net's identity shortcut: a per-channel scale): target block i is
          * source block i, one masked addition each */
-        for (int32_t t0 = tlo; t0 < thi; t0 += 16) {
+        for (int32_t t0 = tlo, c = tlo % ic; t0 < thi; t0 += 16) {   /* c = t0 % ic, kept without a division */
             const uint32_t m = bits[t0 >> 4];
-            vf_store(slot + t0, add_where(vf_load(slot + t0), m, vf_load(d->w + t0 % ic)));
+            vf_store(slot + t0, add_where(vf_load(slot + t0), m, vf_load(d->w + c)));
             ev += __builtin_popcount(m);
+            c = c + 16 == ic ? 0 : c + 16;
         }
         return ev;
     }
