@@ -41,10 +41,12 @@ static const nm_var IF_VARS[] = {{"v", "mV"}};
 /* the block's parameters in the kernel's precision */
 typedef struct { float vth, vres, jump, i0, cs, vmin; int32_t tref; } if_consts;
 
-/* cur: the block's external current, per neuron (ie + i: (I_e + I_ext) dt/C computed here) or, PER, from
- * the table of a periodic current (already (I_e + I_ext) dt/C, the same float operations) */
-NM_AI uint32_t if_block(const if_consts *c, float *v, float *b, const float *cur, int32_t *rf, uint16_t *bits, int32_t *pc,
-                        int32_t i, int k, const int HAS_B, const int USE_REFR, const int SUB, const int COUNT, const int PER) {
+/* Advances the k neurons of the block at i; returns their spikes as a mask vector (-1 where one
+ * spiked; lanes >= k 0). cur: the block's external current, per neuron (ie + i: (I_e + I_ext) dt/C
+ * computed here) or, PER, from the table of a periodic current (already (I_e + I_ext) dt/C, the same
+ * float operations). */
+NM_AI nm_vi if_lanes(const if_consts *c, float *v, float *b, const float *cur, int32_t *rf, int32_t *pc, int32_t i, int k,
+                     const int HAS_B, const int USE_REFR, const int SUB, const int COUNT, const int PER) {
     /* add the inputs arriving now and the current */
     const nm_vf v0 = vf_load_n(v + i, k);
     nm_vf x = v0;
@@ -62,20 +64,21 @@ NM_AI uint32_t if_block(const if_consts *c, float *v, float *b, const float *cur
     }
     /* lower bound, threshold, reset */
     x = x < c->vmin ? vf_splat(c->vmin) : x;
-    const nm_vi sp = (x >= c->vth) & ~ref;
+    nm_vi sp = (x >= c->vth) & ~ref;
+    if (k < NM_LANES) sp &= vi_iota() < k;
     x = sp ? (SUB ? x - c->jump : vf_splat(c->vres)) : x;
     if (USE_REFR) vi_store_n(rf + i, refr_next(r, ref, sp, c->tref), k);
     vf_store_n(v + i, x, k);
     if (COUNT) vi_store_n(pc + i, vi_load_n(pc + i, k) - sp, k);   /* per-neuron counts (sp: -1 where it spiked) */
-    const uint32_t m = vmask_bits(sp) & lanes_below(k);
-    if (bits) bits[i >> 4] = (uint16_t)m;   /* lo is a multiple of 16 (thread ranges: of 64) */
-    return m;
+    return sp;
 }
 
-/* Counts the spikes of a block without listing them (out = NULL: nobody reads the list). */
-NM_AI int64_t count_bits(uint32_t m, int32_t base, int32_t *out, int64_t c, const int isa) {
-    (void)base; (void)out; (void)isa;
-    return c + __builtin_popcount(m);
+/* The same, returning the spike bits (and leaving them in bits, if any: lo is a multiple of 16). */
+NM_AI uint32_t if_block(const if_consts *c, float *v, float *b, const float *cur, int32_t *rf, uint16_t *bits, int32_t *pc,
+                        int32_t i, int k, const int HAS_B, const int USE_REFR, const int SUB, const int COUNT, const int PER) {
+    const uint32_t m = vmask_bits(if_lanes(c, v, b, cur, rf, pc, i, k, HAS_B, USE_REFR, SUB, COUNT, PER));
+    if (bits) bits[i >> 4] = (uint16_t)m;
+    return m;
 }
 
 /* The table entry of the next block of a periodic current (j: where it starts, advanced by 16 and
@@ -86,18 +89,40 @@ NM_AI const float *next_cur(const float *tab, int32_t *j, int32_t per) {
     return r;
 }
 
+/* Without a spike list (P->no_list, a converted network's layers): whole blocks count their spikes in
+ * a vector (a lane subtraction instead of a mask move and a popcount per block), the bits stored only
+ * where someone reads them (BITS: compiled apart, not tested per block). */
+NM_AI int64_t if_count(const if_consts *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits, int32_t *pc,
+                       int32_t lo, int32_t hi, const int HAS_B, const int USE_REFR, const int SUB, const int COUNT, const int PER,
+                       int32_t per, const int BITS) {
+    int32_t j = PER ? lo % per : 0, i = lo;
+    nm_vi acc = vi_splat(0);
+    for (; i + NM_LANES <= hi; i += NM_LANES) {
+        const nm_vi sp = if_lanes(c, v, b, PER ? next_cur(ie, &j, per) : ie + i, rf, pc, i, NM_LANES, HAS_B, USE_REFR, SUB, COUNT, PER);
+        if (BITS) bits[i >> 4] = (uint16_t)vmask_bits(sp);
+        acc -= sp;
+    }
+    int64_t cnt = 0;
+    for (int q = 0; q < NM_LANES; q++) cnt += acc[q];
+    if (i < hi) cnt += __builtin_popcount(if_block(c, v, b, PER ? ie + j : ie + i, rf, BITS ? bits : NULL, pc, i, hi - i, HAS_B, USE_REFR, SUB, COUNT, PER));
+    return cnt;
+}
+
 NM_AI int64_t if_loop(const int isa, const if_consts *c, float *v, float *b, const float *ie, int32_t *rf, uint16_t *bits,
                       int32_t *pc, int32_t lo, int32_t hi, int32_t *out, const int HAS_B, const int USE_REFR, const int SUB,
                       const int PER, int32_t per) {
     int64_t cnt = 0;
     int32_t j = PER ? lo % per : 0;
-#define CUR (PER ? next_cur(ie, &j, per) : ie + i)
     /* converted networks: most blocks of IF neurons spike every step */
-    if (out) NM_FOR_BLOCKS_WITH(compact_bits_all, lo, hi, out, cnt, if_block(c, v, b, CUR, rf, bits, pc, i, k, HAS_B, USE_REFR, SUB, 0, PER));
-    else if (pc) NM_FOR_BLOCKS_WITH(count_bits, lo, hi, out, cnt, if_block(c, v, b, CUR, rf, bits, pc, i, k, HAS_B, USE_REFR, SUB, 1, PER));
-    else NM_FOR_BLOCKS_WITH(count_bits, lo, hi, out, cnt, if_block(c, v, b, CUR, rf, bits, pc, i, k, HAS_B, USE_REFR, SUB, 0, PER));
-#undef CUR
-    return cnt;
+    if (out) {
+        NM_FOR_BLOCKS_WITH(compact_bits_all, lo, hi, out, cnt,
+                           if_block(c, v, b, PER ? next_cur(ie, &j, per) : ie + i, rf, bits, pc, i, k, HAS_B, USE_REFR, SUB, 0, PER));
+        return cnt;
+    }
+    if (pc) return bits ? if_count(c, v, b, ie, rf, bits, pc, lo, hi, HAS_B, USE_REFR, SUB, 1, PER, per, 1)
+                        : if_count(c, v, b, ie, rf, bits, pc, lo, hi, HAS_B, USE_REFR, SUB, 1, PER, per, 0);
+    return bits ? if_count(c, v, b, ie, rf, bits, pc, lo, hi, HAS_B, USE_REFR, SUB, 0, PER, per, 1)
+                : if_count(c, v, b, ie, rf, bits, pc, lo, hi, HAS_B, USE_REFR, SUB, 0, PER, per, 0);
 }
 
 /* Inputs may go straight to v unless they have to be dropped while refractory. */
