@@ -117,7 +117,8 @@ NM_AI int64_t conv_targets(const int isa, const nm_proj_desc *d, const int32_t *
     for (int32_t p = tlo / oc; p < (thi + oc - 1) / oc; p++) {
         if (p >= f_lo && p < f_hi) { p = f_hi - 1; continue; }
         const int32_t oy = p / ow, ox = p % ow;
-        const int32_t n = conv_list(S + (size_t)(oy * st + dp) * W2 + ox * st + dp, P, L, -(ox * st + dp) * kstep, W2, kw, kstep, kh, zoff);
+        const int32_t n = conv_list(S + (size_t)(oy * st + dp) * W2 + ox * st + dp, P, L, -(ox * st + dp) * kstep, W2, kw, kstep,
+                                    kh, zoff);
         if (!n) continue;
         const int32_t q0 = tlo > p * oc ? tlo - p * oc : 0, q1 = thi < (p + 1) * oc ? thi - p * oc : oc;
         ev += (int64_t)n * (q1 - q0);
@@ -287,8 +288,9 @@ NM_STAMP_ISA(int64_t, deliver_conv,
  * else R = 1 in blocks of 64 (avx512), 32 (AVX: 6 or 12 registers) or 16 channels (SSE2 and NEON:
  * 12 xmm). One bit per loop step: the additions, not the loop, are the limit (two bits per step, the
  * second from a row of -0.0 when none was left, added 7-9 % useless additions per column: one bit per
- * step is 1.6 % faster on avx512, 1.5 % on avx2 and 9.4 % on SSE2, ResNet, same sums). (Tried, no faster or slower: the loop's count from the column's popcount, a fixed count per row,
- * columns bucketed by count, a column's 64-bit groups in pairs as one 128-bit loop (in_c 32: no
+ * step is 1.6 % faster on avx512, 1.5 % on avx2 and 9.4 % on SSE2, ResNet, same sums; R = 2 retested
+ * with it: still 2.6 % slower for 32 channels, 6 % for 64). (Tried, no faster or slower: the loop's
+ * count from the column's popcount, a fixed count per row, columns bucketed by count, a column's 64-bit groups in pairs as one 128-bit loop (in_c 32: no
  * faster). Stride 2 stays with the lists: by columns it took two loop exits per target (ResNet 8 %
  * slower), and one 128-bit loop per target over its two new columns still 3 % slower.) */
 /* The set bits of column x (its G groups), ascending, into STEP: k the kernel row of a bit. */
