@@ -897,20 +897,21 @@ extension ConvertedNetwork {
         // [N, C, H, W] -> engine order per image, divided by the scale
         let sh = l0.outputShape
         let size = l0.size
-        var out = [Float](repeating: 0, count: count * size)
-        y.withUnsafeBufferPointer { p in
-            if sh.count == 3 {
-                let (C, H, W) = (sh[0], sh[1], sh[2])
-                for s in 0..<count { for c in 0..<C {
-                    let inv = 1 / l0.scale(channel: c)
-                    for yy in 0..<H { for xx in 0..<W {
-                        out[s * size + (yy * W + xx) * C + c] = p[((s * C + c) * H + yy) * W + xx] * inv
+        // every element written below (no zero fill first); raw pointers in the loops (no bounds checks)
+        return [Float](unsafeUninitializedCapacity: count * size) { out, written in
+            y.withUnsafeBufferPointer { p in
+                if sh.count == 3 {
+                    let (C, HW) = (sh[0], sh[1] * sh[2])
+                    for s in 0..<count { for c in 0..<C {
+                        let inv = 1 / l0.scale(channel: c)
+                        let src = p.baseAddress! + (s * C + c) * HW, dst = out.baseAddress! + s * size + c
+                        for q in 0..<HW { dst[q * C] = src[q] * inv }
                     } }
-                } }
-            } else {
-                for s in 0..<count { for f in 0..<size { out[s * size + f] = p[s * size + f] / l0.scale(channel: f) } }
+                } else {
+                    for s in 0..<count { for f in 0..<size { out[s * size + f] = p[s * size + f] / l0.scale(channel: f) } }
+                }
             }
+            written = count * size
         }
-        return out
     }
 }

@@ -137,16 +137,15 @@ public final class SpikingClassifier: @unchecked Sendable {
         sim.initializeState()
         for (k, v0) in initialPotentials {
             let v = sim.state(population: popIndex(k), variable: 0)
-            for q in 0..<v0.count { v[q] = v0[q] }
+            _ = v.update(fromContentsOf: v0)
         }
         let analog = converted.options.encoding == .analog
         for k in converted.layers.indices {
             let ext = sim.externalCurrent(population: popIndex(k))
             if k == 0 && analog {
-                for q in 0..<converted.layers[0].size { ext[q] = currents[offset + q] }
+                _ = ext.update(fromContentsOf: currents[offset..<(offset + converted.layers[0].size)])
             } else {
-                let b = biases[k]
-                for q in 0..<b.count { ext[q] = b[q] }
+                _ = ext.update(fromContentsOf: biases[k])
             }
         }
         if !analog {

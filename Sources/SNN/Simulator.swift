@@ -131,7 +131,7 @@ public final class Simulator: @unchecked Sendable {
                 let scale = Double(p.model.readoutScale(v))
                 let d = scale == 1 ? dist : dist.scaled(1 / scale)
                 if let c = d.constantValue {
-                    for k in 0..<p.size { ptr[k] = Float(c) }
+                    ptr.update(repeating: Float(c), count: p.size)
                 } else {
                     var rowptr: [Int64] = [0, Int64(p.size)]
                     let (code, a, b, lo, hi) = CompiledNetwork.distCode(d)
