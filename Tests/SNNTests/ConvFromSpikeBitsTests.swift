@@ -35,24 +35,14 @@ final class ConvFromSpikeBitsTests: XCTestCase {
                 Population(name: "out", size: g.outputSize, model: .integrateAndFire(store), initial: ["v": .constant(0)]),
             ], projections: [Projection(pre: "src", post: "out", kind: .conv(g, kernel: kernel), delay: .constant(0))])
             try onEveryPath("conv from spike bits") { path in
-                // the replay of a recorded run on one thread
-                let ref = try Simulator(CompiledNetwork(net, seed: 1))
-                let ext0 = ref.externalCurrent(population: 0)
-                for q in 0..<drive.count { ext0[q] = drive[q] }
-                try ref.recordSpikes("src")
-                try ref.run(steps: Int64(steps), threads: 1)
-                let train = ref.spikes("src")
+                let (train, fired) = try recordedSteps(net, drive: drive, steps: steps)
                 var want = [Float](repeating: 0, count: g.outputSize)
                 var events: Int64 = 0
-                var q = 0
-                for n in 1...steps {
-                    var fires = [Bool](repeating: false, count: g.inputSize)
-                    while q < train.count && train.steps[q] == Int64(n) { fires[Int(train.ids[q])] = true; q += 1 }
+                for fires in fired {
                     let (sum, ev) = documentedConvSum(g, kernel, fires)
                     for i in 0..<want.count { want[i] = want[i] + sum[i] }
                     events += ev
                 }
-                XCTAssertEqual(q, train.count, "every spike replayed")
                 XCTAssertGreaterThan(train.count, g.inputSize / 4, "\(g): the source fires")
                 for (label, threads, record) in [("recorded", 1, true), ("no list", 1, false), ("3 threads", 3, false), ("3 threads, recorded", 3, true)] {
                     let sim = try drivenSim(net, drive: drive, record: record)
@@ -103,17 +93,9 @@ final class ConvFromSpikeBitsTests: XCTestCase {
                 Projection(pre: "src", post: "b", kind: .conv(gb, kernel: kb), delay: .constant(0)),
             ])
             try onEveryPath("convs sharing positions") { path in
-                let ref = try Simulator(CompiledNetwork(net, seed: 1))
-                let ext0 = ref.externalCurrent(population: 0)
-                for q in 0..<drive.count { ext0[q] = drive[q] }
-                try ref.recordSpikes("src")
-                try ref.run(steps: Int64(steps), threads: 1)
-                let train = ref.spikes("src")
+                let (train, fired) = try recordedSteps(net, drive: drive, steps: steps)
                 var wantA = [Float](repeating: 0, count: ga.outputSize), wantB = [Float](repeating: 0, count: gb.outputSize)
-                var q = 0
-                for n in 1...steps {
-                    var fires = [Bool](repeating: false, count: ga.inputSize)
-                    while q < train.count && train.steps[q] == Int64(n) { fires[Int(train.ids[q])] = true; q += 1 }
+                for fires in fired {
                     let a = documentedConvSum(ga, ka, fires).v, b = documentedConvSum(gb, kb, fires).v
                     for i in 0..<wantA.count { wantA[i] = wantA[i] + a[i] }
                     for i in 0..<wantB.count { wantB[i] = wantB[i] + b[i] }
@@ -137,4 +119,21 @@ final class ConvFromSpikeBitsTests: XCTestCase {
             }
         }
     }
+}
+
+/// The replay of a recorded run of `net` on one thread, its first population ("src") driven by `drive`:
+/// its spike train, and which of its neurons fired in each step 1...steps (every spike replayed).
+private func recordedSteps(_ net: Network, drive: [Float], steps: Int) throws -> (train: SpikeTrain, fires: [[Bool]]) {
+    let ref = try drivenSim(net, drive: drive)
+    try ref.run(steps: Int64(steps), threads: 1)
+    let train = ref.spikes("src")
+    var fires: [[Bool]] = []
+    var q = 0
+    for n in 1...steps {
+        var f = [Bool](repeating: false, count: net.populations[0].size)
+        while q < train.count && train.steps[q] == Int64(n) { f[Int(train.ids[q])] = true; q += 1 }
+        fires.append(f)
+    }
+    XCTAssertEqual(q, train.count, "every spike replayed")
+    return (train, fires)
 }
