@@ -60,7 +60,7 @@ int32_t nm_pop_input_form(const nm_engine *e, int pop) { return (e->pops[pop].di
  * period repeats the first and then checked over the whole array once; 0 if that one fails or there is
  * none (a converted layer's bias is periodic with its channel count: neurons are laid out HWC). */
 int32_t nm_iext_period(const pop_t *P) {
-    if (!P->iext_used) return 16;   /* never handed out: all zero */
+    if (!P->iext_used) return P->n >= 16 ? 16 : 0;   /* never handed out: all zero (a table of 16 read from it) */
     for (int32_t p = 16; p <= NM_IEXT_PERIOD_MAX && 2 * p <= P->n; p += 16)
         if (!memcmp(P->iext + p, P->iext, sizeof(float) * (size_t)p))
             return memcmp(P->iext + p, P->iext, sizeof(float) * (size_t)(P->n - p)) ? 0 : p;

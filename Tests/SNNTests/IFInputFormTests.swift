@@ -59,7 +59,7 @@ final class IFInputFormTests: XCTestCase {
     /// start at neurons 64 and 128: inside a period): v after two steps is (v0 + c_i) + c_i with
     /// c_i = (I_e + I_ext,i) dt/C in Float, per neuron, whether the run reads a table (period found) or
     /// not (one neuron in the middle or the last one breaks the period; a current never handed out is
-    /// zero: period 16).
+    /// zero: period 16, or none below 16 neurons).
     func testPeriodicCurrentGivesThePerNeuronValues() throws {
         let n = 200
         var p = IFParameters(); p.threshold = 1e9; p.biasCurrent = 0.3; p.capacitance = 0.7
@@ -97,5 +97,13 @@ final class IFInputFormTests: XCTestCase {
                 }
             }
         }
+        // fewer than 16 neurons and no current handed out: no table (it would be read past the array)
+        let tiny = Network(dt: 1, populations: [Population(name: "t", size: 10, model: .integrateAndFire(p), initial: ["v": .constant(0)])],
+                           projections: [])
+        let sim = try Simulator(CompiledNetwork(tiny, seed: 1))
+        try sim.run(steps: 2, threads: 1)
+        XCTAssertEqual(nm_pop_input_form(sim.engine, 0) >> 8, 0)
+        let c = (i0 + 0) * cs
+        XCTAssertEqual(Array(sim.state(population: 0, variable: 0)).map(\.bitPattern), [Float](repeating: (0 + c) + c, count: 10).map(\.bitPattern))
     }
 }
