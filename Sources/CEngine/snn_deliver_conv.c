@@ -211,19 +211,18 @@ NM_AI void conv_positions_bits(const int isa, const nm_proj_desc *d, const uint1
 }
 
 /* bits: the source's spike bits (conv_positions_bits), or NULL: the runs from the spike list ids.
- * shared: this step's positions S (P after them) of another projection from the same source, on its
- * grid padded by ppad (pr->pos_from), or NULL: this projection's own, computed here. */
+ * pos: the scratch whose positions are used, on a grid padded by ppad: this projection's own (cvs,
+ * d->pad: computed here), or another's from the same source with this step's (pr->pos_from). */
 NM_AI int64_t deliver_conv_body(const int isa, const nm_proj_desc *d, const int32_t *cpos, int32_t *cvs, float *slot,
                                 const int32_t *ids, int64_t cnt, const uint16_t *bits, int32_t tlo, int32_t thi,
-                                const int32_t *shared, int32_t ppad) {
-    const int32_t H2 = d->in_h + 2 * d->pad, W2 = d->in_w + 2 * d->pad, npix = H2 * W2;
+                                int32_t *pos, int32_t ppad) {
+    const int32_t npix = (d->in_h + 2 * d->pad) * (d->in_w + 2 * d->pad);   /* padded source pixels */
+    const int32_t gpix = (d->in_h + 2 * ppad) * (d->in_w + 2 * ppad);       /* those of pos's grid */
     int32_t *C = cvs;                                /* spikes per (padded) source pixel, 0 between steps */
-    int32_t *S = C + npix;                           /* where each pixel's spikes start in P (npix + 1) */
-    int32_t *P = S + npix + 1;                       /* per spike: its offset within its source row, + 16 slack */
-    int32_t *L = P + (size_t)d->in_h * d->in_w * d->in_c + 16;   /* two targets' lists, kh*kw*ic + 32 each */
-    if (shared) {
-        S = (int32_t *)shared;
-        P = S + (d->in_h + 2 * ppad) * (d->in_w + 2 * ppad) + 1;
+    int32_t *S = pos + gpix;                         /* where each pixel's spikes start in P (gpix + 1) */
+    int32_t *P = S + gpix + 1;                       /* per spike: its offset within its source row, + 16 slack */
+    int32_t *L = cvs + 2 * npix + 1 + (size_t)d->in_h * d->in_w * d->in_c + 16;   /* two targets' lists, kh*kw*ic + 32 each */
+    if (pos != cvs) {   /* another projection's positions of this step */
     } else if (bits) conv_positions_bits(isa, d, bits, S, P);
     else {
         /* cpos: per source neuron its padded pixel and its offset within its row (nm_conv_positions) */
@@ -251,7 +250,6 @@ NM_AI int64_t deliver_conv_body(const int isa, const nm_proj_desc *d, const int3
             memset(C, 0, sizeof(int32_t) * (size_t)npix);
         }
     }
-    if (!shared) ppad = d->pad;
     const int32_t kh = d->k_h, oc = d->out_c;
     if (kh == 3 && oc == 16) return conv_targets(isa, d, S, P, L, slot, tlo, thi, ppad, 3, 16);
     if (kh == 3 && oc == 32) return conv_targets(isa, d, S, P, L, slot, tlo, thi, ppad, 3, 32);
@@ -262,8 +260,8 @@ NM_AI int64_t deliver_conv_body(const int isa, const nm_proj_desc *d, const int3
 }
 NM_STAMP_ISA(int64_t, deliver_conv,
              (const nm_proj_desc *d, const int32_t *cpos, int32_t *cvs, float *slot, const int32_t *ids, int64_t cnt,
-              const uint16_t *bits, int32_t tlo, int32_t thi, const int32_t *shared, int32_t ppad),
-             (d, cpos, cvs, slot, ids, cnt, bits, tlo, thi, shared, ppad));
+              const uint16_t *bits, int32_t tlo, int32_t thi, int32_t *pos, int32_t ppad),
+             (d, cpos, cvs, slot, ids, cnt, bits, tlo, thi, pos, ppad));
 
 /* Convolution by rows: 3x3 kernels, stride 1, whole 16-channel blocks in and out (pr->wrow). The
  * list form above loads, per spike and target, a 4-byte kernel offset and one slice, and copies every
@@ -290,9 +288,12 @@ NM_STAMP_ISA(int64_t, deliver_conv,
  * second from a row of -0.0 when none was left, added 7-9 % useless additions per column: one bit per
  * step is 1.6 % faster on avx512, 1.5 % on avx2 and 9.4 % on SSE2, ResNet, same sums; R = 2 retested
  * with it: still 2.6 % slower for 32 channels, 6 % for 64). (Tried, no faster or slower: the loop's
- * count from the column's popcount, a fixed count per row, columns bucketed by count, a column's 64-bit groups in pairs as one 128-bit loop (in_c 32: no
- * faster). Stride 2 stays with the lists: by columns it took two loop exits per target (ResNet 8 %
- * slower), and one 128-bit loop per target over its two new columns still 3 % slower.) */
+ * count from the column's popcount, a fixed count per row, columns bucketed by count, a column's
+ * 64-bit groups in pairs as one 128-bit loop (in_c 32: no faster; also with the group
+ * advanced by conditional moves: -0.6 %, noise; the 16-channel pass as three loops per column, to
+ * skip its -0.0 additions: 13 % slower). Stride 2 stays with the lists: by columns it took two
+ * loop exits per target (ResNet 8 % slower), and one 128-bit loop per target over its two new columns
+ * still 3 % slower.) */
 /* The set bits of column x (its G groups), ascending, into STEP: k the kernel row of a bit. */
 #define ROWS_BITS(STEP)                                                                                          \
     for (int32_t g = 0; g < G; g++) {                                                                            \
@@ -601,11 +602,8 @@ int64_t nm_deliver_conv(const nm_engine *e, const proj_t *pr, const nm_dest *to,
     /* this step's positions of an earlier projection from the same source (pr->pos_from), if it
      * computed them on this thread (it may own no targets); else this one's own, stamped */
     const proj_t *from = pr->pos_from >= 0 ? &e->projs[pr->pos_from] : NULL;
-    if (from && from->pos_step[t] == to->n) {
-        const nm_proj_desc *f = &from->d;
-        const int32_t *fs = from->cvs[t] + (f->in_h + 2 * f->pad) * (f->in_w + 2 * f->pad);
-        return NM_CALL(deliver_conv)(d, pr->cpos, pr->cvs[t], slot, ids, cnt, bits, tlo, thi, fs, f->pad);
-    }
+    if (from && from->pos_step[t] == to->n)
+        return NM_CALL(deliver_conv)(d, pr->cpos, pr->cvs[t], slot, ids, cnt, bits, tlo, thi, from->cvs[t], from->d.pad);
     pr->pos_step[t] = to->n;
-    return NM_CALL(deliver_conv)(d, pr->cpos, pr->cvs[t], slot, ids, cnt, bits, tlo, thi, NULL, 0);   /* target-major */
+    return NM_CALL(deliver_conv)(d, pr->cpos, pr->cvs[t], slot, ids, cnt, bits, tlo, thi, pr->cvs[t], d->pad);   /* target-major */
 }
